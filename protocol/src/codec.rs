@@ -1,0 +1,172 @@
+//! The one place that calls bincode: swap the wire codec here and nowhere else.
+//!
+//! bincode 2 `config::standard()`: little-endian, varint integers (zig-zag for signed), varint
+//! enum tags and lengths. Decoding checks the message size first, caps every length claim with
+//! `with_limit`, caps list preallocation (`crate::bounded`), rejects trailing bytes and validates
+//! field contents, returning `DecodeError` for anything malformed: it never panics.
+
+use bincode::config::{self, Config};
+
+use crate::delta::Delta;
+use crate::limits::*;
+use crate::messages::{ClientMsg, Hello, ServerMsg, SnapshotHeader};
+
+/// Why bytes could not be decoded.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum DecodeError {
+    #[error("message of {len} bytes exceeds the limit of {limit}")]
+    TooLarge { len: usize, limit: usize },
+    #[error("malformed message: {0}")]
+    Malformed(String),
+    #[error("{0} trailing bytes after the message")]
+    TrailingBytes(usize),
+    #[error("invalid message: {0}")]
+    Invalid(&'static str),
+}
+
+fn client_config() -> impl Config {
+    config::standard().with_limit::<MAX_CLIENT_MSG_BYTES>()
+}
+
+fn server_config() -> impl Config {
+    config::standard().with_limit::<MAX_SERVER_MSG_BYTES>()
+}
+
+fn encode_into<T: serde::Serialize>(value: &T, out: &mut Vec<u8>) {
+    // Writing into a Vec cannot fail, and every wire type has a known length.
+    bincode::serde::encode_into_std_write(value, out, config::standard())
+        .expect("wire types always encode");
+}
+
+fn decode_exact<T: serde::de::DeserializeOwned, C: Config>(
+    bytes: &[u8],
+    limit: usize,
+    config: C,
+) -> Result<T, DecodeError> {
+    if bytes.len() > limit {
+        return Err(DecodeError::TooLarge {
+            len: bytes.len(),
+            limit,
+        });
+    }
+    let (value, used) = bincode::serde::decode_from_slice(bytes, config)
+        .map_err(|e| DecodeError::Malformed(e.to_string()))?;
+    match bytes.len() - used {
+        0 => Ok(value),
+        n => Err(DecodeError::TrailingBytes(n)),
+    }
+}
+
+pub fn encode_client(msg: &ClientMsg) -> Vec<u8> {
+    let mut out = Vec::with_capacity(16);
+    encode_into(msg, &mut out);
+    out
+}
+
+/// Decodes and validates one client message (the server's side of the wire).
+pub fn decode_client(bytes: &[u8]) -> Result<ClientMsg, DecodeError> {
+    let msg: ClientMsg = decode_exact(bytes, MAX_CLIENT_MSG_BYTES, client_config())?;
+    validate_client(&msg)?;
+    Ok(msg)
+}
+
+pub fn encode_server(msg: &ServerMsg) -> Vec<u8> {
+    let mut out = Vec::new();
+    encode_server_into(msg, &mut out);
+    out
+}
+
+/// Appends the encoding of `msg` to `out`.
+pub fn encode_server_into(msg: &ServerMsg, out: &mut Vec<u8>) {
+    encode_into(msg, out);
+}
+
+/// Decodes one server message (the client's side of the wire).
+pub fn decode_server(bytes: &[u8]) -> Result<ServerMsg, DecodeError> {
+    decode_exact(bytes, MAX_SERVER_MSG_BYTES, server_config())
+}
+
+/// Appends a delta's encoding, to be shared by every client with the same baseline and view.
+pub fn encode_delta(delta: &Delta, out: &mut Vec<u8>) {
+    encode_into(delta, out);
+}
+
+/// Appends `ServerMsg::Snapshot` built from a client's header and an already encoded delta.
+/// Byte-identical to encoding the whole message (bincode writes struct fields back to back).
+pub fn encode_snapshot(header: &SnapshotHeader, delta_bytes: &[u8], out: &mut Vec<u8>) {
+    out.reserve(24 + delta_bytes.len());
+    // The varint tag of `ServerMsg::Snapshot`; tests pin it against the derived encoding.
+    encode_into(&SNAPSHOT_TAG, out);
+    encode_into(header, out);
+    out.extend_from_slice(delta_bytes);
+}
+
+const SNAPSHOT_TAG: u32 = 2;
+
+/// The protocol version a message claims, if it starts like a `Hello` of any version.
+/// Lets the server reject a version mismatch with a clear reason even when the rest of that
+/// version's `Hello` would not decode.
+pub fn peek_hello_version(bytes: &[u8]) -> Option<u16> {
+    let (tag, version): (u32, u16) = bincode::serde::decode_from_slice(bytes, client_config())
+        .ok()?
+        .0;
+    (tag == 0).then_some(version)
+}
+
+const TEXT_ERRORS: (&str, &str) = (
+    "text longer than 256 bytes",
+    "text contains control characters",
+);
+const NAME_ERRORS: (&str, &str) = (
+    "player name longer than 24 bytes",
+    "player name contains control characters",
+);
+
+fn validate_client(msg: &ClientMsg) -> Result<(), DecodeError> {
+    match msg {
+        ClientMsg::Hello(h) => validate_hello(h),
+        ClientMsg::Input(i) if i.dx < -INPUT_AXIS_MAX || i.dy < -INPUT_AXIS_MAX => {
+            Err(DecodeError::Invalid("input axis out of -127..=127"))
+        }
+        ClientMsg::Chat { text } => check_text(text, MAX_TEXT_BYTES, TEXT_ERRORS),
+        ClientMsg::Input(_) | ClientMsg::Ack { .. } | ClientMsg::Ping { .. } => Ok(()),
+    }
+}
+
+fn validate_hello(h: &Hello) -> Result<(), DecodeError> {
+    let room_ok = !h.room.is_empty()
+        && h.room.len() <= MAX_ROOM_NAME_BYTES
+        && h.room
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
+    if !room_ok {
+        return Err(DecodeError::Invalid(
+            "room name must be 1-32 characters of A-Z a-z 0-9 _ -",
+        ));
+    }
+    if h.name.trim().is_empty() {
+        return Err(DecodeError::Invalid("player name is empty"));
+    }
+    check_text(&h.name, MAX_PLAYER_NAME_BYTES, NAME_ERRORS)?;
+    for token in [&h.auth_token, &h.resume_token].into_iter().flatten() {
+        if token.len() > MAX_TOKEN_BYTES {
+            return Err(DecodeError::Invalid("token longer than 256 bytes"));
+        }
+    }
+    Ok(())
+}
+
+/// `errors`: the messages for (too long, has control characters).
+fn check_text(
+    text: &str,
+    max: usize,
+    errors: (&'static str, &'static str),
+) -> Result<(), DecodeError> {
+    if text.len() > max {
+        return Err(DecodeError::Invalid(errors.0));
+    }
+    if text.chars().any(char::is_control) {
+        return Err(DecodeError::Invalid(errors.1));
+    }
+    Ok(())
+}
