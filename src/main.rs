@@ -1,1 +1,54 @@
-fn main() {}
+//! `ticksync`: runs the game server. `cargo run --release` serves the browser game on
+//! http://127.0.0.1:8080; `--help` lists every option.
+
+use clap::Parser;
+use tracing_subscriber::EnvFilter;
+
+#[derive(Parser)]
+#[command(
+    name = "ticksync",
+    version,
+    about = "Authoritative multiplayer game-state server"
+)]
+struct Cli {
+    #[command(flatten)]
+    config: server::Config,
+
+    /// Log filter (tracing-subscriber syntax, e.g. `info`, `server=debug`).
+    #[arg(long, env = "TICKSYNC_LOG", default_value = "info")]
+    log: String,
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let cli = Cli::parse();
+    tracing_subscriber::fmt()
+        .with_env_filter(EnvFilter::try_new(&cli.log)?)
+        .with_writer(std::io::stderr)
+        .init();
+
+    let server = server::Server::start(cli.config).await?;
+    // The first stdout line is the address: tests and scripts read it (port 0 picks one).
+    println!("ticksync listening on http://{}", server.local_addr());
+    tracing::info!(addr = %server.local_addr(), "open the URL above in a browser to play");
+
+    shutdown_signal().await;
+    tracing::info!("shutting down");
+    server.shutdown().await;
+    Ok(())
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+            .expect("SIGTERM handler installs");
+        tokio::select! {
+            _ = ctrl_c => {}
+            _ = term.recv() => {}
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = ctrl_c.await;
+}

@@ -18,7 +18,11 @@ fn id(index: u32, version: u32) -> EntityId {
 }
 
 fn npc(x: i32, y: i32) -> EntityState {
-    EntityState { kind: KIND_NPC, x, y }
+    EntityState {
+        kind: KIND_NPC,
+        x,
+        y,
+    }
 }
 
 /// A small world before and after a few ticks: moves (small, large, negative), a despawn, a
@@ -28,20 +32,48 @@ fn tables() -> (EntityTable, EntityTable) {
         (id(0, 1), npc(160, 320)),
         (id(1, 1), npc(15_984, 8)),
         (id(2, 1), npc(4000, 4000)),
-        (id(3, 1), EntityState { kind: KIND_PLAYER, x: 8000, y: 8000 }),
+        (
+            id(3, 1),
+            EntityState {
+                kind: KIND_PLAYER,
+                x: 8000,
+                y: 8000,
+            },
+        ),
         (id(4, 1), npc(-5, 70_000)),
         (id(6, 1), npc(1, 2)),
     ]
     .into_iter()
     .collect();
     let now: EntityTable = [
-        (id(0, 1), npc(190, 296)),                                      // small move
-        (id(1, 1), npc(15_984, 8)),                                     // still
-        (id(2, 3), npc(100, 200)),                                      // slot reused
-        (id(3, 1), EntityState { kind: KIND_PLAYER, x: 7947, y: 8300 }), // large move
-        (id(4, 1), EntityState { kind: 7, x: -5, y: 70_000 }),           // kind changed
-        (id(9, 1), EntityState { kind: KIND_PLAYER, x: 16_000, y: 0 }), // spawned
-        (id(300, 5), npc(-1_000_000, 2_000_000)),                       // spawned, far
+        (id(0, 1), npc(190, 296)),  // small move
+        (id(1, 1), npc(15_984, 8)), // still
+        (id(2, 3), npc(100, 200)),  // slot reused
+        (
+            id(3, 1),
+            EntityState {
+                kind: KIND_PLAYER,
+                x: 7947,
+                y: 8300,
+            },
+        ), // large move
+        (
+            id(4, 1),
+            EntityState {
+                kind: 7,
+                x: -5,
+                y: 70_000,
+            },
+        ), // kind changed
+        (
+            id(9, 1),
+            EntityState {
+                kind: KIND_PLAYER,
+                x: 16_000,
+                y: 0,
+            },
+        ), // spawned
+        (id(300, 5), npc(-1_000_000, 2_000_000)), // spawned, far
     ]
     .into_iter()
     .collect();
@@ -57,16 +89,29 @@ struct Vector {
 fn client(name: &'static str, msg: ClientMsg) -> Vector {
     let bytes = codec::encode_client(&msg);
     assert_eq!(codec::decode_client(&bytes).as_ref(), Ok(&msg), "{name}");
-    Vector { name, bytes, meaning: json!({"direction": "client", "message": msg}) }
+    Vector {
+        name,
+        bytes,
+        meaning: json!({"direction": "client", "message": msg}),
+    }
 }
 
 fn server(name: &'static str, msg: ServerMsg) -> Vector {
     let bytes = codec::encode_server(&msg);
     assert_eq!(codec::decode_server(&bytes).as_ref(), Ok(&msg), "{name}");
-    Vector { name, bytes, meaning: json!({"direction": "server", "message": msg}) }
+    Vector {
+        name,
+        bytes,
+        meaning: json!({"direction": "server", "message": msg}),
+    }
 }
 
-fn snapshot(name: &'static str, base: &EntityTable, now: &EntityTable, baseline: Option<u32>) -> Vector {
+fn snapshot(
+    name: &'static str,
+    base: &EntityTable,
+    now: &EntityTable,
+    baseline: Option<u32>,
+) -> Vector {
     let delta = Delta::between(base, now);
     let msg = ServerMsg::Snapshot(Snapshot {
         tick: 1234,
@@ -86,7 +131,10 @@ fn snapshot(name: &'static str, base: &EntityTable, now: &EntityTable, baseline:
 
 fn vectors() -> Vec<Vector> {
     let (base, now) = tables();
-    let ann = PlayerInfo { entity: id(3, 1), name: "ann".into() };
+    let ann = PlayerInfo {
+        entity: id(3, 1),
+        name: "ann".into(),
+    };
     vec![
         client(
             "client_hello",
@@ -108,12 +156,43 @@ fn vectors() -> Vec<Vector> {
                 resume_token: Some("r".repeat(300 - 45)),
             }),
         ),
-        client("client_input", ClientMsg::Input(Input { seq: 1, dx: 127, dy: -127, buttons: 0 })),
-        client("client_input_large_seq", ClientMsg::Input(Input { seq: 70_000, dx: 0, dy: 64, buttons: 5 })),
+        client(
+            "client_input",
+            ClientMsg::Input(Input {
+                seq: 1,
+                dx: 127,
+                dy: -127,
+                buttons: 0,
+            }),
+        ),
+        client(
+            "client_input_large_seq",
+            ClientMsg::Input(Input {
+                seq: 70_000,
+                dx: 0,
+                dy: 64,
+                buttons: 5,
+            }),
+        ),
         client("client_ack", ClientMsg::Ack { tick: 250 }),
-        client("client_ack_large", ClientMsg::Ack { tick: 4_000_000_000 }),
-        client("client_ping", ClientMsg::Ping { client_time_us: 5_000_000_123 }),
-        client("client_chat", ClientMsg::Chat { text: "gg, wp 👋".into() }),
+        client(
+            "client_ack_large",
+            ClientMsg::Ack {
+                tick: 4_000_000_000,
+            },
+        ),
+        client(
+            "client_ping",
+            ClientMsg::Ping {
+                client_time_us: 5_000_000_123,
+            },
+        ),
+        client(
+            "client_chat",
+            ClientMsg::Chat {
+                text: "gg, wp 👋".into(),
+            },
+        ),
         server(
             "server_welcome",
             ServerMsg::Welcome(Welcome {
@@ -126,7 +205,13 @@ fn vectors() -> Vec<Vector> {
                 world_width: 1000.0,
                 world_height: 1000.0,
                 player_speed: 200.0,
-                players: vec![ann.clone(), PlayerInfo { entity: id(9, 1), name: "bob".into() }],
+                players: vec![
+                    ann.clone(),
+                    PlayerInfo {
+                        entity: id(9, 1),
+                        name: "bob".into(),
+                    },
+                ],
             }),
         ),
         server(
@@ -136,14 +221,34 @@ fn vectors() -> Vec<Vector> {
                 reason: "protocol version 300 is not supported; this server speaks 1".into(),
             },
         ),
-        server("server_pong", ServerMsg::Pong { client_time_us: 5_000_000_123, server_time_us: 61_000 }),
-        server("server_event_joined", ServerMsg::Event(Event::PlayerJoined(ann))),
-        server("server_event_left", ServerMsg::Event(Event::PlayerLeft { entity: id(3, 1) })),
+        server(
+            "server_pong",
+            ServerMsg::Pong {
+                client_time_us: 5_000_000_123,
+                server_time_us: 61_000,
+            },
+        ),
+        server(
+            "server_event_joined",
+            ServerMsg::Event(Event::PlayerJoined(ann)),
+        ),
+        server(
+            "server_event_left",
+            ServerMsg::Event(Event::PlayerLeft { entity: id(3, 1) }),
+        ),
         server(
             "server_event_chat",
-            ServerMsg::Event(Event::Chat { from: id(3, 1), text: "hello".into() }),
+            ServerMsg::Event(Event::Chat {
+                from: id(3, 1),
+                text: "hello".into(),
+            }),
         ),
-        server("server_event_notice", ServerMsg::Event(Event::Notice { text: "restart in 5 min".into() })),
+        server(
+            "server_event_notice",
+            ServerMsg::Event(Event::Notice {
+                text: "restart in 5 min".into(),
+            }),
+        ),
         snapshot("server_snapshot_full", &EntityTable::new(), &now, None),
         snapshot("server_snapshot_delta", &base, &now, Some(1228)),
         snapshot("server_snapshot_empty_delta", &now, &now, Some(1233)),

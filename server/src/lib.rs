@@ -1,1 +1,216 @@
+//! The ticksync server: hosts rooms that run a `Game` on a fixed tick and stream delta
+//! snapshots to WebSocket clients. See DESIGN.md for the data flow and invariants.
 
+pub mod arena;
+mod assets;
+pub mod config;
+mod connection;
+pub mod game;
+mod http;
+mod outbox;
+pub mod registry;
+pub mod room;
+mod tokens;
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Instant;
+
+use hyper::server::conn::http1;
+use hyper::service::service_fn;
+use hyper_util::rt::{TokioIo, TokioTimer};
+use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+
+pub use config::Config;
+pub use game::{Entity, EntityKey, Game, GameFactory, GameInfo, World};
+use outbox::Outbox;
+use registry::Rooms;
+use room::{ConnId, RoomInspect, RoomMsg};
+
+/// A refusal sent to a client as `Reject{code, reason}` and a close with that code.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Rejection {
+    pub code: u16,
+    pub reason: String,
+}
+
+/// What every task of one server shares.
+pub(crate) struct ServerCtx {
+    cfg: Arc<Config>,
+    rooms: Arc<Rooms>,
+    epoch: Instant,
+    next_conn: AtomicU64,
+    open_connections: AtomicUsize,
+    /// Every open WebSocket's outbox, to tell them all at shutdown.
+    outboxes: Mutex<HashMap<ConnId, Arc<Outbox>>>,
+    tracker: TaskTracker,
+}
+
+impl ServerCtx {
+    fn register(&self, conn: ConnId, outbox: Arc<Outbox>) {
+        self.outboxes
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(conn, outbox);
+    }
+
+    fn unregister(&self, conn: ConnId) {
+        self.outboxes
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .remove(&conn);
+    }
+}
+
+/// Decrements the open-connection count when a WebSocket task ends (or never starts).
+pub(crate) struct ConnectionGuard(Arc<ServerCtx>);
+
+impl Drop for ConnectionGuard {
+    fn drop(&mut self) {
+        self.0.open_connections.fetch_sub(1, Ordering::AcqRel);
+    }
+}
+
+/// A running server.
+pub struct Server {
+    ctx: Arc<ServerCtx>,
+    local_addr: SocketAddr,
+    stop: CancellationToken,
+    accept: tokio::task::JoinHandle<()>,
+}
+
+impl Server {
+    /// Binds `cfg.addr` and serves the arena game in every room.
+    pub async fn start(cfg: Config) -> std::io::Result<Server> {
+        let factory = arena::ArenaFactory {
+            npc_count: cfg.npcs,
+            seed: cfg.seed,
+        };
+        Self::start_with(cfg, Arc::new(factory)).await
+    }
+
+    /// Binds `cfg.addr` and serves `factory`'s game in every room.
+    pub async fn start_with(cfg: Config, factory: Arc<dyn GameFactory>) -> std::io::Result<Server> {
+        let listener = TcpListener::bind(cfg.addr).await?;
+        let local_addr = listener.local_addr()?;
+        let cfg = Arc::new(cfg);
+        let epoch = Instant::now();
+        let ctx = Arc::new(ServerCtx {
+            rooms: Rooms::new(cfg.clone(), factory, epoch),
+            cfg,
+            epoch,
+            next_conn: AtomicU64::new(1),
+            open_connections: AtomicUsize::new(0),
+            outboxes: Mutex::default(),
+            tracker: TaskTracker::new(),
+        });
+        let stop = CancellationToken::new();
+        let accept = tokio::spawn(accept_loop(listener, ctx.clone(), stop.clone()));
+        Ok(Server {
+            ctx,
+            local_addr,
+            stop,
+            accept,
+        })
+    }
+
+    pub fn local_addr(&self) -> SocketAddr {
+        self.local_addr
+    }
+
+    pub fn rooms(&self) -> &Arc<Rooms> {
+        &self.ctx.rooms
+    }
+
+    /// Open WebSocket connections.
+    pub fn connections(&self) -> usize {
+        self.ctx.open_connections.load(Ordering::Acquire)
+    }
+
+    /// Test and debug hook: a room's current tick, world table and clients.
+    pub async fn inspect(&self, room: &str) -> Option<RoomInspect> {
+        let handle = self.ctx.rooms.get(room)?;
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        handle.inbox.send(RoomMsg::Inspect(tx)).await.ok()?;
+        rx.await.ok()
+    }
+
+    /// Graceful shutdown: stop accepting, close every client with 1001 (going away), and wait
+    /// (at most `shutdown_timeout`) for the connections to finish.
+    pub async fn shutdown(self) {
+        self.stop.cancel();
+        let _ = self.accept.await;
+        let reason = "server shutting down";
+        for room in self.ctx.rooms.all() {
+            let msg = RoomMsg::Close {
+                code: protocol::codes::GOING_AWAY,
+                reason: reason.into(),
+            };
+            let _ = room.inbox.try_send(msg);
+        }
+        let outboxes: Vec<_> = self
+            .ctx
+            .outboxes
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .values()
+            .cloned()
+            .collect();
+        for o in outboxes {
+            o.close(protocol::codes::GOING_AWAY, reason);
+        }
+        self.ctx.tracker.close();
+        if tokio::time::timeout(self.ctx.cfg.shutdown_timeout, self.ctx.tracker.wait())
+            .await
+            .is_err()
+        {
+            tracing::warn!("shutdown timed out with connections still open");
+        }
+    }
+}
+
+async fn accept_loop(listener: TcpListener, ctx: Arc<ServerCtx>, stop: CancellationToken) {
+    loop {
+        let (stream, peer) = tokio::select! {
+            biased;
+            _ = stop.cancelled() => return,
+            accepted = listener.accept() => match accepted {
+                Ok(x) => x,
+                Err(e) => {
+                    // Usually EMFILE: back off briefly instead of spinning.
+                    tracing::warn!(error = %e, "accept failed");
+                    tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+                    continue;
+                }
+            },
+        };
+        let _ = stream.set_nodelay(true);
+        let ctx = ctx.clone();
+        let stop = stop.clone();
+        ctx.tracker.clone().spawn(async move {
+            let svc_ctx = ctx.clone();
+            let svc = service_fn(move |req| http::route(req, svc_ctx.clone()));
+            let conn = http1::Builder::new()
+                .timer(TokioTimer::new())
+                .header_read_timeout(ctx.cfg.handshake_timeout)
+                .serve_connection(TokioIo::new(stream), svc)
+                .with_upgrades();
+            tokio::pin!(conn);
+            tokio::select! {
+                r = conn.as_mut() => {
+                    if let Err(e) = r {
+                        tracing::debug!(%peer, error = %e, "http connection error");
+                    }
+                }
+                _ = stop.cancelled() => {
+                    conn.as_mut().graceful_shutdown();
+                    let _ = conn.await;
+                }
+            }
+        });
+    }
+}

@@ -1,0 +1,98 @@
+//! Every knob and limit, with its default, settable by flag or `TICKSYNC_*` env var.
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use clap::Args;
+
+/// Server configuration. `--help` on the binary lists all of it.
+#[derive(Clone, Debug, Args)]
+pub struct Config {
+    /// Address to listen on (port 0 picks a free one).
+    #[arg(long, env = "TICKSYNC_ADDR", default_value = "127.0.0.1:8080")]
+    pub addr: SocketAddr,
+
+    /// Simulation ticks per second (one snapshot per client per tick).
+    #[arg(long, env = "TICKSYNC_TICK_RATE", default_value_t = 60, value_parser = clap::value_parser!(u16).range(1..=240))]
+    pub tick_rate: u16,
+
+    /// Ticks of world history kept per room; a client whose ack is older gets a full snapshot.
+    #[arg(long, env = "TICKSYNC_HISTORY", default_value_t = 64, value_parser = clap::value_parser!(u32).range(2..=1024))]
+    pub history: u32,
+
+    /// Ticks a late room loop may run back to back before it drops the lost time.
+    #[arg(long, env = "TICKSYNC_MAX_CATCHUP", default_value_t = 4)]
+    pub max_catchup: u32,
+
+    /// NPCs in each arena room.
+    #[arg(long, env = "TICKSYNC_NPCS", default_value_t = 1000)]
+    pub npcs: usize,
+
+    /// Seed of the arena's PRNGs.
+    #[arg(long, env = "TICKSYNC_SEED", default_value_t = crate::arena::DEFAULT_SEED)]
+    pub seed: u32,
+
+    /// Send each snapshot's state checksum (clients verify their world with it).
+    #[arg(long, env = "TICKSYNC_CHECKSUM", default_value_t = true, action = clap::ArgAction::Set)]
+    pub checksum: bool,
+
+    /// How long an empty room lives before it closes.
+    #[arg(long, env = "TICKSYNC_ROOM_GRACE", default_value = "10s", value_parser = humantime::parse_duration)]
+    pub room_grace: Duration,
+
+    /// Rooms open at once.
+    #[arg(long, env = "TICKSYNC_MAX_ROOMS", default_value_t = 256)]
+    pub max_rooms: usize,
+
+    /// Players per room (more get `Reject: room full`).
+    #[arg(long, env = "TICKSYNC_MAX_PLAYERS", default_value_t = 2048)]
+    pub max_players_per_room: usize,
+
+    /// WebSocket connections open at once.
+    #[arg(long, env = "TICKSYNC_MAX_CONNECTIONS", default_value_t = 4096)]
+    pub max_connections: usize,
+
+    /// Largest client WebSocket frame (and message: client messages are single frames).
+    #[arg(long, env = "TICKSYNC_MAX_CLIENT_FRAME", default_value_t = protocol::limits::MAX_CLIENT_MSG_BYTES)]
+    pub max_client_frame: usize,
+
+    /// Messages a room inbox holds (inputs beyond it are dropped and counted).
+    #[arg(long, env = "TICKSYNC_INBOX", default_value_t = 8192)]
+    pub inbox: usize,
+
+    /// Reliable messages (events, pongs) queued per connection; overflow closes it (4005).
+    #[arg(long, env = "TICKSYNC_RELIABLE_QUEUE", default_value_t = 256)]
+    pub reliable_queue: usize,
+
+    /// Time for the `Hello` to arrive after the upgrade.
+    #[arg(long, env = "TICKSYNC_HANDSHAKE_TIMEOUT", default_value = "5s", value_parser = humantime::parse_duration)]
+    pub handshake_timeout: Duration,
+
+    /// Extra browser origins allowed to open WebSockets (comma-separated; `*` allows any). The
+    /// server's own host and loopback hosts are always allowed.
+    #[arg(long, env = "TICKSYNC_ALLOWED_ORIGINS", value_delimiter = ',')]
+    pub allowed_origins: Vec<String>,
+
+    /// Time allowed to finish the shutdown (close frames out) before tasks are dropped.
+    #[arg(long, env = "TICKSYNC_SHUTDOWN_TIMEOUT", default_value = "3s", value_parser = humantime::parse_duration)]
+    pub shutdown_timeout: Duration,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        use clap::Parser;
+        #[derive(Parser)]
+        struct Wrap {
+            #[command(flatten)]
+            c: Config,
+        }
+        // One source of defaults: the attributes above (and `TICKSYNC_*` env vars, as in the binary).
+        Wrap::parse_from(["ticksync"]).c
+    }
+}
+
+impl Config {
+    pub fn tick_period(&self) -> Duration {
+        Duration::from_secs_f64(1.0 / f64::from(self.tick_rate))
+    }
+}

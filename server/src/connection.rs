@@ -1,0 +1,336 @@
+//! One WebSocket connection: a reader (decode, forward to the room without waiting) and a
+//! writer (fed by the connection's `Outbox`). Split because `read_frame` is not cancel-safe.
+
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::time::Duration;
+
+use bytes::Bytes;
+use fastwebsockets::{
+    Frame, OpCode, Payload, WebSocket, WebSocketError, WebSocketRead, WebSocketWrite,
+};
+use hyper::upgrade::Upgraded;
+use hyper_util::rt::TokioIo;
+use protocol::{ClientMsg, Hello, ServerMsg, codec, codes};
+use tokio::io::{ReadHalf, WriteHalf};
+use tokio::sync::oneshot;
+use tokio::time::timeout;
+
+use crate::outbox::{Outbox, Outgoing};
+use crate::registry::RoomHandle;
+use crate::room::{ConnId, JoinRequest, RoomMsg};
+use crate::{Rejection, ServerCtx};
+
+type Io = TokioIo<Upgraded>;
+
+/// How long a closing peer gets to answer our close frame before the socket is dropped.
+const CLOSE_GRACE: Duration = Duration::from_secs(1);
+
+/// Why the reader stopped.
+enum End {
+    /// The peer closed, or the socket failed: nothing more to send.
+    Gone,
+    /// Close the connection with this code and reason.
+    Close(u16, String),
+}
+
+impl From<Rejection> for End {
+    fn from(r: Rejection) -> Self {
+        End::Close(r.code, r.reason)
+    }
+}
+
+pub async fn serve(mut ws: WebSocket<Io>, ctx: Arc<ServerCtx>, conn: ConnId) {
+    // `>=` is refused by fastwebsockets, before the payload is allocated.
+    ws.set_max_message_size(ctx.cfg.max_client_frame + 1);
+    ws.set_auto_pong(true);
+    ws.set_auto_close(true);
+    let (mut rd, wr) = ws.split(tokio::io::split);
+    let outbox = Arc::new(Outbox::new(ctx.cfg.reliable_queue));
+    ctx.register(conn, outbox.clone());
+
+    let mut writer = tokio::spawn(write_loop(wr, outbox.clone()));
+    let mut room: Option<RoomHandle> = None;
+    let end = {
+        let reading = read_loop(&mut rd, &outbox, &ctx, conn, &mut room);
+        tokio::pin!(reading);
+        tokio::select! {
+            end = &mut reading => Some(end),
+            // The writer stopped first: it sent a close (server-initiated) or the socket failed.
+            _ = &mut writer => {
+                let _ = timeout(CLOSE_GRACE, &mut reading).await;
+                None
+            }
+        }
+    };
+    if let Some(room) = &room {
+        let _ = room.inbox.send(RoomMsg::Leave { conn }).await;
+    }
+    if let Some(end) = end {
+        let ours = matches!(end, End::Close(..));
+        let (code, reason) = match end {
+            End::Close(code, reason) => (code, reason),
+            // Any close echo the reader queued goes out first (control frames lead).
+            End::Gone => (codes::NORMAL, String::new()),
+        };
+        if code != codes::NORMAL {
+            tracing::debug!(conn, code, %reason, "closing connection");
+        }
+        outbox.close(code, reason);
+        if timeout(CLOSE_GRACE, &mut writer).await.is_ok() && ours {
+            // Read what the peer still sends (its close reply) so the close frame is not lost
+            // to a TCP reset caused by unread data.
+            let _ = timeout(CLOSE_GRACE, drain(&mut rd)).await;
+        }
+    }
+    writer.abort();
+    ctx.unregister(conn);
+}
+
+async fn read_loop(
+    rd: &mut WebSocketRead<ReadHalf<Io>>,
+    outbox: &Arc<Outbox>,
+    ctx: &Arc<ServerCtx>,
+    conn: ConnId,
+    joined: &mut Option<RoomHandle>,
+) -> End {
+    let mut send_fn = |frame: Frame<'_>| {
+        outbox.put_control(frame.opcode, frame.payload.to_vec());
+        std::future::ready(Ok::<(), WebSocketError>(()))
+    };
+
+    // The handshake: a `Hello` within the timeout, then the room's answer.
+    let first = match timeout(ctx.cfg.handshake_timeout, next_message(rd, &mut send_fn)).await {
+        Err(_) => {
+            return End::Close(
+                codes::TIMEOUT,
+                "no Hello within the handshake timeout".into(),
+            );
+        }
+        Ok(Err(end)) => return end,
+        Ok(Ok(bytes)) => bytes,
+    };
+    let hello = match parse_hello(&first) {
+        Ok(h) => h,
+        Err(rej) => return reject(outbox, rej),
+    };
+    let (room, player) = match join(ctx, conn, hello, outbox).await {
+        Ok(joined) => joined,
+        Err(rej) => return reject(outbox, rej),
+    };
+    tracing::debug!(conn, room = %room.name, ?player, "joined");
+    let room = joined.insert(room);
+
+    loop {
+        let bytes = match next_message(rd, &mut send_fn).await {
+            Ok(b) => b,
+            Err(end) => return end,
+        };
+        let msg = match codec::decode_client(&bytes) {
+            Ok(m) => m,
+            Err(e) => return End::Close(codes::PROTOCOL_ERROR, e.to_string()),
+        };
+        match msg {
+            ClientMsg::Input(input) => {
+                if let Err(e) = room.inbox.try_send(RoomMsg::Input { conn, input }) {
+                    match e {
+                        tokio::sync::mpsc::error::TrySendError::Full(_) => {
+                            room.inputs_dropped.fetch_add(1, Ordering::Relaxed);
+                        }
+                        tokio::sync::mpsc::error::TrySendError::Closed(_) => {
+                            return End::Close(codes::ROOM_CLOSED, "the room closed".into());
+                        }
+                    }
+                }
+            }
+            ClientMsg::Ack { tick } => outbox.set_acked(tick),
+            ClientMsg::Ping { client_time_us } => {
+                let server_time_us = ctx.epoch.elapsed().as_micros() as u64;
+                let pong = ServerMsg::Pong {
+                    client_time_us,
+                    server_time_us,
+                };
+                outbox.put_reliable(Bytes::from(codec::encode_server(&pong)));
+            }
+            ClientMsg::Chat { text } => {
+                let _ = room.inbox.try_send(RoomMsg::Chat { conn, text });
+            }
+            ClientMsg::Hello(_) => return End::Close(codes::BAD_HELLO, "Hello sent twice".into()),
+        }
+    }
+}
+
+/// The next complete binary message. Control frames are answered through `send_fn`.
+async fn next_message<F, R>(
+    rd: &mut WebSocketRead<ReadHalf<Io>>,
+    send_fn: &mut F,
+) -> Result<Vec<u8>, End>
+where
+    F: FnMut(Frame<'static>) -> R,
+    R: std::future::Future<Output = Result<(), WebSocketError>>,
+{
+    loop {
+        let frame = rd.read_frame(send_fn).await.map_err(frame_error)?;
+        match frame.opcode {
+            OpCode::Binary if frame.fin => return Ok(frame.payload.to_vec()),
+            // Client messages are tiny: a fragmented one is either a bug or an attack.
+            OpCode::Binary | OpCode::Continuation => {
+                return Err(End::Close(
+                    codes::PROTOCOL_ERROR,
+                    "fragmented messages are not accepted".into(),
+                ));
+            }
+            OpCode::Text => {
+                return Err(End::Close(
+                    codes::UNSUPPORTED_DATA,
+                    "text frames are not accepted".into(),
+                ));
+            }
+            OpCode::Close => return Err(End::Gone),
+            OpCode::Ping | OpCode::Pong => {}
+        }
+    }
+}
+
+fn frame_error(e: WebSocketError) -> End {
+    match e {
+        WebSocketError::FrameTooLarge => {
+            End::Close(codes::TOO_BIG, "frame larger than the limit".into())
+        }
+        WebSocketError::UnexpectedEOF
+        | WebSocketError::IoError(_)
+        | WebSocketError::ConnectionClosed => End::Gone,
+        other => End::Close(codes::PROTOCOL_ERROR, other.to_string()),
+    }
+}
+
+fn parse_hello(bytes: &[u8]) -> Result<Hello, Rejection> {
+    match codec::peek_hello_version(bytes) {
+        Some(v) if v != protocol::PROTOCOL_VERSION => {
+            return Err(Rejection {
+                code: codes::VERSION_MISMATCH,
+                reason: format!(
+                    "protocol version {v} is not supported; this server speaks {}",
+                    protocol::PROTOCOL_VERSION
+                ),
+            });
+        }
+        Some(_) => {}
+        None => {
+            return Err(Rejection {
+                code: codes::BAD_HELLO,
+                reason: "the first message must be Hello".into(),
+            });
+        }
+    }
+    match codec::decode_client(bytes) {
+        Ok(ClientMsg::Hello(h)) => Ok(h),
+        Ok(_) => unreachable!("peek_hello_version checked the tag"),
+        Err(e) => Err(Rejection {
+            code: codes::BAD_HELLO,
+            reason: e.to_string(),
+        }),
+    }
+}
+
+async fn join(
+    ctx: &Arc<ServerCtx>,
+    conn: ConnId,
+    hello: Hello,
+    outbox: &Arc<Outbox>,
+) -> Result<(RoomHandle, protocol::EntityId), Rejection> {
+    // A room may close between lookup and join (idle grace ran out): retry on a fresh one.
+    for _ in 0..3 {
+        let room = ctx.rooms.get_or_create(&hello.room)?;
+        let (reply, answer) = oneshot::channel();
+        let req = JoinRequest {
+            conn,
+            name: hello.name.clone(),
+            outbox: outbox.clone(),
+            reply,
+        };
+        if room.inbox.send(RoomMsg::Join(req)).await.is_err() {
+            continue;
+        }
+        match timeout(ctx.cfg.handshake_timeout, answer).await {
+            Ok(Ok(result)) => return result.map(|player| (room, player)),
+            Ok(Err(_)) => continue,
+            Err(_) => break,
+        }
+    }
+    Err(Rejection {
+        code: codes::SERVER_ERROR,
+        reason: "could not join the room".into(),
+    })
+}
+
+/// Sends `Reject` and asks for a close with the same code.
+fn reject(outbox: &Outbox, rej: Rejection) -> End {
+    let msg = ServerMsg::Reject {
+        code: rej.code,
+        reason: rej.reason.clone(),
+    };
+    outbox.put_reliable(Bytes::from(codec::encode_server(&msg)));
+    End::from(rej)
+}
+
+async fn write_loop(mut wr: WebSocketWrite<WriteHalf<Io>>, outbox: Arc<Outbox>) {
+    loop {
+        while let Some(out) = outbox.take() {
+            let result = match &out {
+                Outgoing::Close(code, reason) => {
+                    let _ = wr
+                        .write_frame(Frame::close(*code, close_reason(reason)))
+                        .await;
+                    return;
+                }
+                Outgoing::Control(op, payload) => {
+                    let frame = Frame::new(true, *op, None, Payload::Borrowed(payload));
+                    let r = wr.write_frame(frame).await;
+                    if *op == OpCode::Close {
+                        return;
+                    }
+                    r
+                }
+                Outgoing::Reliable(b) => wr.write_frame(Frame::binary(Payload::Borrowed(b))).await,
+                Outgoing::Snapshot(b) => {
+                    outbox.snapshots_sent.fetch_add(1, Ordering::Relaxed);
+                    wr.write_frame(Frame::binary(Payload::Borrowed(b))).await
+                }
+            };
+            if result.is_err() {
+                return;
+            }
+        }
+        outbox.ready().await;
+    }
+}
+
+/// Close reasons are limited to 123 bytes by the WebSocket spec; cut at a char boundary.
+fn close_reason(reason: &str) -> &[u8] {
+    let mut end = reason.len().min(123);
+    while !reason.is_char_boundary(end) {
+        end -= 1;
+    }
+    &reason.as_bytes()[..end]
+}
+
+async fn drain(rd: &mut WebSocketRead<ReadHalf<Io>>) {
+    let mut ignore = |_: Frame<'_>| std::future::ready(Ok::<(), WebSocketError>(()));
+    while let Ok(frame) = rd.read_frame(&mut ignore).await {
+        if frame.opcode == OpCode::Close {
+            break;
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn close_reasons_are_cut_at_a_char_boundary() {
+        let long = "é".repeat(100);
+        let cut = super::close_reason(&long);
+        assert_eq!(cut.len(), 122);
+        assert!(std::str::from_utf8(cut).is_ok());
+    }
+}

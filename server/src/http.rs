@@ -1,0 +1,118 @@
+//! HTTP routes (hyper 1): `/ws` upgrades to a WebSocket; `/healthz`, `/rooms`, and the
+//! browser client's files; 404 for anything else.
+
+use std::convert::Infallible;
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+
+use bytes::Bytes;
+use http_body_util::Full;
+use hyper::body::Incoming;
+use hyper::header::{CACHE_CONTROL, CONTENT_TYPE, HOST, ORIGIN};
+use hyper::{Method, Request, Response, StatusCode};
+
+use crate::ServerCtx;
+
+type Body = Full<Bytes>;
+
+pub async fn route(
+    mut req: Request<Incoming>,
+    ctx: Arc<ServerCtx>,
+) -> Result<Response<Body>, Infallible> {
+    let path = req.uri().path().to_string();
+    let resp = match (req.method(), path.as_str()) {
+        (&Method::GET, "/ws") => upgrade(&mut req, &ctx),
+        (&Method::GET, "/healthz") => text(StatusCode::OK, "ok\n"),
+        (&Method::GET, "/rooms") => {
+            let json = serde_json::to_vec_pretty(&ctx.rooms.infos()).unwrap_or_default();
+            let mut r = Response::new(Full::new(Bytes::from(json)));
+            r.headers_mut()
+                .insert(CONTENT_TYPE, "application/json".parse().expect("valid"));
+            r
+        }
+        (&Method::GET, p) => asset(p.trim_start_matches('/')),
+        _ => text(StatusCode::NOT_FOUND, "not found\n"),
+    };
+    Ok(resp)
+}
+
+fn text(status: StatusCode, body: &'static str) -> Response<Body> {
+    let mut r = Response::new(Full::new(Bytes::from_static(body.as_bytes())));
+    *r.status_mut() = status;
+    r.headers_mut().insert(
+        CONTENT_TYPE,
+        "text/plain; charset=utf-8".parse().expect("valid"),
+    );
+    r
+}
+
+fn asset(path: &str) -> Response<Body> {
+    match crate::assets::get(path) {
+        Some((data, mime)) => {
+            let mut r = Response::new(Full::new(Bytes::from(data)));
+            r.headers_mut().insert(
+                CONTENT_TYPE,
+                mime.parse().expect("mime types are valid headers"),
+            );
+            r.headers_mut()
+                .insert(CACHE_CONTROL, "no-cache".parse().expect("valid"));
+            r
+        }
+        None => text(StatusCode::NOT_FOUND, "not found\n"),
+    }
+}
+
+fn upgrade(req: &mut Request<Incoming>, ctx: &Arc<ServerCtx>) -> Response<Body> {
+    if !fastwebsockets::upgrade::is_upgrade_request(req) {
+        return text(StatusCode::BAD_REQUEST, "expected a WebSocket upgrade\n");
+    }
+    if !origin_allowed(req, &ctx.cfg.allowed_origins) {
+        return text(StatusCode::FORBIDDEN, "origin not allowed\n");
+    }
+    // Count the connection before answering 101, so the limit holds under a burst.
+    let open = ctx.open_connections.fetch_add(1, Ordering::AcqRel) + 1;
+    let guard = crate::ConnectionGuard(ctx.clone());
+    if open > ctx.cfg.max_connections {
+        return text(StatusCode::SERVICE_UNAVAILABLE, "server full\n");
+    }
+    let (response, fut) = match fastwebsockets::upgrade::upgrade(req) {
+        Ok(x) => x,
+        Err(_) => return text(StatusCode::BAD_REQUEST, "bad WebSocket upgrade\n"),
+    };
+    let conn = ctx.next_conn.fetch_add(1, Ordering::Relaxed);
+    let task_ctx = ctx.clone();
+    ctx.tracker.spawn(async move {
+        let _guard = guard;
+        match fut.await {
+            Ok(ws) => crate::connection::serve(ws, task_ctx, conn).await,
+            Err(e) => tracing::debug!(conn, error = %e, "WebSocket upgrade failed"),
+        }
+    });
+    response.map(|_| Full::new(Bytes::new()))
+}
+
+/// Browsers always send `Origin`; other clients (bots) usually do not and are allowed. A browser
+/// origin must be the server's own host, a loopback host, or on the configured allow-list.
+fn origin_allowed(req: &Request<Incoming>, allowed: &[String]) -> bool {
+    let Some(origin) = req.headers().get(ORIGIN).and_then(|o| o.to_str().ok()) else {
+        return true;
+    };
+    if allowed
+        .iter()
+        .any(|a| a == "*" || a.eq_ignore_ascii_case(origin))
+    {
+        return true;
+    }
+    let Some(host_port) = origin.split_once("://").map(|(_, rest)| rest) else {
+        return false;
+    };
+    let own_host = req.headers().get(HOST).and_then(|h| h.to_str().ok());
+    if own_host.is_some_and(|h| h.eq_ignore_ascii_case(host_port)) {
+        return true;
+    }
+    let host = match host_port.rsplit_once(':') {
+        Some((h, port)) if port.bytes().all(|b| b.is_ascii_digit()) => h,
+        _ => host_port,
+    };
+    matches!(host, "localhost" | "127.0.0.1" | "[::1]")
+}

@@ -1,0 +1,218 @@
+//! The hand-off from a room (and the connection's reader) to a connection's writer.
+//!
+//! Never waits on the connection (invariant 2): a snapshot replaces any the writer has not
+//! taken yet (latest wins, and the replaced one is counted as stale), reliable messages go to a
+//! bounded queue whose overflow closes the connection, and the lock is only held to swap values.
+
+use std::collections::VecDeque;
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
+
+use bytes::Bytes;
+use tokio::sync::Notify;
+
+/// No ack yet.
+pub const NO_ACK: u32 = u32::MAX;
+
+/// What the writer sends next, in priority order.
+#[derive(Debug)]
+pub enum Outgoing {
+    /// A WebSocket control frame reply produced by the reader (pong, close echo).
+    Control(fastwebsockets::OpCode, Vec<u8>),
+    /// A reliable message, in order (a `Reject` goes out before its close).
+    Reliable(Bytes),
+    /// Close with this code and reason, then stop.
+    Close(u16, String),
+    /// The newest snapshot.
+    Snapshot(Bytes),
+}
+
+#[derive(Default)]
+struct Inner {
+    close: Option<(u16, String)>,
+    control: VecDeque<(fastwebsockets::OpCode, Vec<u8>)>,
+    reliable: VecDeque<Bytes>,
+    snapshot: Option<Bytes>,
+}
+
+pub struct Outbox {
+    inner: Mutex<Inner>,
+    notify: Notify,
+    reliable_cap: usize,
+    /// Newest snapshot tick the client applied (`NO_ACK` before the first).
+    acked_tick: AtomicU32,
+    /// Snapshots replaced before the writer took them.
+    pub stale_dropped: AtomicU64,
+    pub snapshots_sent: AtomicU64,
+}
+
+/// A control frame queue longer than this means the peer floods pings: close it.
+const CONTROL_CAP: usize = 16;
+
+impl Outbox {
+    pub fn new(reliable_cap: usize) -> Self {
+        Self {
+            inner: Mutex::new(Inner::default()),
+            notify: Notify::new(),
+            reliable_cap,
+            acked_tick: AtomicU32::new(NO_ACK),
+            stale_dropped: AtomicU64::new(0),
+            snapshots_sent: AtomicU64::new(0),
+        }
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Inner> {
+        // A panic while holding this lock cannot leave it inconsistent (plain swaps): recover.
+        self.inner.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Replaces the pending snapshot. Returns true if one was pending (now dropped as stale).
+    pub fn put_snapshot(&self, bytes: Bytes) -> bool {
+        let replaced = self.lock().snapshot.replace(bytes).is_some();
+        if replaced {
+            self.stale_dropped.fetch_add(1, Ordering::Relaxed);
+        }
+        self.notify.notify_one();
+        replaced
+    }
+
+    /// Queues a reliable message; on overflow, closes the connection with `TOO_SLOW`.
+    pub fn put_reliable(&self, bytes: Bytes) -> bool {
+        let mut inner = self.lock();
+        let ok = inner.reliable.len() < self.reliable_cap;
+        if ok {
+            inner.reliable.push_back(bytes);
+        } else if inner.close.is_none() {
+            // The client is not reading: drop what it would not read anyway, so the close
+            // frame is next.
+            inner.reliable.clear();
+            inner.close = Some((
+                protocol::codes::TOO_SLOW,
+                "reliable queue overflow: client reads too slowly".into(),
+            ));
+        }
+        drop(inner);
+        self.notify.notify_one();
+        ok
+    }
+
+    pub fn put_control(&self, opcode: fastwebsockets::OpCode, payload: Vec<u8>) {
+        let mut inner = self.lock();
+        if inner.control.len() < CONTROL_CAP {
+            inner.control.push_back((opcode, payload));
+        } else if inner.close.is_none() {
+            inner.close = Some((
+                protocol::codes::POLICY_VIOLATION,
+                "too many control frames".into(),
+            ));
+        }
+        drop(inner);
+        self.notify.notify_one();
+    }
+
+    /// Asks the writer to close. The first reason wins.
+    pub fn close(&self, code: u16, reason: impl Into<String>) {
+        let mut inner = self.lock();
+        if inner.close.is_none() {
+            inner.close = Some((code, reason.into()));
+        }
+        drop(inner);
+        self.notify.notify_one();
+    }
+
+    /// The next thing to send, without waiting.
+    pub fn take(&self) -> Option<Outgoing> {
+        let mut inner = self.lock();
+        if let Some((op, p)) = inner.control.pop_front() {
+            return Some(Outgoing::Control(op, p));
+        }
+        if let Some(b) = inner.reliable.pop_front() {
+            return Some(Outgoing::Reliable(b));
+        }
+        if let Some((code, reason)) = inner.close.take() {
+            return Some(Outgoing::Close(code, reason));
+        }
+        inner.snapshot.take().map(Outgoing::Snapshot)
+    }
+
+    /// Waits until something may be ready to `take`.
+    pub async fn ready(&self) {
+        self.notify.notified().await
+    }
+
+    pub fn has_pending_snapshot(&self) -> bool {
+        self.lock().snapshot.is_some()
+    }
+
+    pub fn reliable_len(&self) -> usize {
+        self.lock().reliable.len()
+    }
+
+    pub fn set_acked(&self, tick: u32) {
+        // Acks only move forward: a reordered old ack must not pull the baseline back.
+        self.acked_tick
+            .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |cur| {
+                (cur == NO_ACK || tick > cur).then_some(tick)
+            })
+            .ok();
+    }
+
+    pub fn acked(&self) -> Option<u32> {
+        Some(self.acked_tick.load(Ordering::Relaxed)).filter(|&t| t != NO_ACK)
+    }
+
+    /// Forgets the ack (e.g. after a resume, so the next snapshot is full).
+    pub fn reset_ack(&self) {
+        self.acked_tick.store(NO_ACK, Ordering::Relaxed);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn newest_snapshot_wins_and_stale_ones_are_counted() {
+        let o = Outbox::new(4);
+        assert!(!o.put_snapshot(Bytes::from_static(b"1")));
+        assert!(o.put_snapshot(Bytes::from_static(b"2")));
+        assert!(o.put_snapshot(Bytes::from_static(b"3")));
+        assert_eq!(o.stale_dropped.load(Ordering::Relaxed), 2);
+        assert!(matches!(o.take(), Some(Outgoing::Snapshot(b)) if &b[..] == b"3"));
+        assert!(o.take().is_none());
+    }
+
+    #[test]
+    fn reliable_comes_before_snapshots_and_overflow_closes() {
+        let o = Outbox::new(2);
+        o.put_snapshot(Bytes::from_static(b"s"));
+        assert!(o.put_reliable(Bytes::from_static(b"a")));
+        assert!(o.put_reliable(Bytes::from_static(b"b")));
+        assert!(matches!(o.take(), Some(Outgoing::Reliable(b)) if &b[..] == b"a"));
+        assert!(o.put_reliable(Bytes::from_static(b"c")));
+        assert!(!o.put_reliable(Bytes::from_static(b"d")));
+        assert!(
+            matches!(o.take(), Some(Outgoing::Close(code, _)) if code == protocol::codes::TOO_SLOW)
+        );
+    }
+
+    #[test]
+    fn a_reject_goes_out_before_its_close() {
+        let o = Outbox::new(2);
+        o.put_reliable(Bytes::from_static(b"reject"));
+        o.close(4000, "version");
+        assert!(matches!(o.take(), Some(Outgoing::Reliable(_))));
+        assert!(matches!(o.take(), Some(Outgoing::Close(4000, _))));
+    }
+
+    #[test]
+    fn acks_only_move_forward() {
+        let o = Outbox::new(1);
+        assert_eq!(o.acked(), None);
+        o.set_acked(10);
+        o.set_acked(7);
+        assert_eq!(o.acked(), Some(10));
+        o.set_acked(11);
+        assert_eq!(o.acked(), Some(11));
+    }
+}

@@ -1,0 +1,141 @@
+//! The room registry: rooms by name, created on first join, removed when they close.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Instant;
+
+use tokio::sync::mpsc;
+
+use crate::Rejection;
+use crate::config::Config;
+use crate::game::GameFactory;
+use crate::room::{Room, RoomInfo, RoomMsg};
+
+/// How connections reach a room.
+#[derive(Clone)]
+pub struct RoomHandle {
+    pub id: u64,
+    pub name: String,
+    pub inbox: mpsc::Sender<RoomMsg>,
+    pub info: Arc<Mutex<RoomInfo>>,
+    /// Inputs dropped because the inbox was full.
+    pub inputs_dropped: Arc<AtomicU64>,
+}
+
+pub struct Rooms {
+    map: Mutex<HashMap<String, RoomHandle>>,
+    next_id: AtomicU64,
+    cfg: Arc<Config>,
+    factory: Arc<dyn GameFactory>,
+    epoch: Instant,
+}
+
+impl Rooms {
+    pub fn new(cfg: Arc<Config>, factory: Arc<dyn GameFactory>, epoch: Instant) -> Arc<Self> {
+        Arc::new(Self {
+            map: Mutex::default(),
+            next_id: AtomicU64::new(1),
+            cfg,
+            factory,
+            epoch,
+        })
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, RoomHandle>> {
+        self.map.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// The room called `name`, starting it if there is none.
+    pub fn get_or_create(self: &Arc<Self>, name: &str) -> Result<RoomHandle, Rejection> {
+        let mut map = self.lock();
+        if let Some(h) = map.get(name) {
+            return Ok(h.clone());
+        }
+        if map.len() >= self.cfg.max_rooms {
+            return Err(Rejection {
+                code: protocol::codes::SERVER_FULL,
+                reason: format!(
+                    "the server holds its maximum of {} rooms",
+                    self.cfg.max_rooms
+                ),
+            });
+        }
+        let id = self.next_id.fetch_add(1, Ordering::Relaxed);
+        let (tx, rx) = mpsc::channel(self.cfg.inbox);
+        let info = Arc::new(Mutex::new(RoomInfo {
+            name: name.to_string(),
+            tick_rate: self.cfg.tick_rate,
+            ..RoomInfo::default()
+        }));
+        let handle = RoomHandle {
+            id,
+            name: name.to_string(),
+            inbox: tx,
+            info: info.clone(),
+            inputs_dropped: Arc::default(),
+        };
+        let room = Room::new(
+            name.to_string(),
+            id,
+            self.cfg.clone(),
+            self.clone(),
+            self.epoch,
+            rx,
+            info,
+            &*self.factory,
+        );
+        tokio::spawn(room.run());
+        tracing::info!(room = name, "room opened");
+        map.insert(name.to_string(), handle.clone());
+        Ok(handle)
+    }
+
+    /// Removes room `id` if it is still registered under `name` and nothing waits in its
+    /// inbox. Under the registry lock, so no join can find the room after this returns true.
+    pub(crate) fn remove_if_idle(
+        &self,
+        name: &str,
+        id: u64,
+        inbox: &mpsc::Receiver<RoomMsg>,
+    ) -> bool {
+        let mut map = self.lock();
+        let ours = map.get(name).is_some_and(|h| h.id == id);
+        if ours && inbox.is_empty() {
+            map.remove(name);
+            return true;
+        }
+        !ours
+    }
+
+    /// Unregisters room `id` (it failed).
+    pub(crate) fn remove(&self, name: &str, id: u64) {
+        let mut map = self.lock();
+        if map.get(name).is_some_and(|h| h.id == id) {
+            map.remove(name);
+        }
+    }
+
+    pub fn get(&self, name: &str) -> Option<RoomHandle> {
+        self.lock().get(name).cloned()
+    }
+
+    pub fn all(&self) -> Vec<RoomHandle> {
+        self.lock().values().cloned().collect()
+    }
+
+    /// Every room's summary, by name.
+    pub fn infos(&self) -> Vec<RoomInfo> {
+        let mut v: Vec<RoomInfo> = self
+            .all()
+            .iter()
+            .map(|h| {
+                let mut info = h.info.lock().unwrap_or_else(|e| e.into_inner()).clone();
+                info.name = h.name.clone();
+                info
+            })
+            .collect();
+        v.sort_by(|a, b| a.name.cmp(&b.name));
+        v
+    }
+}

@@ -1,0 +1,434 @@
+//! A room: one task that owns a world and runs it on a fixed tick (DESIGN.md "room task").
+//!
+//! Each tick: drain the inbox (joins, leaves, inputs), apply each player's newest input, step
+//! the game (catching up at most `max_catchup` ticks, then dropping lost time), record the
+//! world in the history ring, and hand every client its delta snapshot without waiting.
+
+mod history;
+pub mod snapshots;
+mod stats;
+
+use std::collections::HashMap;
+use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::sync::{Arc, Mutex};
+use std::time::Instant;
+
+use bytes::Bytes;
+use protocol::{
+    EntityId, EntityTable, Event, Input, PlayerInfo, ServerMsg, SnapshotHeader, Welcome, codec,
+    codes,
+};
+use tokio::sync::{mpsc, oneshot};
+
+use crate::Rejection;
+use crate::config::Config;
+use crate::game::{EntityKey, Game, World, wire_id};
+use crate::outbox::Outbox;
+use crate::registry::Rooms;
+pub use history::History;
+use snapshots::{DeltaCache, client_snapshot};
+pub use stats::{RoomInfo, TickStats};
+
+/// A connection's id, unique for the server's life.
+pub type ConnId = u64;
+
+/// What connections (and the server) tell a room.
+pub enum RoomMsg {
+    Join(JoinRequest),
+    Leave {
+        conn: ConnId,
+    },
+    Input {
+        conn: ConnId,
+        input: Input,
+    },
+    Chat {
+        conn: ConnId,
+        text: String,
+    },
+    /// Test and debug hook: the room's latest recorded tick and per-client state.
+    Inspect(oneshot::Sender<RoomInspect>),
+    /// Close every client with this code and stop (server shutdown).
+    Close {
+        code: u16,
+        reason: String,
+    },
+}
+
+pub struct JoinRequest {
+    pub conn: ConnId,
+    pub name: String,
+    pub outbox: Arc<Outbox>,
+    pub reply: oneshot::Sender<Result<EntityId, Rejection>>,
+}
+
+/// A room's state as seen from outside, for tests and debugging.
+#[derive(Clone, Debug)]
+pub struct RoomInspect {
+    pub tick: u32,
+    pub table: EntityTable,
+    pub clients: Vec<ClientInspect>,
+}
+
+#[derive(Clone, Debug)]
+pub struct ClientInspect {
+    pub conn: ConnId,
+    pub name: String,
+    pub player: EntityId,
+    pub pending_snapshots: usize,
+    pub reliable_queued: usize,
+    pub stale_dropped: u64,
+    pub acked: Option<u32>,
+}
+
+struct Member {
+    name: String,
+    player: EntityKey,
+    outbox: Arc<Outbox>,
+    /// Newest input received, applied at the next tick.
+    pending: Option<Input>,
+    /// Newest seq received (older or duplicate seqs are ignored).
+    newest_seq: u32,
+    /// Newest seq applied, reported in snapshots.
+    applied_seq: u32,
+}
+
+pub struct Room {
+    name: String,
+    id: u64,
+    cfg: Arc<Config>,
+    rooms: Arc<Rooms>,
+    epoch: Instant,
+    inbox: mpsc::Receiver<RoomMsg>,
+    world: World,
+    game: Box<dyn Game>,
+    members: HashMap<ConnId, Member>,
+    history: History,
+    cache: DeltaCache,
+    tick: u32,
+    stats: TickStats,
+    info: Arc<Mutex<RoomInfo>>,
+    empty_since: Option<Instant>,
+}
+
+/// Why the loop stopped.
+enum Stop {
+    Idle,
+    Closed(u16, String),
+    Panicked(String),
+}
+
+impl Room {
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) fn new(
+        name: String,
+        id: u64,
+        cfg: Arc<Config>,
+        rooms: Arc<Rooms>,
+        epoch: Instant,
+        inbox: mpsc::Receiver<RoomMsg>,
+        info: Arc<Mutex<RoomInfo>>,
+        factory: &dyn crate::game::GameFactory,
+    ) -> Self {
+        let mut world = World::with_key();
+        let game = factory.create(&name, &mut world);
+        Self {
+            history: History::new(cfg.history),
+            stats: TickStats::new(Instant::now()),
+            name,
+            id,
+            cfg,
+            rooms,
+            epoch,
+            inbox,
+            world,
+            game,
+            members: HashMap::new(),
+            cache: DeltaCache::default(),
+            tick: 0,
+            info,
+            empty_since: Some(Instant::now()),
+        }
+    }
+
+    pub async fn run(mut self) {
+        let period = self.cfg.tick_period();
+        let mut next = tokio::time::Instant::now() + period;
+        let stop = loop {
+            tokio::time::sleep_until(next).await;
+            let started = tokio::time::Instant::now();
+            let outcome = catch_unwind(AssertUnwindSafe(|| {
+                self.tick_once(started, &mut next, period)
+            }));
+            match outcome {
+                Ok(None) => {}
+                Ok(Some(stop)) => break stop,
+                Err(panic) => break Stop::Panicked(panic_message(&panic)),
+            }
+            self.stats.record(started.elapsed());
+            if self.tick % 30 == 0 {
+                self.publish_info();
+            }
+        };
+        let (code, reason) = match stop {
+            Stop::Idle => {
+                tracing::info!(room = %self.name, "room closed after its idle grace period");
+                return;
+            }
+            Stop::Closed(code, reason) => (code, reason),
+            Stop::Panicked(msg) => {
+                tracing::error!(room = %self.name, panic = %msg, "room game logic panicked; closing the room");
+                self.rooms.remove(&self.name, self.id);
+                (
+                    codes::SERVER_ERROR,
+                    "the room failed; please rejoin".to_string(),
+                )
+            }
+        };
+        for m in self.members.values() {
+            m.outbox.close(code, reason.clone());
+        }
+    }
+
+    /// One pass of the loop: returns `Some` to stop.
+    fn tick_once(
+        &mut self,
+        started: tokio::time::Instant,
+        next: &mut tokio::time::Instant,
+        period: std::time::Duration,
+    ) -> Option<Stop> {
+        if let Some(stop) = self.drain_inbox() {
+            return Some(stop);
+        }
+        let mut steps = 0;
+        while *next <= started && steps < self.cfg.max_catchup.max(1) {
+            self.step(period.as_secs_f32());
+            *next += period;
+            steps += 1;
+        }
+        if *next <= started {
+            // Too far behind: drop the lost time instead of spiralling (invariant 6).
+            let behind = started - *next;
+            let lost = (behind.as_secs_f64() / period.as_secs_f64()).floor() as u64 + 1;
+            self.stats.lost_ticks += lost;
+            *next += period * lost as u32;
+        }
+        self.publish_snapshots();
+        self.idle_expired().then_some(Stop::Idle)
+    }
+
+    fn drain_inbox(&mut self) -> Option<Stop> {
+        // Bounded by the inbox capacity, so a flood cannot keep the room here.
+        for _ in 0..self.cfg.inbox {
+            let Ok(msg) = self.inbox.try_recv() else {
+                break;
+            };
+            match msg {
+                RoomMsg::Join(req) => self.join(req),
+                RoomMsg::Leave { conn } => self.leave(conn),
+                RoomMsg::Input { conn, input } => {
+                    if let Some(m) = self.members.get_mut(&conn)
+                        && input.seq > m.newest_seq
+                    {
+                        m.newest_seq = input.seq;
+                        m.pending = Some(input);
+                    }
+                }
+                RoomMsg::Chat { conn, text } => {
+                    if let Some(m) = self.members.get(&conn) {
+                        let from = wire_id(m.player);
+                        self.broadcast(&Event::Chat { from, text });
+                    }
+                }
+                RoomMsg::Inspect(reply) => {
+                    let _ = reply.send(self.inspect());
+                }
+                RoomMsg::Close { code, reason } => return Some(Stop::Closed(code, reason)),
+            }
+        }
+        None
+    }
+
+    fn join(&mut self, req: JoinRequest) {
+        if self.members.len() >= self.cfg.max_players_per_room {
+            let reason = format!(
+                "room '{}' is full ({} players)",
+                self.name,
+                self.members.len()
+            );
+            let _ = req.reply.send(Err(Rejection {
+                code: codes::ROOM_FULL,
+                reason,
+            }));
+            return;
+        }
+        let player = self.game.join(&mut self.world, &req.name);
+        let id = wire_id(player);
+        let info = self.game.info();
+        let mut players: Vec<PlayerInfo> = self
+            .members
+            .values()
+            .map(|m| PlayerInfo {
+                entity: wire_id(m.player),
+                name: m.name.clone(),
+            })
+            .collect();
+        players.push(PlayerInfo {
+            entity: id,
+            name: req.name.clone(),
+        });
+        let welcome = ServerMsg::Welcome(Welcome {
+            version: protocol::PROTOCOL_VERSION,
+            player: id,
+            room: self.name.clone(),
+            tick_rate: self.cfg.tick_rate,
+            tick: self.tick,
+            resume_token: crate::tokens::random_token(),
+            world_width: info.world_size.x,
+            world_height: info.world_size.y,
+            player_speed: info.player_speed,
+            players,
+        });
+        // Welcome goes first: the reliable queue is sent before any snapshot.
+        req.outbox
+            .put_reliable(Bytes::from(codec::encode_server(&welcome)));
+        self.broadcast(&Event::PlayerJoined(PlayerInfo {
+            entity: id,
+            name: req.name.clone(),
+        }));
+        let member = Member {
+            name: req.name,
+            player,
+            outbox: req.outbox,
+            pending: None,
+            newest_seq: 0,
+            applied_seq: 0,
+        };
+        self.members.insert(req.conn, member);
+        self.empty_since = None;
+        if req.reply.send(Ok(id)).is_err() {
+            // The connection gave up waiting: undo.
+            self.leave(req.conn);
+        }
+    }
+
+    fn leave(&mut self, conn: ConnId) {
+        let Some(m) = self.members.remove(&conn) else {
+            return;
+        };
+        self.game.leave(&mut self.world, m.player);
+        self.broadcast(&Event::PlayerLeft {
+            entity: wire_id(m.player),
+        });
+        if self.members.is_empty() {
+            self.empty_since = Some(Instant::now());
+        }
+    }
+
+    fn broadcast(&self, event: &Event) {
+        let bytes = Bytes::from(codec::encode_server(&ServerMsg::Event(event.clone())));
+        for m in self.members.values() {
+            // Overflow closes that client (TOO_SLOW) inside put_reliable; the room moves on.
+            m.outbox.put_reliable(bytes.clone());
+        }
+    }
+
+    fn step(&mut self, dt: f32) {
+        for m in self.members.values_mut() {
+            if let Some(input) = m.pending.take() {
+                self.game.input(&mut self.world, m.player, &input);
+                m.applied_seq = input.seq;
+            }
+        }
+        self.game.step(&mut self.world, dt);
+        self.tick = self.tick.wrapping_add(1);
+    }
+
+    fn publish_snapshots(&mut self) {
+        let tick = self.tick;
+        let world = &self.world;
+        self.history.record(tick, |t| {
+            for (key, e) in world {
+                if let Err(err) = t.insert(wire_id(key), e.wire_state()) {
+                    // Only past protocol::limits::MAX_ENTITY_INDEX entities; clients would not see it.
+                    tracing::warn!(room = %self.name, %err, "entity not sent");
+                }
+            }
+        });
+        let now = self.history.get(tick).expect("just recorded");
+        let checksum = self.cfg.checksum.then(|| now.checksum());
+        let server_time_us = self.epoch.elapsed().as_micros() as u64;
+        self.cache.clear();
+        for m in self.members.values() {
+            let baseline = m
+                .outbox
+                .acked()
+                .filter(|&a| a != tick && self.history.get(a).is_some());
+            let base = baseline.and_then(|b| self.history.get(b));
+            let delta = self.cache.get(baseline, base, now);
+            let header = SnapshotHeader {
+                tick,
+                baseline,
+                input_seq: m.applied_seq,
+                server_time_us,
+                checksum,
+            };
+            m.outbox.put_snapshot(client_snapshot(&header, delta));
+        }
+        self.stats.encodes = self.cache.encodes;
+    }
+
+    fn idle_expired(&self) -> bool {
+        self.empty_since
+            .is_some_and(|t| t.elapsed() >= self.cfg.room_grace)
+            && self.rooms.remove_if_idle(&self.name, self.id, &self.inbox)
+    }
+
+    fn inspect(&self) -> RoomInspect {
+        RoomInspect {
+            tick: self.tick,
+            table: self.history.get(self.tick).cloned().unwrap_or_default(),
+            clients: self
+                .members
+                .iter()
+                .map(|(&conn, m)| ClientInspect {
+                    conn,
+                    name: m.name.clone(),
+                    player: wire_id(m.player),
+                    pending_snapshots: usize::from(m.outbox.has_pending_snapshot()),
+                    reliable_queued: m.outbox.reliable_len(),
+                    stale_dropped: m
+                        .outbox
+                        .stale_dropped
+                        .load(std::sync::atomic::Ordering::Relaxed),
+                    acked: m.outbox.acked(),
+                })
+                .collect(),
+        }
+    }
+
+    fn publish_info(&self) {
+        let mut info = self.info.lock().unwrap_or_else(|e| e.into_inner());
+        self.stats.fill(&mut info);
+        info.players = self.members.len();
+        info.entities = self.world.len();
+        info.tick = self.tick;
+        info.stale_dropped = self
+            .members
+            .values()
+            .map(|m| {
+                m.outbox
+                    .stale_dropped
+                    .load(std::sync::atomic::Ordering::Relaxed)
+            })
+            .sum();
+    }
+}
+
+fn panic_message(panic: &(dyn std::any::Any + Send)) -> String {
+    panic
+        .downcast_ref::<&str>()
+        .map(|s| s.to_string())
+        .or_else(|| panic.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "non-string panic".into())
+}

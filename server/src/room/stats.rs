@@ -1,0 +1,94 @@
+//! A room's tick timing and the summary `/rooms` shows.
+
+use std::time::{Duration, Instant};
+
+use serde::Serialize;
+
+/// What `/rooms` reports for one room (refreshed twice a second by the room).
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct RoomInfo {
+    pub name: String,
+    pub players: usize,
+    pub entities: usize,
+    pub tick: u32,
+    pub tick_rate: u16,
+    pub tick_p50_us: u32,
+    pub tick_p99_us: u32,
+    pub uptime_s: f64,
+    /// Ticks dropped because the loop fell too far behind.
+    pub lost_ticks: u64,
+    /// Snapshots replaced before a slow client took them (sum over current clients).
+    pub stale_dropped: u64,
+    /// Delta encodings in the last tick (one per distinct baseline).
+    pub encodes_per_tick: usize,
+}
+
+/// Durations of the last `WINDOW` ticks.
+pub struct TickStats {
+    durations_us: Vec<u32>,
+    next: usize,
+    started: Instant,
+    pub lost_ticks: u64,
+    pub encodes: usize,
+}
+
+const WINDOW: usize = 1024;
+
+impl TickStats {
+    pub fn new(started: Instant) -> Self {
+        Self {
+            durations_us: Vec::with_capacity(WINDOW),
+            next: 0,
+            started,
+            lost_ticks: 0,
+            encodes: 0,
+        }
+    }
+
+    pub fn record(&mut self, d: Duration) {
+        let us = d.as_micros().min(u128::from(u32::MAX)) as u32;
+        if self.durations_us.len() < WINDOW {
+            self.durations_us.push(us);
+        } else {
+            self.durations_us[self.next] = us;
+        }
+        self.next = (self.next + 1) % WINDOW;
+    }
+
+    /// The `q` quantile (0..=1) of the recorded durations, in microseconds.
+    pub fn quantile_us(&self, q: f64) -> u32 {
+        let mut v = self.durations_us.clone();
+        if v.is_empty() {
+            return 0;
+        }
+        v.sort_unstable();
+        v[((v.len() - 1) as f64 * q).round() as usize]
+    }
+
+    pub fn fill(&self, info: &mut RoomInfo) {
+        info.tick_p50_us = self.quantile_us(0.5);
+        info.tick_p99_us = self.quantile_us(0.99);
+        info.uptime_s = self.started.elapsed().as_secs_f64();
+        info.lost_ticks = self.lost_ticks;
+        info.encodes_per_tick = self.encodes;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn quantiles_over_a_sliding_window() {
+        let mut s = TickStats::new(Instant::now());
+        for us in 1..=100 {
+            s.record(Duration::from_micros(us));
+        }
+        assert_eq!(s.quantile_us(0.5), 51);
+        assert_eq!(s.quantile_us(0.99), 99);
+        for _ in 0..WINDOW {
+            s.record(Duration::from_micros(7));
+        }
+        assert_eq!(s.quantile_us(0.99), 7);
+    }
+}
