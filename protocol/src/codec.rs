@@ -170,3 +170,185 @@ fn check_text(
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::messages::Input;
+
+    fn hello(room: &str, name: &str) -> ClientMsg {
+        ClientMsg::Hello(Hello {
+            version: crate::PROTOCOL_VERSION,
+            room: room.into(),
+            name: name.into(),
+            auth_token: None,
+            resume_token: None,
+        })
+    }
+
+    fn invalid(msg: &ClientMsg) -> DecodeError {
+        decode_client(&encode_client(msg)).unwrap_err()
+    }
+
+    #[test]
+    fn oversized_messages_are_refused_before_decoding() {
+        let bytes = vec![0u8; MAX_CLIENT_MSG_BYTES + 1];
+        assert_eq!(
+            decode_client(&bytes),
+            Err(DecodeError::TooLarge {
+                len: MAX_CLIENT_MSG_BYTES + 1,
+                limit: MAX_CLIENT_MSG_BYTES
+            })
+        );
+    }
+
+    #[test]
+    fn trailing_bytes_are_an_error() {
+        let mut bytes = encode_client(&ClientMsg::Ack { tick: 5 });
+        bytes.push(0);
+        assert_eq!(decode_client(&bytes), Err(DecodeError::TrailingBytes(1)));
+    }
+
+    #[test]
+    fn truncated_and_unknown_messages_are_malformed() {
+        let bytes = encode_client(&hello("arena", "ann"));
+        for cut in 0..bytes.len() {
+            assert!(
+                matches!(decode_client(&bytes[..cut]), Err(DecodeError::Malformed(_))),
+                "cut at {cut}"
+            );
+        }
+        assert!(matches!(
+            decode_client(&[99]),
+            Err(DecodeError::Malformed(_))
+        ));
+        assert!(matches!(
+            decode_server(&[99]),
+            Err(DecodeError::Malformed(_))
+        ));
+    }
+
+    #[test]
+    fn huge_length_claims_are_refused_without_allocating() {
+        // Chat with a string length of u64::MAX: the limit refuses the claim.
+        let mut bytes = vec![4u8, 0xfd];
+        bytes.extend_from_slice(&u64::MAX.to_le_bytes());
+        assert!(matches!(
+            decode_client(&bytes),
+            Err(DecodeError::Malformed(_))
+        ));
+        // A snapshot whose despawn list claims 2^40 entries.
+        let mut bytes = encode_server(&ServerMsg::Pong {
+            client_time_us: 0,
+            server_time_us: 0,
+        });
+        bytes.clear();
+        bytes.extend_from_slice(&[2, 1, 0, 0, 0, 0, 0xfd]);
+        bytes.extend_from_slice(&(1u64 << 40).to_le_bytes());
+        let err = decode_server(&bytes).unwrap_err();
+        assert!(err.to_string().contains("limit"), "{err}");
+    }
+
+    #[test]
+    fn room_names_are_checked() {
+        for bad in [
+            "",
+            "has space",
+            "slash/",
+            &"r".repeat(MAX_ROOM_NAME_BYTES + 1),
+        ] {
+            assert!(
+                matches!(invalid(&hello(bad, "ann")), DecodeError::Invalid(_)),
+                "{bad:?}"
+            );
+        }
+        assert!(
+            decode_client(&encode_client(&hello(
+                &"r".repeat(MAX_ROOM_NAME_BYTES),
+                "a"
+            )))
+            .is_ok()
+        );
+    }
+
+    #[test]
+    fn player_names_are_checked() {
+        assert_eq!(
+            invalid(&hello("arena", " ")),
+            DecodeError::Invalid("player name is empty")
+        );
+        assert_eq!(
+            invalid(&hello("arena", "a\nb")),
+            DecodeError::Invalid(NAME_ERRORS.1)
+        );
+        assert_eq!(
+            invalid(&hello("arena", &"n".repeat(MAX_PLAYER_NAME_BYTES + 1))),
+            DecodeError::Invalid(NAME_ERRORS.0)
+        );
+    }
+
+    #[test]
+    fn tokens_and_chat_are_bounded() {
+        let long = "t".repeat(MAX_TOKEN_BYTES + 1);
+        let msg = ClientMsg::Hello(Hello {
+            version: crate::PROTOCOL_VERSION,
+            room: "arena".into(),
+            name: "ann".into(),
+            auth_token: None,
+            resume_token: Some(long),
+        });
+        assert_eq!(
+            invalid(&msg),
+            DecodeError::Invalid("token longer than 256 bytes")
+        );
+        let chat = ClientMsg::Chat {
+            text: "x".repeat(MAX_TEXT_BYTES + 1),
+        };
+        assert_eq!(invalid(&chat), DecodeError::Invalid(TEXT_ERRORS.0));
+    }
+
+    #[test]
+    fn input_axes_are_checked() {
+        let msg = ClientMsg::Input(Input {
+            seq: 1,
+            dx: -128,
+            dy: 0,
+            buttons: 0,
+        });
+        assert_eq!(
+            invalid(&msg),
+            DecodeError::Invalid("input axis out of -127..=127")
+        );
+    }
+
+    #[test]
+    fn hello_version_is_read_from_any_version_of_hello() {
+        // A future Hello whose other fields this version cannot decode.
+        assert_eq!(
+            peek_hello_version(&[0, 0xfb, 0x2c, 0x01, 0xff, 0xff]),
+            Some(300)
+        );
+        assert_eq!(
+            peek_hello_version(&encode_client(&ClientMsg::Ack { tick: 1 })),
+            None
+        );
+        assert_eq!(peek_hello_version(&[]), None);
+    }
+
+    #[test]
+    fn split_snapshot_encoding_matches_the_derived_one() {
+        let snap = crate::messages::Snapshot {
+            tick: 300,
+            baseline: Some(299),
+            input_seq: 7,
+            server_time_us: 1 << 40,
+            checksum: Some(0xdead_beef),
+            delta: crate::Delta::default(),
+        };
+        let mut delta = Vec::new();
+        encode_delta(&snap.delta, &mut delta);
+        let mut split = Vec::new();
+        encode_snapshot(&snap.header(), &delta, &mut split);
+        assert_eq!(split, encode_server(&ServerMsg::Snapshot(snap)));
+    }
+}
