@@ -15,14 +15,22 @@ const C2: u32 = 0x1b87_3593;
 
 #[inline]
 fn entity_key(index: u32, version: u32, kind: u32, x: u32, y: u32) -> u32 {
-    let a = index.wrapping_mul(0x9e37_79b1) ^ version.wrapping_mul(0x85eb_ca77) ^ kind.wrapping_mul(0xc2b2_ae3d);
+    let a = index.wrapping_mul(0x9e37_79b1)
+        ^ version.wrapping_mul(0x85eb_ca77)
+        ^ kind.wrapping_mul(0xc2b2_ae3d);
     let b = x.wrapping_mul(0x27d4_eb2f) ^ y.wrapping_mul(0x1656_67b1).rotate_left(16);
-    (a ^ b.rotate_left(11)).wrapping_mul(C1).rotate_left(15).wrapping_mul(C2)
+    (a ^ b.rotate_left(11))
+        .wrapping_mul(C1)
+        .rotate_left(15)
+        .wrapping_mul(C2)
 }
 
 #[inline]
 fn round(h: u32, k: u32) -> u32 {
-    (h ^ k).rotate_left(13).wrapping_mul(5).wrapping_add(0xe654_6b64)
+    (h ^ k)
+        .rotate_left(13)
+        .wrapping_mul(5)
+        .wrapping_add(0xe654_6b64)
 }
 
 #[inline]
@@ -41,7 +49,16 @@ pub fn table_checksum(table: &EntityTable) -> u32 {
     for (i, slot) in table.slots().iter().enumerate() {
         if let Some(s) = slot {
             let st = &s.state;
-            h = round(h, entity_key(i as u32, s.version, u32::from(st.kind), st.x as u32, st.y as u32));
+            h = round(
+                h,
+                entity_key(
+                    i as u32,
+                    s.version,
+                    u32::from(st.kind),
+                    st.x as u32,
+                    st.y as u32,
+                ),
+            );
             count = count.wrapping_add(1);
         }
     }
