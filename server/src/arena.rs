@@ -157,6 +157,28 @@ impl GameFactory for ArenaFactory {
     }
 }
 
+/// The arena with `npcs` NPCs and `players` players, each holding a fixed direction (a
+/// different one per player): the shared workload of benchmarks and size tests.
+pub fn scenario(npcs: usize, players: usize) -> (World, Arena, Vec<EntityKey>) {
+    let mut world = World::with_key();
+    let mut arena = Arena::new(&mut world, npcs, DEFAULT_SEED);
+    let keys = (0..players)
+        .map(|i| {
+            let p = arena.join(&mut world, "bot");
+            let angle = i as f32 * 2.399_963; // golden angle: directions spread evenly
+            let input = Input {
+                seq: 1,
+                dx: protocol::quant::axis_to_wire(angle.cos()),
+                dy: protocol::quant::axis_to_wire(angle.sin()),
+                buttons: 0,
+            };
+            arena.input(&mut world, p, &input);
+            p
+        })
+        .collect();
+    (world, arena, keys)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -64,6 +64,12 @@ pub struct Config {
     #[arg(long, env = "TICKSYNC_RELIABLE_QUEUE", default_value_t = 256)]
     pub reliable_queue: usize,
 
+    /// Kernel send buffer per connection (SO_SNDBUF; Linux doubles it). Small keeps a slow
+    /// client's backlog, and so its latency, short: beyond it the latest-wins slot drops
+    /// stale snapshots. Large enough for a few full snapshots.
+    #[arg(long, env = "TICKSYNC_SEND_BUFFER", default_value_t = 64 * 1024)]
+    pub send_buffer: usize,
+
     /// Time for the `Hello` to arrive after the upgrade.
     #[arg(long, env = "TICKSYNC_HANDSHAKE_TIMEOUT", default_value = "5s", value_parser = humantime::parse_duration)]
     pub handshake_timeout: Duration,

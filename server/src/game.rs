@@ -44,6 +44,17 @@ pub fn wire_id(key: EntityKey) -> protocol::EntityId {
     }
 }
 
+/// Fills `table` (cleared) with what clients see of `world`.
+pub fn fill_table(world: &World, table: &mut protocol::EntityTable) {
+    table.clear();
+    for (key, e) in world {
+        if let Err(err) = table.insert(wire_id(key), e.wire_state()) {
+            // Only past protocol::limits::MAX_ENTITY_INDEX entities; clients would not see it.
+            tracing::warn!(%err, "entity not sent");
+        }
+    }
+}
+
 /// What clients are told about the game when they join.
 #[derive(Clone, Copy, Debug)]
 pub struct GameInfo {

@@ -189,6 +189,9 @@ async fn accept_loop(listener: TcpListener, ctx: Arc<ServerCtx>, stop: Cancellat
             },
         };
         let _ = stream.set_nodelay(true);
+        if let Err(e) = socket2::SockRef::from(&stream).set_send_buffer_size(ctx.cfg.send_buffer) {
+            tracing::debug!(%peer, error = %e, "could not set SO_SNDBUF");
+        }
         let ctx = ctx.clone();
         let stop = stop.clone();
         ctx.tracker.clone().spawn(async move {

@@ -22,7 +22,7 @@ use tokio::sync::{mpsc, oneshot};
 
 use crate::Rejection;
 use crate::config::Config;
-use crate::game::{EntityKey, Game, World, wire_id};
+use crate::game::{EntityKey, Game, World, fill_table, wire_id};
 use crate::outbox::Outbox;
 use crate::registry::Rooms;
 pub use history::History;
@@ -347,14 +347,7 @@ impl Room {
     fn publish_snapshots(&mut self) {
         let tick = self.tick;
         let world = &self.world;
-        self.history.record(tick, |t| {
-            for (key, e) in world {
-                if let Err(err) = t.insert(wire_id(key), e.wire_state()) {
-                    // Only past protocol::limits::MAX_ENTITY_INDEX entities; clients would not see it.
-                    tracing::warn!(room = %self.name, %err, "entity not sent");
-                }
-            }
-        });
+        self.history.record(tick, |t| fill_table(world, t));
         let now = self.history.get(tick).expect("just recorded");
         let checksum = self.cfg.checksum.then(|| now.checksum());
         let server_time_us = self.epoch.elapsed().as_micros() as u64;

@@ -1,0 +1,346 @@
+//! The load-test behaviour: one bot is one client that joins, walks at random (one input per
+//! server tick), pings once a second, and measures what a player would feel over a window that
+//! leaves out the ramp and its own first second.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+use std::time::{Duration, Instant};
+
+use hdrhistogram::Histogram;
+use protocol::codes;
+use rand::rngs::SmallRng;
+use rand::{Rng, SeedableRng};
+use tokio::sync::watch;
+use tokio::time::{MissedTickBehavior, interval, interval_at, sleep_until};
+
+use crate::client::stats::latency_histogram;
+use crate::client::{ABNORMAL_CLOSURE, Client, ClientError, ConnectOptions, Counters, Received};
+
+/// How a bot behaves and when it measures.
+#[derive(Clone, Debug)]
+pub struct BotConfig {
+    /// Seeds the random walk: the same seed walks the same way.
+    pub seed: u64,
+    /// Nothing before this instant is measured (the end of the ramp).
+    pub measure_from: Instant,
+    /// Nor the first this-long after each join (the full snapshot, the server settling).
+    pub warmup: Duration,
+    pub ping_interval: Duration,
+    /// After an error or a server close, join again (a fresh player) until stopped.
+    pub reconnect: bool,
+    pub reconnect_delay: Duration,
+}
+
+impl BotConfig {
+    pub fn new(seed: u64) -> Self {
+        Self {
+            seed,
+            measure_from: Instant::now(),
+            warmup: Duration::from_secs(1),
+            ping_interval: Duration::from_secs(1),
+            reconnect: true,
+            reconnect_delay: Duration::from_millis(500),
+        }
+    }
+}
+
+/// Totals over every bot while they run, for a live progress line. Relaxed atomics: each is a
+/// counter read now and then, never used to order anything.
+#[derive(Debug, Default)]
+pub struct LiveStats {
+    /// Bots connected now.
+    pub connected: AtomicU64,
+    /// Bots that gave up without ever joining.
+    pub failed: AtomicU64,
+    pub snapshots: AtomicU64,
+    /// Connection-ending errors (protocol errors, checksum mismatches, lost connections,
+    /// server closes before the end of the run).
+    pub errors: AtomicU64,
+}
+
+/// What one bot measured over its whole run.
+#[derive(Clone, Debug)]
+pub struct BotOutcome {
+    pub name: String,
+    /// Joins that got a `Welcome`.
+    pub connections: u32,
+    /// Why the bot never joined, when it did not.
+    pub connect_error: Option<ClientError>,
+    /// Measured time, summed over connections.
+    pub window: Duration,
+    /// Counts within the measured window.
+    pub window_counters: Counters,
+    /// Input-to-snapshot latency and ping RTT samples within the window, µs.
+    pub input_latency_us: Histogram<u64>,
+    pub rtt_us: Histogram<u64>,
+    /// Over the whole run, window or not: any of these is a failure.
+    pub checksum_mismatches: u64,
+    pub protocol_errors: u64,
+    /// How each connection (or join attempt) ended: the server's close or reject code,
+    /// `ABNORMAL_CLOSURE` when it sent none.
+    pub close_codes: Vec<u16>,
+    /// Connection-ending errors, in order (the first few).
+    pub errors: Vec<String>,
+}
+
+const MAX_ERRORS_KEPT: usize = 8;
+
+impl BotOutcome {
+    pub fn new(name: String) -> Self {
+        Self {
+            name,
+            connections: 0,
+            connect_error: None,
+            window: Duration::ZERO,
+            window_counters: Counters::default(),
+            input_latency_us: latency_histogram(),
+            rtt_us: latency_histogram(),
+            checksum_mismatches: 0,
+            protocol_errors: 0,
+            close_codes: Vec::new(),
+            errors: Vec::new(),
+        }
+    }
+
+    pub fn connected(&self) -> bool {
+        self.connections > 0
+    }
+
+    /// Snapshots per second over the measured window, if there was one.
+    pub fn snapshots_per_sec(&self) -> Option<f64> {
+        let secs = self.window.as_secs_f64();
+        (secs > 0.0).then(|| self.window_counters.snapshots as f64 / secs)
+    }
+
+    pub fn bytes_per_sec(&self) -> Option<f64> {
+        let secs = self.window.as_secs_f64();
+        (secs > 0.0).then(|| self.window_counters.bytes_in as f64 / secs)
+    }
+
+    fn note_error(&mut self, e: &ClientError) {
+        if self.errors.len() < MAX_ERRORS_KEPT {
+            self.errors.push(e.to_string());
+        }
+    }
+}
+
+/// A heading that changes now and then, and a pause now and then.
+struct RandomWalk {
+    rng: SmallRng,
+    dir: (f32, f32),
+}
+
+impl RandomWalk {
+    fn new(seed: u64) -> Self {
+        let mut walk = Self {
+            rng: SmallRng::seed_from_u64(seed),
+            dir: (0.0, 0.0),
+        };
+        walk.turn();
+        walk
+    }
+
+    fn turn(&mut self) {
+        self.dir = if self.rng.random_bool(0.1) {
+            (0.0, 0.0)
+        } else {
+            let a = self.rng.random_range(0.0..std::f32::consts::TAU);
+            (a.cos(), a.sin())
+        };
+    }
+
+    /// A uniform number in 0..1.
+    fn unit(&mut self) -> f64 {
+        self.rng.random()
+    }
+
+    /// The direction for the next tick: about one change a second at 60 Hz.
+    fn step(&mut self) -> (f32, f32) {
+        if self.rng.random_bool(1.0 / 60.0) {
+            self.turn();
+        }
+        self.dir
+    }
+}
+
+/// Runs one bot until `stop` turns true: join, play, measure; join again after an error when
+/// `behaviour.reconnect`. A bot whose first join fails gives up (it is a failed bot). Updates
+/// `live` as it goes.
+pub async fn run_bot(
+    opts: ConnectOptions,
+    behaviour: BotConfig,
+    mut stop: watch::Receiver<bool>,
+    live: Arc<LiveStats>,
+) -> BotOutcome {
+    let mut out = BotOutcome::new(opts.name.clone());
+    let mut walk = RandomWalk::new(behaviour.seed);
+    while !*stop.borrow() {
+        let connected = tokio::select! {
+            r = Client::connect(opts.clone()) => r,
+            _ = stopped(&mut stop) => break,
+        };
+        let (mut client, welcome) = match connected {
+            Ok(c) => c,
+            Err(e) => {
+                out.close_codes.extend(e.close_code());
+                out.note_error(&e);
+                if !out.connected() {
+                    out.connect_error = Some(e);
+                    live.failed.fetch_add(1, Relaxed);
+                    break;
+                }
+                live.errors.fetch_add(1, Relaxed);
+                if !pause(&behaviour, &mut stop).await {
+                    break;
+                }
+                continue;
+            }
+        };
+        out.connections += 1;
+        live.connected.fetch_add(1, Relaxed);
+        let tick = Duration::from_secs(1) / u32::from(welcome.tick_rate.max(1));
+        let session = Session {
+            tick,
+            behaviour: &behaviour,
+            live: &live,
+        };
+        let ended = session
+            .play(&mut client, &mut walk, &mut stop, &mut out)
+            .await;
+        live.connected.fetch_sub(1, Relaxed);
+        out.checksum_mismatches += client.stats().counters.checksum_mismatches;
+        out.protocol_errors += client.stats().counters.protocol_errors;
+        let code = match ended {
+            None => client.close_with(codes::NORMAL, "").await,
+            Some(e) => {
+                live.errors.fetch_add(1, Relaxed);
+                out.note_error(&e);
+                match e.close_code() {
+                    Some(code) => code,
+                    // Our world is wrong or the server broke the protocol: say so on the way out.
+                    None if e.is_protocol_violation() => {
+                        client.close_with(codes::PROTOCOL_ERROR, "").await
+                    }
+                    None => ABNORMAL_CLOSURE,
+                }
+            }
+        };
+        out.close_codes.push(code);
+        if !behaviour.reconnect || !pause(&behaviour, &mut stop).await {
+            break;
+        }
+    }
+    out
+}
+
+/// What one connection's play needs besides the client.
+struct Session<'a> {
+    tick: Duration,
+    behaviour: &'a BotConfig,
+    live: &'a LiveStats,
+}
+
+impl Session<'_> {
+    /// Plays until `stop` (None) or an error that ends the connection; adds what was measured
+    /// in the window to `out`.
+    async fn play(
+        &self,
+        client: &mut Client,
+        walk: &mut RandomWalk,
+        stop: &mut watch::Receiver<bool>,
+        out: &mut BotOutcome,
+    ) -> Option<ClientError> {
+        // A random phase against the server's tick, as a player's frame loop has. Started on
+        // `Welcome` (which leaves right after a tick), every bot would send just after the
+        // room drains its inbox and wait a whole tick: a worst case, not what players feel.
+        let phase = self.tick.mul_f64(walk.unit());
+        let mut inputs = interval_at((Instant::now() + phase).into(), self.tick);
+        inputs.set_missed_tick_behavior(MissedTickBehavior::Skip);
+        let mut pings = interval(self.behaviour.ping_interval);
+        pings.set_missed_tick_behavior(MissedTickBehavior::Skip);
+        let opens_at = (self.behaviour.measure_from).max(Instant::now() + self.behaviour.warmup);
+        let window_opens = sleep_until(opens_at.into());
+        tokio::pin!(window_opens);
+        let mut window: Option<(Instant, Counters)> = None;
+        let ended = loop {
+            tokio::select! {
+                _ = stopped(stop) => break None,
+                _ = &mut window_opens, if window.is_none() => {
+                    client.clear_samples();
+                    window = Some((Instant::now(), client.stats().counters));
+                }
+                // Send errors are counted by the client; a dead connection shows up in `recv`.
+                _ = inputs.tick() => {
+                    let (dx, dy) = walk.step();
+                    let _ = client.send_input(dx, dy, 0);
+                }
+                _ = pings.tick() => {
+                    let _ = client.send_ping();
+                }
+                received = client.recv() => match received {
+                    Ok(Received::Snapshot { .. }) => {
+                        self.live.snapshots.fetch_add(1, Relaxed);
+                    }
+                    Ok(_) => {}
+                    Err(e) => break Some(e),
+                },
+            }
+        };
+        if let Some((opened, at_open)) = window {
+            let stats = client.stats();
+            out.window += opened.elapsed();
+            out.window_counters += stats.counters - at_open;
+            // Every histogram has the same bounds, so adding cannot fail.
+            let _ = out.input_latency_us.add(&stats.input_latency_us);
+            let _ = out.rtt_us.add(&stats.rtt_us);
+        }
+        ended
+    }
+}
+
+/// Resolves once `stop` is true, or its sender is gone. Returns nothing, so no borrow of the
+/// watch value lives on across later awaits (that would make the future `!Send`).
+pub async fn stopped(stop: &mut watch::Receiver<bool>) {
+    let _ = stop.wait_for(|s| *s).await;
+}
+
+/// Waits before joining again; false when stopped meanwhile (or the stop sender is gone).
+async fn pause(behaviour: &BotConfig, stop: &mut watch::Receiver<bool>) -> bool {
+    tokio::select! {
+        _ = tokio::time::sleep(behaviour.reconnect_delay) => true,
+        _ = stopped(stop) => false,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn random_walk_is_seeded_and_in_range() {
+        let (mut a, mut b) = (RandomWalk::new(7), RandomWalk::new(7));
+        let mut turns = 0;
+        let mut prev = a.step();
+        assert_eq!(prev, b.step());
+        for _ in 0..6000 {
+            let (x, y) = a.step();
+            assert_eq!((x, y), b.step());
+            assert!((-1.0..=1.0).contains(&x) && (-1.0..=1.0).contains(&y));
+            turns += usize::from((x, y) != prev);
+            prev = (x, y);
+        }
+        // About one turn a second at 60 Hz: 100 expected over 6000 steps.
+        assert!((50..200).contains(&turns), "{turns}");
+    }
+
+    #[test]
+    fn rates_need_a_window() {
+        let mut o = BotOutcome::new("b".to_owned());
+        assert_eq!(o.snapshots_per_sec(), None);
+        o.window = Duration::from_secs(2);
+        o.window_counters.snapshots = 120;
+        o.window_counters.bytes_in = 1000;
+        assert_eq!(o.snapshots_per_sec(), Some(60.0));
+        assert_eq!(o.bytes_per_sec(), Some(500.0));
+    }
+}

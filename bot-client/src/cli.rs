@@ -1,0 +1,220 @@
+//! The command line: every option also from a `TICKSYNC_BOT_*` environment variable.
+
+use std::time::Duration;
+
+use clap::Parser;
+use protocol::limits::{MAX_PLAYER_NAME_BYTES, MAX_ROOM_NAME_BYTES};
+
+use crate::client::WsUrl;
+use crate::load::LoadConfig;
+
+/// Headless ticksync bots: each joins a room, keeps the world from delta snapshots (verifying
+/// every checksum), sends an input every tick, and the run reports what players would feel.
+#[derive(Clone, Debug, Parser)]
+#[command(name = "bot-client", version)]
+pub struct Args {
+    /// Server WebSocket URL.
+    #[arg(
+        long,
+        env = "TICKSYNC_BOT_URL",
+        default_value = "ws://127.0.0.1:8080/ws"
+    )]
+    pub url: String,
+    /// Number of bots.
+    #[arg(long, env = "TICKSYNC_BOT_BOTS", default_value_t = 10,
+          value_parser = clap::value_parser!(u32).range(1..=100_000))]
+    pub bots: u32,
+    /// Measured time, after the ramp (e.g. 30s, 2m).
+    #[arg(long, env = "TICKSYNC_BOT_DURATION", default_value = "10s", value_parser = parse_duration)]
+    pub duration: Duration,
+    /// Room to join.
+    #[arg(long, env = "TICKSYNC_BOT_ROOM", default_value = "arena")]
+    pub room: String,
+    /// Bots join spread over this long; it is not measured.
+    #[arg(long, env = "TICKSYNC_BOT_RAMP", default_value = "1s", value_parser = parse_duration)]
+    pub ramp: Duration,
+    /// Print the report as one JSON object (the last stdout line); no progress display.
+    #[arg(long, env = "TICKSYNC_BOT_JSON")]
+    pub json: bool,
+    /// Bots are named PREFIX0, PREFIX1, ...
+    #[arg(long, env = "TICKSYNC_BOT_NAME_PREFIX", default_value = "bot")]
+    pub name_prefix: String,
+    /// Join token, for a server that requires one.
+    #[arg(long, env = "TICKSYNC_BOT_AUTH_TOKEN", hide_env_values = true)]
+    pub auth_token: Option<String>,
+    /// Seed of the bots' random walks.
+    #[arg(long, env = "TICKSYNC_BOT_SEED", default_value_t = 1)]
+    pub seed: u64,
+    /// Limit for TCP connect + WebSocket handshake + Welcome, per bot.
+    #[arg(long, env = "TICKSYNC_BOT_CONNECT_TIMEOUT", default_value = "10s", value_parser = parse_duration)]
+    pub connect_timeout: Duration,
+    /// A bot whose connection ends stays out (by default it joins again).
+    #[arg(long, env = "TICKSYNC_BOT_NO_RECONNECT")]
+    pub no_reconnect: bool,
+    /// Allow a server that is not on this machine (load runs target loopback only by default).
+    #[arg(long, env = "TICKSYNC_BOT_ALLOW_REMOTE")]
+    pub allow_remote: bool,
+}
+
+fn parse_duration(s: &str) -> Result<Duration, String> {
+    humantime::parse_duration(s).map_err(|e| format!("{s:?}: {e} (try 30s, 500ms, 2m)"))
+}
+
+impl Args {
+    /// Checks what clap cannot, and builds the run's configuration.
+    pub fn load_config(&self) -> Result<LoadConfig, String> {
+        let url = WsUrl::parse(&self.url)?;
+        if !url.is_loopback() && !self.allow_remote {
+            return Err(format!(
+                "{} is not a loopback address: load runs target this machine only \
+                 (127.0.0.0/8, ::1, localhost) unless --allow-remote is given",
+                url.host
+            ));
+        }
+        let room_ok = (1..=MAX_ROOM_NAME_BYTES).contains(&self.room.len())
+            && self
+                .room
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
+        if !room_ok {
+            return Err(format!(
+                "room {:?}: 1-{MAX_ROOM_NAME_BYTES} characters of A-Z a-z 0-9 _ -",
+                self.room
+            ));
+        }
+        let longest_name = self.name_prefix.len() + (self.bots - 1).to_string().len();
+        if longest_name > MAX_PLAYER_NAME_BYTES || self.name_prefix.chars().any(char::is_control) {
+            return Err(format!(
+                "name prefix {:?}: names must be at most {MAX_PLAYER_NAME_BYTES} bytes with no control characters",
+                self.name_prefix
+            ));
+        }
+        if self.duration.is_zero() {
+            return Err("--duration must be more than zero".to_owned());
+        }
+        Ok(LoadConfig {
+            url: self.url.clone(),
+            room: self.room.clone(),
+            bots: self.bots as usize,
+            ramp: self.ramp,
+            duration: self.duration,
+            name_prefix: self.name_prefix.clone(),
+            auth_token: self.auth_token.clone(),
+            seed: self.seed,
+            connect_timeout: self.connect_timeout,
+            reconnect: !self.no_reconnect,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(args: &[&str]) -> Result<Args, clap::Error> {
+        Args::try_parse_from(std::iter::once("bot-client").chain(args.iter().copied()))
+    }
+
+    #[test]
+    fn parses_the_documented_command_line() {
+        let a = parse(&[
+            "--url",
+            "ws://127.0.0.1:9000/ws",
+            "--bots",
+            "200",
+            "--duration",
+            "30s",
+            "--room",
+            "arena",
+            "--ramp",
+            "5s",
+            "--json",
+            "--name-prefix",
+            "b",
+        ])
+        .unwrap();
+        assert_eq!(a.bots, 200);
+        assert_eq!(a.duration, Duration::from_secs(30));
+        assert_eq!(a.ramp, Duration::from_secs(5));
+        assert!(a.json && !a.allow_remote);
+        let cfg = a.load_config().unwrap();
+        assert_eq!((cfg.bots, cfg.name_prefix.as_str()), (200, "b"));
+        assert!(cfg.reconnect);
+    }
+
+    #[test]
+    fn durations_take_units() {
+        let a = parse(&["--duration", "1m 30s", "--ramp", "500ms"]).unwrap();
+        assert_eq!(a.duration, Duration::from_secs(90));
+        assert_eq!(a.ramp, Duration::from_millis(500));
+        assert!(parse(&["--duration", "30"]).is_err());
+        assert!(parse(&["--duration", "soon"]).is_err());
+        assert!(parse(&["--bots", "0"]).is_err());
+    }
+
+    #[test]
+    fn defaults_target_the_local_server() {
+        let a = parse(&[]).unwrap();
+        assert_eq!(a.url, "ws://127.0.0.1:8080/ws");
+        assert_eq!(a.room, "arena");
+        assert!(a.load_config().is_ok());
+    }
+
+    #[test]
+    fn refuses_remote_hosts_unless_allowed() {
+        for url in [
+            "ws://10.1.2.3:8080/ws",
+            "ws://example.com/ws",
+            "ws://192.168.0.1/ws",
+        ] {
+            let err = parse(&["--url", url]).unwrap().load_config().unwrap_err();
+            assert!(err.contains("loopback"), "{err}");
+            assert!(
+                parse(&["--url", url, "--allow-remote"])
+                    .unwrap()
+                    .load_config()
+                    .is_ok()
+            );
+        }
+        for url in [
+            "ws://[::1]:8080/ws",
+            "ws://localhost:8080/ws",
+            "ws://127.0.0.2:1/",
+        ] {
+            assert!(
+                parse(&["--url", url]).unwrap().load_config().is_ok(),
+                "{url}"
+            );
+        }
+    }
+
+    #[test]
+    fn refuses_names_the_server_would_reject() {
+        assert!(
+            parse(&["--room", "no spaces"])
+                .unwrap()
+                .load_config()
+                .is_err()
+        );
+        let long = "x".repeat(22);
+        // 22 + 3 digits for bot 999 > 24 bytes.
+        assert!(
+            parse(&["--name-prefix", &long, "--bots", "1000"])
+                .unwrap()
+                .load_config()
+                .is_err()
+        );
+        assert!(
+            parse(&["--name-prefix", &long, "--bots", "99"])
+                .unwrap()
+                .load_config()
+                .is_ok()
+        );
+        assert!(
+            parse(&["--url", "http://127.0.0.1/"])
+                .unwrap()
+                .load_config()
+                .is_err()
+        );
+    }
+}

@@ -1,0 +1,170 @@
+//! How to reach a server and who to be there.
+
+use std::net::IpAddr;
+use std::time::Duration;
+
+/// Everything `Client::connect` needs.
+#[derive(Clone, Debug)]
+pub struct ConnectOptions {
+    /// `ws://HOST:PORT/PATH` (plain WebSocket; there is no TLS client here).
+    pub url: String,
+    pub room: String,
+    pub name: String,
+    pub auth_token: Option<String>,
+    pub resume_token: Option<String>,
+    /// The `Origin` header. `None` sends `http://HOST:PORT`, what a browser on the server's own
+    /// page sends; `Some("")` sends none.
+    pub origin: Option<String>,
+    /// `SO_RCVBUF` before connecting. A small one makes a slow reader's backlog reach the
+    /// server quickly (slow-client tests).
+    pub recv_buffer: Option<usize>,
+    /// Ack every snapshot as soon as it is applied (what a real client does). Off, the server
+    /// keeps sending deltas against the last acked tick, or full snapshots.
+    pub auto_ack: bool,
+    /// Bounds TCP connect, the WebSocket handshake and the wait for `Welcome` together.
+    pub connect_timeout: Duration,
+}
+
+impl ConnectOptions {
+    pub fn new(url: &str, room: &str, name: &str) -> Self {
+        Self {
+            url: url.to_owned(),
+            room: room.to_owned(),
+            name: name.to_owned(),
+            auth_token: None,
+            resume_token: None,
+            origin: None,
+            recv_buffer: None,
+            auto_ack: true,
+            connect_timeout: Duration::from_secs(10),
+        }
+    }
+}
+
+/// A parsed `ws://` URL.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct WsUrl {
+    /// Without brackets for IPv6 literals.
+    pub host: String,
+    pub port: u16,
+    /// Starts with `/`; includes any query.
+    pub path: String,
+}
+
+impl WsUrl {
+    pub fn parse(url: &str) -> Result<WsUrl, String> {
+        let rest = url
+            .strip_prefix("ws://")
+            .or_else(|| url.strip_prefix("WS://"))
+            .ok_or_else(|| format!("{url:?}: only ws:// URLs are supported"))?;
+        let (authority, path) = match rest.find(['/', '?']) {
+            Some(i) if rest[i..].starts_with('/') => (&rest[..i], rest[i..].to_owned()),
+            Some(i) => (&rest[..i], format!("/{}", &rest[i..])),
+            None => (rest, "/".to_owned()),
+        };
+        if authority.contains('@') {
+            return Err(format!("{url:?}: user info is not supported"));
+        }
+        let (host, port) = if let Some(v6) = authority.strip_prefix('[') {
+            let (host, after) = v6
+                .split_once(']')
+                .ok_or_else(|| format!("{url:?}: unclosed '[' in the host"))?;
+            let port = match after {
+                "" => None,
+                p => Some(
+                    p.strip_prefix(':')
+                        .ok_or_else(|| format!("{url:?}: bad text after the host"))?,
+                ),
+            };
+            (host, port)
+        } else {
+            match authority.rsplit_once(':') {
+                Some((h, p)) => (h, Some(p)),
+                None => (authority, None),
+            }
+        };
+        if host.is_empty() {
+            return Err(format!("{url:?}: no host"));
+        }
+        let port = match port {
+            None => 80,
+            Some(p) => p.parse().map_err(|_| format!("{url:?}: bad port {p:?}"))?,
+        };
+        Ok(WsUrl {
+            host: host.to_owned(),
+            port,
+            path,
+        })
+    }
+
+    /// `host:port` as the `Host` header wants it (IPv6 literals in brackets).
+    pub fn authority(&self) -> String {
+        if self.host.contains(':') {
+            format!("[{}]:{}", self.host, self.port)
+        } else {
+            format!("{}:{}", self.host, self.port)
+        }
+    }
+
+    /// True when the host is `localhost` or a loopback address literal (127.0.0.0/8, ::1).
+    pub fn is_loopback(&self) -> bool {
+        self.host.eq_ignore_ascii_case("localhost")
+            || self.host.parse::<IpAddr>().is_ok_and(|ip| ip.is_loopback())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_hosts_ports_and_paths() {
+        let u = WsUrl::parse("ws://127.0.0.1:8080/ws").unwrap();
+        assert_eq!(
+            (u.host.as_str(), u.port, u.path.as_str()),
+            ("127.0.0.1", 8080, "/ws")
+        );
+        assert_eq!(u.authority(), "127.0.0.1:8080");
+        let u = WsUrl::parse("ws://[::1]:9/ws?x=1").unwrap();
+        assert_eq!(
+            (u.host.as_str(), u.port, u.path.as_str()),
+            ("::1", 9, "/ws?x=1")
+        );
+        assert_eq!(u.authority(), "[::1]:9");
+        let u = WsUrl::parse("ws://localhost").unwrap();
+        assert_eq!((u.port, u.path.as_str()), (80, "/"));
+        let u = WsUrl::parse("ws://h:1?q").unwrap();
+        assert_eq!(u.path, "/?q");
+    }
+
+    #[test]
+    fn refuses_what_it_cannot_speak() {
+        for bad in [
+            "http://127.0.0.1/ws",
+            "wss://127.0.0.1/ws",
+            "ws://:80/ws",
+            "ws://a@b/ws",
+            "ws://h:port/ws",
+            "ws://[::1/ws",
+            "ws://h:99999/",
+        ] {
+            assert!(WsUrl::parse(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn knows_loopback_hosts() {
+        for (url, loopback) in [
+            ("ws://127.0.0.1:1/", true),
+            ("ws://127.8.9.10:1/", true),
+            ("ws://[::1]:1/", true),
+            ("ws://LocalHost:1/", true),
+            ("ws://10.0.0.1:1/", false),
+            ("ws://[::2]:1/", false),
+            ("ws://example.com/", false),
+            ("ws://localhost.example.com/", false),
+        ] {
+            assert_eq!(WsUrl::parse(url).unwrap().is_loopback(), loopback, "{url}");
+        }
+    }
+}

@@ -1,0 +1,139 @@
+//! What one connection measured: counters, and latency samples in fixed-size histograms (so a
+//! long run costs no more memory than a short one).
+
+use std::ops::{Add, AddAssign, Sub};
+use std::time::Duration;
+
+use hdrhistogram::Histogram;
+
+/// Latencies are recorded in microseconds up to a minute, to 2 significant digits (1%): about
+/// 20 KB per histogram, which matters with a thousand bots.
+pub const LATENCY_MAX_US: u64 = 60_000_000;
+const LATENCY_SIGFIG: u8 = 2;
+
+/// An empty latency histogram with the bounds every bot uses, so histograms can be added up.
+pub fn latency_histogram() -> Histogram<u64> {
+    Histogram::new_with_bounds(1, LATENCY_MAX_US, LATENCY_SIGFIG).expect("valid histogram bounds")
+}
+
+/// Records a duration in microseconds, clamped into the histogram's range.
+pub fn record_latency(h: &mut Histogram<u64>, d: Duration) {
+    let us = u64::try_from(d.as_micros()).unwrap_or(u64::MAX);
+    h.saturating_record(us.clamp(1, LATENCY_MAX_US));
+}
+
+/// Plain counts. `Copy`, so a bot can take one at the start of its measured window and subtract
+/// it at the end.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Counters {
+    /// Snapshots applied (and verified, when they carried a checksum).
+    pub snapshots: u64,
+    /// Payload bytes of every server message.
+    pub bytes_in: u64,
+    /// Ticks skipped between consecutive snapshots: the server replaced a snapshot this client
+    /// had not taken yet (latest wins).
+    pub stale_dropped: u64,
+    pub checksum_mismatches: u64,
+    /// Undecodable or unexpected messages, snapshots out of order, unknown baselines, deltas
+    /// that do not apply.
+    pub protocol_errors: u64,
+    pub events: u64,
+    pub inputs_sent: u64,
+    /// Messages not sent because the writer's queue was full.
+    pub send_queue_full: u64,
+}
+
+impl Sub for Counters {
+    type Output = Counters;
+    fn sub(self, o: Counters) -> Counters {
+        Counters {
+            snapshots: self.snapshots - o.snapshots,
+            bytes_in: self.bytes_in - o.bytes_in,
+            stale_dropped: self.stale_dropped - o.stale_dropped,
+            checksum_mismatches: self.checksum_mismatches - o.checksum_mismatches,
+            protocol_errors: self.protocol_errors - o.protocol_errors,
+            events: self.events - o.events,
+            inputs_sent: self.inputs_sent - o.inputs_sent,
+            send_queue_full: self.send_queue_full - o.send_queue_full,
+        }
+    }
+}
+
+impl Add for Counters {
+    type Output = Counters;
+    fn add(self, o: Counters) -> Counters {
+        Counters {
+            snapshots: self.snapshots + o.snapshots,
+            bytes_in: self.bytes_in + o.bytes_in,
+            stale_dropped: self.stale_dropped + o.stale_dropped,
+            checksum_mismatches: self.checksum_mismatches + o.checksum_mismatches,
+            protocol_errors: self.protocol_errors + o.protocol_errors,
+            events: self.events + o.events,
+            inputs_sent: self.inputs_sent + o.inputs_sent,
+            send_queue_full: self.send_queue_full + o.send_queue_full,
+        }
+    }
+}
+
+impl AddAssign for Counters {
+    fn add_assign(&mut self, o: Counters) {
+        *self = *self + o;
+    }
+}
+
+/// Everything one client measured since it connected (or since `Client::clear_samples`, for
+/// the histograms).
+#[derive(Clone, Debug)]
+pub struct ClientStats {
+    pub counters: Counters,
+    /// Time from sending input n to receiving the first snapshot whose `input_seq >= n`, in µs.
+    pub input_latency_us: Histogram<u64>,
+    /// Ping round trips, in µs.
+    pub rtt_us: Histogram<u64>,
+}
+
+impl Default for ClientStats {
+    fn default() -> Self {
+        Self {
+            counters: Counters::default(),
+            input_latency_us: latency_histogram(),
+            rtt_us: latency_histogram(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn counters_subtract_to_a_window() {
+        let start = Counters {
+            snapshots: 10,
+            bytes_in: 1000,
+            ..Counters::default()
+        };
+        let end = Counters {
+            snapshots: 70,
+            bytes_in: 7000,
+            stale_dropped: 2,
+            ..Counters::default()
+        };
+        let w = end - start;
+        assert_eq!((w.snapshots, w.bytes_in, w.stale_dropped), (60, 6000, 2));
+        assert_eq!(start + w, end);
+    }
+
+    #[test]
+    fn latencies_are_clamped_into_range() {
+        let mut h = latency_histogram();
+        record_latency(&mut h, Duration::ZERO);
+        record_latency(&mut h, Duration::from_secs(3600));
+        record_latency(&mut h, Duration::from_millis(20));
+        assert_eq!(h.len(), 3);
+        assert_eq!(h.min(), 1);
+        assert!(h.max() >= LATENCY_MAX_US);
+        let p50 = h.value_at_quantile(0.5);
+        assert!((19_800..=20_200).contains(&p50), "{p50}");
+    }
+}

@@ -1,0 +1,121 @@
+//! A load run: many bots joining over a ramp, playing for a while, then stopping together.
+
+use std::future::Future;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use tokio::sync::watch;
+use tokio::task::JoinSet;
+use tokio::time::sleep_until;
+
+use crate::bot::{BotConfig, BotOutcome, LiveStats, run_bot, stopped};
+use crate::client::ConnectOptions;
+use crate::report::Report;
+
+/// How long bots get to close cleanly once told to stop (each close waits at most 2 s).
+const STOP_GRACE: Duration = Duration::from_secs(5);
+
+#[derive(Clone, Debug)]
+pub struct LoadConfig {
+    pub url: String,
+    pub room: String,
+    pub bots: usize,
+    /// Bots join spread evenly over this long; measuring starts when it is over.
+    pub ramp: Duration,
+    /// Measured time after the ramp; the run lasts `ramp + duration`.
+    pub duration: Duration,
+    /// Bot i is named `{name_prefix}{i}`.
+    pub name_prefix: String,
+    pub auth_token: Option<String>,
+    pub seed: u64,
+    pub connect_timeout: Duration,
+    pub reconnect: bool,
+}
+
+impl LoadConfig {
+    pub fn new(url: &str, room: &str, bots: usize, duration: Duration) -> Self {
+        Self {
+            url: url.to_owned(),
+            room: room.to_owned(),
+            bots,
+            ramp: Duration::ZERO,
+            duration,
+            name_prefix: "bot".to_owned(),
+            auth_token: None,
+            seed: 1,
+            connect_timeout: Duration::from_secs(10),
+            reconnect: true,
+        }
+    }
+
+    fn bot(&self, i: usize, measure_from: Instant) -> (ConnectOptions, BotConfig) {
+        let mut opts =
+            ConnectOptions::new(&self.url, &self.room, &format!("{}{i}", self.name_prefix));
+        opts.auth_token.clone_from(&self.auth_token);
+        opts.connect_timeout = self.connect_timeout;
+        // Distinct, reproducible walks per bot.
+        let mut behaviour =
+            BotConfig::new(self.seed ^ (i as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15));
+        behaviour.measure_from = measure_from;
+        behaviour.reconnect = self.reconnect;
+        (opts, behaviour)
+    }
+}
+
+/// Runs the bots until `ramp + duration` has passed or `interrupt` completes (Ctrl-C), then
+/// stops them and reports. `live` is updated while it runs.
+pub async fn run_load(
+    cfg: &LoadConfig,
+    live: Arc<LiveStats>,
+    interrupt: impl Future<Output = ()>,
+) -> Report {
+    let (stop_tx, stop_rx) = watch::channel(false);
+    let start = Instant::now();
+    let measure_from = start + cfg.ramp;
+    let mut bots = JoinSet::new();
+    for i in 0..cfg.bots {
+        let (opts, behaviour) = cfg.bot(i, measure_from);
+        let joins_at = start + cfg.ramp.mul_f64(i as f64 / cfg.bots as f64);
+        let mut stop = stop_rx.clone();
+        let live = live.clone();
+        bots.spawn(async move {
+            let its_turn = tokio::select! {
+                _ = sleep_until(joins_at.into()) => true,
+                _ = stopped(&mut stop) => false,
+            };
+            if its_turn {
+                run_bot(opts, behaviour, stop, live).await
+            } else {
+                // Stopped before its turn: it never tried, which counts as never connected.
+                BotOutcome::new(opts.name)
+            }
+        });
+    }
+    tokio::select! {
+        _ = sleep_until((measure_from + cfg.duration).into()) => {}
+        _ = interrupt => {}
+    }
+    let measured = Instant::now().saturating_duration_since(measure_from);
+    stop_tx.send_replace(true);
+
+    let mut outcomes = Vec::with_capacity(cfg.bots);
+    let collect = async {
+        while let Some(done) = bots.join_next().await {
+            // A panicked bot leaves no outcome and so counts as failed.
+            if let Ok(outcome) = done {
+                outcomes.push(outcome);
+            }
+        }
+    };
+    let stopped_in_time = tokio::time::timeout(STOP_GRACE, collect).await.is_ok();
+    bots.abort_all();
+    let mut report = Report::from_outcomes(cfg.bots, cfg.ramp, measured, &outcomes);
+    if !stopped_in_time {
+        report.errors.push(format!(
+            "{} bots did not stop within {}s and were not counted",
+            cfg.bots - outcomes.len(),
+            STOP_GRACE.as_secs()
+        ));
+    }
+    report
+}

@@ -1,0 +1,367 @@
+//! Aggregation over bots: the figures DESIGN.md asks a run to report, as text for people and as
+//! one JSON object for tools.
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+use std::time::Duration;
+
+use hdrhistogram::Histogram;
+use serde::Serialize;
+
+use crate::bot::BotOutcome;
+use crate::client::close_code_name;
+use crate::client::stats::latency_histogram;
+
+/// Distinct error messages kept for the report.
+const MAX_ERRORS_REPORTED: usize = 10;
+
+/// A load run's figures. Rates are per bot over each bot's measured window (after the ramp and
+/// the bot's first second); latency percentiles are over all samples of all bots in their
+/// windows; error counts are over the whole run. Serialized field names are a contract with
+/// tools: add, do not rename.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Report {
+    pub bots: usize,
+    pub bots_connected: usize,
+    /// Bots that never got a `Welcome`.
+    pub bots_failed: usize,
+    /// Joins after a bot's first.
+    pub reconnects: u64,
+    pub ramp_s: f64,
+    pub duration_s: f64,
+    pub snapshots_per_sec_p50: Option<f64>,
+    pub snapshots_per_sec_min: Option<f64>,
+    pub bytes_per_sec_p50: Option<f64>,
+    /// Mean snapshot size over the windows.
+    pub bytes_per_snapshot: Option<f64>,
+    pub input_latency_ms_p50: Option<f64>,
+    pub input_latency_ms_p99: Option<f64>,
+    pub input_latency_ms_max: Option<f64>,
+    pub input_latency_samples: u64,
+    pub rtt_ms_p50: Option<f64>,
+    pub rtt_ms_p99: Option<f64>,
+    pub rtt_samples: u64,
+    /// Snapshots received in the windows.
+    pub snapshots: u64,
+    /// Ticks skipped between a bot's consecutive snapshots, in the windows.
+    pub stale_dropped: u64,
+    /// `stale_dropped / (snapshots + stale_dropped)`.
+    pub stale_share: f64,
+    pub checksum_mismatches: u64,
+    pub protocol_errors: u64,
+    /// How connections and join attempts ended, by code name (`protocol::codes::name`;
+    /// `abnormal` when the server sent no close frame).
+    pub close_codes: BTreeMap<String, u64>,
+    /// The first distinct error messages.
+    pub errors: Vec<String>,
+    /// No checksum mismatch, no protocol error, and at least one bot connected.
+    pub passed: bool,
+}
+
+impl Report {
+    /// `ramp` and `duration`: the run's settings (the measured part is `duration`, after `ramp`).
+    pub fn from_outcomes(
+        bots: usize,
+        ramp: Duration,
+        duration: Duration,
+        outcomes: &[BotOutcome],
+    ) -> Report {
+        let connected = outcomes.iter().filter(|o| o.connected()).count();
+        let mut rates: Vec<f64> = outcomes
+            .iter()
+            .filter_map(BotOutcome::snapshots_per_sec)
+            .collect();
+        rates.sort_by(f64::total_cmp);
+        let mut byte_rates: Vec<f64> = outcomes
+            .iter()
+            .filter_map(BotOutcome::bytes_per_sec)
+            .collect();
+        byte_rates.sort_by(f64::total_cmp);
+
+        let (mut latency, mut rtt) = (latency_histogram(), latency_histogram());
+        let mut close_codes = BTreeMap::new();
+        let mut errors: Vec<String> = Vec::new();
+        let (mut snapshots, mut bytes, mut stale) = (0, 0, 0);
+        for o in outcomes {
+            // Same bounds everywhere, so adding cannot fail.
+            let _ = latency.add(&o.input_latency_us);
+            let _ = rtt.add(&o.rtt_us);
+            snapshots += o.window_counters.snapshots;
+            bytes += o.window_counters.bytes_in;
+            stale += o.window_counters.stale_dropped;
+            for &code in &o.close_codes {
+                *close_codes.entry(close_code_name(code)).or_insert(0) += 1;
+            }
+            for e in &o.errors {
+                if errors.len() < MAX_ERRORS_REPORTED && !errors.contains(e) {
+                    errors.push(e.clone());
+                }
+            }
+        }
+        let checksum_mismatches = outcomes.iter().map(|o| o.checksum_mismatches).sum();
+        let protocol_errors = outcomes.iter().map(|o| o.protocol_errors).sum();
+        Report {
+            bots,
+            bots_connected: connected,
+            bots_failed: outcomes.len() - connected + bots.saturating_sub(outcomes.len()),
+            reconnects: outcomes
+                .iter()
+                .map(|o| u64::from(o.connections.saturating_sub(1)))
+                .sum(),
+            ramp_s: round3(ramp.as_secs_f64()),
+            duration_s: round3(duration.as_secs_f64()),
+            snapshots_per_sec_p50: percentile(&rates, 0.5).map(round3),
+            snapshots_per_sec_min: rates.first().copied().map(round3),
+            bytes_per_sec_p50: percentile(&byte_rates, 0.5).map(f64::round),
+            bytes_per_snapshot: (snapshots > 0).then(|| round3(bytes as f64 / snapshots as f64)),
+            input_latency_ms_p50: quantile_ms(&latency, 0.5),
+            input_latency_ms_p99: quantile_ms(&latency, 0.99),
+            input_latency_ms_max: quantile_ms(&latency, 1.0),
+            input_latency_samples: latency.len(),
+            rtt_ms_p50: quantile_ms(&rtt, 0.5),
+            rtt_ms_p99: quantile_ms(&rtt, 0.99),
+            rtt_samples: rtt.len(),
+            snapshots,
+            stale_dropped: stale,
+            stale_share: if snapshots + stale == 0 {
+                0.0
+            } else {
+                stale as f64 / (snapshots + stale) as f64
+            },
+            checksum_mismatches,
+            protocol_errors,
+            close_codes,
+            errors,
+            passed: checksum_mismatches == 0 && protocol_errors == 0 && connected > 0,
+        }
+    }
+
+    /// One line of JSON.
+    pub fn to_json(&self) -> String {
+        serde_json::to_string(self).expect("a report always serializes")
+    }
+
+    /// A few aligned lines for people.
+    pub fn to_human(&self) -> String {
+        let ms = |v: Option<f64>| v.map_or("-".to_owned(), |v| format!("{v:.1} ms"));
+        let num = |v: Option<f64>| v.map_or("-".to_owned(), |v| format!("{v:.1}"));
+        let kb = |v: Option<f64>| v.map_or("-".to_owned(), |v| format!("{:.1} KB/s", v / 1000.0));
+        let mut s = String::new();
+        let _ = writeln!(
+            s,
+            "ticksync bot run: {} bots, {:.1} s measured after a {:.1} s ramp",
+            self.bots, self.duration_s, self.ramp_s
+        );
+        let mut row = |label: &str, value: String| {
+            let _ = writeln!(s, "  {label:<22}{value}");
+        };
+        row(
+            "bots",
+            format!(
+                "{} connected, {} failed, {} reconnects",
+                self.bots_connected, self.bots_failed, self.reconnects
+            ),
+        );
+        row(
+            "snapshots/s per bot",
+            format!(
+                "p50 {}, min {}",
+                num(self.snapshots_per_sec_p50),
+                num(self.snapshots_per_sec_min)
+            ),
+        );
+        row(
+            "bytes/s per bot",
+            format!(
+                "p50 {} ({} bytes per snapshot)",
+                kb(self.bytes_per_sec_p50),
+                self.bytes_per_snapshot
+                    .map_or("-".to_owned(), |b| format!("{b:.0}"))
+            ),
+        );
+        row(
+            "input latency",
+            format!(
+                "p50 {}, p99 {}, max {} ({} samples)",
+                ms(self.input_latency_ms_p50),
+                ms(self.input_latency_ms_p99),
+                ms(self.input_latency_ms_max),
+                self.input_latency_samples
+            ),
+        );
+        row(
+            "ping rtt",
+            format!(
+                "p50 {}, p99 {} ({} samples)",
+                ms(self.rtt_ms_p50),
+                ms(self.rtt_ms_p99),
+                self.rtt_samples
+            ),
+        );
+        row(
+            "stale dropped",
+            format!(
+                "{} ({:.2}% of {} ticks)",
+                self.stale_dropped,
+                self.stale_share * 100.0,
+                self.snapshots + self.stale_dropped
+            ),
+        );
+        row("checksum mismatches", self.checksum_mismatches.to_string());
+        row("protocol errors", self.protocol_errors.to_string());
+        let codes: Vec<String> = self
+            .close_codes
+            .iter()
+            .map(|(name, n)| format!("{name} {n}"))
+            .collect();
+        row(
+            "close codes",
+            if codes.is_empty() {
+                "-".to_owned()
+            } else {
+                codes.join(", ")
+            },
+        );
+        for e in &self.errors {
+            row("error", e.clone());
+        }
+        row(
+            "result",
+            if self.passed { "PASS" } else { "FAIL" }.to_owned(),
+        );
+        s
+    }
+}
+
+/// Nearest-rank percentile of ascending values.
+pub fn percentile(sorted: &[f64], q: f64) -> Option<f64> {
+    if sorted.is_empty() {
+        return None;
+    }
+    let rank = (q.clamp(0.0, 1.0) * sorted.len() as f64).ceil() as usize;
+    Some(sorted[rank.clamp(1, sorted.len()) - 1])
+}
+
+fn quantile_ms(h: &Histogram<u64>, q: f64) -> Option<f64> {
+    (!h.is_empty()).then(|| round3(h.value_at_quantile(q) as f64 / 1000.0))
+}
+
+fn round3(v: f64) -> f64 {
+    (v * 1000.0).round() / 1000.0
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::client::stats::record_latency;
+    use crate::client::{ABNORMAL_CLOSURE, ClientError};
+    use protocol::codes;
+
+    fn bot(snapshots: u64, secs: u64, latency_ms: &[u64]) -> BotOutcome {
+        let mut o = BotOutcome::new("bot".to_owned());
+        o.connections = 1;
+        o.window = Duration::from_secs(secs);
+        o.window_counters.snapshots = snapshots;
+        o.window_counters.bytes_in = snapshots * 3300;
+        for &ms in latency_ms {
+            record_latency(&mut o.input_latency_us, Duration::from_millis(ms));
+        }
+        record_latency(&mut o.rtt_us, Duration::from_micros(800));
+        o.close_codes.push(codes::NORMAL);
+        o
+    }
+
+    #[test]
+    fn percentiles_are_nearest_rank() {
+        let v = [1.0, 2.0, 3.0, 4.0];
+        assert_eq!(percentile(&v, 0.5), Some(2.0));
+        assert_eq!(percentile(&v, 0.99), Some(4.0));
+        assert_eq!(percentile(&v, 0.0), Some(1.0));
+        assert_eq!(percentile(&[7.0], 0.5), Some(7.0));
+        assert_eq!(percentile(&[], 0.5), None);
+    }
+
+    #[test]
+    fn aggregates_over_bots() {
+        let mut slow = bot(500, 10, &[40; 10]);
+        slow.window_counters.stale_dropped = 100;
+        let mut failed = BotOutcome::new("never".to_owned());
+        failed.connect_error = Some(ClientError::Rejected {
+            code: codes::ROOM_FULL,
+            reason: "full".to_owned(),
+        });
+        failed.close_codes.push(codes::ROOM_FULL);
+        failed.errors.push("rejected".to_owned());
+        let mut lost = bot(600, 10, &[10; 10]);
+        lost.close_codes = vec![ABNORMAL_CLOSURE];
+        let outcomes = vec![bot(600, 10, &[10; 80]), slow, lost, failed];
+        let r = Report::from_outcomes(
+            5,
+            Duration::from_secs(2),
+            Duration::from_secs(10),
+            &outcomes,
+        );
+        assert_eq!((r.bots, r.bots_connected, r.bots_failed), (5, 3, 2));
+        assert_eq!(r.snapshots_per_sec_p50, Some(60.0));
+        assert_eq!(r.snapshots_per_sec_min, Some(50.0));
+        assert_eq!(r.bytes_per_sec_p50, Some(198_000.0));
+        assert_eq!(r.input_latency_samples, 100);
+        let p50 = r.input_latency_ms_p50.unwrap();
+        let p99 = r.input_latency_ms_p99.unwrap();
+        assert!((9.9..=10.1).contains(&p50), "{p50}");
+        assert!((39.6..=40.4).contains(&p99), "{p99}");
+        assert_eq!(r.snapshots, 1700);
+        assert_eq!(r.stale_dropped, 100);
+        assert!((r.stale_share - 100.0 / 1800.0).abs() < 1e-9);
+        assert_eq!(r.close_codes["normal"], 2);
+        assert_eq!(r.close_codes["room_full"], 1);
+        assert_eq!(r.close_codes["abnormal"], 1);
+        assert_eq!(r.errors, vec!["rejected".to_owned()]);
+        assert!(r.passed);
+    }
+
+    #[test]
+    fn errors_or_no_connected_bot_fail_the_run() {
+        let mut broken = bot(600, 10, &[10]);
+        broken.checksum_mismatches = 1;
+        let r = Report::from_outcomes(1, Duration::ZERO, Duration::from_secs(10), &[broken]);
+        assert!(!r.passed);
+        let r = Report::from_outcomes(3, Duration::ZERO, Duration::from_secs(10), &[]);
+        assert_eq!((r.bots_connected, r.bots_failed), (0, 3));
+        assert_eq!(r.snapshots_per_sec_p50, None);
+        assert!(!r.passed);
+    }
+
+    #[test]
+    fn json_has_the_keys_tools_read() {
+        let r = Report::from_outcomes(
+            1,
+            Duration::ZERO,
+            Duration::from_secs(10),
+            &[bot(600, 10, &[12])],
+        );
+        let line = r.to_json();
+        assert!(!line.contains('\n'));
+        let v: serde_json::Value = serde_json::from_str(&line).unwrap();
+        for key in [
+            "bots_connected",
+            "bots_failed",
+            "snapshots_per_sec_p50",
+            "snapshots_per_sec_min",
+            "bytes_per_sec_p50",
+            "input_latency_ms_p50",
+            "input_latency_ms_p99",
+            "rtt_ms_p50",
+            "rtt_ms_p99",
+            "stale_dropped",
+            "checksum_mismatches",
+            "protocol_errors",
+            "close_codes",
+        ] {
+            assert!(v.get(key).is_some(), "missing {key}");
+        }
+        assert_eq!(v["close_codes"]["normal"], 1);
+        assert!(v["snapshots_per_sec_p50"].is_number());
+        assert!(r.to_human().contains("PASS"));
+    }
+}

@@ -1,0 +1,31 @@
+#!/usr/bin/env bash
+# The one test command: installs what a fresh Debian machine lacks, then runs every test.
+#   Debian packages (apt-get): chromium for the browser test, nodejs/npm if missing.
+#   npm packages (npm ci): playwright-core, which drives that chromium (never downloads one).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+apt_install() {
+  local sudo=""
+  [ "$(id -u)" = 0 ] || sudo="sudo"
+  $sudo apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "$@"
+}
+missing=()
+[ -x /usr/bin/chromium ] || missing+=(chromium)
+command -v node >/dev/null || missing+=(nodejs)
+command -v npm >/dev/null || missing+=(npm)
+if [ ${#missing[@]} -gt 0 ]; then
+  echo "==> installing ${missing[*]}"
+  apt_install "${missing[@]}"
+fi
+
+echo "==> cargo fmt --check"
+cargo fmt --all --check
+echo "==> cargo clippy"
+cargo clippy --workspace --all-targets --locked -- -D warnings
+echo "==> cargo test (protocol, server, bot-client, end-to-end)"
+cargo test --workspace --locked
+echo "==> browser client: node tests and the end-to-end test in chromium"
+cargo build --locked --bin ticksync
+(cd web && npm ci --no-audit --no-fund && TICKSYNC_BIN=target/debug/ticksync npm test)

@@ -1,0 +1,177 @@
+//! Shared helpers for the end-to-end tests: a real server on an ephemeral loopback port, bot
+//! clients, a raw WebSocket for hostile frames, and a tiny HTTP GET.
+#![allow(dead_code)]
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use bot_client::{Client, ConnectOptions, Received};
+use bytes::Bytes;
+use fastwebsockets::{Frame, OpCode, Payload, WebSocket, handshake};
+use http_body_util::Empty;
+use hyper::Request;
+use hyper::upgrade::Upgraded;
+use hyper_util::rt::{TokioExecutor, TokioIo};
+use server::{Config, Server};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+
+/// Every wait in the tests is bounded by this.
+pub const WAIT: Duration = Duration::from_secs(15);
+
+/// A server on 127.0.0.1 with an ephemeral port; `tweak` adjusts the defaults.
+pub async fn start_server(tweak: impl FnOnce(&mut Config)) -> Server {
+    let mut cfg = Config { addr: "127.0.0.1:0".parse().unwrap(), ..Config::default() };
+    tweak(&mut cfg);
+    Server::start(cfg).await.expect("server starts")
+}
+
+pub fn ws_url(addr: SocketAddr) -> String {
+    format!("ws://{addr}/ws")
+}
+
+pub async fn connect(addr: SocketAddr, room: &str, name: &str) -> (Client, protocol::Welcome) {
+    Client::connect(ConnectOptions::new(&ws_url(addr), room, name))
+        .await
+        .expect("bot connects")
+}
+
+/// Runs `f` with the test-wide timeout.
+pub async fn bounded<T>(what: &str, f: impl Future<Output = T>) -> T {
+    tokio::time::timeout(WAIT, f)
+        .await
+        .unwrap_or_else(|_| panic!("timed out: {what}"))
+}
+
+/// Receives until `pred` holds for a message; panics on error or timeout.
+pub async fn recv_until(
+    client: &mut Client,
+    what: &str,
+    mut pred: impl FnMut(&Client, &Received) -> bool,
+) {
+    bounded(what, async {
+        loop {
+            let msg = client
+                .recv()
+                .await
+                .unwrap_or_else(|e| panic!("{what}: {e}"));
+            if pred(client, &msg) {
+                return;
+            }
+        }
+    })
+    .await
+}
+
+/// Receives until the client has applied a snapshot of at least `tick`.
+pub async fn recv_tick(client: &mut Client, tick: u32) {
+    recv_until(client, "snapshot tick", |c, _| {
+        c.latest().is_some_and(|(t, _)| t >= tick)
+    })
+    .await
+}
+
+/// Receives for `d` (sending an input each snapshot if `input` is set) and returns how many
+/// snapshots arrived.
+pub async fn snapshots_during(client: &mut Client, d: Duration, input: Option<(f32, f32)>) -> u64 {
+    let end = tokio::time::Instant::now() + d;
+    let mut n = 0;
+    loop {
+        let msg = tokio::select! {
+            m = client.recv() => m.expect("connection stays up"),
+            _ = tokio::time::sleep_until(end) => return n,
+        };
+        if let Received::Snapshot { .. } = msg {
+            n += 1;
+            if let Some((dx, dy)) = input {
+                client.send_input(dx, dy, 0).expect("input sent");
+            }
+        }
+    }
+}
+
+/// A WebSocket opened by hand, for frames a well-behaved client never sends.
+pub async fn raw_ws(
+    addr: SocketAddr,
+    origin: Option<&str>,
+) -> Result<WebSocket<TokioIo<Upgraded>>, String> {
+    let tcp = TcpStream::connect(addr).await.map_err(|e| e.to_string())?;
+    let mut req = Request::builder()
+        .method("GET")
+        .uri(format!("http://{addr}/ws"))
+        .header("Host", addr.to_string())
+        .header("Upgrade", "websocket")
+        .header("Connection", "upgrade")
+        .header("Sec-WebSocket-Key", handshake::generate_key())
+        .header("Sec-WebSocket-Version", "13");
+    if let Some(o) = origin {
+        req = req.header("Origin", o);
+    }
+    let req = req.body(Empty::<Bytes>::new()).unwrap();
+    let (ws, _) = handshake::client(&TokioExecutor::new(), req, tcp)
+        .await
+        .map_err(|e| e.to_string())?;
+    Ok(ws)
+}
+
+pub fn binary(bytes: Vec<u8>) -> Frame<'static> {
+    Frame::binary(Payload::Owned(bytes))
+}
+
+/// Reads frames until a close; returns its code and reason. Binary messages are decoded and
+/// collected on the way.
+pub async fn read_until_close(
+    ws: &mut WebSocket<TokioIo<Upgraded>>,
+) -> (u16, String, Vec<protocol::ServerMsg>) {
+    bounded("close frame", async {
+        let mut msgs = Vec::new();
+        loop {
+            let frame = ws
+                .read_frame()
+                .await
+                .expect("a close frame, not a broken socket");
+            match frame.opcode {
+                OpCode::Close => {
+                    let p = &frame.payload[..];
+                    let code = if p.len() >= 2 {
+                        u16::from_be_bytes([p[0], p[1]])
+                    } else {
+                        1005
+                    };
+                    let reason =
+                        String::from_utf8_lossy(p.get(2..).unwrap_or_default()).into_owned();
+                    return (code, reason, msgs);
+                }
+                OpCode::Binary => {
+                    msgs.push(protocol::codec::decode_server(&frame.payload).expect("valid"))
+                }
+                _ => {}
+            }
+        }
+    })
+    .await
+}
+
+/// `GET path` over plain HTTP/1.1; returns the status and body.
+pub async fn http_get(addr: SocketAddr, path: &str) -> (u16, String) {
+    bounded("http get", async {
+        let mut s = TcpStream::connect(addr).await.unwrap();
+        let req = format!("GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n");
+        s.write_all(req.as_bytes()).await.unwrap();
+        let mut buf = Vec::new();
+        s.read_to_end(&mut buf).await.unwrap();
+        let text = String::from_utf8_lossy(&buf).into_owned();
+        let status = text
+            .split(' ')
+            .nth(1)
+            .and_then(|c| c.parse().ok())
+            .unwrap_or(0);
+        let body = text
+            .split_once("\r\n\r\n")
+            .map(|(_, b)| b.to_string())
+            .unwrap_or_default();
+        (status, body)
+    })
+    .await
+}

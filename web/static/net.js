@@ -1,0 +1,196 @@
+// One game connection that survives disconnects: opens the WebSocket, says Hello, pings, counts
+// bytes, and on any close reconnects with exponential backoff and jitter, presenting the last
+// resume token so the server gives back the same player. What to do with messages is the
+// caller's (main.js): this module knows the wire, not the game.
+import { PROTOCOL_VERSION, ProtocolError, decodeServer, encodeClient } from './protocol.js';
+import { backoffDelay, describeClose } from './status.js';
+import { RateMeter } from './stats.js';
+
+const PING_INTERVAL_MS = 1000;
+/** A connection that has been playing this long counts as good: the backoff starts over. */
+const STABLE_AFTER_MS = 10000;
+/** No message at all for this long while playing (snapshots come 60 times a second): dead. */
+const SILENCE_TIMEOUT_MS = 5000;
+
+export class Connection {
+  /**
+   * url: the ws(s) URL of /ws. room, name: for Hello. onMessage(msg): every decoded server
+   * message. onState(state, info): state is connecting | playing | reconnecting | failed, info
+   * {message, retryAt}. now(): a clock in ms (performance.now in the page).
+   */
+  constructor({ url, room, name, onMessage, onState, now = () => performance.now(), WebSocketImpl = globalThis.WebSocket }) {
+    Object.assign(this, { url, room, name, onMessage, onState, now, WebSocketImpl });
+    this.ws = null;
+    this.state = 'idle';
+    this.attempt = 0;
+    this.resumeToken = null;
+    this.rttMs = null;
+    this.bytesIn = new RateMeter();
+    this.lastClose = null; // {code, reason, message}
+    this.timers = [];
+  }
+
+  start() {
+    this.stopped = false;
+    this.connect();
+    this.timers.push(setInterval(() => this.tick(), PING_INTERVAL_MS));
+  }
+
+  stop() {
+    this.stopped = true;
+    for (const t of this.timers) clearInterval(t);
+    clearTimeout(this.retryTimer);
+    this.timers = [];
+    if (this.ws) this.abandon(1000, 'client stopped');
+  }
+
+  setState(state, info = {}) {
+    this.state = state;
+    this.onState(state, info);
+  }
+
+  connect() {
+    clearTimeout(this.retryTimer);
+    this.reject = null;
+    this.welcomedAt = null;
+    this.lastMessageAt = this.now();
+    this.setState('connecting', { message: this.attempt ? 'Reconnecting…' : 'Connecting…' });
+    let ws;
+    try {
+      ws = new this.WebSocketImpl(this.url);
+    } catch (e) {
+      this.closed(1006, String(e && e.message));
+      return;
+    }
+    ws.binaryType = 'arraybuffer';
+    this.ws = ws;
+    ws.onopen = () => {
+      this.send({
+        type: 'Hello',
+        version: PROTOCOL_VERSION,
+        room: this.room,
+        name: this.name,
+        auth_token: null,
+        resume_token: this.resumeToken,
+      });
+    };
+    ws.onmessage = (ev) => this.received(ev.data);
+    ws.onclose = (ev) => {
+      if (this.ws === ws) this.closed(ev.code, ev.reason);
+    };
+    // A failed connection also fires close, which handles it; nothing to add here.
+    ws.onerror = () => {};
+  }
+
+  received(data) {
+    if (!(data instanceof ArrayBuffer)) {
+      // ticksync is binary only; a text frame means this is not a ticksync server.
+      this.abandon(1006, 'the server sent a text frame');
+      return;
+    }
+    const now = this.now();
+    this.lastMessageAt = now;
+    this.bytesIn.add(now, data.byteLength);
+    let msg;
+    try {
+      msg = decodeServer(data);
+    } catch (e) {
+      if (!(e instanceof ProtocolError)) throw e;
+      console.warn(`ticksync: undecodable message (${e.message}); reconnecting`);
+      this.abandon(1002, e.message);
+      return;
+    }
+    switch (msg.type) {
+      case 'Welcome':
+        this.resumeToken = msg.resume_token;
+        this.welcomedAt = now;
+        this.setState('playing', { message: '' });
+        this.ping();
+        break;
+      case 'Reject':
+        // The close with the same code follows; remember the reason for the message.
+        this.reject = msg;
+        break;
+      case 'Pong':
+        this.rttMs = Math.max(0, now - msg.client_time_us / 1000);
+        break;
+    }
+    this.onMessage(msg, data.byteLength);
+  }
+
+  /** Encodes and sends a client message if the socket is open; returns whether it went out. */
+  send(msg) {
+    const ws = this.ws;
+    if (!ws || ws.readyState !== 1) return false;
+    ws.send(encodeClient(msg));
+    return true;
+  }
+
+  ping() {
+    this.send({ type: 'Ping', client_time_us: Math.round(this.now() * 1000) });
+  }
+
+  tick() {
+    if (this.state !== 'playing') return;
+    if (this.now() - this.lastMessageAt > SILENCE_TIMEOUT_MS) {
+      this.abandon(1006, 'no data from the server');
+      return;
+    }
+    this.ping();
+  }
+
+  /**
+   * Drops the socket now and handles it as closed with `code`: used when the client decides the
+   * connection is no good (a resync after a bad delta, silence), without waiting for the
+   * closing handshake.
+   */
+  abandon(code, reason) {
+    const ws = this.ws;
+    this.ws = null;
+    if (ws) {
+      ws.onopen = ws.onmessage = ws.onclose = ws.onerror = null;
+      try {
+        ws.close(1000, reason.slice(0, 100));
+      } catch {
+        // Already closing: nothing to do.
+      }
+    }
+    if (!this.stopped) this.closed(code, reason, true);
+  }
+
+  /** Resync: reconnect at once (the new connection starts with a full snapshot). */
+  resync(reason) {
+    this.resyncing = true;
+    this.abandon(1000, reason);
+  }
+
+  closed(code, reason, local = false) {
+    this.ws = null;
+    this.rttMs = null;
+    if (this.stopped) return;
+    const playedMs = this.welcomedAt === null ? 0 : this.now() - this.welcomedAt;
+    if (playedMs > STABLE_AFTER_MS) this.attempt = 0;
+    // A Reject tells the code and reason even if the close frame got lost.
+    if (this.reject) {
+      code = this.reject.code;
+      reason = this.reject.reason;
+    }
+    let info = describeClose(code, local ? '' : reason, this.room);
+    if (this.resyncing) {
+      info = { message: `Resynchronising (${reason}).`, retry: true, minDelayMs: 0, dropResume: false };
+      this.resyncing = false;
+    } else if (local && code !== 1000) {
+      info = { ...info, message: `Connection lost (${reason}).` };
+    }
+    this.lastClose = { code, reason, message: info.message };
+    if (info.dropResume) this.resumeToken = null;
+    if (!info.retry) {
+      this.setState('failed', { message: info.message, code });
+      return;
+    }
+    const delay = Math.max(info.minDelayMs, backoffDelay(this.attempt));
+    this.attempt++;
+    this.setState('reconnecting', { message: info.message, code, retryAt: this.now() + delay });
+    this.retryTimer = setTimeout(() => this.connect(), delay);
+  }
+}
