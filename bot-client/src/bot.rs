@@ -48,6 +48,8 @@ impl BotConfig {
 /// counter read now and then, never used to order anything.
 #[derive(Debug, Default)]
 pub struct LiveStats {
+    /// Bots trying to join now.
+    pub connecting: AtomicU64,
     /// Bots connected now.
     pub connected: AtomicU64,
     /// Bots that gave up without ever joining.
@@ -76,6 +78,9 @@ pub struct BotOutcome {
     /// Over the whole run, window or not: any of these is a failure.
     pub checksum_mismatches: u64,
     pub protocol_errors: u64,
+    /// Snapshots this bot could not apply because it had fallen too far behind (its own
+    /// overload); each ended a connection.
+    pub fell_behind: u64,
     /// How each connection (or join attempt) ended: the server's close or reject code,
     /// `ABNORMAL_CLOSURE` when it sent none.
     pub close_codes: Vec<u16>,
@@ -97,6 +102,7 @@ impl BotOutcome {
             rtt_us: latency_histogram(),
             checksum_mismatches: 0,
             protocol_errors: 0,
+            fell_behind: 0,
             close_codes: Vec::new(),
             errors: Vec::new(),
         }
@@ -175,10 +181,13 @@ pub async fn run_bot(
     let mut out = BotOutcome::new(opts.name.clone());
     let mut walk = RandomWalk::new(behaviour.seed);
     while !*stop.borrow() {
+        live.connecting.fetch_add(1, Relaxed);
         let connected = tokio::select! {
-            r = Client::connect(opts.clone()) => r,
-            _ = stopped(&mut stop) => break,
+            r = Client::connect(opts.clone()) => Some(r),
+            _ = stopped(&mut stop) => None,
         };
+        live.connecting.fetch_sub(1, Relaxed);
+        let Some(connected) = connected else { break };
         let (mut client, welcome) = match connected {
             Ok(c) => c,
             Err(e) => {
@@ -210,6 +219,7 @@ pub async fn run_bot(
         live.connected.fetch_sub(1, Relaxed);
         out.checksum_mismatches += client.stats().counters.checksum_mismatches;
         out.protocol_errors += client.stats().counters.protocol_errors;
+        out.fell_behind += client.stats().counters.fell_behind;
         let code = match ended {
             None => client.close_with(codes::NORMAL, "").await,
             Some(e) => {

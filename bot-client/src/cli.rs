@@ -3,6 +3,7 @@
 use std::time::Duration;
 
 use clap::Parser;
+use clap::builder::BoolishValueParser;
 use protocol::limits::{MAX_PLAYER_NAME_BYTES, MAX_ROOM_NAME_BYTES};
 
 use crate::client::WsUrl;
@@ -34,7 +35,7 @@ pub struct Args {
     #[arg(long, env = "TICKSYNC_BOT_RAMP", default_value = "1s", value_parser = parse_duration)]
     pub ramp: Duration,
     /// Print the report as one JSON object (the last stdout line); no progress display.
-    #[arg(long, env = "TICKSYNC_BOT_JSON")]
+    #[arg(long, env = "TICKSYNC_BOT_JSON", value_parser = BoolishValueParser::new())]
     pub json: bool,
     /// Bots are named PREFIX0, PREFIX1, ...
     #[arg(long, env = "TICKSYNC_BOT_NAME_PREFIX", default_value = "bot")]
@@ -49,10 +50,14 @@ pub struct Args {
     #[arg(long, env = "TICKSYNC_BOT_CONNECT_TIMEOUT", default_value = "10s", value_parser = parse_duration)]
     pub connect_timeout: Duration,
     /// A bot whose connection ends stays out (by default it joins again).
-    #[arg(long, env = "TICKSYNC_BOT_NO_RECONNECT")]
+    #[arg(long, env = "TICKSYNC_BOT_NO_RECONNECT", value_parser = BoolishValueParser::new())]
     pub no_reconnect: bool,
+    /// Ack each snapshot at once, in its own write, as a browser does (by default a bot's ack
+    /// rides with its next input, at most a tick later: half the syscalls).
+    #[arg(long, env = "TICKSYNC_BOT_IMMEDIATE_ACKS", value_parser = BoolishValueParser::new())]
+    pub immediate_acks: bool,
     /// Allow a server that is not on this machine (load runs target loopback only by default).
-    #[arg(long, env = "TICKSYNC_BOT_ALLOW_REMOTE")]
+    #[arg(long, env = "TICKSYNC_BOT_ALLOW_REMOTE", value_parser = BoolishValueParser::new())]
     pub allow_remote: bool,
 }
 
@@ -103,6 +108,7 @@ impl Args {
             seed: self.seed,
             connect_timeout: self.connect_timeout,
             reconnect: !self.no_reconnect,
+            coalesce_acks: !self.immediate_acks,
         })
     }
 }

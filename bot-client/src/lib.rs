@@ -5,6 +5,7 @@ pub mod bot;
 pub mod cli;
 pub mod client;
 pub mod load;
+pub mod process;
 pub mod report;
 
 pub use client::{Client, ClientError, ConnectOptions, Received};

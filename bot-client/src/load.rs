@@ -10,6 +10,7 @@ use tokio::time::sleep_until;
 
 use crate::bot::{BotConfig, BotOutcome, LiveStats, run_bot, stopped};
 use crate::client::ConnectOptions;
+use crate::process;
 use crate::report::Report;
 
 /// How long bots get to close cleanly once told to stop (each close waits at most 2 s).
@@ -30,6 +31,8 @@ pub struct LoadConfig {
     pub seed: u64,
     pub connect_timeout: Duration,
     pub reconnect: bool,
+    /// Each bot sends its ack with its next input (one write) instead of at once.
+    pub coalesce_acks: bool,
 }
 
 impl LoadConfig {
@@ -45,6 +48,7 @@ impl LoadConfig {
             seed: 1,
             connect_timeout: Duration::from_secs(10),
             reconnect: true,
+            coalesce_acks: true,
         }
     }
 
@@ -53,6 +57,7 @@ impl LoadConfig {
             ConnectOptions::new(&self.url, &self.room, &format!("{}{i}", self.name_prefix));
         opts.auth_token.clone_from(&self.auth_token);
         opts.connect_timeout = self.connect_timeout;
+        opts.coalesce_acks = self.coalesce_acks;
         // Distinct, reproducible walks per bot.
         let mut behaviour =
             BotConfig::new(self.seed ^ (i as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15));
@@ -91,11 +96,22 @@ pub async fn run_load(
             }
         });
     }
-    tokio::select! {
-        _ = sleep_until((measure_from + cfg.duration).into()) => {}
-        _ = interrupt => {}
+    tokio::pin!(interrupt);
+    let interrupted = tokio::select! {
+        _ = sleep_until(measure_from.into()) => false,
+        _ = &mut interrupt => true,
+    };
+    let cpu_at_start = process::cpu_seconds();
+    if !interrupted {
+        tokio::select! {
+            _ = sleep_until((measure_from + cfg.duration).into()) => {}
+            _ = &mut interrupt => {}
+        }
     }
     let measured = Instant::now().saturating_duration_since(measure_from);
+    let cpu_cores = cpu_at_start
+        .zip(process::cpu_seconds())
+        .map(|(a, b)| (b - a) / measured.as_secs_f64().max(1e-3));
     stop_tx.send_replace(true);
 
     let mut outcomes = Vec::with_capacity(cfg.bots);
@@ -110,6 +126,8 @@ pub async fn run_load(
     let stopped_in_time = tokio::time::timeout(STOP_GRACE, collect).await.is_ok();
     bots.abort_all();
     let mut report = Report::from_outcomes(cfg.bots, cfg.ramp, measured, &outcomes);
+    report.client_cpu_cores = cpu_cores.map(|c| (c * 1000.0).round() / 1000.0);
+    report.client_peak_rss_mb = process::peak_rss_mb().map(f64::round);
     if !stopped_in_time {
         report.errors.push(format!(
             "{} bots did not stop within {}s and were not counted",

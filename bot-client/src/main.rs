@@ -75,9 +75,10 @@ async fn progress(cfg: LoadConfig, live: Arc<LiveStats>) {
         last = (now, snapshots);
         bar.set_position(now.duration_since(start).as_millis() as u64);
         bar.set_message(format!(
-            "{}/{} connected, {} failed | {:.0} snapshots/s | {} errors",
+            "{}/{} connected, {} connecting, {} failed | {:.0} snapshots/s | {} errors",
             live.connected.load(Relaxed),
             cfg.bots,
+            live.connecting.load(Relaxed),
             live.failed.load(Relaxed),
             rate,
             live.errors.load(Relaxed),

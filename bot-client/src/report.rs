@@ -49,6 +49,13 @@ pub struct Report {
     pub stale_share: f64,
     pub checksum_mismatches: u64,
     pub protocol_errors: u64,
+    /// Snapshots bots could not apply because they had fallen more than their ring behind:
+    /// the bots were overloaded, so the other figures describe them more than the server.
+    pub fell_behind: u64,
+    /// CPU cores the bot process used over the measured part of the run, and its peak memory
+    /// (Linux only): with bots and server sharing a machine, read the figures with these.
+    pub client_cpu_cores: Option<f64>,
+    pub client_peak_rss_mb: Option<f64>,
     /// How connections and join attempts ended, by code name (`protocol::codes::name`;
     /// `abnormal` when the server sent no close frame).
     pub close_codes: BTreeMap<String, u64>,
@@ -100,6 +107,7 @@ impl Report {
         }
         let checksum_mismatches = outcomes.iter().map(|o| o.checksum_mismatches).sum();
         let protocol_errors = outcomes.iter().map(|o| o.protocol_errors).sum();
+        let fell_behind = outcomes.iter().map(|o| o.fell_behind).sum();
         Report {
             bots,
             bots_connected: connected,
@@ -130,6 +138,9 @@ impl Report {
             },
             checksum_mismatches,
             protocol_errors,
+            fell_behind,
+            client_cpu_cores: None,
+            client_peak_rss_mb: None,
             close_codes,
             errors,
             passed: checksum_mismatches == 0 && protocol_errors == 0 && connected > 0,
@@ -209,6 +220,18 @@ impl Report {
         );
         row("checksum mismatches", self.checksum_mismatches.to_string());
         row("protocol errors", self.protocol_errors.to_string());
+        if self.fell_behind > 0 {
+            row(
+                "fell behind",
+                format!("{} (the bots were overloaded)", self.fell_behind),
+            );
+        }
+        if let (Some(cpu), Some(rss)) = (self.client_cpu_cores, self.client_peak_rss_mb) {
+            row(
+                "bot process",
+                format!("{cpu:.2} cores, peak RSS {rss:.0} MB"),
+            );
+        }
         let codes: Vec<String> = self
             .close_codes
             .iter()

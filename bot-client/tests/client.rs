@@ -98,6 +98,25 @@ async fn keeps_the_servers_world_and_acks_it() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn coalesced_acks_ride_with_inputs() {
+    let server = FakeServer::start(Behaviour::default()).await;
+    let mut opts = ConnectOptions::new(&server.url(), "arena", "ada");
+    opts.coalesce_acks = true;
+    let (mut client, _) = Client::connect(opts).await.unwrap();
+    take_snapshots(&mut client, 5).await;
+    // No inputs: each ack still goes out, one snapshot late.
+    for _ in 0..30 {
+        client.send_input(0.0, 1.0, 0).unwrap();
+        take_snapshots(&mut client, 1).await;
+    }
+    assert_eq!(client.stats().counters.protocol_errors, 0);
+    let log = server.log.lock().unwrap();
+    assert!(log.baselines_used[3..].iter().all(Option::is_some));
+    let newest = *log.baselines_used.iter().flatten().max().unwrap();
+    assert!(newest + 3 >= client.latest().unwrap().0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_reject_is_an_error_with_its_code() {
     let server = FakeServer::start(Behaviour {
         reject: Some((codes::ROOM_FULL, "room arena is full".to_owned())),

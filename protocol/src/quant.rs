@@ -1,7 +1,7 @@
 //! Position quantisation: world units to fixed point with `1/SCALE` unit steps.
 //!
-//! 1/16 unit keeps a one-tick move of an arena NPC (<= 2.5 units) or player (<= 3.4 units) within
-//! +-62 steps, which zig-zags to one varint byte; the rounding error is at most 1/32 unit.
+//! At 1/16 unit a one-tick move of an arena NPC (<= 2.5 units, 40 steps) or player (<= 3.4
+//! units, 54 steps) zig-zags below 251, one varint byte; the rounding error is at most 1/32 unit.
 
 /// Quantisation steps per world unit.
 pub const SCALE: f32 = 16.0;

@@ -52,9 +52,32 @@ pub struct Config {
     #[arg(long, env = "TICKSYNC_MAX_CONNECTIONS", default_value_t = 4096)]
     pub max_connections: usize,
 
+    /// WebSocket connections open at once from one IP address (0: no limit). Loopback peers
+    /// are exempt unless `--limit-loopback`, so local load tests can open thousands.
+    #[arg(long, env = "TICKSYNC_MAX_CONNECTIONS_PER_IP", default_value_t = 32)]
+    pub max_connections_per_ip: usize,
+
+    /// Apply the per-IP limit to loopback peers too.
+    #[arg(long, env = "TICKSYNC_LIMIT_LOOPBACK", default_value_t = false, action = clap::ArgAction::Set)]
+    pub limit_loopback: bool,
+
     /// Largest client WebSocket frame (and message: client messages are single frames).
     #[arg(long, env = "TICKSYNC_MAX_CLIENT_FRAME", default_value_t = protocol::limits::MAX_CLIENT_MSG_BYTES)]
     pub max_client_frame: usize,
+
+    /// Client messages per second per connection (token bucket); a client sends ~120 (input
+    /// and ack each tick). Excess is dropped and counted; dropping more than this many in one
+    /// second closes the connection (1008 policy violation).
+    #[arg(long, env = "TICKSYNC_MAX_MSGS_PER_SEC", default_value_t = 240)]
+    pub max_msgs_per_sec: u32,
+
+    /// Bucket size of that rate: how many messages may arrive back to back.
+    #[arg(long, env = "TICKSYNC_MSG_BURST", default_value_t = 120)]
+    pub msg_burst: u32,
+
+    /// Largest HTTP request head (the upgrade request) the server buffers, in bytes.
+    #[arg(long, env = "TICKSYNC_MAX_HTTP_HEAD", default_value_t = 16 * 1024, value_parser = clap::value_parser!(u32).range(8192..))]
+    pub max_http_head: u32,
 
     /// Messages a room inbox holds (inputs beyond it are dropped and counted).
     #[arg(long, env = "TICKSYNC_INBOX", default_value_t = 8192)]
@@ -73,6 +96,29 @@ pub struct Config {
     /// Time for the `Hello` to arrive after the upgrade.
     #[arg(long, env = "TICKSYNC_HANDSHAKE_TIMEOUT", default_value = "5s", value_parser = humantime::parse_duration)]
     pub handshake_timeout: Duration,
+
+    /// How often the server pings an idle connection.
+    #[arg(long, env = "TICKSYNC_PING_INTERVAL", default_value = "5s", value_parser = humantime::parse_duration)]
+    pub ping_interval: Duration,
+
+    /// A connection that sends nothing (not even a pong) for this long is closed (4006).
+    #[arg(long, env = "TICKSYNC_IDLE_TIMEOUT", default_value = "15s", value_parser = humantime::parse_duration)]
+    pub idle_timeout: Duration,
+
+    /// A write that cannot complete in this long (the client stopped reading and its socket
+    /// is full) drops the connection.
+    #[arg(long, env = "TICKSYNC_WRITE_TIMEOUT", default_value = "10s", value_parser = humantime::parse_duration)]
+    pub write_timeout: Duration,
+
+    /// How long a disconnected player's entity waits for its client to resume (`Hello` with
+    /// the resume token from `Welcome`) before it leaves the room.
+    #[arg(long, env = "TICKSYNC_RESUME_GRACE", default_value = "10s", value_parser = humantime::parse_duration)]
+    pub resume_grace: Duration,
+
+    /// Secret for join tokens. When set, every `Hello` needs a token minted with it for its
+    /// room and player name (docs/security.md); when unset, the server is open.
+    #[arg(long, env = "TICKSYNC_JOIN_SECRET", hide_env_values = true)]
+    pub join_secret: Option<String>,
 
     /// Extra browser origins allowed to open WebSockets (comma-separated; `*` allows any). The
     /// server's own host and loopback hosts are always allowed.

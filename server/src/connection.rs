@@ -3,7 +3,7 @@
 
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use fastwebsockets::{
@@ -17,6 +17,7 @@ use tokio::sync::oneshot;
 use tokio::time::timeout;
 
 use crate::outbox::{Outbox, Outgoing};
+use crate::ratelimit::{RateLimit, Verdict};
 use crate::registry::RoomHandle;
 use crate::room::{ConnId, JoinRequest, RoomMsg};
 use crate::{Rejection, ServerCtx};
@@ -28,8 +29,10 @@ const CLOSE_GRACE: Duration = Duration::from_secs(1);
 
 /// Why the reader stopped.
 enum End {
-    /// The peer closed, or the socket failed: nothing more to send.
-    Gone,
+    /// The peer sent a close frame: it left on purpose.
+    PeerClosed,
+    /// The socket failed or hit EOF: the client may come back and resume.
+    Lost,
     /// Close the connection with this code and reason.
     Close(u16, String),
 }
@@ -38,6 +41,14 @@ impl From<Rejection> for End {
     fn from(r: Rejection) -> Self {
         End::Close(r.code, r.reason)
     }
+}
+
+/// Why the writer stopped.
+enum WriterEnd {
+    /// It sent a close frame (or the echo of the peer's).
+    Closed,
+    /// A write failed or timed out (the peer stopped reading).
+    Failed,
 }
 
 pub async fn serve(mut ws: WebSocket<Io>, ctx: Arc<ServerCtx>, conn: ConnId) {
@@ -49,32 +60,38 @@ pub async fn serve(mut ws: WebSocket<Io>, ctx: Arc<ServerCtx>, conn: ConnId) {
     let outbox = Arc::new(Outbox::new(ctx.cfg.reliable_queue));
     ctx.register(conn, outbox.clone());
 
-    let mut writer = tokio::spawn(write_loop(wr, outbox.clone()));
+    let mut writer = tokio::spawn(write_loop(wr, outbox.clone(), ctx.clone()));
     let mut room: Option<RoomHandle> = None;
     let end = {
         let reading = read_loop(&mut rd, &outbox, &ctx, conn, &mut room);
         tokio::pin!(reading);
         tokio::select! {
-            end = &mut reading => Some(end),
+            end = &mut reading => Ok(end),
             // The writer stopped first: it sent a close (server-initiated) or the socket failed.
-            _ = &mut writer => {
+            w = &mut writer => {
                 let _ = timeout(CLOSE_GRACE, &mut reading).await;
-                None
+                Err(w.unwrap_or(WriterEnd::Failed))
             }
         }
     };
+    let resumable = match &end {
+        Ok(End::Lost) | Err(WriterEnd::Failed) => true,
+        Ok(End::Close(code, _)) => *code == codes::TIMEOUT,
+        Ok(End::PeerClosed) | Err(WriterEnd::Closed) => false,
+    };
     if let Some(room) = &room {
-        let _ = room.inbox.send(RoomMsg::Leave { conn }).await;
+        let _ = room.inbox.send(RoomMsg::Leave { conn, resumable }).await;
     }
-    if let Some(end) = end {
+    if let Ok(end) = end {
         let ours = matches!(end, End::Close(..));
         let (code, reason) = match end {
             End::Close(code, reason) => (code, reason),
             // Any close echo the reader queued goes out first (control frames lead).
-            End::Gone => (codes::NORMAL, String::new()),
+            End::PeerClosed | End::Lost => (codes::NORMAL, String::new()),
         };
-        if code != codes::NORMAL {
+        if ours {
             tracing::debug!(conn, code, %reason, "closing connection");
+            crate::metrics::Metrics::count(&ctx.metrics.closes, codes::name(code));
         }
         outbox.close(code, reason);
         if timeout(CLOSE_GRACE, &mut writer).await.is_ok() && ours {
@@ -100,7 +117,12 @@ async fn read_loop(
     };
 
     // The handshake: a `Hello` within the timeout, then the room's answer.
-    let first = match timeout(ctx.cfg.handshake_timeout, next_message(rd, &mut send_fn)).await {
+    let first = match timeout(
+        ctx.cfg.handshake_timeout,
+        next_message(rd, outbox, &mut send_fn),
+    )
+    .await
+    {
         Err(_) => {
             return End::Close(
                 codes::TIMEOUT,
@@ -110,22 +132,36 @@ async fn read_loop(
         Ok(Err(end)) => return end,
         Ok(Ok(bytes)) => bytes,
     };
-    let hello = match parse_hello(&first) {
+    let hello = match parse_hello(&first).and_then(|h| authorize(ctx, h)) {
         Ok(h) => h,
-        Err(rej) => return reject(outbox, rej),
+        Err(rej) => return reject(ctx, outbox, rej),
     };
     let (room, player) = match join(ctx, conn, hello, outbox).await {
         Ok(joined) => joined,
-        Err(rej) => return reject(outbox, rej),
+        Err(rej) => return reject(ctx, outbox, rej),
     };
     tracing::debug!(conn, room = %room.name, ?player, "joined");
     let room = joined.insert(room);
 
+    let mut limit = RateLimit::new(ctx.cfg.max_msgs_per_sec, ctx.cfg.msg_burst, Instant::now());
     loop {
-        let bytes = match next_message(rd, &mut send_fn).await {
+        let bytes = match next_message(rd, outbox, &mut send_fn).await {
             Ok(b) => b,
             Err(end) => return end,
         };
+        match limit.check(Instant::now()) {
+            Verdict::Allow => {}
+            Verdict::Drop => {
+                ctx.metrics.rate_limited.inc();
+                continue;
+            }
+            Verdict::Abuse => {
+                return End::Close(
+                    codes::POLICY_VIOLATION,
+                    "message rate limit exceeded".into(),
+                );
+            }
+        }
         let msg = match codec::decode_client(&bytes) {
             Ok(m) => m,
             Err(e) => return End::Close(codes::PROTOCOL_ERROR, e.to_string()),
@@ -136,6 +172,7 @@ async fn read_loop(
                     match e {
                         tokio::sync::mpsc::error::TrySendError::Full(_) => {
                             room.inputs_dropped.fetch_add(1, Ordering::Relaxed);
+                            ctx.metrics.inputs_dropped.inc();
                         }
                         tokio::sync::mpsc::error::TrySendError::Closed(_) => {
                             return End::Close(codes::ROOM_CLOSED, "the room closed".into());
@@ -163,6 +200,7 @@ async fn read_loop(
 /// The next complete binary message. Control frames are answered through `send_fn`.
 async fn next_message<F, R>(
     rd: &mut WebSocketRead<ReadHalf<Io>>,
+    outbox: &Outbox,
     send_fn: &mut F,
 ) -> Result<Vec<u8>, End>
 where
@@ -171,6 +209,7 @@ where
 {
     loop {
         let frame = rd.read_frame(send_fn).await.map_err(frame_error)?;
+        outbox.heard();
         match frame.opcode {
             OpCode::Binary if frame.fin => return Ok(frame.payload.to_vec()),
             // Client messages are tiny: a fragmented one is either a bug or an attack.
@@ -186,7 +225,7 @@ where
                     "text frames are not accepted".into(),
                 ));
             }
-            OpCode::Close => return Err(End::Gone),
+            OpCode::Close => return Err(End::PeerClosed),
             OpCode::Ping | OpCode::Pong => {}
         }
     }
@@ -199,7 +238,7 @@ fn frame_error(e: WebSocketError) -> End {
         }
         WebSocketError::UnexpectedEOF
         | WebSocketError::IoError(_)
-        | WebSocketError::ConnectionClosed => End::Gone,
+        | WebSocketError::ConnectionClosed => End::Lost,
         other => End::Close(codes::PROTOCOL_ERROR, other.to_string()),
     }
 }
@@ -233,6 +272,26 @@ fn parse_hello(bytes: &[u8]) -> Result<Hello, Rejection> {
     }
 }
 
+/// With a join secret configured, the `Hello` must carry a valid token for its room and name.
+fn authorize(ctx: &ServerCtx, hello: Hello) -> Result<Hello, Rejection> {
+    let Some(secret) = &ctx.cfg.join_secret else {
+        return Ok(hello);
+    };
+    let token = hello.auth_token.as_deref();
+    crate::auth::verify(
+        secret.as_bytes(),
+        token,
+        &hello.room,
+        &hello.name,
+        crate::auth::now_unix(),
+    )
+    .map(|()| hello)
+    .map_err(|e| Rejection {
+        code: codes::UNAUTHORIZED,
+        reason: e.to_string(),
+    })
+}
+
 async fn join(
     ctx: &Arc<ServerCtx>,
     conn: ConnId,
@@ -244,6 +303,7 @@ async fn join(
         let room = ctx.rooms.get_or_create(&hello.room)?;
         let (reply, answer) = oneshot::channel();
         let req = JoinRequest {
+            resume_token: hello.resume_token.clone(),
             conn,
             name: hello.name.clone(),
             outbox: outbox.clone(),
@@ -265,7 +325,9 @@ async fn join(
 }
 
 /// Sends `Reject` and asks for a close with the same code.
-fn reject(outbox: &Outbox, rej: Rejection) -> End {
+fn reject(ctx: &ServerCtx, outbox: &Outbox, mut rej: Rejection) -> End {
+    truncate(&mut rej.reason, protocol::limits::MAX_REASON_BYTES);
+    crate::metrics::Metrics::count(&ctx.metrics.rejects, codes::name(rej.code));
     let msg = ServerMsg::Reject {
         code: rej.code,
         reason: rej.reason.clone(),
@@ -274,35 +336,60 @@ fn reject(outbox: &Outbox, rej: Rejection) -> End {
     End::from(rej)
 }
 
-async fn write_loop(mut wr: WebSocketWrite<WriteHalf<Io>>, outbox: Arc<Outbox>) {
+async fn write_loop(
+    mut wr: WebSocketWrite<WriteHalf<Io>>,
+    outbox: Arc<Outbox>,
+    ctx: Arc<ServerCtx>,
+) -> WriterEnd {
+    let cfg = &ctx.cfg;
+    let mut ping = tokio::time::interval_at(
+        tokio::time::Instant::now() + cfg.ping_interval,
+        cfg.ping_interval,
+    );
+    ping.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         while let Some(out) = outbox.take() {
-            let result = match &out {
-                Outgoing::Close(code, reason) => {
-                    let _ = wr
-                        .write_frame(Frame::close(*code, close_reason(reason)))
-                        .await;
-                    return;
-                }
-                Outgoing::Control(op, payload) => {
-                    let frame = Frame::new(true, *op, None, Payload::Borrowed(payload));
-                    let r = wr.write_frame(frame).await;
-                    if *op == OpCode::Close {
-                        return;
-                    }
-                    r
-                }
-                Outgoing::Reliable(b) => wr.write_frame(Frame::binary(Payload::Borrowed(b))).await,
+            let (frame, last) = match &out {
+                Outgoing::Close(code, reason) => (Frame::close(*code, close_reason(reason)), true),
+                Outgoing::Control(op, payload) => (
+                    Frame::new(true, *op, None, Payload::Borrowed(payload)),
+                    *op == OpCode::Close,
+                ),
+                Outgoing::Reliable(b) => (Frame::binary(Payload::Borrowed(b)), false),
                 Outgoing::Snapshot(b) => {
                     outbox.snapshots_sent.fetch_add(1, Ordering::Relaxed);
-                    wr.write_frame(Frame::binary(Payload::Borrowed(b))).await
+                    (Frame::binary(Payload::Borrowed(b)), false)
                 }
             };
-            if result.is_err() {
-                return;
+            // A peer that stops reading fills its socket; past the timeout it is dropped
+            // (no close frame can get through a full socket).
+            match timeout(cfg.write_timeout, wr.write_frame(frame)).await {
+                Ok(Ok(())) if last => return WriterEnd::Closed,
+                Ok(Ok(())) => {}
+                Ok(Err(_)) | Err(_) => return WriterEnd::Failed,
             }
         }
-        outbox.ready().await;
+        tokio::select! {
+            biased;
+            _ = outbox.ready() => {}
+            _ = ping.tick() => {
+                if outbox.silent_for() >= cfg.idle_timeout {
+                    outbox.close(codes::TIMEOUT, "no traffic from the client within the idle timeout");
+                } else {
+                    outbox.put_control(OpCode::Ping, b"ticksync".to_vec());
+                }
+            }
+        }
+    }
+}
+
+fn truncate(s: &mut String, max: usize) {
+    if s.len() > max {
+        let mut end = max;
+        while !s.is_char_boundary(end) {
+            end -= 1;
+        }
+        s.truncate(end);
     }
 }
 

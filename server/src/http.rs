@@ -2,6 +2,7 @@
 //! browser client's files; 404 for anything else.
 
 use std::convert::Infallible;
+use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 
@@ -12,16 +13,25 @@ use hyper::header::{CACHE_CONTROL, CONTENT_TYPE, HOST, ORIGIN};
 use hyper::{Method, Request, Response, StatusCode};
 
 use crate::ServerCtx;
+use crate::metrics::Metrics;
 
 type Body = Full<Bytes>;
 
 pub async fn route(
     mut req: Request<Incoming>,
     ctx: Arc<ServerCtx>,
+    peer: SocketAddr,
 ) -> Result<Response<Body>, Infallible> {
     let path = req.uri().path().to_string();
     let resp = match (req.method(), path.as_str()) {
-        (&Method::GET, "/ws") => upgrade(&mut req, &ctx),
+        (&Method::GET, "/ws") => upgrade(&mut req, &ctx, peer.ip()),
+        (&Method::GET, "/metrics") => {
+            let mut r = Response::new(Full::new(Bytes::from(ctx.metrics.render())));
+            let ct = "application/openmetrics-text; version=1.0.0; charset=utf-8";
+            r.headers_mut()
+                .insert(CONTENT_TYPE, ct.parse().expect("valid"));
+            r
+        }
         (&Method::GET, "/healthz") => text(StatusCode::OK, "ok\n"),
         (&Method::GET, "/rooms") => {
             let json = serde_json::to_vec_pretty(&ctx.rooms.infos()).unwrap_or_default();
@@ -62,19 +72,25 @@ fn asset(path: &str) -> Response<Body> {
     }
 }
 
-fn upgrade(req: &mut Request<Incoming>, ctx: &Arc<ServerCtx>) -> Response<Body> {
+fn upgrade(req: &mut Request<Incoming>, ctx: &Arc<ServerCtx>, ip: IpAddr) -> Response<Body> {
     if !fastwebsockets::upgrade::is_upgrade_request(req) {
         return text(StatusCode::BAD_REQUEST, "expected a WebSocket upgrade\n");
     }
+    let refuse = |status, why: &'static str, body: &'static str| {
+        Metrics::count(&ctx.metrics.upgrades_refused, why);
+        text(status, body)
+    };
     if !origin_allowed(req, &ctx.cfg.allowed_origins) {
-        return text(StatusCode::FORBIDDEN, "origin not allowed\n");
+        return refuse(StatusCode::FORBIDDEN, "origin", "origin not allowed\n");
     }
-    // Count the connection before answering 101, so the limit holds under a burst.
-    let open = ctx.open_connections.fetch_add(1, Ordering::AcqRel) + 1;
-    let guard = crate::ConnectionGuard(ctx.clone());
-    if open > ctx.cfg.max_connections {
-        return text(StatusCode::SERVICE_UNAVAILABLE, "server full\n");
-    }
+    // Counted before answering 101, so the limits hold under a burst; the guard uncounts.
+    let Some(guard) = crate::ConnectionGuard::acquire(ctx, ip) else {
+        return refuse(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "connection_limit",
+            "too many connections\n",
+        );
+    };
     let (response, fut) = match fastwebsockets::upgrade::upgrade(req) {
         Ok(x) => x,
         Err(_) => return text(StatusCode::BAD_REQUEST, "bad WebSocket upgrade\n"),

@@ -3,17 +3,20 @@
 
 pub mod arena;
 mod assets;
+pub mod auth;
 pub mod config;
 mod connection;
 pub mod game;
 mod http;
+pub mod metrics;
 mod outbox;
+mod ratelimit;
 pub mod registry;
 pub mod room;
 mod tokens;
 
 use std::collections::HashMap;
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
@@ -45,6 +48,8 @@ pub(crate) struct ServerCtx {
     epoch: Instant,
     next_conn: AtomicU64,
     open_connections: AtomicUsize,
+    per_ip: Mutex<HashMap<IpAddr, usize>>,
+    metrics: metrics::Metrics,
     /// Every open WebSocket's outbox, to tell them all at shutdown.
     outboxes: Mutex<HashMap<ConnId, Arc<Outbox>>>,
     tracker: TaskTracker,
@@ -66,12 +71,54 @@ impl ServerCtx {
     }
 }
 
-/// Decrements the open-connection count when a WebSocket task ends (or never starts).
-pub(crate) struct ConnectionGuard(Arc<ServerCtx>);
+/// One counted WebSocket connection (total and per IP); uncounted when dropped.
+pub(crate) struct ConnectionGuard {
+    ctx: Arc<ServerCtx>,
+    ip: Option<IpAddr>,
+}
+
+impl ConnectionGuard {
+    /// Counts a connection from `ip`, or `None` if a limit is reached.
+    pub(crate) fn acquire(ctx: &Arc<ServerCtx>, ip: IpAddr) -> Option<Self> {
+        let cfg = &ctx.cfg;
+        let per_ip = cfg.max_connections_per_ip > 0 && (cfg.limit_loopback || !ip.is_loopback());
+        let total = ctx.open_connections.fetch_add(1, Ordering::AcqRel);
+        ctx.metrics.connections_open.inc();
+        // From here on, dropping the guard uncounts.
+        let mut guard = ConnectionGuard {
+            ctx: ctx.clone(),
+            ip: None,
+        };
+        if total >= cfg.max_connections {
+            return None;
+        }
+        if per_ip {
+            let mut map = ctx.per_ip.lock().unwrap_or_else(|e| e.into_inner());
+            let n = map.entry(ip).or_insert(0);
+            if *n >= cfg.max_connections_per_ip {
+                drop(map);
+                return None;
+            }
+            *n += 1;
+            guard.ip = Some(ip);
+        }
+        Some(guard)
+    }
+}
 
 impl Drop for ConnectionGuard {
     fn drop(&mut self) {
-        self.0.open_connections.fetch_sub(1, Ordering::AcqRel);
+        self.ctx.open_connections.fetch_sub(1, Ordering::AcqRel);
+        if let Some(ip) = self.ip {
+            let mut map = self.ctx.per_ip.lock().unwrap_or_else(|e| e.into_inner());
+            if let Some(n) = map.get_mut(&ip) {
+                *n -= 1;
+                if *n == 0 {
+                    map.remove(&ip);
+                }
+            }
+        }
+        self.ctx.metrics.connections_open.dec();
     }
 }
 
@@ -105,6 +152,8 @@ impl Server {
             epoch,
             next_conn: AtomicU64::new(1),
             open_connections: AtomicUsize::new(0),
+            per_ip: Mutex::default(),
+            metrics: metrics::Metrics::default(),
             outboxes: Mutex::default(),
             tracker: TaskTracker::new(),
         });
@@ -194,12 +243,14 @@ async fn accept_loop(listener: TcpListener, ctx: Arc<ServerCtx>, stop: Cancellat
         }
         let ctx = ctx.clone();
         let stop = stop.clone();
+        ctx.metrics.sockets_open.inc();
         ctx.tracker.clone().spawn(async move {
             let svc_ctx = ctx.clone();
-            let svc = service_fn(move |req| http::route(req, svc_ctx.clone()));
+            let svc = service_fn(move |req| http::route(req, svc_ctx.clone(), peer));
             let conn = http1::Builder::new()
                 .timer(TokioTimer::new())
                 .header_read_timeout(ctx.cfg.handshake_timeout)
+                .max_buf_size(ctx.cfg.max_http_head as usize)
                 .serve_connection(TokioIo::new(stream), svc)
                 .with_upgrades();
             tokio::pin!(conn);
@@ -214,6 +265,7 @@ async fn accept_loop(listener: TcpListener, ctx: Arc<ServerCtx>, stop: Cancellat
                     let _ = conn.await;
                 }
             }
+            ctx.metrics.sockets_open.dec();
         });
     }
 }

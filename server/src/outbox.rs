@@ -44,6 +44,9 @@ pub struct Outbox {
     /// Snapshots replaced before the writer took them.
     pub stale_dropped: AtomicU64,
     pub snapshots_sent: AtomicU64,
+    /// When the peer last sent anything (ms since `created`), for the idle timeout.
+    last_heard_ms: AtomicU64,
+    created: std::time::Instant,
 }
 
 /// A control frame queue longer than this means the peer floods pings: close it.
@@ -58,6 +61,8 @@ impl Outbox {
             acked_tick: AtomicU32::new(NO_ACK),
             stale_dropped: AtomicU64::new(0),
             snapshots_sent: AtomicU64::new(0),
+            last_heard_ms: AtomicU64::new(0),
+            created: std::time::Instant::now(),
         }
     }
 
@@ -146,6 +151,18 @@ impl Outbox {
 
     pub fn reliable_len(&self) -> usize {
         self.lock().reliable.len()
+    }
+
+    /// The peer sent something (any frame).
+    pub fn heard(&self) {
+        let ms = self.created.elapsed().as_millis() as u64;
+        self.last_heard_ms.store(ms, Ordering::Relaxed);
+    }
+
+    /// Time since the peer last sent anything.
+    pub fn silent_for(&self) -> std::time::Duration {
+        let heard = std::time::Duration::from_millis(self.last_heard_ms.load(Ordering::Relaxed));
+        self.created.elapsed().saturating_sub(heard)
     }
 
     pub fn set_acked(&self, tick: u32) {

@@ -22,7 +22,10 @@ pub const WAIT: Duration = Duration::from_secs(15);
 
 /// A server on 127.0.0.1 with an ephemeral port; `tweak` adjusts the defaults.
 pub async fn start_server(tweak: impl FnOnce(&mut Config)) -> Server {
-    let mut cfg = Config { addr: "127.0.0.1:0".parse().unwrap(), ..Config::default() };
+    let mut cfg = Config {
+        addr: "127.0.0.1:0".parse().unwrap(),
+        ..Config::default()
+    };
     tweak(&mut cfg);
     Server::start(cfg).await.expect("server starts")
 }

@@ -21,6 +21,10 @@ pub enum ClientError {
     /// A snapshot did not reproduce the server's checksum: this client's world is wrong.
     #[error("checksum mismatch at tick {tick}")]
     ChecksumMismatch { tick: u32 },
+    /// A snapshot's baseline was already dropped: this client fell more than its ring (64
+    /// snapshots) behind. Reconnect to start from a full snapshot.
+    #[error("fell behind: snapshot {tick} is against dropped baseline {baseline}")]
+    FellBehind { tick: u32, baseline: u32 },
     /// The writer's queue is full (the socket does not drain); the message was not sent.
     #[error("send queue full")]
     SendQueueFull,

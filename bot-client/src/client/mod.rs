@@ -8,6 +8,8 @@ pub mod stats;
 mod transport;
 
 use std::collections::VecDeque;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering::Relaxed};
 use std::time::{Duration, Instant};
 
 use fastwebsockets::Frame;
@@ -22,7 +24,7 @@ pub use error::{ABNORMAL_CLOSURE, ClientError, NO_STATUS, close_code_name};
 pub use options::{ConnectOptions, WsUrl};
 use ring::{RingError, TableRing};
 pub use stats::{ClientStats, Counters};
-use transport::Inbound;
+use transport::{Inbound, Outgoing};
 
 /// How long `close` waits for the server's close frame.
 const CLOSE_WAIT: Duration = Duration::from_secs(2);
@@ -57,12 +59,16 @@ pub enum Received {
 
 pub struct Client {
     inbound: mpsc::Receiver<Inbound>,
-    data: Sender<Frame<'static>>,
+    closing: Arc<AtomicBool>,
+    data: Sender<Outgoing>,
     control: Sender<Frame<'static>>,
     reader: tokio::task::AbortHandle,
     writer: Option<tokio::task::JoinHandle<()>>,
     player: EntityId,
     auto_ack: bool,
+    coalesce_acks: bool,
+    /// With `coalesce_acks`: the ack waiting to go out with the next input.
+    pending_ack: Option<u32>,
     ring: TableRing,
     newest_tick: Option<u32>,
     next_input_seq: u32,
@@ -99,6 +105,7 @@ impl Client {
         let channels = transport::start(ws);
         let mut client = Client {
             inbound: channels.inbound,
+            closing: channels.closing,
             data: channels.data,
             control: channels.control,
             reader: channels.reader,
@@ -108,6 +115,8 @@ impl Client {
                 version: 0,
             },
             auto_ack: opts.auto_ack,
+            coalesce_acks: opts.coalesce_acks,
+            pending_ack: None,
             ring: TableRing::default(),
             newest_tick: None,
             next_input_seq: 1,
@@ -138,6 +147,7 @@ impl Client {
                     ServerMsg::Reject { code, reason } => {
                         // Let the close handshake that follows finish, so the server sees a
                         // clean close rather than a reset.
+                        self.closing.store(true, Relaxed);
                         let _ = self.wait_for_close(REJECT_CLOSE_WAIT).await;
                         Err(ClientError::Rejected { code, reason })
                     }
@@ -226,6 +236,11 @@ impl Client {
                 self.stats.counters.checksum_mismatches += 1;
                 return Err(ClientError::ChecksumMismatch { tick });
             }
+            Err(RingError::Evicted { tick, baseline }) => {
+                self.newest_tick = Some(s.tick);
+                self.stats.counters.fell_behind += 1;
+                return Err(ClientError::FellBehind { tick, baseline });
+            }
             Err(e) => {
                 self.newest_tick = self.newest_tick.max(Some(s.tick));
                 return Err(self.protocol_error(e.to_string()));
@@ -235,10 +250,18 @@ impl Client {
         self.stats.counters.snapshots += 1;
         self.record_input_latency(s.input_seq, at);
         if self.auto_ack {
-            // A full queue drops this ack; the next one supersedes it anyway.
-            match self.send(ClientMsg::Ack { tick: s.tick }) {
-                Ok(()) | Err(ClientError::SendQueueFull) => {}
-                Err(e) => return Err(e),
+            // An ack still waiting means no input went out for a whole snapshot: send it now,
+            // so the server's baseline never lags more than one snapshot behind.
+            let now = match self.coalesce_acks {
+                true => self.pending_ack.replace(s.tick),
+                false => Some(s.tick),
+            };
+            if let Some(tick) = now {
+                // A full queue drops this ack; the next one supersedes it anyway.
+                match self.send(ClientMsg::Ack { tick }) {
+                    Ok(()) | Err(ClientError::SendQueueFull) => {}
+                    Err(e) => return Err(e),
+                }
             }
         }
         Ok(Received::Snapshot {
@@ -280,7 +303,11 @@ impl Client {
     }
 
     fn send_frame(&self, frame: Frame<'static>) -> Result<(), ClientError> {
-        self.data.try_send(frame).map_err(|e| match e {
+        self.send_frames(Outgoing(frame, None))
+    }
+
+    fn send_frames(&self, frames: Outgoing) -> Result<(), ClientError> {
+        self.data.try_send(frames).map_err(|e| match e {
             TrySendError::Full(_) => ClientError::SendQueueFull,
             TrySendError::Closed(_) => ClientError::NotConnected,
         })
@@ -295,11 +322,20 @@ impl Client {
             dy: quant::axis_to_wire(dy),
             buttons,
         };
-        let sent = self.send(ClientMsg::Input(input));
+        let input = transport::binary_frame(codec::encode_client(&ClientMsg::Input(input)), false);
+        let sent = match self.pending_ack {
+            Some(tick) => {
+                let ack =
+                    transport::binary_frame(codec::encode_client(&ClientMsg::Ack { tick }), false);
+                self.send_frames(Outgoing(ack, Some(input)))
+            }
+            None => self.send_frame(input),
+        };
         if let Err(ClientError::SendQueueFull) = sent {
             self.stats.counters.send_queue_full += 1;
         }
         sent?;
+        self.pending_ack = None;
         self.next_input_seq += 1;
         self.stats.counters.inputs_sent += 1;
         if self.pending_inputs.len() == MAX_PENDING_INPUTS {
@@ -361,6 +397,7 @@ impl Client {
         }
         // Through the control queue: it goes out ahead of any queued data.
         let _ = self.control.try_send(Frame::close(code, reason.as_bytes()));
+        self.closing.store(true, Relaxed);
         self.wait_for_close(CLOSE_WAIT).await
     }
 

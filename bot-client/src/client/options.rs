@@ -21,6 +21,10 @@ pub struct ConnectOptions {
     /// Ack every snapshot as soon as it is applied (what a real client does). Off, the server
     /// keeps sending deltas against the last acked tick, or full snapshots.
     pub auto_ack: bool,
+    /// With `auto_ack`: hold each ack until the next `send_input` (at most one snapshot), so
+    /// the two leave in one write. Halves a bot's send syscalls; the server's baseline for this
+    /// client is then up to a tick older. Off by default: a browser acks at once.
+    pub coalesce_acks: bool,
     /// Bounds TCP connect, the WebSocket handshake and the wait for `Welcome` together.
     pub connect_timeout: Duration,
 }
@@ -36,6 +40,7 @@ impl ConnectOptions {
             origin: None,
             recv_buffer: None,
             auto_ack: true,
+            coalesce_acks: false,
             connect_timeout: Duration::from_secs(10),
         }
     }

@@ -19,6 +19,12 @@ pub enum RingError {
     OutOfOrder { tick: u32, newest: u32 },
     #[error("snapshot {tick} is against baseline {baseline}, which this client does not hold")]
     UnknownBaseline { tick: u32, baseline: u32 },
+    /// The baseline was dropped to stay within capacity: this client fell more than
+    /// `capacity` snapshots behind the acks the server has (its own fault, not the server's).
+    #[error(
+        "snapshot {tick} is against baseline {baseline}, which this client dropped: it fell too far behind"
+    )]
+    Evicted { tick: u32, baseline: u32 },
     #[error("snapshot {tick} does not apply to its baseline: {error}")]
     BadDelta { tick: u32, error: DeltaError },
     #[error("snapshot {tick}: checksum {actual:#010x} differs from the server's {expected:#010x}")]
@@ -35,6 +41,8 @@ pub struct TableRing {
     tables: VecDeque<(u32, EntityTable)>,
     spare: Vec<EntityTable>,
     capacity: usize,
+    /// The newest tick dropped for capacity rather than by the baseline rule.
+    evicted_through: Option<u32>,
 }
 
 impl Default for TableRing {
@@ -50,6 +58,7 @@ impl TableRing {
             tables: VecDeque::with_capacity(capacity),
             spare: Vec::new(),
             capacity,
+            evicted_through: None,
         }
     }
 
@@ -93,7 +102,11 @@ impl TableRing {
                 Some(base) => table.clone_from(base),
                 None => {
                     self.spare.push(table);
-                    return Err(RingError::UnknownBaseline { tick, baseline: b });
+                    return Err(if self.evicted_through >= Some(b) {
+                        RingError::Evicted { tick, baseline: b }
+                    } else {
+                        RingError::UnknownBaseline { tick, baseline: b }
+                    });
                 }
             },
         }
@@ -117,7 +130,7 @@ impl TableRing {
             self.drop_older_than(b);
         }
         while self.tables.len() > self.capacity {
-            self.recycle_oldest();
+            self.evicted_through = self.recycle_oldest().max(self.evicted_through);
         }
         Ok(checksum.is_some())
     }
@@ -128,10 +141,10 @@ impl TableRing {
         }
     }
 
-    fn recycle_oldest(&mut self) {
-        if let Some((_, table)) = self.tables.pop_front() {
-            self.spare.push(table);
-        }
+    fn recycle_oldest(&mut self) -> Option<u32> {
+        let (tick, table) = self.tables.pop_front()?;
+        self.spare.push(table);
+        Some(tick)
     }
 }
 
@@ -208,6 +221,23 @@ mod tests {
         assert_eq!(ring.len(), 4);
         assert!(ring.get(6).is_none());
         assert!(ring.get(7).is_some());
+        // A baseline dropped for capacity is this client's fault, told apart from a server
+        // that names a baseline the client never had or was told it could drop.
+        assert_eq!(
+            ring.apply(11, Some(6), &Delta::default(), None),
+            Err(RingError::Evicted {
+                tick: 11,
+                baseline: 6
+            })
+        );
+        send(&mut ring, 11, Some(9), &world(&[11]));
+        assert_eq!(
+            ring.apply(12, Some(8), &Delta::default(), None),
+            Err(RingError::UnknownBaseline {
+                tick: 12,
+                baseline: 8
+            })
+        );
     }
 
     #[test]

@@ -37,6 +37,9 @@ pub struct Counters {
     /// Undecodable or unexpected messages, snapshots out of order, unknown baselines, deltas
     /// that do not apply.
     pub protocol_errors: u64,
+    /// Snapshots against a baseline this client had dropped because it fell more than the
+    /// ring's capacity behind (client overload, not a server fault).
+    pub fell_behind: u64,
     pub events: u64,
     pub inputs_sent: u64,
     /// Messages not sent because the writer's queue was full.
@@ -52,6 +55,7 @@ impl Sub for Counters {
             stale_dropped: self.stale_dropped - o.stale_dropped,
             checksum_mismatches: self.checksum_mismatches - o.checksum_mismatches,
             protocol_errors: self.protocol_errors - o.protocol_errors,
+            fell_behind: self.fell_behind - o.fell_behind,
             events: self.events - o.events,
             inputs_sent: self.inputs_sent - o.inputs_sent,
             send_queue_full: self.send_queue_full - o.send_queue_full,
@@ -68,6 +72,7 @@ impl Add for Counters {
             stale_dropped: self.stale_dropped + o.stale_dropped,
             checksum_mismatches: self.checksum_mismatches + o.checksum_mismatches,
             protocol_errors: self.protocol_errors + o.protocol_errors,
+            fell_behind: self.fell_behind + o.fell_behind,
             events: self.events + o.events,
             inputs_sent: self.inputs_sent + o.inputs_sent,
             send_queue_full: self.send_queue_full + o.send_queue_full,

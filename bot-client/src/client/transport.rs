@@ -8,6 +8,8 @@
 //! fastwebsockets obliges it to send, which go out before any queued data.
 
 use std::convert::Infallible;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering::Relaxed};
 use std::time::Instant;
 
 use bytes::Bytes;
@@ -29,12 +31,17 @@ type Stream = TokioIo<Upgraded>;
 type Reader = WebSocketRead<ReadHalf<Stream>>;
 type Writer = WebSocketWrite<BufWriter<WriteHalf<Stream>>>;
 
-/// Decoded messages waiting for `Client::recv`. Bounded so a client that stops reading applies
-/// backpressure instead of buffering without limit.
-pub const INBOUND_QUEUE: usize = 256;
+/// Decoded messages waiting for `Client::recv`. Small: a client that falls behind should push
+/// back through TCP to the server (whose latest-wins slot then drops stale snapshots), not
+/// hoard decoded snapshots (about 12 KB each at 1000 entities).
+pub const INBOUND_QUEUE: usize = 16;
 /// Client messages waiting for the writer.
 pub const OUTBOUND_QUEUE: usize = 1024;
 const CONTROL_QUEUE: usize = 16;
+
+/// One frame for the writer, or two written together (an ack riding with an input leaves in
+/// one syscall).
+pub struct Outgoing(pub Frame<'static>, pub Option<Frame<'static>>);
 
 /// What the reader hands to the client.
 pub enum Inbound {
@@ -57,7 +64,10 @@ pub enum Inbound {
 /// The client's ends of the two tasks.
 pub struct Channels {
     pub inbound: mpsc::Receiver<Inbound>,
-    pub data: mpsc::Sender<Frame<'static>>,
+    /// Set when the client is closing: the reader then skips decoding what still arrives and
+    /// only looks for the close frame (a backlog of snapshots is not worth the CPU).
+    pub closing: Arc<AtomicBool>,
+    pub data: mpsc::Sender<Outgoing>,
     pub control: mpsc::Sender<Frame<'static>>,
     /// Aborted when the client is dropped.
     pub reader: tokio::task::AbortHandle,
@@ -128,10 +138,17 @@ pub fn start(ws: WebSocket<Stream>) -> Channels {
     let (inbound_tx, inbound) = mpsc::channel(INBOUND_QUEUE);
     let (data, data_rx) = mpsc::channel(OUTBOUND_QUEUE);
     let (control, control_rx) = mpsc::channel(CONTROL_QUEUE);
-    let reader = tokio::spawn(read_loop(read, inbound_tx, control.clone()));
+    let closing = Arc::new(AtomicBool::new(false));
+    let reader = tokio::spawn(read_loop(
+        read,
+        inbound_tx,
+        control.clone(),
+        closing.clone(),
+    ));
     let writer = tokio::spawn(write_loop(write, control_rx, data_rx));
     Channels {
         inbound,
+        closing,
         data,
         control,
         reader: reader.abort_handle(),
@@ -143,6 +160,7 @@ async fn read_loop(
     mut ws: Reader,
     out: mpsc::Sender<Inbound>,
     control: mpsc::Sender<Frame<'static>>,
+    closing: Arc<AtomicBool>,
 ) {
     // Pong and close replies go to the writer. If the writer is gone (it already sent our own
     // close) there is nothing left to reply on, which is not the reader's error.
@@ -163,6 +181,7 @@ async fn read_loop(
             }
         };
         let item = match frame.opcode {
+            OpCode::Binary | OpCode::Continuation if closing.load(Relaxed) => continue,
             OpCode::Binary | OpCode::Continuation => {
                 match fragments.push(frame.opcode, frame.fin, &frame.payload) {
                     Err(e) => Inbound::Invalid(e),
@@ -250,28 +269,34 @@ impl Reassembly {
 async fn write_loop(
     mut ws: Writer,
     mut control: mpsc::Receiver<Frame<'static>>,
-    mut data: mpsc::Receiver<Frame<'static>>,
+    mut data: mpsc::Receiver<Outgoing>,
 ) {
     loop {
         // Control frames first: a close reply stuck behind data would lose the handshake.
-        let frame = tokio::select! {
+        let first = tokio::select! {
             biased;
-            Some(f) = control.recv() => f,
-            Some(f) = data.recv() => f,
+            Some(f) = control.recv() => Outgoing(f, None),
+            Some(o) = data.recv() => o,
             else => break,
         };
-        let mut next = Some(frame);
+        let mut next = Some(first);
         // Write everything already queued, then flush once.
-        while let Some(frame) = next {
-            let closing = frame.opcode == OpCode::Close;
-            if ws.write_frame(frame).await.is_err() {
-                return;
+        while let Some(Outgoing(frame, then)) = next {
+            for frame in std::iter::once(frame).chain(then) {
+                let closing = frame.opcode == OpCode::Close;
+                if ws.write_frame(frame).await.is_err() {
+                    return;
+                }
+                if closing {
+                    let _ = ws.flush().await;
+                    return;
+                }
             }
-            if closing {
-                let _ = ws.flush().await;
-                return;
-            }
-            next = control.try_recv().or_else(|_| data.try_recv()).ok();
+            next = control
+                .try_recv()
+                .map(|f| Outgoing(f, None))
+                .or_else(|_| data.try_recv())
+                .ok();
         }
         if ws.flush().await.is_err() {
             return;

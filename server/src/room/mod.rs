@@ -35,8 +35,10 @@ pub type ConnId = u64;
 /// What connections (and the server) tell a room.
 pub enum RoomMsg {
     Join(JoinRequest),
+    /// The connection ended; `resumable` when it dropped (rather than closed on purpose).
     Leave {
         conn: ConnId,
+        resumable: bool,
     },
     Input {
         conn: ConnId,
@@ -58,6 +60,8 @@ pub enum RoomMsg {
 pub struct JoinRequest {
     pub conn: ConnId,
     pub name: String,
+    /// From the `Hello`: take back a disconnected player instead of spawning a new one.
+    pub resume_token: Option<String>,
     pub outbox: Arc<Outbox>,
     pub reply: oneshot::Sender<Result<EntityId, Rejection>>,
 }
@@ -85,12 +89,20 @@ struct Member {
     name: String,
     player: EntityKey,
     outbox: Arc<Outbox>,
+    /// Presented in a later `Hello` to take this player back after a disconnect.
+    resume_token: String,
     /// Newest input received, applied at the next tick.
     pending: Option<Input>,
     /// Newest seq received (older or duplicate seqs are ignored).
     newest_seq: u32,
     /// Newest seq applied, reported in snapshots.
     applied_seq: u32,
+}
+
+/// A player whose connection dropped, kept until `until` for its client to resume.
+struct Detached {
+    member: Member,
+    until: Instant,
 }
 
 pub struct Room {
@@ -103,6 +115,7 @@ pub struct Room {
     world: World,
     game: Box<dyn Game>,
     members: HashMap<ConnId, Member>,
+    detached: Vec<Detached>,
     history: History,
     cache: DeltaCache,
     tick: u32,
@@ -144,6 +157,7 @@ impl Room {
             world,
             game,
             members: HashMap::new(),
+            detached: Vec::new(),
             cache: DeltaCache::default(),
             tick: 0,
             info,
@@ -200,6 +214,7 @@ impl Room {
         if let Some(stop) = self.drain_inbox() {
             return Some(stop);
         }
+        self.expire_detached();
         let mut steps = 0;
         while *next <= started && steps < self.cfg.max_catchup.max(1) {
             self.step(period.as_secs_f32());
@@ -225,7 +240,7 @@ impl Room {
             };
             match msg {
                 RoomMsg::Join(req) => self.join(req),
-                RoomMsg::Leave { conn } => self.leave(conn),
+                RoomMsg::Leave { conn, resumable } => self.leave(conn, resumable),
                 RoomMsg::Input { conn, input } => {
                     if let Some(m) = self.members.get_mut(&conn)
                         && input.seq > m.newest_seq
@@ -250,77 +265,162 @@ impl Room {
     }
 
     fn join(&mut self, req: JoinRequest) {
-        if self.members.len() >= self.cfg.max_players_per_room {
-            let reason = format!(
-                "room '{}' is full ({} players)",
-                self.name,
-                self.members.len()
-            );
-            let _ = req.reply.send(Err(Rejection {
+        let result = match req.resume_token.as_deref() {
+            Some(token) => self.resume(req.conn, token, &req.name, req.outbox),
+            None => self.admit(req.conn, req.name, req.outbox),
+        };
+        let joined = result.as_ref().ok().copied();
+        if req.reply.send(result).is_err()
+            && let Some(_) = joined
+        {
+            // The connection gave up waiting: undo.
+            self.leave(req.conn, false);
+        }
+    }
+
+    fn admit(
+        &mut self,
+        conn: ConnId,
+        name: String,
+        outbox: Arc<Outbox>,
+    ) -> Result<EntityId, Rejection> {
+        let players = self.members.len() + self.detached.len();
+        if players >= self.cfg.max_players_per_room {
+            let reason = format!("room '{}' is full ({players} players)", self.name);
+            return Err(Rejection {
                 code: codes::ROOM_FULL,
                 reason,
-            }));
-            return;
+            });
         }
-        let player = self.game.join(&mut self.world, &req.name);
+        let player = self.game.join(&mut self.world, &name);
         let id = wire_id(player);
-        let info = self.game.info();
-        let mut players: Vec<PlayerInfo> = self
-            .members
-            .values()
-            .map(|m| PlayerInfo {
-                entity: wire_id(m.player),
-                name: m.name.clone(),
-            })
-            .collect();
-        players.push(PlayerInfo {
+        self.broadcast(&Event::PlayerJoined(PlayerInfo {
             entity: id,
-            name: req.name.clone(),
+            name: name.clone(),
+        }));
+        let member = Member {
+            name,
+            player,
+            outbox,
+            resume_token: String::new(),
+            pending: None,
+            newest_seq: 0,
+            applied_seq: 0,
+        };
+        self.seat(conn, member);
+        Ok(id)
+    }
+
+    /// Gives a detached player back to a reconnecting client holding its resume token.
+    fn resume(
+        &mut self,
+        conn: ConnId,
+        token: &str,
+        name: &str,
+        outbox: Arc<Outbox>,
+    ) -> Result<EntityId, Rejection> {
+        let Some(i) = self
+            .detached
+            .iter()
+            .position(|d| d.member.resume_token == token && d.member.name == name)
+        else {
+            let reason = if self.members.values().any(|m| m.resume_token == token) {
+                "resume token belongs to a connected player"
+            } else {
+                "unknown or expired resume token"
+            };
+            return Err(Rejection {
+                code: codes::BAD_RESUME,
+                reason: reason.into(),
+            });
+        };
+        let mut member = self.detached.swap_remove(i).member;
+        member.outbox = outbox;
+        // A new connection numbers its inputs afresh.
+        member.newest_seq = 0;
+        member.applied_seq = 0;
+        member.pending = None;
+        let id = wire_id(member.player);
+        self.seat(conn, member);
+        Ok(id)
+    }
+
+    /// Adds a member and sends its `Welcome` (with a fresh resume token).
+    fn seat(&mut self, conn: ConnId, mut member: Member) {
+        member.resume_token = crate::tokens::random_token();
+        let info = self.game.info();
+        let mut players: Vec<PlayerInfo> = self.roster().collect();
+        players.push(PlayerInfo {
+            entity: wire_id(member.player),
+            name: member.name.clone(),
         });
         let welcome = ServerMsg::Welcome(Welcome {
             version: protocol::PROTOCOL_VERSION,
-            player: id,
+            player: wire_id(member.player),
             room: self.name.clone(),
             tick_rate: self.cfg.tick_rate,
             tick: self.tick,
-            resume_token: crate::tokens::random_token(),
+            resume_token: member.resume_token.clone(),
             world_width: info.world_size.x,
             world_height: info.world_size.y,
             player_speed: info.player_speed,
             players,
         });
         // Welcome goes first: the reliable queue is sent before any snapshot.
-        req.outbox
+        member
+            .outbox
             .put_reliable(Bytes::from(codec::encode_server(&welcome)));
-        self.broadcast(&Event::PlayerJoined(PlayerInfo {
-            entity: id,
-            name: req.name.clone(),
-        }));
-        let member = Member {
-            name: req.name,
-            player,
-            outbox: req.outbox,
-            pending: None,
-            newest_seq: 0,
-            applied_seq: 0,
-        };
-        self.members.insert(req.conn, member);
+        self.members.insert(conn, member);
         self.empty_since = None;
-        if req.reply.send(Ok(id)).is_err() {
-            // The connection gave up waiting: undo.
-            self.leave(req.conn);
-        }
     }
 
-    fn leave(&mut self, conn: ConnId) {
+    /// Every player in the room, connected or waiting to resume.
+    fn roster(&self) -> impl Iterator<Item = PlayerInfo> + '_ {
+        let detached = self.detached.iter().map(|d| &d.member);
+        self.members.values().chain(detached).map(|m| PlayerInfo {
+            entity: wire_id(m.player),
+            name: m.name.clone(),
+        })
+    }
+
+    /// A connection ended. A `resumable` player (its socket dropped) keeps its entity, standing
+    /// still, for the resume grace period; otherwise it leaves now.
+    fn leave(&mut self, conn: ConnId, resumable: bool) {
         let Some(m) = self.members.remove(&conn) else {
             return;
         };
+        if resumable && !self.cfg.resume_grace.is_zero() {
+            let stop = Input {
+                seq: m.applied_seq,
+                dx: 0,
+                dy: 0,
+                buttons: 0,
+            };
+            self.game.input(&mut self.world, m.player, &stop);
+            self.detached.push(Detached {
+                member: m,
+                until: Instant::now() + self.cfg.resume_grace,
+            });
+        } else {
+            self.depart(m);
+        }
+    }
+
+    /// Players whose resume grace ran out leave.
+    fn expire_detached(&mut self) {
+        let now = Instant::now();
+        while let Some(i) = self.detached.iter().position(|d| d.until <= now) {
+            let d = self.detached.swap_remove(i);
+            self.depart(d.member);
+        }
+    }
+
+    fn depart(&mut self, m: Member) {
         self.game.leave(&mut self.world, m.player);
         self.broadcast(&Event::PlayerLeft {
             entity: wire_id(m.player),
         });
-        if self.members.is_empty() {
+        if self.members.is_empty() && self.detached.is_empty() {
             self.empty_since = Some(Instant::now());
         }
     }
@@ -403,7 +503,7 @@ impl Room {
     fn publish_info(&self) {
         let mut info = self.info.lock().unwrap_or_else(|e| e.into_inner());
         self.stats.fill(&mut info);
-        info.players = self.members.len();
+        info.players = self.members.len() + self.detached.len();
         info.entities = self.world.len();
         info.tick = self.tick;
         info.stale_dropped = self
@@ -424,4 +524,110 @@ fn panic_message(panic: &(dyn std::any::Any + Send)) -> String {
         .map(|s| s.to_string())
         .or_else(|| panic.downcast_ref::<String>().cloned())
         .unwrap_or_else(|| "non-string panic".into())
+}
+
+/// Drives one room's tick synchronously, without sockets or timers: for benchmarks.
+#[doc(hidden)]
+pub mod bench {
+    use std::sync::Arc;
+
+    use protocol::Input;
+
+    use super::*;
+
+    pub struct BenchRoom {
+        room: Room,
+        clients: Vec<Arc<Outbox>>,
+        seq: u32,
+    }
+
+    impl BenchRoom {
+        /// An arena room with `npcs` NPCs and `clients` joined players.
+        pub fn new(npcs: usize, clients: usize) -> Self {
+            let cfg = Arc::new(Config {
+                npcs,
+                ..Config::default()
+            });
+            let factory = Arc::new(crate::arena::ArenaFactory {
+                npc_count: npcs,
+                seed: cfg.seed,
+            });
+            let rooms = Rooms::new(cfg.clone(), factory.clone(), Instant::now());
+            let (_tx, rx) = mpsc::channel(1);
+            let info = Arc::default();
+            let mut room = Room::new(
+                "bench".into(),
+                0,
+                cfg,
+                rooms,
+                Instant::now(),
+                rx,
+                info,
+                &*factory,
+            );
+            let outboxes: Vec<_> = (0..clients)
+                .map(|_| Arc::new(Outbox::new(1 << 20)))
+                .collect();
+            for (i, outbox) in outboxes.iter().enumerate() {
+                let (reply, _answer) = oneshot::channel();
+                room.join(JoinRequest {
+                    resume_token: None,
+                    conn: i as u64,
+                    name: format!("bot{i}"),
+                    outbox: outbox.clone(),
+                    reply,
+                });
+            }
+            let mut bench = Self {
+                room,
+                clients: outboxes,
+                seq: 0,
+            };
+            for _ in 0..8 {
+                bench.tick();
+            }
+            // Welcomes and join events: not part of a steady tick.
+            for o in &bench.clients {
+                while o.take().is_some() {}
+            }
+            bench
+        }
+
+        /// One whole tick: every client's input, step, history, every client's snapshot.
+        /// Client `i` has acked the tick `1 + i % 6` ticks back. Returns the encodes made.
+        pub fn tick(&mut self) -> usize {
+            self.seq += 1;
+            let tick = self.room.tick;
+            for (i, (conn, m)) in self.room.members.iter_mut().enumerate() {
+                let angle = (*conn as f32) * 2.4 + self.seq as f32 * 0.01;
+                let input = Input {
+                    seq: self.seq,
+                    dx: protocol::quant::axis_to_wire(angle.cos()),
+                    dy: protocol::quant::axis_to_wire(angle.sin()),
+                    buttons: 0,
+                };
+                m.newest_seq = input.seq;
+                m.pending = Some(input);
+                let age = 1 + (i as u32 % 6);
+                m.outbox.reset_ack();
+                if tick >= age {
+                    m.outbox.set_acked(tick + 1 - age);
+                }
+            }
+            self.room.step(1.0 / 60.0);
+            self.room.publish_snapshots();
+            self.room.cache.encodes
+        }
+
+        /// Takes every client's pending snapshot (what the writers would do), returning bytes.
+        pub fn drain(&self) -> usize {
+            self.clients
+                .iter()
+                .map(|o| match o.take() {
+                    Some(crate::outbox::Outgoing::Snapshot(b)) => b.len(),
+                    _ => 0,
+                })
+                .sum()
+        }
+    }
 }

@@ -1,0 +1,33 @@
+//! One whole arena room tick: apply every client's input, step the world, record the history,
+//! build and encode every client's snapshot (clients spread over baselines 1 to 6 ticks old).
+//! Run: `cargo bench --bench tick`.
+
+use criterion::{BenchmarkId, Criterion, criterion_group, criterion_main};
+use server::room::bench::BenchRoom;
+
+fn bench(c: &mut Criterion) {
+    let mut group = c.benchmark_group("tick");
+    group.sample_size(30);
+    for (npcs, clients) in [(1_000, 100), (10_000, 1_000)] {
+        let mut room = BenchRoom::new(npcs, clients);
+        let encodes = room.tick();
+        let bytes = room.drain();
+        eprintln!(
+            "K={npcs} M={clients}: {encodes} delta encodes per tick, {:.0} bytes per client snapshot",
+            bytes as f64 / clients as f64
+        );
+        group.bench_function(
+            BenchmarkId::new(format!("K{npcs}"), format!("M{clients}")),
+            |b| {
+                b.iter(|| {
+                    room.tick();
+                    room.drain()
+                })
+            },
+        );
+    }
+    group.finish();
+}
+
+criterion_group!(benches, bench);
+criterion_main!(benches);
