@@ -56,6 +56,11 @@ pub struct Args {
     /// rides with its next input, at most a tick later: half the syscalls).
     #[arg(long, env = "TICKSYNC_BOT_IMMEDIATE_ACKS", value_parser = BoolishValueParser::new())]
     pub immediate_acks: bool,
+    /// Each bot's socket receive buffer (SO_RCVBUF), e.g. 64KiB; 0 leaves the OS default.
+    /// Small, so a bot that falls behind gets stale snapshots dropped by the server rather than
+    /// a growing backlog.
+    #[arg(long, env = "TICKSYNC_BOT_RECV_BUFFER", default_value = "64KiB", value_parser = parse_size)]
+    pub recv_buffer: usize,
     /// Allow a server that is not on this machine (load runs target loopback only by default).
     #[arg(long, env = "TICKSYNC_BOT_ALLOW_REMOTE", value_parser = BoolishValueParser::new())]
     pub allow_remote: bool,
@@ -63,6 +68,24 @@ pub struct Args {
 
 fn parse_duration(s: &str) -> Result<Duration, String> {
     humantime::parse_duration(s).map_err(|e| format!("{s:?}: {e} (try 30s, 500ms, 2m)"))
+}
+
+/// Bytes, with an optional K/KiB or M/MiB suffix (binary multiples).
+fn parse_size(s: &str) -> Result<usize, String> {
+    let t = s.trim();
+    let split = t.find(|c: char| !c.is_ascii_digit()).unwrap_or(t.len());
+    let (digits, unit) = t.split_at(split);
+    let n: usize = digits
+        .parse()
+        .map_err(|_| format!("{s:?}: expected a size like 65536 or 64KiB"))?;
+    let scale = match unit.trim().to_ascii_lowercase().as_str() {
+        "" | "b" => 1,
+        "k" | "kb" | "kib" => 1024,
+        "m" | "mb" | "mib" => 1024 * 1024,
+        _ => return Err(format!("{s:?}: unknown unit (use K/KiB or M/MiB)")),
+    };
+    n.checked_mul(scale)
+        .ok_or_else(|| format!("{s:?}: too large"))
 }
 
 impl Args {
@@ -109,6 +132,7 @@ impl Args {
             connect_timeout: self.connect_timeout,
             reconnect: !self.no_reconnect,
             coalesce_acks: !self.immediate_acks,
+            recv_buffer: (self.recv_buffer > 0).then_some(self.recv_buffer),
         })
     }
 }
@@ -156,6 +180,20 @@ mod tests {
         assert!(parse(&["--duration", "30"]).is_err());
         assert!(parse(&["--duration", "soon"]).is_err());
         assert!(parse(&["--bots", "0"]).is_err());
+    }
+
+    #[test]
+    fn sizes_take_units() {
+        assert_eq!(parse_size("65536"), Ok(65536));
+        assert_eq!(parse_size("64KiB"), Ok(65536));
+        assert_eq!(parse_size("64k"), Ok(65536));
+        assert_eq!(parse_size("2 MiB"), Ok(2 << 20));
+        assert!(parse_size("64 parsecs").is_err());
+        assert!(parse_size("KiB").is_err());
+        let a = parse(&["--recv-buffer", "0"]).unwrap();
+        assert_eq!(a.load_config().unwrap().recv_buffer, None);
+        let a = parse(&[]).unwrap();
+        assert_eq!(a.load_config().unwrap().recv_buffer, Some(64 * 1024));
     }
 
     #[test]

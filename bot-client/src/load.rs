@@ -13,6 +13,14 @@ use crate::client::ConnectOptions;
 use crate::process;
 use crate::report::Report;
 
+/// A bot's default receive buffer: about 16 snapshots of 1000 entities (Linux doubles it for
+/// bookkeeping). A bot that falls behind then pushes back on the server within a fraction of a
+/// second, and the server drops stale snapshots for it (latest wins), as it would for a slow
+/// player, instead of the kernel queueing seconds of snapshots (loopback autotunes to 32 MB
+/// here): that backlog makes acks late, baselines fall out of the server's history, full
+/// snapshots follow, and they cost the bot more still.
+pub const DEFAULT_RECV_BUFFER: usize = 64 * 1024;
+
 /// How long bots get to close cleanly once told to stop (each close waits at most 2 s).
 const STOP_GRACE: Duration = Duration::from_secs(5);
 
@@ -33,6 +41,8 @@ pub struct LoadConfig {
     pub reconnect: bool,
     /// Each bot sends its ack with its next input (one write) instead of at once.
     pub coalesce_acks: bool,
+    /// Each bot's SO_RCVBUF (`None`: the OS default, which on loopback autotunes to many MB).
+    pub recv_buffer: Option<usize>,
 }
 
 impl LoadConfig {
@@ -49,6 +59,7 @@ impl LoadConfig {
             connect_timeout: Duration::from_secs(10),
             reconnect: true,
             coalesce_acks: true,
+            recv_buffer: Some(DEFAULT_RECV_BUFFER),
         }
     }
 
@@ -58,6 +69,7 @@ impl LoadConfig {
         opts.auth_token.clone_from(&self.auth_token);
         opts.connect_timeout = self.connect_timeout;
         opts.coalesce_acks = self.coalesce_acks;
+        opts.recv_buffer = self.recv_buffer;
         // Distinct, reproducible walks per bot.
         let mut behaviour =
             BotConfig::new(self.seed ^ (i as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15));

@@ -178,3 +178,105 @@ pub async fn http_get(addr: SocketAddr, path: &str) -> (u16, String) {
     })
     .await
 }
+
+pub mod process;
+
+/// Opens a TCP connection and performs the WebSocket upgrade by hand; returns the socket ready
+/// for raw frame bytes. `Err(status)` if the server answered something other than 101.
+pub async fn raw_upgrade(
+    addr: SocketAddr,
+    origin: Option<&str>,
+    recv_buffer: Option<u32>,
+) -> Result<TcpStream, u16> {
+    let socket = tokio::net::TcpSocket::new_v4().unwrap();
+    if let Some(b) = recv_buffer {
+        socket.set_recv_buffer_size(b).unwrap();
+    }
+    let mut s = socket.connect(addr).await.unwrap();
+    let origin = origin
+        .map(|o| format!("Origin: {o}\r\n"))
+        .unwrap_or_default();
+    let req = format!(
+        "GET /ws HTTP/1.1\r\nHost: {addr}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
+         Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n{origin}\r\n"
+    );
+    s.write_all(req.as_bytes()).await.unwrap();
+    // Read the response head byte by byte so no frame bytes are consumed.
+    let mut head = Vec::new();
+    while !head.ends_with(b"\r\n\r\n") {
+        let mut b = [0u8; 1];
+        if s.read(&mut b).await.unwrap() == 0 {
+            break;
+        }
+        head.push(b[0]);
+    }
+    let text = String::from_utf8_lossy(&head);
+    let status: u16 = text
+        .split(' ')
+        .nth(1)
+        .and_then(|c| c.parse().ok())
+        .unwrap_or(0);
+    if status == 101 { Ok(s) } else { Err(status) }
+}
+
+/// A masked client frame with an explicit header (fin bit, opcode) and payload.
+pub fn client_frame(fin: bool, opcode: u8, payload: &[u8]) -> Vec<u8> {
+    let mut f = vec![(u8::from(fin) << 7) | opcode];
+    match payload.len() {
+        n if n < 126 => f.push(0x80 | n as u8),
+        n if n <= 0xffff => {
+            f.push(0x80 | 126);
+            f.extend_from_slice(&(n as u16).to_be_bytes());
+        }
+        n => {
+            f.push(0x80 | 127);
+            f.extend_from_slice(&(n as u64).to_be_bytes());
+        }
+    }
+    let mask = [0x12, 0x34, 0x56, 0x78];
+    f.extend_from_slice(&mask);
+    f.extend(payload.iter().enumerate().map(|(i, b)| b ^ mask[i % 4]));
+    f
+}
+
+/// Reads server frames from a raw socket until a close frame; returns its code (1006 if the
+/// socket ended without one).
+pub async fn raw_close_code(s: &mut TcpStream) -> u16 {
+    bounded("raw close", async {
+        loop {
+            let mut h = [0u8; 2];
+            if s.read_exact(&mut h).await.is_err() {
+                return 1006;
+            }
+            let len = match h[1] & 0x7f {
+                126 => {
+                    let mut b = [0u8; 2];
+                    if s.read_exact(&mut b).await.is_err() {
+                        return 1006;
+                    }
+                    u16::from_be_bytes(b) as usize
+                }
+                127 => {
+                    let mut b = [0u8; 8];
+                    if s.read_exact(&mut b).await.is_err() {
+                        return 1006;
+                    }
+                    u64::from_be_bytes(b) as usize
+                }
+                n => n as usize,
+            };
+            let mut payload = vec![0u8; len];
+            if s.read_exact(&mut payload).await.is_err() {
+                return 1006;
+            }
+            if h[0] & 0x0f == 0x8 {
+                return if len >= 2 {
+                    u16::from_be_bytes([payload[0], payload[1]])
+                } else {
+                    1005
+                };
+            }
+        }
+    })
+    .await
+}
