@@ -257,9 +257,11 @@ impl Client {
                 false => Some(s.tick),
             };
             if let Some(tick) = now {
-                // A full queue drops this ack; the next one supersedes it anyway.
+                // A full queue drops this ack; the next one supersedes it anyway. A stopped
+                // writer means the connection is closing: the close itself is still queued
+                // behind this snapshot, and `recv` reports it next.
                 match self.send(ClientMsg::Ack { tick }) {
-                    Ok(()) | Err(ClientError::SendQueueFull) => {}
+                    Ok(()) | Err(ClientError::SendQueueFull | ClientError::NotConnected) => {}
                     Err(e) => return Err(e),
                 }
             }

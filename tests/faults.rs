@@ -1,0 +1,366 @@
+//! Faults and limits (issue 5): resume after a dropped connection, graceful shutdown, a
+//! panicking room, the connection / room / player limits, and the idle timeout.
+
+mod support;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use bot_client::{Client, ClientError, ConnectOptions, Received};
+use fastwebsockets::OpCode;
+use protocol::{ClientMsg, Event, Hello, Input, ServerMsg, codec, codes};
+use server::game::{EntityKey, Game, GameFactory, GameInfo, World};
+use support::process::ServerProcess;
+use support::*;
+
+fn hello(room: &str, name: &str, resume: Option<String>) -> Vec<u8> {
+    codec::encode_client(&ClientMsg::Hello(Hello {
+        version: protocol::PROTOCOL_VERSION,
+        room: room.into(),
+        name: name.into(),
+        auth_token: None,
+        resume_token: resume,
+    }))
+}
+
+/// Joins over a raw WebSocket and returns it with the Welcome, after the first snapshot.
+async fn raw_join(
+    addr: std::net::SocketAddr,
+    name: &str,
+) -> (
+    fastwebsockets::WebSocket<hyper_util::rt::TokioIo<hyper::upgrade::Upgraded>>,
+    protocol::Welcome,
+) {
+    let mut ws = raw_ws(addr, None).await.unwrap();
+    ws.write_frame(binary(hello("arena", name, None)))
+        .await
+        .unwrap();
+    let mut welcome = None;
+    bounded("welcome and a snapshot", async {
+        loop {
+            let f = ws.read_frame().await.unwrap();
+            if f.opcode != OpCode::Binary {
+                continue;
+            }
+            match codec::decode_server(&f.payload).unwrap() {
+                ServerMsg::Welcome(w) => welcome = Some(w),
+                ServerMsg::Snapshot(_) if welcome.is_some() => return,
+                _ => {}
+            }
+        }
+    })
+    .await;
+    (ws, welcome.unwrap())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_dropped_client_resumes_its_player_within_the_grace() {
+    let server = start_server(|c| {
+        c.npcs = 50;
+        c.resume_grace = Duration::from_secs(10);
+    })
+    .await;
+    let addr = server.local_addr();
+    let (mut watcher, _) = connect(addr, "arena", "watcher").await;
+    let (ws, welcome) = raw_join(addr, "ann").await;
+    drop(ws); // the TCP connection just ends: no close frame
+
+    let mut o = ConnectOptions::new(&ws_url(addr), "arena", "ann");
+    o.resume_token = Some(welcome.resume_token.clone());
+    let (mut back, again) = Client::connect(o).await.expect("resumes");
+    assert_eq!(again.player, welcome.player, "the same entity comes back");
+    assert_ne!(
+        again.resume_token, welcome.resume_token,
+        "a fresh token for the next resume"
+    );
+    let mut first = None;
+    recv_until(&mut back, "first snapshot", |_, m| {
+        if let Received::Snapshot { baseline, .. } = m {
+            first = Some(*baseline);
+            return true;
+        }
+        false
+    })
+    .await;
+    assert_eq!(first, Some(None), "a resumed client gets a full snapshot");
+    // The watcher saw no leave, and the player still moves under the new connection.
+    let n = snapshots_during(&mut back, Duration::from_millis(500), Some((1.0, 0.0))).await;
+    assert!(n > 10);
+    let end = tokio::time::Instant::now() + Duration::from_millis(500);
+    while let Ok(m) = tokio::time::timeout_at(end, watcher.recv()).await {
+        let left = matches!(m, Ok(Received::Event(Event::PlayerLeft { entity })) if entity == welcome.player);
+        assert!(!left, "a resumed player never left");
+    }
+    let seen = watcher
+        .latest()
+        .map(|(_, t)| t.get(welcome.player).is_some());
+    assert_eq!(seen, Some(true));
+    // An old token is spent.
+    let mut o = ConnectOptions::new(&ws_url(addr), "arena", "ann");
+    o.resume_token = Some(welcome.resume_token);
+    let err = Client::connect(o)
+        .await
+        .err()
+        .expect("a spent token is refused");
+    assert!(
+        matches!(
+            err,
+            ClientError::Rejected {
+                code: codes::BAD_RESUME,
+                ..
+            }
+        ),
+        "{err:?}"
+    );
+    back.close().await;
+    watcher.close().await;
+    server.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn after_the_grace_the_dropped_player_leaves() {
+    let server = start_server(|c| {
+        c.npcs = 10;
+        c.resume_grace = Duration::from_millis(300);
+    })
+    .await;
+    let addr = server.local_addr();
+    let (mut watcher, _) = connect(addr, "arena", "watcher").await;
+    let (ws, welcome) = raw_join(addr, "ann").await;
+    drop(ws);
+    let gone = welcome.player;
+    recv_until(
+        &mut watcher,
+        "PlayerLeft after the grace",
+        |_, m| matches!(m, Received::Event(Event::PlayerLeft { entity }) if *entity == gone),
+    )
+    .await;
+    recv_until(&mut watcher, "despawned", |c, _| {
+        c.latest().is_some_and(|(_, t)| t.get(gone).is_none())
+    })
+    .await;
+    let mut o = ConnectOptions::new(&ws_url(addr), "arena", "ann");
+    o.resume_token = Some(welcome.resume_token);
+    let err = Client::connect(o).await.err().expect("too late to resume");
+    assert!(
+        matches!(
+            err,
+            ClientError::Rejected {
+                code: codes::BAD_RESUME,
+                ..
+            }
+        ),
+        "{err:?}"
+    );
+    watcher.close().await;
+    server.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigterm_closes_every_client_with_going_away_and_exits() {
+    let mut server = ServerProcess::start(&["--npcs", "100", "--shutdown-timeout", "3s"]).await;
+    let mut bots = Vec::new();
+    for i in 0..5 {
+        let (mut c, _) = connect(
+            server.addr,
+            if i % 2 == 0 { "arena" } else { "lobby" },
+            &format!("b{i}"),
+        )
+        .await;
+        recv_tick(&mut c, 1).await;
+        bots.push(c);
+    }
+    server.signal("-TERM");
+    for mut c in bots {
+        let err = bounded("close on shutdown", async {
+            loop {
+                if let Err(e) = c.recv().await {
+                    return e;
+                }
+            }
+        })
+        .await;
+        assert!(
+            matches!(
+                err,
+                ClientError::Closed {
+                    code: codes::GOING_AWAY,
+                    ..
+                }
+            ),
+            "{err:?}"
+        );
+    }
+    let status = tokio::time::timeout(Duration::from_secs(5), server.child.wait())
+        .await
+        .expect("exits within the shutdown bound")
+        .unwrap();
+    assert!(status.success(), "{status:?}");
+}
+
+/// Arena, except that an input with every button pressed panics inside the game logic.
+struct Fragile(Box<dyn Game>);
+
+impl Game for Fragile {
+    fn info(&self) -> GameInfo {
+        self.0.info()
+    }
+    fn join(&mut self, world: &mut World, name: &str) -> EntityKey {
+        self.0.join(world, name)
+    }
+    fn leave(&mut self, world: &mut World, player: EntityKey) {
+        self.0.leave(world, player)
+    }
+    fn input(&mut self, world: &mut World, player: EntityKey, input: &Input) {
+        assert!(input.buttons != 0xff, "game logic bug triggered on purpose");
+        self.0.input(world, player, input)
+    }
+    fn step(&mut self, world: &mut World, dt: f32) {
+        self.0.step(world, dt)
+    }
+}
+
+struct FragileFactory;
+
+impl GameFactory for FragileFactory {
+    fn create(&self, room: &str, world: &mut World) -> Box<dyn Game> {
+        let arena = server::arena::ArenaFactory {
+            npc_count: 20,
+            seed: 1,
+        };
+        Box::new(Fragile(arena.create(room, world)))
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_panicking_room_closes_only_its_own_clients() {
+    let cfg = server::Config {
+        addr: "127.0.0.1:0".parse().unwrap(),
+        ..server::Config::default()
+    };
+    let server = server::Server::start_with(cfg, Arc::new(FragileFactory))
+        .await
+        .unwrap();
+    let addr = server.local_addr();
+    let (mut calm, _) = connect(addr, "calm", "calm").await;
+    let (mut doomed, _) = connect(addr, "boom", "doomed").await;
+    let (mut neighbour, _) = connect(addr, "boom", "neighbour").await;
+    recv_tick(&mut doomed, 1).await;
+    doomed
+        .send(ClientMsg::Input(Input {
+            seq: 1,
+            dx: 0,
+            dy: 0,
+            buttons: 0xff,
+        }))
+        .unwrap();
+    for c in [&mut doomed, &mut neighbour] {
+        let err = bounded("room failure close", async {
+            loop {
+                if let Err(e) = c.recv().await {
+                    return e;
+                }
+            }
+        })
+        .await;
+        assert!(
+            matches!(
+                err,
+                ClientError::Closed {
+                    code: codes::SERVER_ERROR,
+                    ..
+                }
+            ),
+            "{err:?}"
+        );
+    }
+    assert!(
+        server.rooms().get("boom").is_none(),
+        "the failed room is gone"
+    );
+    let n = snapshots_during(&mut calm, Duration::from_millis(500), None).await;
+    assert!(n >= 20, "the other room plays on ({n} snapshots in 0.5 s)");
+    // The room name can be used again.
+    let (again, _) = connect(addr, "boom", "again").await;
+    again.close().await;
+    calm.close().await;
+    server.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn connection_room_and_player_limits() {
+    let server = start_server(|c| {
+        c.npcs = 10;
+        c.max_connections_per_ip = 3;
+        c.limit_loopback = true;
+        c.max_players_per_room = 2;
+        c.max_rooms = 1;
+    })
+    .await;
+    let addr = server.local_addr();
+    let (a, _) = connect(addr, "arena", "a").await;
+    let (b, _) = connect(addr, "arena", "b").await;
+    let err = Client::connect(ConnectOptions::new(&ws_url(addr), "arena", "c"))
+        .await
+        .err()
+        .unwrap();
+    assert!(
+        matches!(
+            err,
+            ClientError::Rejected {
+                code: codes::ROOM_FULL,
+                ..
+            }
+        ),
+        "{err:?}"
+    );
+    let err = Client::connect(ConnectOptions::new(&ws_url(addr), "other", "d"))
+        .await
+        .err()
+        .unwrap();
+    assert!(
+        matches!(
+            err,
+            ClientError::Rejected {
+                code: codes::SERVER_FULL,
+                ..
+            }
+        ),
+        "{err:?}"
+    );
+    // Two open, a third is allowed, the fourth from this IP is refused at the upgrade.
+    let third = raw_upgrade(addr, None, None)
+        .await
+        .expect("third connection");
+    assert_eq!(raw_upgrade(addr, None, None).await.err(), Some(503));
+    drop(third);
+    a.close().await;
+    b.close().await;
+    server.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_client_that_goes_silent_is_timed_out() {
+    let server = start_server(|c| {
+        c.npcs = 10;
+        c.ping_interval = Duration::from_millis(200);
+        c.idle_timeout = Duration::from_millis(800);
+    })
+    .await;
+    let addr = server.local_addr();
+    // Joins, then reads everything but never sends a byte (not even a pong).
+    let mut s = raw_upgrade(addr, None, None).await.unwrap();
+    use tokio::io::AsyncWriteExt;
+    s.write_all(&client_frame(true, 0x2, &hello("arena", "mute", None)))
+        .await
+        .unwrap();
+    assert_eq!(raw_close_code(&mut s).await, codes::TIMEOUT);
+    // A client that answers pings (auto-pong) but is otherwise idle stays.
+    let mut o = ConnectOptions::new(&ws_url(addr), "arena", "quiet");
+    o.auto_ack = false;
+    let (mut quiet, _) = Client::connect(o).await.unwrap();
+    let n = snapshots_during(&mut quiet, Duration::from_millis(1500), None).await;
+    assert!(n > 30, "the idle but live client kept receiving ({n})");
+    quiet.close().await;
+    server.shutdown().await;
+}
