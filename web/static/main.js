@@ -65,6 +65,8 @@ const conn = new Connection({
   url: wsUrl,
   room,
   name,
+  // A join token from the studio's backend, when the server requires one (docs/security.md).
+  authToken: params.get('token') || null,
   onMessage,
   onState(state, info) {
     stateInfo = info;

@@ -18,8 +18,8 @@ export class Connection {
    * message. onState(state, info): state is connecting | playing | reconnecting | failed, info
    * {message, retryAt}. now(): a clock in ms (performance.now in the page).
    */
-  constructor({ url, room, name, onMessage, onState, now = () => performance.now(), WebSocketImpl = globalThis.WebSocket }) {
-    Object.assign(this, { url, room, name, onMessage, onState, now, WebSocketImpl });
+  constructor({ url, room, name, authToken = null, onMessage, onState, now = () => performance.now(), WebSocketImpl = globalThis.WebSocket }) {
+    Object.assign(this, { url, room, name, authToken, onMessage, onState, now, WebSocketImpl });
     this.ws = null;
     this.state = 'idle';
     this.attempt = 0;
@@ -70,7 +70,7 @@ export class Connection {
         version: PROTOCOL_VERSION,
         room: this.room,
         name: this.name,
-        auth_token: null,
+        auth_token: this.authToken,
         resume_token: this.resumeToken,
       });
     };
