@@ -6,7 +6,7 @@ mod support;
 use std::sync::Arc;
 use std::time::Duration;
 
-use bot_client::{Client, ClientError, ConnectOptions, Received};
+use bot_client::{Client, ConnectOptions, Received};
 use fastwebsockets::OpCode;
 use protocol::{ClientMsg, Event, Hello, Input, ServerMsg, codec, codes};
 use server::game::{EntityKey, Game, GameFactory, GameInfo, World};
@@ -98,19 +98,10 @@ async fn a_dropped_client_resumes_its_player_within_the_grace() {
     // An old token is spent.
     let mut o = ConnectOptions::new(&ws_url(addr), "arena", "ann");
     o.resume_token = Some(welcome.resume_token);
-    let err = Client::connect(o)
-        .await
-        .err()
-        .expect("a spent token is refused");
-    assert!(
-        matches!(
-            err,
-            ClientError::Rejected {
-                code: codes::BAD_RESUME,
-                ..
-            }
-        ),
-        "{err:?}"
+    assert_eq!(
+        refused_with(o).await,
+        Some(codes::BAD_RESUME),
+        "a spent token is refused"
     );
     back.close().await;
     watcher.close().await;
@@ -141,16 +132,10 @@ async fn after_the_grace_the_dropped_player_leaves() {
     .await;
     let mut o = ConnectOptions::new(&ws_url(addr), "arena", "ann");
     o.resume_token = Some(welcome.resume_token);
-    let err = Client::connect(o).await.err().expect("too late to resume");
-    assert!(
-        matches!(
-            err,
-            ClientError::Rejected {
-                code: codes::BAD_RESUME,
-                ..
-            }
-        ),
-        "{err:?}"
+    assert_eq!(
+        refused_with(o).await,
+        Some(codes::BAD_RESUME),
+        "too late to resume"
     );
     watcher.close().await;
     server.shutdown().await;
@@ -172,24 +157,8 @@ async fn sigterm_closes_every_client_with_going_away_and_exits() {
     }
     server.signal("-TERM");
     for mut c in bots {
-        let err = bounded("close on shutdown", async {
-            loop {
-                if let Err(e) = c.recv().await {
-                    return e;
-                }
-            }
-        })
-        .await;
-        assert!(
-            matches!(
-                err,
-                ClientError::Closed {
-                    code: codes::GOING_AWAY,
-                    ..
-                }
-            ),
-            "{err:?}"
-        );
+        let err = ended(&mut c, "close on shutdown").await;
+        assert_eq!(err.close_code(), Some(codes::GOING_AWAY), "{err:?}");
     }
     let status = tokio::time::timeout(Duration::from_secs(5), server.child.wait())
         .await
@@ -255,24 +224,8 @@ async fn a_panicking_room_closes_only_its_own_clients() {
         }))
         .unwrap();
     for c in [&mut doomed, &mut neighbour] {
-        let err = bounded("room failure close", async {
-            loop {
-                if let Err(e) = c.recv().await {
-                    return e;
-                }
-            }
-        })
-        .await;
-        assert!(
-            matches!(
-                err,
-                ClientError::Closed {
-                    code: codes::SERVER_ERROR,
-                    ..
-                }
-            ),
-            "{err:?}"
-        );
+        let err = ended(c, "room failure close").await;
+        assert_eq!(err.close_code(), Some(codes::SERVER_ERROR), "{err:?}");
     }
     assert!(
         server.rooms().get("boom").is_none(),
@@ -300,33 +253,14 @@ async fn connection_room_and_player_limits() {
     let addr = server.local_addr();
     let (a, _) = connect(addr, "arena", "a").await;
     let (b, _) = connect(addr, "arena", "b").await;
-    let err = Client::connect(ConnectOptions::new(&ws_url(addr), "arena", "c"))
-        .await
-        .err()
-        .unwrap();
-    assert!(
-        matches!(
-            err,
-            ClientError::Rejected {
-                code: codes::ROOM_FULL,
-                ..
-            }
-        ),
-        "{err:?}"
+    let opts = |room: &str, name: &str| ConnectOptions::new(&ws_url(addr), room, name);
+    assert_eq!(
+        refused_with(opts("arena", "c")).await,
+        Some(codes::ROOM_FULL)
     );
-    let err = Client::connect(ConnectOptions::new(&ws_url(addr), "other", "d"))
-        .await
-        .err()
-        .unwrap();
-    assert!(
-        matches!(
-            err,
-            ClientError::Rejected {
-                code: codes::SERVER_FULL,
-                ..
-            }
-        ),
-        "{err:?}"
+    assert_eq!(
+        refused_with(opts("other", "d")).await,
+        Some(codes::SERVER_FULL)
     );
     // Two open, a third is allowed, the fourth from this IP is refused at the upgrade.
     let third = raw_upgrade(addr, None, None)

@@ -247,24 +247,8 @@ async fn bad_versions_and_garbage_are_refused_and_others_play_on() {
     // Garbage after joining: PROTOCOL_ERROR.
     let (mut rude, _) = connect(addr, "arena", "rude").await;
     rude.send_raw(vec![0x07, 0xff, 0xff, 0xff], false).unwrap();
-    let err = bounded("close after garbage", async {
-        loop {
-            if let Err(e) = rude.recv().await {
-                return e;
-            }
-        }
-    })
-    .await;
-    assert!(
-        matches!(
-            err,
-            ClientError::Closed {
-                code: codes::PROTOCOL_ERROR,
-                ..
-            }
-        ),
-        "{err:?}"
-    );
+    let err = ended(&mut rude, "close after garbage").await;
+    assert_eq!(err.close_code(), Some(codes::PROTOCOL_ERROR), "{err:?}");
 
     // The honest client never noticed.
     let n = snapshots_during(&mut honest, Duration::from_secs(1), Some((0.0, 1.0))).await;

@@ -272,9 +272,14 @@ impl Session<'_> {
         let window_opens = sleep_until(opens_at.into());
         tokio::pin!(window_opens);
         let mut window: Option<(Instant, Counters)> = None;
+        // One stop future for the whole session: a fresh one per loop turn would register with
+        // (and leave) the watch channel's waiter list, a mutex every bot shares, several
+        // times a tick.
+        let stop = stopped(stop);
+        tokio::pin!(stop);
         let ended = loop {
             tokio::select! {
-                _ = stopped(stop) => break None,
+                _ = &mut stop => break None,
                 _ = &mut window_opens, if window.is_none() => {
                     client.clear_samples();
                     window = Some((Instant::now(), client.stats().counters));

@@ -26,9 +26,9 @@ pub struct RoomHandle {
 pub struct Rooms {
     map: Mutex<HashMap<String, RoomHandle>>,
     next_id: AtomicU64,
-    cfg: Arc<Config>,
-    factory: Arc<dyn GameFactory>,
-    epoch: Instant,
+    pub(crate) cfg: Arc<Config>,
+    pub(crate) factory: Arc<dyn GameFactory>,
+    pub(crate) epoch: Instant,
 }
 
 impl Rooms {
@@ -75,16 +75,7 @@ impl Rooms {
             info: info.clone(),
             inputs_dropped: Arc::default(),
         };
-        let room = Room::new(
-            name.to_string(),
-            id,
-            self.cfg.clone(),
-            self.clone(),
-            self.epoch,
-            rx,
-            info,
-            &*self.factory,
-        );
+        let room = Room::new(name.to_string(), id, self.clone(), rx, info);
         tokio::spawn(room.run());
         tracing::info!(room = name, "room opened");
         map.insert(name.to_string(), handle.clone());

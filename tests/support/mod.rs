@@ -280,3 +280,23 @@ pub async fn raw_close_code(s: &mut TcpStream) -> u16 {
     })
     .await
 }
+
+/// Receives until the connection ends and returns why (panics on timeout).
+pub async fn ended(client: &mut Client, what: &str) -> bot_client::ClientError {
+    bounded(what, async {
+        loop {
+            if let Err(e) = client.recv().await {
+                return e;
+            }
+        }
+    })
+    .await
+}
+
+/// The close or reject code a connect attempt failed with.
+pub async fn refused_with(opts: ConnectOptions) -> Option<u16> {
+    match Client::connect(opts).await {
+        Ok(_) => None,
+        Err(e) => e.close_code(),
+    }
+}

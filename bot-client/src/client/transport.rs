@@ -34,7 +34,7 @@ type Writer = WebSocketWrite<BufWriter<WriteHalf<Stream>>>;
 /// Decoded messages waiting for `Client::recv`. Small: a client that falls behind should push
 /// back through TCP to the server (whose latest-wins slot then drops stale snapshots), not
 /// hoard decoded snapshots (about 12 KB each at 1000 entities).
-pub const INBOUND_QUEUE: usize = 16;
+pub const INBOUND_QUEUE: usize = 8;
 /// Client messages waiting for the writer.
 pub const OUTBOUND_QUEUE: usize = 1024;
 const CONTROL_QUEUE: usize = 16;

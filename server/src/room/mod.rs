@@ -132,19 +132,17 @@ enum Stop {
 }
 
 impl Room {
-    #[allow(clippy::too_many_arguments)]
+    /// A room registered in `rooms` (whose config, clock and game factory it uses).
     pub(crate) fn new(
         name: String,
         id: u64,
-        cfg: Arc<Config>,
         rooms: Arc<Rooms>,
-        epoch: Instant,
         inbox: mpsc::Receiver<RoomMsg>,
         info: Arc<Mutex<RoomInfo>>,
-        factory: &dyn crate::game::GameFactory,
     ) -> Self {
+        let (cfg, epoch) = (rooms.cfg.clone(), rooms.epoch);
         let mut world = World::with_key();
-        let game = factory.create(&name, &mut world);
+        let game = rooms.factory.create(&name, &mut world);
         Self {
             history: History::new(cfg.history),
             stats: TickStats::new(Instant::now()),
@@ -555,16 +553,7 @@ pub mod bench {
             let rooms = Rooms::new(cfg.clone(), factory.clone(), Instant::now());
             let (_tx, rx) = mpsc::channel(1);
             let info = Arc::default();
-            let mut room = Room::new(
-                "bench".into(),
-                0,
-                cfg,
-                rooms,
-                Instant::now(),
-                rx,
-                info,
-                &*factory,
-            );
+            let mut room = Room::new("bench".into(), 0, rooms, rx, info);
             let outboxes: Vec<_> = (0..clients)
                 .map(|_| Arc::new(Outbox::new(1 << 20)))
                 .collect();
