@@ -4,7 +4,7 @@ mod support;
 
 use std::time::Duration;
 
-use bot_client::{Client, ClientError, ConnectOptions, Received};
+use bot_client::{Client, ConnectOptions, Received};
 use protocol::{ClientMsg, Event, Hello, ServerMsg, codec, codes};
 use support::*;
 
