@@ -43,6 +43,9 @@ pub struct Report {
     pub rtt_samples: u64,
     /// Snapshots received in the windows.
     pub snapshots: u64,
+    /// Inputs sent in the windows, and messages not sent because the socket did not drain.
+    pub inputs_sent: u64,
+    pub send_queue_full: u64,
     /// Ticks skipped between a bot's consecutive snapshots, in the windows.
     pub stale_dropped: u64,
     /// `stale_dropped / (snapshots + stale_dropped)`.
@@ -89,6 +92,7 @@ impl Report {
         let mut close_codes = BTreeMap::new();
         let mut errors: Vec<String> = Vec::new();
         let (mut snapshots, mut bytes, mut stale) = (0, 0, 0);
+        let (mut inputs_sent, mut send_queue_full) = (0, 0);
         for o in outcomes {
             // Same bounds everywhere, so adding cannot fail.
             let _ = latency.add(&o.input_latency_us);
@@ -96,6 +100,8 @@ impl Report {
             snapshots += o.window_counters.snapshots;
             bytes += o.window_counters.bytes_in;
             stale += o.window_counters.stale_dropped;
+            inputs_sent += o.window_counters.inputs_sent;
+            send_queue_full += o.window_counters.send_queue_full;
             for &code in &o.close_codes {
                 *close_codes.entry(close_code_name(code)).or_insert(0) += 1;
             }
@@ -130,6 +136,8 @@ impl Report {
             rtt_ms_p99: quantile_ms(&rtt, 0.99),
             rtt_samples: rtt.len(),
             snapshots,
+            inputs_sent,
+            send_queue_full,
             stale_dropped: stale,
             stale_share: if snapshots + stale == 0 {
                 0.0
@@ -218,6 +226,15 @@ impl Report {
                 self.snapshots + self.stale_dropped
             ),
         );
+        if self.send_queue_full > 0 {
+            row(
+                "unsent (socket full)",
+                format!(
+                    "{} of {} inputs sent",
+                    self.send_queue_full, self.inputs_sent
+                ),
+            );
+        }
         row("checksum mismatches", self.checksum_mismatches.to_string());
         row("protocol errors", self.protocol_errors.to_string());
         if self.fell_behind > 0 {

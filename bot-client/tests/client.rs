@@ -98,6 +98,25 @@ async fn keeps_the_servers_world_and_acks_it() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn fragmented_snapshots_and_pings_are_handled() {
+    let server = FakeServer::start(Behaviour {
+        fragments: 3,
+        ping_every: Some(5),
+        ..Behaviour::default()
+    })
+    .await;
+    let mut client = connect(&server).await;
+    take_snapshots(&mut client, 30).await;
+    let (tick, table) = client.latest().unwrap();
+    assert_eq!(Some(table), server.log.lock().unwrap().worlds.get(&tick));
+    assert_eq!(client.stats().counters.protocol_errors, 0);
+    // Every ping so far got its pong, payload echoed.
+    let pongs = server.log.lock().unwrap().pongs.clone();
+    assert!(pongs.len() >= 5, "{pongs:?}");
+    assert_eq!(pongs[0], 5u32.to_be_bytes());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn coalesced_acks_ride_with_inputs() {
     let server = FakeServer::start(Behaviour::default()).await;
     let mut opts = ConnectOptions::new(&server.url(), "arena", "ada");

@@ -6,25 +6,23 @@ mod options;
 pub mod ring;
 pub mod stats;
 mod transport;
+mod wire;
 
 use std::collections::VecDeque;
-use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering::Relaxed};
 use std::time::{Duration, Instant};
 
-use fastwebsockets::Frame;
+use protocol::limits::MAX_SERVER_MSG_BYTES;
 use protocol::{
     ClientMsg, EntityId, EntityTable, Event, Hello, Input, PROTOCOL_VERSION, ServerMsg, Snapshot,
     Welcome, codec, codes, quant,
 };
-use tokio::sync::mpsc::error::TrySendError;
-use tokio::sync::mpsc::{self, Sender};
+use tokio::net::TcpStream;
 
 pub use error::{ABNORMAL_CLOSURE, ClientError, NO_STATUS, close_code_name};
 pub use options::{ConnectOptions, WsUrl};
 use ring::{RingError, TableRing};
 pub use stats::{ClientStats, Counters};
-use transport::{Inbound, Outgoing};
+use wire::{FrameReader, FrameWriter, Incoming, OP_BINARY, OP_CLOSE, OP_PONG, OP_TEXT, WriteError};
 
 /// How long `close` waits for the server's close frame.
 const CLOSE_WAIT: Duration = Duration::from_secs(2);
@@ -57,13 +55,18 @@ pub enum Received {
     },
 }
 
+/// One connection. It has no tasks of its own: `recv` reads and parses the socket and `send`
+/// writes to it without waiting (see `wire`), so a bot is a single task.
 pub struct Client {
-    inbound: mpsc::Receiver<Inbound>,
-    closing: Arc<AtomicBool>,
-    data: Sender<Outgoing>,
-    control: Sender<Frame<'static>>,
-    reader: tokio::task::AbortHandle,
-    writer: Option<tokio::task::JoinHandle<()>>,
+    tcp: TcpStream,
+    reader: FrameReader,
+    writer: FrameWriter,
+    /// When the bytes now being parsed were read: latency is measured to the moment a message
+    /// arrived, not to when the application got round to it.
+    read_at: Instant,
+    /// Closing: what still arrives is skipped undecoded (a backlog of snapshots is not worth
+    /// the CPU); only the close frame matters.
+    discarding: bool,
     player: EntityId,
     auto_ack: bool,
     coalesce_acks: bool,
@@ -101,15 +104,13 @@ impl Client {
         url: WsUrl,
         opts: ConnectOptions,
     ) -> Result<(Client, Welcome), ClientError> {
-        let ws = transport::open(&url, &opts).await?;
-        let channels = transport::start(ws);
+        let (tcp, already_read) = transport::open(&url, &opts).await?;
         let mut client = Client {
-            inbound: channels.inbound,
-            closing: channels.closing,
-            data: channels.data,
-            control: channels.control,
-            reader: channels.reader,
-            writer: Some(channels.writer),
+            tcp,
+            reader: FrameReader::new(&already_read, MAX_SERVER_MSG_BYTES),
+            writer: FrameWriter::new(),
+            read_at: Instant::now(),
+            discarding: false,
             player: EntityId {
                 index: 0,
                 version: 0,
@@ -138,57 +139,116 @@ impl Client {
     }
 
     async fn wait_for_welcome(&mut self) -> Result<Welcome, ClientError> {
-        let first = self.inbound.recv().await;
-        match first {
-            Some(Inbound::Message { msg, bytes, .. }) => {
-                self.stats.counters.bytes_in += bytes as u64;
-                match msg {
-                    ServerMsg::Welcome(w) => Ok(w),
-                    ServerMsg::Reject { code, reason } => {
-                        // Let the close handshake that follows finish, so the server sees a
-                        // clean close rather than a reset.
-                        self.closing.store(true, Relaxed);
-                        let _ = self.wait_for_close(REJECT_CLOSE_WAIT).await;
-                        Err(ClientError::Rejected { code, reason })
-                    }
-                    other => Err(ClientError::Connect(format!(
-                        "expected Welcome, got {}",
-                        message_name(&other)
-                    ))),
-                }
+        let (msg, _) = self.next_message().await.map_err(|e| match e {
+            closed @ ClientError::Closed { .. } => closed,
+            other => ClientError::Connect(format!("no Welcome: {other}")),
+        })?;
+        match msg {
+            ServerMsg::Welcome(w) => Ok(w),
+            ServerMsg::Reject { code, reason } => {
+                // Let the close handshake that follows finish, so the server sees a clean close
+                // rather than a reset.
+                let _ = self.wait_for_close(REJECT_CLOSE_WAIT).await;
+                Err(ClientError::Rejected { code, reason })
             }
-            Some(Inbound::Invalid(e)) => Err(ClientError::Connect(format!(
-                "invalid answer to Hello: {e}"
+            other => Err(ClientError::Connect(format!(
+                "expected Welcome, got {}",
+                message_name(&other)
             ))),
-            Some(Inbound::Closed { code, reason }) => Err(ClientError::Closed { code, reason }),
-            Some(Inbound::Lost(e)) => Err(ClientError::Connect(format!(
-                "connection lost before Welcome: {e}"
-            ))),
-            None => Err(ClientError::Connect(
-                "connection lost before Welcome".to_owned(),
-            )),
         }
     }
 
-    /// The next message from the server. Cancel-safe: messages queue in the reader task until
-    /// taken. Snapshots are applied and verified here, and acked when `auto_ack`.
+    /// The next message from the server. Cancel-safe: bytes wait in the socket and in this
+    /// client's buffer until a whole message is there, and nothing waits after that point.
+    /// Snapshots are applied and verified here, and acked when `auto_ack`.
     /// `Err(ClientError::Closed { .. })` once the server has closed, and on every later call.
     pub async fn recv(&mut self) -> Result<Received, ClientError> {
-        if let Some(e) = &self.ended {
-            return Err(e.clone());
-        }
-        let Some(inbound) = self.inbound.recv().await else {
-            return Err(self.end(ClientError::Transport("connection ended".to_owned())));
-        };
-        // Nothing below awaits, so a cancelled `recv` never loses a message.
-        match inbound {
-            Inbound::Message { msg, bytes, at } => {
-                self.stats.counters.bytes_in += bytes as u64;
-                self.on_message(msg, bytes, at)
+        let (msg, bytes) = self.next_message().await?;
+        self.on_message(msg, bytes, self.read_at)
+    }
+
+    /// The next decoded message, reading as needed; answers pings and close frames on the way.
+    async fn next_message(&mut self) -> Result<(ServerMsg, usize), ClientError> {
+        loop {
+            if let Some(e) = &self.ended {
+                return Err(e.clone());
             }
-            Inbound::Invalid(e) => Err(self.protocol_error(e)),
-            Inbound::Closed { code, reason } => Err(self.end(ClientError::Closed { code, reason })),
-            Inbound::Lost(e) => Err(self.end(ClientError::Transport(e))),
+            if let Some(next) = self.next_buffered() {
+                return next;
+            }
+            self.read_more().await?;
+        }
+    }
+
+    /// The next message among the bytes already read, if a whole one is there.
+    fn next_buffered(&mut self) -> Option<Result<(ServerMsg, usize), ClientError>> {
+        loop {
+            let incoming = match self.reader.next() {
+                Ok(Some(incoming)) => incoming,
+                Ok(None) => return None,
+                Err(e) => {
+                    // The stream is out of sync: nothing after this can be trusted.
+                    self.stats.counters.protocol_errors += 1;
+                    let code = codes::PROTOCOL_ERROR.to_be_bytes();
+                    let _ = self.writer.write(&self.tcp, &[(OP_CLOSE, &code)]);
+                    return Some(Err(self.end(ClientError::Protocol(e.to_string()))));
+                }
+            };
+            match incoming {
+                Incoming::Binary(_) | Incoming::Text if self.discarding => {}
+                Incoming::Binary(bytes) => {
+                    let len = bytes.len();
+                    let decoded = codec::decode_server(bytes);
+                    self.stats.counters.bytes_in += len as u64;
+                    return Some(match decoded {
+                        Ok(msg) => Ok((msg, len)),
+                        Err(e) => Err(self.protocol_error(e.to_string())),
+                    });
+                }
+                Incoming::Text => {
+                    let what = "text frame (ticksync is binary only)".to_owned();
+                    return Some(Err(self.protocol_error(what)));
+                }
+                Incoming::Ping(payload) => {
+                    // Best effort: a full or closed writer means the connection is ending.
+                    let _ = self.writer.write(&self.tcp, &[(OP_PONG, payload)]);
+                }
+                Incoming::Close { code, reason } => {
+                    // Echo the code to complete the closing handshake (a no-op when we closed
+                    // first). 1005 stands for "no code" and is never sent.
+                    let echo = match code {
+                        NO_STATUS => Vec::new(),
+                        code => code.to_be_bytes().to_vec(),
+                    };
+                    let _ = self.writer.write(&self.tcp, &[(OP_CLOSE, &echo)]);
+                    return Some(Err(self.end(ClientError::Closed { code, reason })));
+                }
+            }
+        }
+    }
+
+    /// Reads more bytes, meanwhile flushing writes the kernel did not take at once.
+    /// Cancel-safe.
+    async fn read_more(&mut self) -> Result<(), ClientError> {
+        let read = if self.writer.has_pending() {
+            tokio::select! {
+                read = self.reader.fill(&self.tcp) => Some(read),
+                // A failed write shows up on the read side too, as a reset or EOF.
+                _ = self.writer.flush(&self.tcp) => None,
+            }
+        } else {
+            Some(self.reader.fill(&self.tcp).await)
+        };
+        match read {
+            None => Ok(()),
+            Some(Ok(0)) => Err(self.end(ClientError::Transport(
+                "connection closed without a close frame".to_owned(),
+            ))),
+            Some(Ok(_)) => {
+                self.read_at = Instant::now();
+                Ok(())
+            }
+            Some(Err(e)) => Err(self.end(ClientError::Transport(e.to_string()))),
         }
     }
 
@@ -299,19 +359,16 @@ impl Client {
         e
     }
 
-    /// Queues a message for the writer without waiting.
+    /// Sends a message without waiting. What the kernel does not take at once goes out from
+    /// `recv` or `close` (up to 64 KB, then `SendQueueFull`).
     pub fn send(&self, msg: ClientMsg) -> Result<(), ClientError> {
-        self.send_frame(transport::binary_frame(codec::encode_client(&msg), false))
+        self.write(&[(OP_BINARY, &codec::encode_client(&msg))])
     }
 
-    fn send_frame(&self, frame: Frame<'static>) -> Result<(), ClientError> {
-        self.send_frames(Outgoing(frame, None))
-    }
-
-    fn send_frames(&self, frames: Outgoing) -> Result<(), ClientError> {
-        self.data.try_send(frames).map_err(|e| match e {
-            TrySendError::Full(_) => ClientError::SendQueueFull,
-            TrySendError::Closed(_) => ClientError::NotConnected,
+    fn write(&self, frames: &[(u8, &[u8])]) -> Result<(), ClientError> {
+        self.writer.write(&self.tcp, frames).map_err(|e| match e {
+            WriteError::Full => ClientError::SendQueueFull,
+            WriteError::Closed => ClientError::NotConnected,
         })
     }
 
@@ -324,14 +381,14 @@ impl Client {
             dy: quant::axis_to_wire(dy),
             buttons,
         };
-        let input = transport::binary_frame(codec::encode_client(&ClientMsg::Input(input)), false);
+        let input = codec::encode_client(&ClientMsg::Input(input));
         let sent = match self.pending_ack {
+            // Both in one write.
             Some(tick) => {
-                let ack =
-                    transport::binary_frame(codec::encode_client(&ClientMsg::Ack { tick }), false);
-                self.send_frames(Outgoing(ack, Some(input)))
+                let ack = codec::encode_client(&ClientMsg::Ack { tick });
+                self.write(&[(OP_BINARY, &ack), (OP_BINARY, &input)])
             }
-            None => self.send_frame(input),
+            None => self.write(&[(OP_BINARY, &input)]),
         };
         if let Err(ClientError::SendQueueFull) = sent {
             self.stats.counters.send_queue_full += 1;
@@ -356,7 +413,8 @@ impl Client {
 
     /// Sends any payload as one frame: binary, or text when `opcode_text` (hostile-client tests).
     pub fn send_raw(&self, frame_payload: Vec<u8>, opcode_text: bool) -> Result<(), ClientError> {
-        self.send_frame(transport::binary_frame(frame_payload, opcode_text))
+        let opcode = if opcode_text { OP_TEXT } else { OP_BINARY };
+        self.write(&[(opcode, &frame_payload)])
     }
 
     /// The entity this client steers (from `Welcome`).
@@ -397,40 +455,30 @@ impl Client {
         if let Some(e) = &self.ended {
             return e.close_code().unwrap_or(ABNORMAL_CLOSURE);
         }
-        // Through the control queue: it goes out ahead of any queued data.
-        let _ = self.control.try_send(Frame::close(code, reason.as_bytes()));
-        self.closing.store(true, Relaxed);
+        let mut payload = code.to_be_bytes().to_vec();
+        payload.extend_from_slice(reason.as_bytes());
+        let _ = self.writer.write(&self.tcp, &[(OP_CLOSE, &payload)]);
         self.wait_for_close(CLOSE_WAIT).await
     }
 
-    /// Drains messages until the server's close frame (its code) or the end of the connection,
-    /// then lets the writer finish sending the close reply.
+    /// Reads, without decoding, until the server's close frame (its code) or the end of the
+    /// connection; then makes sure our close (or reply to theirs) has left.
     async fn wait_for_close(&mut self, limit: Duration) -> u16 {
+        self.discarding = true;
         let drain = async {
             let code = loop {
-                match self.inbound.recv().await {
-                    Some(Inbound::Closed { code, .. }) => break code,
-                    Some(Inbound::Lost(_)) | None => return ABNORMAL_CLOSURE,
-                    Some(Inbound::Message { .. } | Inbound::Invalid(_)) => {}
+                match self.next_message().await {
+                    Err(ClientError::Closed { code, .. }) => break code,
+                    _ if self.ended.is_some() => return ABNORMAL_CLOSURE,
+                    _ => {}
                 }
             };
-            if let Some(writer) = self.writer.take() {
-                let _ = writer.await;
-            }
+            let _ = self.writer.flush(&self.tcp).await;
             code
         };
         tokio::time::timeout(limit, drain)
             .await
             .unwrap_or(ABNORMAL_CLOSURE)
-    }
-}
-
-impl Drop for Client {
-    /// Without `close`, the connection is dropped: the reader stops at once; the writer sends
-    /// what is queued (such as the reply to a close the server sent) and then ends, which
-    /// closes the socket.
-    fn drop(&mut self) {
-        self.reader.abort();
     }
 }
 
@@ -441,5 +489,14 @@ fn message_name(msg: &ServerMsg) -> &'static str {
         ServerMsg::Snapshot(_) => "Snapshot",
         ServerMsg::Pong { .. } => "Pong",
         ServerMsg::Event(_) => "Event",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn a_client_can_move_between_threads_and_be_shared() {
+        fn send_sync<T: Send + Sync>() {}
+        send_sync::<super::Client>();
     }
 }

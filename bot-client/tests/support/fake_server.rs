@@ -39,6 +39,10 @@ pub struct Behaviour {
     /// Close with this code once this tick is reached.
     pub close_at: Option<(u32, u16)>,
     pub npcs: u32,
+    /// Send snapshots in this many fragments (1: whole).
+    pub fragments: usize,
+    /// Ping the client every this many ticks.
+    pub ping_every: Option<u32>,
 }
 
 impl Default for Behaviour {
@@ -50,6 +54,8 @@ impl Default for Behaviour {
             corrupt_checksum_at: None,
             close_at: None,
             npcs: 50,
+            fragments: 1,
+            ping_every: None,
         }
     }
 }
@@ -64,6 +70,8 @@ pub struct Log {
     pub worlds: HashMap<u32, EntityTable>,
     pub baselines_used: Vec<Option<u32>>,
     pub inputs: u32,
+    /// Pongs the clients sent, with their payloads.
+    pub pongs: Vec<Vec<u8>>,
     pub origins: Vec<Option<String>>,
 }
 
@@ -128,6 +136,7 @@ async fn upgrade_request(
 
 enum FromClient {
     Msg(ClientMsg),
+    Pong(Vec<u8>),
     Closed(u16),
 }
 
@@ -173,6 +182,7 @@ async fn session(ws: WebSocket<TokioIo<Upgraded>>, b: &Behaviour, log: &Mutex<Lo
         while let Ok(frame) = read.read_frame(&mut reply).await {
             let item = match frame.opcode {
                 OpCode::Binary => FromClient::Msg(codec::decode_client(&frame.payload).unwrap()),
+                OpCode::Pong => FromClient::Pong(frame.payload.to_vec()),
                 OpCode::Close => {
                     let code = u16::from_be_bytes([frame.payload[0], frame.payload[1]]);
                     let _ = from_tx.send(FromClient::Closed(code)).await;
@@ -262,6 +272,7 @@ async fn session(ws: WebSocket<TokioIo<Upgraded>>, b: &Behaviour, log: &Mutex<Lo
                     };
                     let _ = write.write_frame(send(&pong)).await;
                 }
+                Some(FromClient::Pong(p)) => log.lock().unwrap().pongs.push(p),
                 Some(FromClient::Msg(_)) => {}
             },
             _ = ticks.tick(), if !closing => {
@@ -292,12 +303,24 @@ async fn session(ws: WebSocket<TokioIo<Upgraded>>, b: &Behaviour, log: &Mutex<Lo
                         checksum: Some(checksum),
                         delta,
                     });
-                    if write.write_frame(send(&snapshot)).await.is_err() {
-                        return;
+                    let bytes = codec::encode_server(&snapshot);
+                    let n = b.fragments.max(1);
+                    let size = bytes.len().div_ceil(n);
+                    for (i, part) in bytes.chunks(size).enumerate() {
+                        let last = (i + 1) * size >= bytes.len();
+                        let opcode = if i == 0 { OpCode::Binary } else { OpCode::Continuation };
+                        let frame = Frame::new(last, opcode, None, Payload::Owned(part.to_vec()));
+                        if write.write_frame(frame).await.is_err() {
+                            return;
+                        }
                     }
                     let mut log = log.lock().unwrap();
                     log.baselines_used.push(baseline);
                     log.worlds.insert(tick, now.clone());
+                }
+                if b.ping_every.is_some_and(|n| tick % n == 0) {
+                    let ping = Frame::new(true, OpCode::Ping, None, Payload::Owned(tick.to_be_bytes().to_vec()));
+                    let _ = write.write_frame(ping).await;
                 }
                 history.insert(tick, now);
                 history.retain(|&t, _| t + 64 > tick);
