@@ -1,5 +1,6 @@
 //! Snapshot delta costs on the arena (1,000 NPCs + 100 players, all moving): build, encode,
-//! decode and apply, for a one-tick-old baseline and a six-tick-old one.
+//! decode and apply (and apply straight from the bytes, as clients do), for a one-tick-old
+//! baseline and a six-tick-old one.
 //! Run: `cargo bench --bench delta`. Bytes per moving entity are printed once per case.
 
 use std::hint::black_box;
@@ -87,6 +88,15 @@ fn bench(c: &mut Criterion) {
             b.iter(|| {
                 table.clone_from(base);
                 snap.delta.apply(&mut table).expect("fits");
+            })
+        });
+        let Some((_, encoded_delta)) = codec::decode_snapshot_header(&bytes).expect("valid") else {
+            unreachable!()
+        };
+        group.bench_function(BenchmarkId::new("apply_from_bytes", age), |b| {
+            b.iter(|| {
+                table.clone_from(base);
+                encoded_delta.apply(&mut table).expect("fits");
             })
         });
         let mut copy = base.clone();

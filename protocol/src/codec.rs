@@ -83,145 +83,72 @@ pub fn encode_server_into(msg: &ServerMsg, out: &mut Vec<u8>) {
 
 /// Decodes one server message (the client's side of the wire).
 pub fn decode_server(bytes: &[u8]) -> Result<ServerMsg, DecodeError> {
-    if bytes.first() == Some(&(SNAPSHOT_TAG as u8)) && bytes.len() <= MAX_SERVER_MSG_BYTES {
+    if bytes.first() == Some(&(SNAPSHOT_TAG as u8)) {
         return decode_snapshot(bytes);
     }
     decode_exact(bytes, MAX_SERVER_MSG_BYTES, server_config())
 }
 
 /// Snapshots are nearly all of a client's traffic: bincode decodes the header, and
-/// `fast_delta` the delta, about 8x faster than serde's visitors. Tests check it against
-/// bincode's own decoding, value for value and error for error.
+/// `crate::wire_delta` the delta, several times faster than serde's visitors. Tests check it
+/// against bincode's own decoding, value for value and error for error.
 fn decode_snapshot(bytes: &[u8]) -> Result<ServerMsg, DecodeError> {
-    let ((_tag, h), used): ((u32, SnapshotHeader), usize) =
-        bincode::serde::decode_from_slice(bytes, server_config())
-            .map_err(|e| DecodeError::Malformed(e.to_string()))?;
-    let delta = fast_delta::decode(&bytes[used..])?;
+    let (h, delta) =
+        decode_snapshot_header(bytes)?.ok_or(DecodeError::Invalid("not a snapshot"))?;
     Ok(ServerMsg::Snapshot(crate::messages::Snapshot {
         tick: h.tick,
         baseline: h.baseline,
         input_seq: h.input_seq,
         server_time_us: h.server_time_us,
         checksum: h.checksum,
-        delta,
+        delta: delta.decode()?,
     }))
 }
 
-/// A reader of exactly bincode 2 `config::standard()`'s layout of `Delta`.
-mod fast_delta {
-    use super::DecodeError;
-    use crate::delta::{Change, Delta, Move, Spawn};
-    use crate::limits::MAX_LIST_LEN;
-    use crate::table::EntityState;
+/// A snapshot message's header and its still-encoded delta, or `Ok(None)` when `bytes` is
+/// another kind of message. Lets a client apply the delta straight from the bytes
+/// (`EncodedDelta::apply`) without building a `Delta`.
+pub fn decode_snapshot_header(
+    bytes: &[u8],
+) -> Result<Option<(SnapshotHeader, EncodedDelta<'_>)>, DecodeError> {
+    if bytes.first() != Some(&(SNAPSHOT_TAG as u8)) {
+        return Ok(None);
+    }
+    if bytes.len() > MAX_SERVER_MSG_BYTES {
+        return Err(DecodeError::TooLarge {
+            len: bytes.len(),
+            limit: MAX_SERVER_MSG_BYTES,
+        });
+    }
+    let ((_tag, h), used): ((u32, SnapshotHeader), usize) =
+        bincode::serde::decode_from_slice(bytes, server_config())
+            .map_err(|e| DecodeError::Malformed(e.to_string()))?;
+    Ok(Some((h, EncodedDelta(&bytes[used..]))))
+}
 
-    struct Reader<'a> {
-        bytes: &'a [u8],
-        pos: usize,
+/// An encoded `Delta` (bincode layout), exactly one with nothing after it.
+#[derive(Clone, Copy, Debug)]
+pub struct EncodedDelta<'a>(pub &'a [u8]);
+
+impl EncodedDelta<'_> {
+    pub fn decode(&self) -> Result<Delta, DecodeError> {
+        crate::wire_delta::decode(self.0)
     }
 
-    fn malformed(what: &str) -> DecodeError {
-        DecodeError::Malformed(format!("delta: {what}"))
+    /// Applies the delta to `table` as `Delta::apply` would, reading it straight from the
+    /// bytes. On error the table is left partly applied, as with `Delta::apply`.
+    pub fn apply(&self, table: &mut crate::EntityTable) -> Result<(), ApplyError> {
+        crate::wire_delta::apply(self.0, table)
     }
+}
 
-    impl Reader<'_> {
-        fn byte(&mut self) -> Result<u8, DecodeError> {
-            let b = *self
-                .bytes
-                .get(self.pos)
-                .ok_or_else(|| malformed("unexpected end"))?;
-            self.pos += 1;
-            Ok(b)
-        }
-
-        fn le<const N: usize>(&mut self) -> Result<[u8; N], DecodeError> {
-            let s = self
-                .bytes
-                .get(self.pos..self.pos + N)
-                .ok_or_else(|| malformed("unexpected end"))?;
-            self.pos += N;
-            Ok(s.try_into().expect("N bytes"))
-        }
-
-        fn u64(&mut self) -> Result<u64, DecodeError> {
-            Ok(match self.byte()? {
-                b @ 0..=250 => u64::from(b),
-                251 => u64::from(u16::from_le_bytes(self.le()?)),
-                252 => u64::from(u32::from_le_bytes(self.le()?)),
-                253 => u64::from_le_bytes(self.le()?),
-                _ => return Err(malformed("invalid varint")),
-            })
-        }
-
-        fn u32(&mut self) -> Result<u32, DecodeError> {
-            Ok(match self.byte()? {
-                b @ 0..=250 => u32::from(b),
-                251 => u32::from(u16::from_le_bytes(self.le()?)),
-                252 => u32::from_le_bytes(self.le()?),
-                _ => return Err(malformed("invalid u32 varint")),
-            })
-        }
-
-        fn i32(&mut self) -> Result<i32, DecodeError> {
-            let n = self.u32()?;
-            Ok((n >> 1) as i32 ^ -((n & 1) as i32))
-        }
-
-        fn state(&mut self) -> Result<EntityState, DecodeError> {
-            Ok(EntityState {
-                kind: self.byte()?,
-                x: self.i32()?,
-                y: self.i32()?,
-            })
-        }
-
-        fn list<T>(
-            &mut self,
-            mut item: impl FnMut(&mut Self) -> Result<T, DecodeError>,
-        ) -> Result<Vec<T>, DecodeError> {
-            let len = self.u64()?;
-            if len > MAX_LIST_LEN as u64 {
-                return Err(malformed("list longer than the entry limit"));
-            }
-            // Every entry takes at least one byte: no claim can allocate past the input.
-            let remaining = self.bytes.len() - self.pos;
-            let mut out = Vec::with_capacity((len as usize).min(remaining));
-            for _ in 0..len {
-                out.push(item(self)?);
-            }
-            Ok(out)
-        }
-    }
-
-    pub fn decode(bytes: &[u8]) -> Result<Delta, DecodeError> {
-        let mut r = Reader { bytes, pos: 0 };
-        let delta = Delta {
-            despawned: r.list(Reader::u32)?,
-            spawned: r.list(|r| {
-                Ok(Spawn {
-                    gap: r.u32()?,
-                    version: r.u32()?,
-                    state: r.state()?,
-                })
-            })?,
-            moved: r.list(|r| {
-                Ok(Move {
-                    gap: r.u32()?,
-                    dx: r.i32()?,
-                    dy: r.i32()?,
-                })
-            })?,
-            changed: r.list(|r| {
-                Ok(Change {
-                    gap: r.u32()?,
-                    state: r.state()?,
-                })
-            })?,
-        };
-        match bytes.len() - r.pos {
-            0 => Ok(delta),
-            n => Err(DecodeError::TrailingBytes(n)),
-        }
-    }
+/// Why an encoded delta could not be applied.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum ApplyError {
+    #[error(transparent)]
+    Decode(#[from] DecodeError),
+    #[error(transparent)]
+    Delta(#[from] crate::DeltaError),
 }
 
 /// Appends a delta's encoding, to be shared by every client with the same baseline and view.

@@ -12,8 +12,9 @@ pub mod limits;
 pub mod messages;
 pub mod quant;
 pub mod table;
+mod wire_delta;
 
-pub use codec::DecodeError;
+pub use codec::{ApplyError, DecodeError, EncodedDelta};
 pub use delta::{Delta, DeltaError};
 pub use messages::{
     ClientMsg, Event, Hello, Input, PlayerInfo, ServerMsg, Snapshot, SnapshotHeader, Welcome,

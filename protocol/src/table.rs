@@ -44,10 +44,25 @@ pub enum TableError {
 
 /// Entities by slot index, iterated in index order. Dense like a slotmap: a `Vec` of slots, so
 /// applying a change is O(1) and comparing two tables is one linear pass.
-#[derive(Clone, Debug, Default)]
+#[derive(Debug, Default)]
 pub struct EntityTable {
     slots: Vec<Option<Slot>>,
     len: usize,
+}
+
+impl Clone for EntityTable {
+    fn clone(&self) -> Self {
+        Self {
+            slots: self.slots.clone(),
+            len: self.len,
+        }
+    }
+
+    /// Reuses this table's allocation: clients copy a baseline for every snapshot.
+    fn clone_from(&mut self, source: &Self) {
+        self.slots.clone_from(&source.slots);
+        self.len = source.len;
+    }
 }
 
 impl PartialEq for EntityTable {

@@ -101,3 +101,31 @@ proptest! {
         let _ = codec::decode_client(&bytes);
     }
 }
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(cases()))]
+
+    /// Applying straight from the bytes gives the same table (or fails) exactly as decoding the
+    /// delta and applying it, for valid and corrupted snapshots alike.
+    #[test]
+    fn encoded_apply_agrees_with_decode_then_apply(
+        (base, now) in table_pair(),
+        flips in proptest::collection::vec((any::<prop::sample::Index>(), any::<u8>()), 0..3),
+    ) {
+        let mut bytes = Vec::new();
+        codec::encode_delta(&Delta::between(&base, &now), &mut bytes);
+        for (i, b) in flips {
+            let i = i.index(bytes.len());
+            bytes[i] = b;
+        }
+        let enc = protocol::EncodedDelta(&bytes);
+        let mut streamed = base.clone();
+        let streamed_ok = enc.apply(&mut streamed).is_ok();
+        let mut decoded = base.clone();
+        let decoded_ok = enc.decode().ok().is_some_and(|d| d.apply(&mut decoded).is_ok());
+        prop_assert_eq!(streamed_ok, decoded_ok);
+        if streamed_ok {
+            prop_assert_eq!(&streamed, &decoded);
+        }
+    }
+}

@@ -84,7 +84,9 @@ pub struct Config {
     pub inbox: usize,
 
     /// Reliable messages (events, pongs) queued per connection; overflow closes it (4005).
-    #[arg(long, env = "TICKSYNC_RELIABLE_QUEUE", default_value_t = 256)]
+    /// Room-sized: when a full room empties at once, each remaining client gets a leave event
+    /// per player.
+    #[arg(long, env = "TICKSYNC_RELIABLE_QUEUE", default_value_t = 4096)]
     pub reliable_queue: usize,
 
     /// Kernel send buffer per connection (SO_SNDBUF; Linux doubles it). Small keeps a slow

@@ -13,8 +13,8 @@ use std::time::{Duration, Instant};
 
 use protocol::limits::MAX_SERVER_MSG_BYTES;
 use protocol::{
-    ClientMsg, EntityId, EntityTable, Event, Hello, Input, PROTOCOL_VERSION, ServerMsg, Snapshot,
-    Welcome, codec, codes, quant,
+    ClientMsg, EntityId, EntityTable, Event, Hello, Input, PROTOCOL_VERSION, ServerMsg,
+    SnapshotHeader, Welcome, codec, codes, quant,
 };
 use tokio::net::TcpStream;
 
@@ -73,6 +73,8 @@ pub struct Client {
     /// With `coalesce_acks`: the ack waiting to go out with the next input.
     pending_ack: Option<u32>,
     ring: TableRing,
+    /// The delta of the snapshot being handled, copied out of the read buffer.
+    delta_buf: Vec<u8>,
     newest_tick: Option<u32>,
     next_input_seq: u32,
     /// (seq, sent at), ascending.
@@ -119,6 +121,7 @@ impl Client {
             coalesce_acks: opts.coalesce_acks,
             pending_ack: None,
             ring: TableRing::default(),
+            delta_buf: Vec::new(),
             newest_tick: None,
             next_input_seq: 1,
             pending_inputs: VecDeque::new(),
@@ -143,6 +146,11 @@ impl Client {
             closed @ ClientError::Closed { .. } => closed,
             other => ClientError::Connect(format!("no Welcome: {other}")),
         })?;
+        let Msg::Other(msg) = msg else {
+            return Err(ClientError::Connect(
+                "expected Welcome, got Snapshot".to_owned(),
+            ));
+        };
         match msg {
             ServerMsg::Welcome(w) => Ok(w),
             ServerMsg::Reject { code, reason } => {
@@ -168,7 +176,7 @@ impl Client {
     }
 
     /// The next decoded message, reading as needed; answers pings and close frames on the way.
-    async fn next_message(&mut self) -> Result<(ServerMsg, usize), ClientError> {
+    async fn next_message(&mut self) -> Result<(Msg, usize), ClientError> {
         loop {
             if let Some(e) = &self.ended {
                 return Err(e.clone());
@@ -181,7 +189,7 @@ impl Client {
     }
 
     /// The next message among the bytes already read, if a whole one is there.
-    fn next_buffered(&mut self) -> Option<Result<(ServerMsg, usize), ClientError>> {
+    fn next_buffered(&mut self) -> Option<Result<(Msg, usize), ClientError>> {
         loop {
             let incoming = match self.reader.next() {
                 Ok(Some(incoming)) => incoming,
@@ -198,7 +206,17 @@ impl Client {
                 Incoming::Binary(_) | Incoming::Text if self.discarding => {}
                 Incoming::Binary(bytes) => {
                     let len = bytes.len();
-                    let decoded = codec::decode_server(bytes);
+                    // A snapshot's delta stays encoded: `on_snapshot` applies it straight from
+                    // the bytes (copied out of the read buffer, which the next read reuses).
+                    let decoded = match codec::decode_snapshot_header(bytes) {
+                        Ok(Some((header, delta))) => {
+                            self.delta_buf.clear();
+                            self.delta_buf.extend_from_slice(delta.0);
+                            Ok(Msg::Snapshot(header))
+                        }
+                        Ok(None) => codec::decode_server(bytes).map(Msg::Other),
+                        Err(e) => Err(e),
+                    };
                     self.stats.counters.bytes_in += len as u64;
                     return Some(match decoded {
                         Ok(msg) => Ok((msg, len)),
@@ -252,14 +270,13 @@ impl Client {
         }
     }
 
-    fn on_message(
-        &mut self,
-        msg: ServerMsg,
-        bytes: usize,
-        at: Instant,
-    ) -> Result<Received, ClientError> {
+    fn on_message(&mut self, msg: Msg, bytes: usize, at: Instant) -> Result<Received, ClientError> {
+        let msg = match msg {
+            Msg::Snapshot(header) => return self.on_snapshot(header, bytes, at),
+            Msg::Other(msg) => msg,
+        };
         match msg {
-            ServerMsg::Snapshot(s) => self.on_snapshot(s, bytes, at),
+            ServerMsg::Snapshot(_) => unreachable!("snapshots are decoded as Msg::Snapshot"),
             ServerMsg::Event(e) => {
                 self.stats.counters.events += 1;
                 Ok(Received::Event(e))
@@ -280,7 +297,7 @@ impl Client {
 
     fn on_snapshot(
         &mut self,
-        s: Snapshot,
+        s: SnapshotHeader,
         bytes: usize,
         at: Instant,
     ) -> Result<Received, ClientError> {
@@ -289,7 +306,8 @@ impl Client {
         {
             self.stats.counters.stale_dropped += u64::from(s.tick - prev - 1);
         }
-        match self.ring.apply(s.tick, s.baseline, &s.delta, s.checksum) {
+        let delta = protocol::EncodedDelta(&self.delta_buf);
+        match self.ring.apply(s.tick, s.baseline, &delta, s.checksum) {
             Ok(_) => {}
             Err(RingError::ChecksumMismatch { tick, .. }) => {
                 self.newest_tick = Some(s.tick);
@@ -480,6 +498,12 @@ impl Client {
             .await
             .unwrap_or(ABNORMAL_CLOSURE)
     }
+}
+
+/// A message as `next_message` hands it over: a snapshot's delta waits in `Client::delta_buf`.
+enum Msg {
+    Snapshot(SnapshotHeader),
+    Other(ServerMsg),
 }
 
 fn message_name(msg: &ServerMsg) -> &'static str {

@@ -7,7 +7,24 @@
 
 use std::collections::VecDeque;
 
-use protocol::{Delta, DeltaError, EntityTable};
+use protocol::{ApplyError, Delta, EncodedDelta, EntityTable};
+
+/// A delta as it arrives: decoded, or still in its wire bytes (applied without decoding).
+pub trait DeltaSource {
+    fn apply_to(&self, table: &mut EntityTable) -> Result<(), ApplyError>;
+}
+
+impl DeltaSource for Delta {
+    fn apply_to(&self, table: &mut EntityTable) -> Result<(), ApplyError> {
+        Ok(self.apply(table)?)
+    }
+}
+
+impl DeltaSource for EncodedDelta<'_> {
+    fn apply_to(&self, table: &mut EntityTable) -> Result<(), ApplyError> {
+        self.apply(table)
+    }
+}
 
 /// How many tables a client keeps by default: about one second at 60 Hz, far more than the
 /// server's acked baseline ever lags on a working connection.
@@ -26,7 +43,7 @@ pub enum RingError {
     )]
     Evicted { tick: u32, baseline: u32 },
     #[error("snapshot {tick} does not apply to its baseline: {error}")]
-    BadDelta { tick: u32, error: DeltaError },
+    BadDelta { tick: u32, error: ApplyError },
     #[error("snapshot {tick}: checksum {actual:#010x} differs from the server's {expected:#010x}")]
     ChecksumMismatch {
         tick: u32,
@@ -87,7 +104,7 @@ impl TableRing {
         &mut self,
         tick: u32,
         baseline: Option<u32>,
-        delta: &Delta,
+        delta: &impl DeltaSource,
         checksum: Option<u32>,
     ) -> Result<bool, RingError> {
         if let Some((newest, _)) = self.latest()
@@ -110,7 +127,7 @@ impl TableRing {
                 }
             },
         }
-        if let Err(error) = delta.apply(&mut table) {
+        if let Err(error) = delta.apply_to(&mut table) {
             self.spare.push(table);
             return Err(RingError::BadDelta { tick, error });
         }
