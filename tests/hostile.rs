@@ -41,8 +41,8 @@ const SERVER_ARGS: &[&str] = &[
 static SERIAL: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
 
 fn token(room: &str, name: &str, ttl_secs: i64) -> String {
-    let expires = (server::auth::now_unix() as i64 + ttl_secs).max(0) as u64;
-    server::auth::mint(SECRET.as_bytes(), room, name, expires)
+    let expires = (protocol::join_token::now_unix() as i64 + ttl_secs).max(0) as u64;
+    protocol::join_token::mint(SECRET.as_bytes(), room, name, expires)
 }
 
 fn opts(addr: SocketAddr, name: &str) -> ConnectOptions {
@@ -473,7 +473,7 @@ async fn bad_expired_and_other_room_tokens() {
             ("garbage", Some("not-a-token".to_string())),
             (
                 "forged",
-                Some(format!("{}.AAAA", server::auth::now_unix() + 600)),
+                Some(format!("{}.AAAA", protocol::join_token::now_unix() + 600)),
             ),
             ("expired", Some(token("arena", "mallory", -5))),
             ("other room", Some(token("lobby", "mallory", 600))),

@@ -307,3 +307,38 @@ async fn routes_answer_and_unknown_paths_are_404() {
     assert!(body.contains("<canvas"), "the browser game is served at /");
     server.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_load_run_of_bots_with_minted_join_tokens() {
+    let server = start_server(|c| {
+        c.npcs = 300;
+        c.join_secret = Some("load-secret".into());
+    })
+    .await;
+    let url = ws_url(server.local_addr());
+    let mut cfg = bot_client::load::LoadConfig::new(&url, "arena", 10, Duration::from_millis(1500));
+    cfg.join_secret = Some("load-secret".into());
+    cfg.ramp = Duration::from_millis(200);
+    let live = std::sync::Arc::new(bot_client::bot::LiveStats::default());
+    let report = bounded(
+        "load run",
+        bot_client::load::run_load(&cfg, live, std::future::pending()),
+    )
+    .await;
+    assert_eq!((report.bots_connected, report.bots_failed), (10, 0));
+    assert_eq!((report.checksum_mismatches, report.protocol_errors), (0, 0));
+    let rate = report.snapshots_per_sec_p50.expect("measured");
+    assert!(rate >= 40.0, "median {rate:.1} snapshots/s");
+    assert!(report.input_latency_ms_p50.is_some());
+    // Without the secret, nobody gets in.
+    cfg.join_secret = None;
+    cfg.bots = 2;
+    let live = std::sync::Arc::new(bot_client::bot::LiveStats::default());
+    let report = bounded(
+        "load run",
+        bot_client::load::run_load(&cfg, live, std::future::pending()),
+    )
+    .await;
+    assert_eq!(report.bots_failed, 2);
+    server.shutdown().await;
+}

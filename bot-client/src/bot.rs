@@ -180,6 +180,7 @@ pub async fn run_bot(
 ) -> BotOutcome {
     let mut out = BotOutcome::new(opts.name.clone());
     let mut walk = RandomWalk::new(behaviour.seed);
+    let mut opts = opts;
     while !*stop.borrow() {
         live.connecting.fetch_add(1, Relaxed);
         let connected = tokio::select! {
@@ -190,6 +191,11 @@ pub async fn run_bot(
         let Some(connected) = connected else { break };
         let (mut client, welcome) = match connected {
             Ok(c) => c,
+            // Too late to resume (the server let the player go): join afresh at once.
+            Err(e) if e.close_code() == Some(codes::BAD_RESUME) && opts.resume_token.is_some() => {
+                opts.resume_token = None;
+                continue;
+            }
             Err(e) => {
                 out.close_codes.extend(e.close_code());
                 out.note_error(&e);
@@ -207,6 +213,8 @@ pub async fn run_bot(
         };
         out.connections += 1;
         live.connected.fetch_add(1, Relaxed);
+        // A reconnect takes the same player back while the server still holds it.
+        opts.resume_token = Some(welcome.resume_token.clone());
         let tick = Duration::from_secs(1) / u32::from(welcome.tick_rate.max(1));
         let session = Session {
             tick,

@@ -43,6 +43,14 @@ pub struct Args {
     /// Join token, for a server that requires one.
     #[arg(long, env = "TICKSYNC_BOT_AUTH_TOKEN", hide_env_values = true)]
     pub auth_token: Option<String>,
+    /// The server's join secret (`--join-secret` of the server): each bot mints its own token.
+    #[arg(
+        long,
+        env = "TICKSYNC_BOT_JOIN_SECRET",
+        hide_env_values = true,
+        conflicts_with = "auth_token"
+    )]
+    pub join_secret: Option<String>,
     /// Seed of the bots' random walks.
     #[arg(long, env = "TICKSYNC_BOT_SEED", default_value_t = 1)]
     pub seed: u64,
@@ -128,6 +136,7 @@ impl Args {
             duration: self.duration,
             name_prefix: self.name_prefix.clone(),
             auth_token: self.auth_token.clone(),
+            join_secret: self.join_secret.clone(),
             seed: self.seed,
             connect_timeout: self.connect_timeout,
             reconnect: !self.no_reconnect,

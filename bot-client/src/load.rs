@@ -36,6 +36,8 @@ pub struct LoadConfig {
     /// Bot i is named `{name_prefix}{i}`.
     pub name_prefix: String,
     pub auth_token: Option<String>,
+    /// The server's join secret: each bot mints its own join token with it.
+    pub join_secret: Option<String>,
     pub seed: u64,
     pub connect_timeout: Duration,
     pub reconnect: bool,
@@ -55,6 +57,7 @@ impl LoadConfig {
             duration,
             name_prefix: "bot".to_owned(),
             auth_token: None,
+            join_secret: None,
             seed: 1,
             connect_timeout: Duration::from_secs(10),
             reconnect: true,
@@ -67,6 +70,12 @@ impl LoadConfig {
         let mut opts =
             ConnectOptions::new(&self.url, &self.room, &format!("{}{i}", self.name_prefix));
         opts.auth_token.clone_from(&self.auth_token);
+        if let Some(secret) = &self.join_secret {
+            let expires = protocol::join_token::now_unix() + 24 * 3600;
+            let token =
+                protocol::join_token::mint(secret.as_bytes(), &opts.room, &opts.name, expires);
+            opts.auth_token = Some(token);
+        }
         opts.connect_timeout = self.connect_timeout;
         opts.coalesce_acks = self.coalesce_acks;
         opts.recv_buffer = self.recv_buffer;

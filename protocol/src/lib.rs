@@ -8,6 +8,7 @@ pub mod checksum;
 pub mod codec;
 pub mod codes;
 pub mod delta;
+pub mod join_token;
 pub mod limits;
 pub mod messages;
 pub mod quant;

@@ -278,12 +278,12 @@ fn authorize(ctx: &ServerCtx, hello: Hello) -> Result<Hello, Rejection> {
         return Ok(hello);
     };
     let token = hello.auth_token.as_deref();
-    crate::auth::verify(
+    protocol::join_token::verify(
         secret.as_bytes(),
         token,
         &hello.room,
         &hello.name,
-        crate::auth::now_unix(),
+        protocol::join_token::now_unix(),
     )
     .map(|()| hello)
     .map_err(|e| Rejection {

@@ -3,7 +3,6 @@
 
 pub mod arena;
 mod assets;
-pub mod auth;
 pub mod config;
 mod connection;
 pub mod game;

@@ -1,5 +1,6 @@
-//! Join tokens: with a join secret configured, a `Hello` must carry a token that the studio's
-//! backend minted for exactly that room and player name, and that has not expired.
+//! Join tokens (`Hello.auth_token`): with a join secret configured, the server admits a `Hello`
+//! only with a token that the studio's backend minted for exactly that room and player name,
+//! and that has not expired. Here so servers, bots and tools share one definition.
 //!
 //! Token: `{expires_unix}.{base64url(HMAC-SHA256(secret, "ticksync-join-v1\n{room}\n{name}\n{expires_unix}"))}`
 //! (base64url without padding). Any backend can mint one: see `docs/security.md`.
