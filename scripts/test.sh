@@ -28,4 +28,5 @@ echo "==> cargo test (protocol, server, bot-client, end-to-end)"
 cargo test --workspace --locked
 echo "==> browser client: node tests and the end-to-end test in chromium"
 cargo build --locked --bin ticksync
-(cd web && npm ci --no-audit --no-fund && TICKSYNC_BIN=target/debug/ticksync npm test)
+target_dir=$(cargo metadata --format-version 1 --no-deps | python3 -c 'import json,sys; print(json.load(sys.stdin)["target_directory"])')
+(cd web && npm ci --no-audit --no-fund && TICKSYNC_BIN="$target_dir/debug/ticksync" npm test)
