@@ -92,20 +92,40 @@ impl GapEncoder {
 }
 
 /// Turns gaps back into indices, refusing any past `MAX_ENTITY_INDEX`.
-struct GapDecoder {
+pub(crate) struct GapDecoder {
     next: u32,
 }
 
 impl GapDecoder {
-    fn new() -> Self {
+    pub(crate) fn new() -> Self {
         Self { next: 0 }
     }
-    fn index(&mut self, gap: u32) -> Result<u32, DeltaError> {
+    #[inline(always)]
+    pub(crate) fn index(&mut self, gap: u32) -> Result<u32, DeltaError> {
         let index = self.next.checked_add(gap).filter(|&i| i < MAX_ENTITY_INDEX);
         let index = index.ok_or(DeltaError::IndexOutOfRange)?;
         self.next = index + 1;
         Ok(index)
     }
+}
+
+/// Moves the entity in slot `index` by an offset (the `moved` entries of a delta).
+#[inline(always)]
+pub(crate) fn move_by(
+    table: &mut EntityTable,
+    index: u32,
+    dx: i32,
+    dy: i32,
+) -> Result<(), DeltaError> {
+    let st = table.state_mut(index)?;
+    let x =
+        st.x.checked_add(dx)
+            .ok_or(DeltaError::PositionOverflow(index))?;
+    let y =
+        st.y.checked_add(dy)
+            .ok_or(DeltaError::PositionOverflow(index))?;
+    (st.x, st.y) = (x, y);
+    Ok(())
 }
 
 impl Delta {
@@ -189,14 +209,7 @@ impl Delta {
         let mut g = GapDecoder::new();
         for m in &self.moved {
             let index = g.index(m.gap)?;
-            let st = table.state_mut(index)?;
-            let x =
-                st.x.checked_add(m.dx)
-                    .ok_or(DeltaError::PositionOverflow(index))?;
-            let y =
-                st.y.checked_add(m.dy)
-                    .ok_or(DeltaError::PositionOverflow(index))?;
-            (st.x, st.y) = (x, y);
+            move_by(table, index, m.dx, m.dy)?;
         }
         let mut g = GapDecoder::new();
         for c in &self.changed {

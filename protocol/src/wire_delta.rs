@@ -3,8 +3,8 @@
 //! (`apply`, no `Delta` built). `codec`'s tests check it against bincode itself.
 
 use crate::codec::{ApplyError, DecodeError};
-use crate::delta::{Change, Delta, DeltaError, Move, Spawn};
-use crate::limits::{MAX_ENTITY_INDEX, MAX_LIST_LEN};
+use crate::delta::{Change, Delta, DeltaError, GapDecoder, Move, Spawn, move_by};
+use crate::limits::MAX_LIST_LEN;
 use crate::table::{EntityId, EntityState, EntityTable};
 
 struct Reader<'a> {
@@ -102,19 +102,6 @@ impl Reader<'_> {
     }
 }
 
-/// Gap-coded indices back to slot indices (see `crate::delta`).
-struct Gaps(u32);
-
-impl Gaps {
-    #[inline(always)]
-    fn index(&mut self, gap: u32) -> Result<u32, DeltaError> {
-        let index = self.0.checked_add(gap).filter(|&i| i < MAX_ENTITY_INDEX);
-        let index = index.ok_or(DeltaError::IndexOutOfRange)?;
-        self.0 = index + 1;
-        Ok(index)
-    }
-}
-
 pub fn decode(bytes: &[u8]) -> Result<Delta, DecodeError> {
     let mut r = Reader { bytes, pos: 0 };
     let delta = Delta {
@@ -147,11 +134,11 @@ pub fn decode(bytes: &[u8]) -> Result<Delta, DecodeError> {
 /// `Delta::apply` of the encoded delta, in the same order with the same errors.
 pub fn apply(bytes: &[u8], table: &mut EntityTable) -> Result<(), ApplyError> {
     let mut r = Reader { bytes, pos: 0 };
-    let mut g = Gaps(0);
+    let mut g = GapDecoder::new();
     for _ in 0..r.len()? {
         table.remove(g.index(r.u32()?)?).map_err(DeltaError::from)?;
     }
-    let mut g = Gaps(0);
+    let mut g = GapDecoder::new();
     for _ in 0..r.len()? {
         let index = g.index(r.u32()?)?;
         let id = EntityId {
@@ -160,20 +147,13 @@ pub fn apply(bytes: &[u8], table: &mut EntityTable) -> Result<(), ApplyError> {
         };
         table.insert(id, r.state()?).map_err(DeltaError::from)?;
     }
-    let mut g = Gaps(0);
+    let mut g = GapDecoder::new();
     for _ in 0..r.len()? {
         let index = g.index(r.u32()?)?;
         let (dx, dy) = (r.i32()?, r.i32()?);
-        let st = table.state_mut(index).map_err(DeltaError::from)?;
-        let x =
-            st.x.checked_add(dx)
-                .ok_or(DeltaError::PositionOverflow(index))?;
-        let y =
-            st.y.checked_add(dy)
-                .ok_or(DeltaError::PositionOverflow(index))?;
-        (st.x, st.y) = (x, y);
+        move_by(table, index, dx, dy)?;
     }
-    let mut g = Gaps(0);
+    let mut g = GapDecoder::new();
     for _ in 0..r.len()? {
         let index = g.index(r.u32()?)?;
         let state = r.state()?;
