@@ -298,3 +298,46 @@ async fn a_client_that_goes_silent_is_timed_out() {
     quiet.close().await;
     server.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn unfinished_handshakes_are_capped() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let server = start_server(|c| {
+        c.npcs = 0;
+        c.max_handshaking = 5;
+        c.handshake_timeout = Duration::from_secs(60);
+    })
+    .await;
+    let addr = server.local_addr();
+    let mut idle = Vec::new();
+    for _ in 0..5 {
+        let mut s = tokio::net::TcpStream::connect(addr).await.unwrap();
+        s.write_all(b"GET / HTTP/1.1\r\n").await.unwrap(); // and never finishes
+        idle.push(s);
+    }
+    // The server holds five; the sixth is closed on accept, long before any timeout.
+    bounded("sixth socket refused", async {
+        loop {
+            let mut s = tokio::net::TcpStream::connect(addr).await.unwrap();
+            let _ = s
+                .write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
+                .await;
+            let mut buf = Vec::new();
+            let _ = s.read_to_end(&mut buf).await;
+            if buf.is_empty() {
+                return; // closed without an answer
+            }
+            // An idle socket was not accepted yet when this one arrived: try again.
+            tokio::time::sleep(Duration::from_millis(20)).await; // retry period
+        }
+    })
+    .await;
+    drop(idle);
+    bounded("served again once they are gone", async {
+        while http_get(addr, "/healthz").await.0 != 200 {
+            tokio::time::sleep(Duration::from_millis(20)).await; // polling period
+        }
+    })
+    .await;
+    server.shutdown().await;
+}

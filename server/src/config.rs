@@ -52,6 +52,11 @@ pub struct Config {
     #[arg(long, env = "TICKSYNC_MAX_CONNECTIONS", default_value_t = 4096)]
     pub max_connections: usize,
 
+    /// TCP connections still in the HTTP handshake at once (slowloris); more are closed on
+    /// accept. Upgraded WebSockets do not count.
+    #[arg(long, env = "TICKSYNC_MAX_HANDSHAKING", default_value_t = 1024)]
+    pub max_handshaking: usize,
+
     /// WebSocket connections open at once from one IP address (0: no limit). Loopback peers
     /// are exempt unless `--limit-loopback`, so local load tests can open thousands.
     #[arg(long, env = "TICKSYNC_MAX_CONNECTIONS_PER_IP", default_value_t = 32)]

@@ -29,6 +29,7 @@ use tokio_util::task::TaskTracker;
 
 pub use config::Config;
 pub use game::{Entity, EntityKey, Game, GameFactory, GameInfo, World};
+use metrics::Metrics;
 use outbox::Outbox;
 use registry::Rooms;
 use room::{ConnId, RoomInspect, RoomMsg};
@@ -236,6 +237,12 @@ async fn accept_loop(listener: TcpListener, ctx: Arc<ServerCtx>, stop: Cancellat
                 }
             },
         };
+        if ctx.metrics.sockets_open.get() >= ctx.cfg.max_handshaking as i64 {
+            // Too many unfinished handshakes: refuse this one rather than run out of sockets.
+            Metrics::count(&ctx.metrics.upgrades_refused, "handshake_limit");
+            drop(stream);
+            continue;
+        }
         let _ = stream.set_nodelay(true);
         if let Err(e) = socket2::SockRef::from(&stream).set_send_buffer_size(ctx.cfg.send_buffer) {
             tracing::debug!(%peer, error = %e, "could not set SO_SNDBUF");
