@@ -289,6 +289,26 @@ async fn a_client_that_goes_silent_is_timed_out() {
         .await
         .unwrap();
     assert_eq!(raw_close_code(&mut s).await, codes::TIMEOUT);
+    // A client timed out for silence keeps its player for the resume grace.
+    let (ws, welcome) = raw_join(addr, "sleeper").await; // then reads (and pongs) no more
+    bounded("sleeper timed out", async {
+        loop {
+            let room = server.inspect("arena").await.unwrap();
+            if room.clients.iter().all(|c| c.name != "sleeper") {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await; // polling period
+        }
+    })
+    .await;
+    drop(ws);
+    let mut o = ConnectOptions::new(&ws_url(addr), "arena", "sleeper");
+    o.resume_token = Some(welcome.resume_token);
+    let (back, again) = Client::connect(o)
+        .await
+        .expect("a timed-out player resumes");
+    assert_eq!(again.player, welcome.player);
+    back.close().await;
     // A client that answers pings (auto-pong) but is otherwise idle stays.
     let mut o = ConnectOptions::new(&ws_url(addr), "arena", "quiet");
     o.auto_ack = false;

@@ -45,8 +45,8 @@ impl From<Rejection> for End {
 
 /// Why the writer stopped.
 enum WriterEnd {
-    /// It sent a close frame (or the echo of the peer's).
-    Closed,
+    /// It sent a close frame with this code (or echoed the peer's).
+    Closed(u16),
     /// A write failed or timed out (the peer stopped reading).
     Failed,
 }
@@ -76,8 +76,9 @@ pub async fn serve(mut ws: WebSocket<Io>, ctx: Arc<ServerCtx>, conn: ConnId) {
     };
     let resumable = match &end {
         Ok(End::Lost) | Err(WriterEnd::Failed) => true,
-        Ok(End::Close(code, _)) => *code == codes::TIMEOUT,
-        Ok(End::PeerClosed) | Err(WriterEnd::Closed) => false,
+        // A client timed out for silence may be a phone that slept: let it resume.
+        Ok(End::Close(code, _)) | Err(WriterEnd::Closed(code)) => *code == codes::TIMEOUT,
+        Ok(End::PeerClosed) => false,
     };
     if let Some(room) = &room {
         let _ = room.inbox.send(RoomMsg::Leave { conn, resumable }).await;
@@ -349,23 +350,32 @@ async fn write_loop(
     ping.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         while let Some(out) = outbox.take() {
-            let (frame, last) = match &out {
-                Outgoing::Close(code, reason) => (Frame::close(*code, close_reason(reason)), true),
-                Outgoing::Control(op, payload) => (
-                    Frame::new(true, *op, None, Payload::Borrowed(payload)),
-                    *op == OpCode::Close,
-                ),
-                Outgoing::Reliable(b) => (Frame::binary(Payload::Borrowed(b)), false),
+            // `closing`: the close code when this frame is the last one.
+            let (frame, closing) = match &out {
+                Outgoing::Close(code, reason) => {
+                    (Frame::close(*code, close_reason(reason)), Some(*code))
+                }
+                Outgoing::Control(op, payload) => {
+                    let echo = (*op == OpCode::Close).then(|| echoed_code(payload));
+                    (
+                        Frame::new(true, *op, None, Payload::Borrowed(payload)),
+                        echo,
+                    )
+                }
+                Outgoing::Reliable(b) => (Frame::binary(Payload::Borrowed(b)), None),
                 Outgoing::Snapshot(b) => {
                     outbox.snapshots_sent.fetch_add(1, Ordering::Relaxed);
-                    (Frame::binary(Payload::Borrowed(b)), false)
+                    (Frame::binary(Payload::Borrowed(b)), None)
                 }
             };
             // A peer that stops reading fills its socket; past the timeout it is dropped
             // (no close frame can get through a full socket).
             match timeout(cfg.write_timeout, wr.write_frame(frame)).await {
-                Ok(Ok(())) if last => return WriterEnd::Closed,
-                Ok(Ok(())) => {}
+                Ok(Ok(())) => {
+                    if let Some(code) = closing {
+                        return WriterEnd::Closed(code);
+                    }
+                }
                 Ok(Err(_)) | Err(_) => return WriterEnd::Failed,
             }
         }
@@ -390,6 +400,14 @@ fn truncate(s: &mut String, max: usize) {
             end -= 1;
         }
         s.truncate(end);
+    }
+}
+
+/// The code in a close frame's payload (1005 "no status" when it has none).
+fn echoed_code(payload: &[u8]) -> u16 {
+    match payload {
+        [a, b, ..] => u16::from_be_bytes([*a, *b]),
+        _ => 1005,
     }
 }
 
