@@ -291,14 +291,9 @@ async fn a_client_that_goes_silent_is_timed_out() {
     assert_eq!(raw_close_code(&mut s).await, codes::TIMEOUT);
     // A client timed out for silence keeps its player for the resume grace.
     let (ws, welcome) = raw_join(addr, "sleeper").await; // then reads (and pongs) no more
-    bounded("sleeper timed out", async {
-        loop {
-            let room = server.inspect("arena").await.unwrap();
-            if room.clients.iter().all(|c| c.name != "sleeper") {
-                return;
-            }
-            tokio::time::sleep(Duration::from_millis(50)).await; // polling period
-        }
+    poll_until("sleeper timed out", Duration::from_millis(50), || async {
+        let room = server.inspect("arena").await.unwrap();
+        room.clients.iter().all(|c| c.name != "sleeper")
     })
     .await;
     drop(ws);
@@ -336,28 +331,56 @@ async fn unfinished_handshakes_are_capped() {
         idle.push(s);
     }
     // The server holds five; the sixth is closed on accept, long before any timeout.
-    bounded("sixth socket refused", async {
-        loop {
+    // (If an idle socket was not accepted yet when the probe arrived, it is answered: retry.)
+    poll_until(
+        "sixth socket refused",
+        Duration::from_millis(20),
+        || async {
             let mut s = tokio::net::TcpStream::connect(addr).await.unwrap();
             let _ = s
-                .write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
+                .write_all(
+                    b"GET /healthz HTTP/1.1
+Host: x
+
+",
+                )
                 .await;
             let mut buf = Vec::new();
             let _ = s.read_to_end(&mut buf).await;
-            if buf.is_empty() {
-                return; // closed without an answer
-            }
-            // An idle socket was not accepted yet when this one arrived: try again.
-            tokio::time::sleep(Duration::from_millis(20)).await; // retry period
-        }
-    })
+            buf.is_empty() // closed without an answer
+        },
+    )
     .await;
     drop(idle);
-    bounded("served again once they are gone", async {
-        while http_get(addr, "/healthz").await.0 != 200 {
-            tokio::time::sleep(Duration::from_millis(20)).await; // polling period
-        }
+    poll_until(
+        "served again once they are gone",
+        Duration::from_millis(20),
+        || async { http_get(addr, "/healthz").await.0 == 200 },
+    )
+    .await;
+    server.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_oversized_request_head_is_refused() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let server = start_server(|c| {
+        c.npcs = 0;
+        c.max_http_head = 8192;
     })
     .await;
+    let addr = server.local_addr();
+    let mut s = tokio::net::TcpStream::connect(addr).await.unwrap();
+    let big = format!(
+        "GET /healthz HTTP/1.1\r\nHost: x\r\nX-Fill: {}\r\n\r\n",
+        "a".repeat(20_000)
+    );
+    let _ = s.write_all(big.as_bytes()).await;
+    let mut buf = Vec::new();
+    let _ = bounded("answer to a huge head", s.read_to_end(&mut buf)).await;
+    let head = String::from_utf8_lossy(&buf);
+    assert!(head.starts_with("HTTP/1.1 431"), "got {head:?}");
+    // A normal request still works.
+    assert_eq!(http_get(addr, "/healthz").await.0, 200);
     server.shutdown().await;
 }

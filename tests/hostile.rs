@@ -111,10 +111,8 @@ impl Honest {
             tasks,
         };
         // Everyone is receiving before the measurement starts.
-        bounded("honest bots receive", async {
-            while honest.counts().iter().any(|&n| n < 30) {
-                tokio::time::sleep(Duration::from_millis(20)).await; // polling period
-            }
+        poll_until("honest bots receive", Duration::from_millis(20), || async {
+            honest.counts().iter().all(|&n| n >= 30)
         })
         .await;
         honest
@@ -184,19 +182,15 @@ where
     let during = honest.min_rate_since(&before, t0);
 
     // Only the honest bots stay connected.
-    bounded("connections return to the honest bots", async {
-        loop {
+    poll_until(
+        "connections return to the honest bots",
+        Duration::from_millis(100),
+        || async {
             let m = metrics(addr).await;
-            let (ws, http) = (
-                metric(&m, "ticksync_connections_open"),
-                metric(&m, "ticksync_http_sockets_open"),
-            );
-            if ws == HONEST as f64 && http <= 1.0 {
-                return;
-            }
-            tokio::time::sleep(Duration::from_millis(100)).await; // polling period
-        }
-    })
+            let ws = metric(&m, "ticksync_connections_open");
+            ws == HONEST as f64 && metric(&m, "ticksync_http_sockets_open") <= 1.0
+        },
+    )
     .await;
     let rss_after = server.rss_kib();
     let errors = honest.errors.lock().unwrap().clone();
@@ -343,6 +337,22 @@ async fn an_input_flood() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_ping_flood() {
+    under_attack("ping flood", |addr, _| async move {
+        let mut s = joined_raw(addr, "pinger", None).await;
+        let burst: Vec<u8> = (0..2000)
+            .flat_map(|_| client_frame(true, 0x9, b"ping"))
+            .collect();
+        let _ = s.write_all(&burst).await;
+        assert_eq!(raw_close_code(&mut s).await, codes::POLICY_VIOLATION);
+        // Pings count against the message rate like any other frame.
+        let m = metrics(addr).await;
+        assert!(metric(&m, "ticksync_messages_rate_limited_total") > 0.0);
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sockets_that_never_finish_the_handshake() {
     under_attack("slowloris", |addr, _| async move {
         let mut socks = Vec::new();
@@ -390,15 +400,11 @@ async fn clients_that_join_and_never_read() {
         }
         // They never read (and send nothing more): the server must drop them, not buffer for
         // them (write timeout, idle timeout). Wait for the server side to let go.
-        bounded("deaf clients dropped", async {
-            loop {
-                let m = metrics(addr).await;
-                if metric(&m, "ticksync_connections_open") <= HONEST as f64 {
-                    return;
-                }
-                tokio::time::sleep(Duration::from_millis(100)).await; // polling period
-            }
-        })
+        poll_until(
+            "deaf clients dropped",
+            Duration::from_millis(100),
+            || async { metric(&metrics(addr).await, "ticksync_connections_open") <= HONEST as f64 },
+        )
         .await;
         drop(socks);
     })

@@ -25,6 +25,15 @@ async fn client_close_codes(server: &FakeServer, n: usize) -> Vec<u16> {
     server.log.lock().unwrap().client_close_codes.clone()
 }
 
+/// Receives until `recv` fails, and returns why (each wait bounded by `LIMIT`).
+async fn next_error(client: &mut Client) -> ClientError {
+    loop {
+        if let Err(e) = tokio::time::timeout(LIMIT, client.recv()).await.unwrap() {
+            return e;
+        }
+    }
+}
+
 async fn connect(server: &FakeServer) -> Client {
     let (client, welcome) = Client::connect(ConnectOptions::new(&server.url(), "arena", "ada"))
         .await
@@ -165,12 +174,7 @@ async fn a_checksum_mismatch_is_caught() {
     })
     .await;
     let mut client = connect(&server).await;
-    let err = loop {
-        match tokio::time::timeout(LIMIT, client.recv()).await.unwrap() {
-            Ok(_) => continue,
-            Err(e) => break e,
-        }
-    };
+    let err = next_error(&mut client).await;
     assert_eq!(err, ClientError::ChecksumMismatch { tick: 5 });
     assert!(err.is_protocol_violation());
     assert_eq!(client.stats().counters.checksum_mismatches, 1);
@@ -199,12 +203,7 @@ async fn a_server_close_ends_recv_with_its_code() {
     })
     .await;
     let mut client = connect(&server).await;
-    let err = loop {
-        match tokio::time::timeout(LIMIT, client.recv()).await.unwrap() {
-            Ok(_) => continue,
-            Err(e) => break e,
-        }
-    };
+    let err = next_error(&mut client).await;
     assert_eq!(
         err,
         ClientError::Closed {

@@ -72,13 +72,8 @@ pub fn decode_client(bytes: &[u8]) -> Result<ClientMsg, DecodeError> {
 
 pub fn encode_server(msg: &ServerMsg) -> Vec<u8> {
     let mut out = Vec::new();
-    encode_server_into(msg, &mut out);
+    encode_into(msg, &mut out);
     out
-}
-
-/// Appends the encoding of `msg` to `out`.
-pub fn encode_server_into(msg: &ServerMsg, out: &mut Vec<u8>) {
-    encode_into(msg, out);
 }
 
 /// Decodes one server message (the client's side of the wire).

@@ -218,13 +218,11 @@ impl Delta {
         Ok(())
     }
 
-    /// Number of entity entries.
-    pub fn entries(&self) -> usize {
-        self.despawned.len() + self.spawned.len() + self.moved.len() + self.changed.len()
-    }
-
     pub fn is_empty(&self) -> bool {
-        self.entries() == 0
+        self.despawned.is_empty()
+            && self.spawned.is_empty()
+            && self.moved.is_empty()
+            && self.changed.is_empty()
     }
 }
 

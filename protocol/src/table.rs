@@ -78,13 +78,6 @@ impl EntityTable {
         Self::default()
     }
 
-    pub fn with_capacity(slots: usize) -> Self {
-        Self {
-            slots: Vec::with_capacity(slots),
-            len: 0,
-        }
-    }
-
     /// Number of entities.
     pub fn len(&self) -> usize {
         self.len

@@ -2,7 +2,6 @@
 //! writer (fed by the connection's `Outbox`). Split because `read_frame` is not cancel-safe.
 
 use std::sync::Arc;
-use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
@@ -16,6 +15,7 @@ use tokio::io::{ReadHalf, WriteHalf};
 use tokio::sync::oneshot;
 use tokio::time::timeout;
 
+use crate::metrics::Metrics;
 use crate::outbox::{Outbox, Outgoing};
 use crate::ratelimit::{RateLimit, Verdict};
 use crate::registry::RoomHandle;
@@ -54,7 +54,8 @@ enum WriterEnd {
 pub async fn serve(mut ws: WebSocket<Io>, ctx: Arc<ServerCtx>, conn: ConnId) {
     // `>=` is refused by fastwebsockets, before the payload is allocated.
     ws.set_max_message_size(ctx.cfg.max_client_frame + 1);
-    ws.set_auto_pong(true);
+    // Pings are answered in `next_message`, so they count against the rate limit too.
+    ws.set_auto_pong(false);
     ws.set_auto_close(true);
     let (mut rd, wr) = ws.split(tokio::io::split);
     let outbox = Arc::new(Outbox::new(ctx.cfg.reliable_queue));
@@ -117,13 +118,11 @@ async fn read_loop(
         std::future::ready(Ok::<(), WebSocketError>(()))
     };
 
+    let mut limit = RateLimit::new(ctx.cfg.max_msgs_per_sec, ctx.cfg.msg_burst, Instant::now());
+    let mut next = async || next_message(rd, outbox, &mut limit, &ctx.metrics, &mut send_fn).await;
+
     // The handshake: a `Hello` within the timeout, then the room's answer.
-    let first = match timeout(
-        ctx.cfg.handshake_timeout,
-        next_message(rd, outbox, &mut send_fn),
-    )
-    .await
-    {
+    let first = match timeout(ctx.cfg.handshake_timeout, next()).await {
         Err(_) => {
             return End::Close(
                 codes::TIMEOUT,
@@ -144,25 +143,11 @@ async fn read_loop(
     tracing::debug!(conn, room = %room.name, ?player, "joined");
     let room = joined.insert(room);
 
-    let mut limit = RateLimit::new(ctx.cfg.max_msgs_per_sec, ctx.cfg.msg_burst, Instant::now());
     loop {
-        let bytes = match next_message(rd, outbox, &mut send_fn).await {
+        let bytes = match next().await {
             Ok(b) => b,
             Err(end) => return end,
         };
-        match limit.check(Instant::now()) {
-            Verdict::Allow => {}
-            Verdict::Drop => {
-                ctx.metrics.rate_limited.inc();
-                continue;
-            }
-            Verdict::Abuse => {
-                return End::Close(
-                    codes::POLICY_VIOLATION,
-                    "message rate limit exceeded".into(),
-                );
-            }
-        }
         let msg = match codec::decode_client(&bytes) {
             Ok(m) => m,
             Err(e) => return End::Close(codes::PROTOCOL_ERROR, e.to_string()),
@@ -172,7 +157,6 @@ async fn read_loop(
                 if let Err(e) = room.inbox.try_send(RoomMsg::Input { conn, input }) {
                     match e {
                         tokio::sync::mpsc::error::TrySendError::Full(_) => {
-                            room.inputs_dropped.fetch_add(1, Ordering::Relaxed);
                             ctx.metrics.inputs_dropped.inc();
                         }
                         tokio::sync::mpsc::error::TrySendError::Closed(_) => {
@@ -198,10 +182,13 @@ async fn read_loop(
     }
 }
 
-/// The next complete binary message. Control frames are answered through `send_fn`.
+/// The next complete binary message within the rate limit (every frame counts; excess ones
+/// are dropped). Pings are answered here; a close is echoed through `send_fn`.
 async fn next_message<F, R>(
     rd: &mut WebSocketRead<ReadHalf<Io>>,
     outbox: &Outbox,
+    limit: &mut RateLimit,
+    metrics: &Metrics,
     send_fn: &mut F,
 ) -> Result<Vec<u8>, End>
 where
@@ -211,6 +198,24 @@ where
     loop {
         let frame = rd.read_frame(send_fn).await.map_err(frame_error)?;
         outbox.heard();
+        // A close is always honoured (its echo is already queued).
+        let verdict = match frame.opcode {
+            OpCode::Close => Verdict::Allow,
+            _ => limit.check(Instant::now()),
+        };
+        match verdict {
+            Verdict::Allow => {}
+            Verdict::Drop => {
+                metrics.rate_limited.inc();
+                continue;
+            }
+            Verdict::Abuse => {
+                return Err(End::Close(
+                    codes::POLICY_VIOLATION,
+                    "message rate limit exceeded".into(),
+                ));
+            }
+        }
         match frame.opcode {
             OpCode::Binary if frame.fin => return Ok(frame.payload.to_vec()),
             // Client messages are tiny: a fragmented one is either a bug or an attack.
@@ -227,7 +232,8 @@ where
                 ));
             }
             OpCode::Close => return Err(End::PeerClosed),
-            OpCode::Ping | OpCode::Pong => {}
+            OpCode::Ping => outbox.put_control(OpCode::Pong, frame.payload.to_vec()),
+            OpCode::Pong => {}
         }
     }
 }
@@ -362,9 +368,7 @@ async fn write_loop(
                         echo,
                     )
                 }
-                Outgoing::Reliable(b) => (Frame::binary(Payload::Borrowed(b)), None),
-                Outgoing::Snapshot(b) => {
-                    outbox.snapshots_sent.fetch_add(1, Ordering::Relaxed);
+                Outgoing::Reliable(b) | Outgoing::Snapshot(b) => {
                     (Frame::binary(Payload::Borrowed(b)), None)
                 }
             };

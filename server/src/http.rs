@@ -9,7 +9,7 @@ use std::sync::atomic::Ordering;
 use bytes::Bytes;
 use http_body_util::Full;
 use hyper::body::Incoming;
-use hyper::header::{CACHE_CONTROL, CONTENT_TYPE, HOST, ORIGIN};
+use hyper::header::{CACHE_CONTROL, CONTENT_TYPE, HOST, HeaderValue, ORIGIN};
 use hyper::{Method, Request, Response, StatusCode};
 
 use crate::ServerCtx;
@@ -26,50 +26,38 @@ pub async fn route(
     let resp = match (req.method(), path.as_str()) {
         (&Method::GET, "/ws") => upgrade(&mut req, &ctx, peer.ip()),
         (&Method::GET, "/metrics") => {
-            let mut r = Response::new(Full::new(Bytes::from(ctx.metrics.render())));
             let ct = "application/openmetrics-text; version=1.0.0; charset=utf-8";
-            r.headers_mut()
-                .insert(CONTENT_TYPE, ct.parse().expect("valid"));
-            r
+            respond(StatusCode::OK, ct, ctx.metrics.render())
         }
         (&Method::GET, "/healthz") => text(StatusCode::OK, "ok\n"),
         (&Method::GET, "/rooms") => {
             let json = serde_json::to_vec_pretty(&ctx.rooms.infos()).unwrap_or_default();
-            let mut r = Response::new(Full::new(Bytes::from(json)));
-            r.headers_mut()
-                .insert(CONTENT_TYPE, "application/json".parse().expect("valid"));
-            r
+            respond(StatusCode::OK, "application/json", json)
         }
-        (&Method::GET, p) => asset(p.trim_start_matches('/')),
+        (&Method::GET, p) => match crate::assets::get(p.trim_start_matches('/')) {
+            Some((data, mime)) => {
+                let mut r = respond(StatusCode::OK, &mime, data);
+                r.headers_mut()
+                    .insert(CACHE_CONTROL, HeaderValue::from_static("no-cache"));
+                r
+            }
+            None => text(StatusCode::NOT_FOUND, "not found\n"),
+        },
         _ => text(StatusCode::NOT_FOUND, "not found\n"),
     };
     Ok(resp)
 }
 
-fn text(status: StatusCode, body: &'static str) -> Response<Body> {
-    let mut r = Response::new(Full::new(Bytes::from_static(body.as_bytes())));
+fn respond(status: StatusCode, content_type: &str, body: impl Into<Bytes>) -> Response<Body> {
+    let mut r = Response::new(Full::new(body.into()));
     *r.status_mut() = status;
-    r.headers_mut().insert(
-        CONTENT_TYPE,
-        "text/plain; charset=utf-8".parse().expect("valid"),
-    );
+    let ct = HeaderValue::from_str(content_type).expect("content types are valid header values");
+    r.headers_mut().insert(CONTENT_TYPE, ct);
     r
 }
 
-fn asset(path: &str) -> Response<Body> {
-    match crate::assets::get(path) {
-        Some((data, mime)) => {
-            let mut r = Response::new(Full::new(Bytes::from(data)));
-            r.headers_mut().insert(
-                CONTENT_TYPE,
-                mime.parse().expect("mime types are valid headers"),
-            );
-            r.headers_mut()
-                .insert(CACHE_CONTROL, "no-cache".parse().expect("valid"));
-            r
-        }
-        None => text(StatusCode::NOT_FOUND, "not found\n"),
-    }
+fn text(status: StatusCode, body: &'static str) -> Response<Body> {
+    respond(status, "text/plain; charset=utf-8", body)
 }
 
 fn upgrade(req: &mut Request<Incoming>, ctx: &Arc<ServerCtx>, ip: IpAddr) -> Response<Body> {

@@ -16,7 +16,7 @@ mod tokens;
 
 use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr};
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::AtomicU64;
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
@@ -47,7 +47,6 @@ pub(crate) struct ServerCtx {
     rooms: Arc<Rooms>,
     epoch: Instant,
     next_conn: AtomicU64,
-    open_connections: AtomicUsize,
     per_ip: Mutex<HashMap<IpAddr, usize>>,
     metrics: metrics::Metrics,
     /// Every open WebSocket's outbox, to tell them all at shutdown.
@@ -82,14 +81,13 @@ impl ConnectionGuard {
     pub(crate) fn acquire(ctx: &Arc<ServerCtx>, ip: IpAddr) -> Option<Self> {
         let cfg = &ctx.cfg;
         let per_ip = cfg.max_connections_per_ip > 0 && (cfg.limit_loopback || !ip.is_loopback());
-        let total = ctx.open_connections.fetch_add(1, Ordering::AcqRel);
-        ctx.metrics.connections_open.inc();
-        // From here on, dropping the guard uncounts.
+        // The gauge is the count (`inc` returns the count before); dropping the guard uncounts.
+        let total = ctx.metrics.connections_open.inc();
         let mut guard = ConnectionGuard {
             ctx: ctx.clone(),
             ip: None,
         };
-        if total >= cfg.max_connections {
+        if total >= cfg.max_connections as i64 {
             return None;
         }
         if per_ip {
@@ -108,7 +106,6 @@ impl ConnectionGuard {
 
 impl Drop for ConnectionGuard {
     fn drop(&mut self) {
-        self.ctx.open_connections.fetch_sub(1, Ordering::AcqRel);
         if let Some(ip) = self.ip {
             let mut map = self.ctx.per_ip.lock().unwrap_or_else(|e| e.into_inner());
             if let Some(n) = map.get_mut(&ip) {
@@ -146,18 +143,17 @@ impl Server {
         let local_addr = listener.local_addr()?;
         let cfg = Arc::new(cfg);
         let epoch = Instant::now();
+        let stop = CancellationToken::new();
         let ctx = Arc::new(ServerCtx {
-            rooms: Rooms::new(cfg.clone(), factory, epoch),
+            rooms: Rooms::new(cfg.clone(), factory, epoch, stop.clone()),
             cfg,
             epoch,
             next_conn: AtomicU64::new(1),
-            open_connections: AtomicUsize::new(0),
             per_ip: Mutex::default(),
             metrics: metrics::Metrics::default(),
             outboxes: Mutex::default(),
             tracker: TaskTracker::new(),
         });
-        let stop = CancellationToken::new();
         let accept = tokio::spawn(accept_loop(listener, ctx.clone(), stop.clone()));
         Ok(Server {
             ctx,
@@ -177,7 +173,7 @@ impl Server {
 
     /// Open WebSocket connections.
     pub fn connections(&self) -> usize {
-        self.ctx.open_connections.load(Ordering::Acquire)
+        self.ctx.metrics.connections_open.get() as usize
     }
 
     /// Test and debug hook: a room's current tick, world table and clients.
@@ -189,18 +185,13 @@ impl Server {
     }
 
     /// Graceful shutdown: stop accepting, close every client with 1001 (going away), and wait
-    /// (at most `shutdown_timeout`) for the connections to finish.
+    /// (at most `shutdown_timeout`) for the connections to finish. The one token stops the
+    /// accept loop, every room and every HTTP connection; connections not in a room yet are
+    /// closed through their outboxes.
     pub async fn shutdown(self) {
         self.stop.cancel();
         let _ = self.accept.await;
         let reason = "server shutting down";
-        for room in self.ctx.rooms.all() {
-            let msg = RoomMsg::Close {
-                code: protocol::codes::GOING_AWAY,
-                reason: reason.into(),
-            };
-            let _ = room.inbox.try_send(msg);
-        }
         let outboxes: Vec<_> = self
             .ctx
             .outboxes

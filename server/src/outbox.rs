@@ -42,8 +42,7 @@ pub struct Outbox {
     /// Newest snapshot tick the client applied (`NO_ACK` before the first).
     acked_tick: AtomicU32,
     /// Snapshots replaced before the writer took them.
-    pub stale_dropped: AtomicU64,
-    pub snapshots_sent: AtomicU64,
+    stale_dropped: AtomicU64,
     /// When the peer last sent anything (ms since `created`), for the idle timeout.
     last_heard_ms: AtomicU64,
     created: std::time::Instant,
@@ -60,7 +59,6 @@ impl Outbox {
             reliable_cap,
             acked_tick: AtomicU32::new(NO_ACK),
             stale_dropped: AtomicU64::new(0),
-            snapshots_sent: AtomicU64::new(0),
             last_heard_ms: AtomicU64::new(0),
             created: std::time::Instant::now(),
         }
@@ -145,6 +143,11 @@ impl Outbox {
         self.notify.notified().await
     }
 
+    /// Snapshots replaced before the writer took them.
+    pub fn stale_dropped(&self) -> u64 {
+        self.stale_dropped.load(Ordering::Relaxed)
+    }
+
     pub fn has_pending_snapshot(&self) -> bool {
         self.lock().snapshot.is_some()
     }
@@ -178,7 +181,7 @@ impl Outbox {
         Some(self.acked_tick.load(Ordering::Relaxed)).filter(|&t| t != NO_ACK)
     }
 
-    /// Forgets the ack (e.g. after a resume, so the next snapshot is full).
+    /// Forgets the ack, so the next snapshot is full (benchmarks set acks with it).
     pub fn reset_ack(&self) {
         self.acked_tick.store(NO_ACK, Ordering::Relaxed);
     }
@@ -194,7 +197,7 @@ mod tests {
         assert!(!o.put_snapshot(Bytes::from_static(b"1")));
         assert!(o.put_snapshot(Bytes::from_static(b"2")));
         assert!(o.put_snapshot(Bytes::from_static(b"3")));
-        assert_eq!(o.stale_dropped.load(Ordering::Relaxed), 2);
+        assert_eq!(o.stale_dropped(), 2);
         assert!(matches!(o.take(), Some(Outgoing::Snapshot(b)) if &b[..] == b"3"));
         assert!(o.take().is_none());
     }

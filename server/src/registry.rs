@@ -6,6 +6,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
 use tokio::sync::mpsc;
+use tokio_util::sync::CancellationToken;
 
 use crate::Rejection;
 use crate::config::Config;
@@ -19,8 +20,6 @@ pub struct RoomHandle {
     pub name: String,
     pub inbox: mpsc::Sender<RoomMsg>,
     pub info: Arc<Mutex<RoomInfo>>,
-    /// Inputs dropped because the inbox was full.
-    pub inputs_dropped: Arc<AtomicU64>,
 }
 
 pub struct Rooms {
@@ -29,16 +28,24 @@ pub struct Rooms {
     pub(crate) cfg: Arc<Config>,
     pub(crate) factory: Arc<dyn GameFactory>,
     pub(crate) epoch: Instant,
+    /// Cancelled at server shutdown: every room closes its clients (1001) and stops.
+    pub(crate) stop: CancellationToken,
 }
 
 impl Rooms {
-    pub fn new(cfg: Arc<Config>, factory: Arc<dyn GameFactory>, epoch: Instant) -> Arc<Self> {
+    pub fn new(
+        cfg: Arc<Config>,
+        factory: Arc<dyn GameFactory>,
+        epoch: Instant,
+        stop: CancellationToken,
+    ) -> Arc<Self> {
         Arc::new(Self {
             map: Mutex::default(),
             next_id: AtomicU64::new(1),
             cfg,
             factory,
             epoch,
+            stop,
         })
     }
 
@@ -73,7 +80,6 @@ impl Rooms {
             name: name.to_string(),
             inbox: tx,
             info: info.clone(),
-            inputs_dropped: Arc::default(),
         };
         let room = Room::new(name.to_string(), id, self.clone(), rx, info);
         tokio::spawn(room.run());
@@ -120,11 +126,7 @@ impl Rooms {
         let mut v: Vec<RoomInfo> = self
             .all()
             .iter()
-            .map(|h| {
-                let mut info = h.info.lock().unwrap_or_else(|e| e.into_inner()).clone();
-                info.name = h.name.clone();
-                info
-            })
+            .map(|h| h.info.lock().unwrap_or_else(|e| e.into_inner()).clone())
             .collect();
         v.sort_by(|a, b| a.name.cmp(&b.name));
         v

@@ -300,3 +300,41 @@ pub async fn refused_with(opts: ConnectOptions) -> Option<u16> {
         Err(e) => e.close_code(),
     }
 }
+
+/// Checks `check` every `period` until it holds; panics after `WAIT`. For state another
+/// process or task changes (room lists, metrics), where there is no event to wait on.
+pub async fn poll_until<F, Fut>(what: &str, period: Duration, mut check: F)
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = bool>,
+{
+    bounded(what, async {
+        while !check().await {
+            tokio::time::sleep(period).await;
+        }
+    })
+    .await
+}
+
+/// Asserts, bit for bit, that `client`'s table for one of the server's ticks equals the
+/// server's own (read through the inspect hook); returns that table. Retries while the client
+/// no longer holds the tick the server reported.
+pub async fn assert_world_matches(
+    server: &Server,
+    room: &str,
+    client: &mut Client,
+) -> protocol::EntityTable {
+    for _ in 0..30 {
+        let inspect = server.inspect(room).await.expect("room exists");
+        recv_tick(client, inspect.tick).await;
+        if let Some(table) = client.table_at(inspect.tick) {
+            assert_eq!(
+                table, &inspect.table,
+                "client's world at tick {}",
+                inspect.tick
+            );
+            return inspect.table;
+        }
+    }
+    panic!("the client never kept a table for one of the server's ticks");
+}

@@ -130,52 +130,36 @@ export class Reader {
     return v;
   }
 
-  // bincode accepts any prefix up to the type's width (also non-minimal ones) and refuses wider.
-  varU16(what = 'u16') {
+  /**
+   * A varint whose widest allowed prefix is `widest` (U16_BYTE, U32_BYTE or U64_BYTE). bincode
+   * accepts any prefix up to the type's width (also non-minimal ones) and refuses wider.
+   * A u64 comes back as a Number, hi * 2^32 + lo (exact below 2^53).
+   */
+  varint(what, widest) {
     const b = this.u8(what);
     if (b < U16_BYTE) return b;
-    if (b === U16_BYTE) {
-      this.need(2, what);
-      const v = this.view.getUint16(this.pos, true);
-      this.pos += 2;
-      return v;
+    if (b > widest) {
+      throw new ProtocolError('bad_varint', `varint prefix 0x${b.toString(16)} is too wide for ${what}`);
     }
-    throw new ProtocolError('bad_varint', `varint prefix 0x${b.toString(16)} is too wide for ${what}`);
+    const n = b === U16_BYTE ? 2 : b === U32_BYTE ? 4 : 8;
+    this.need(n, what);
+    const p = this.pos;
+    this.pos += n;
+    if (n === 2) return this.view.getUint16(p, true);
+    if (n === 4) return this.view.getUint32(p, true);
+    return this.view.getUint32(p + 4, true) * TWO_32 + this.view.getUint32(p, true);
+  }
+
+  varU16(what = 'u16') {
+    return this.varint(what, U16_BYTE);
   }
 
   varU32(what = 'u32') {
-    const b = this.u8(what);
-    if (b < U16_BYTE) return b;
-    if (b === U16_BYTE) {
-      this.need(2, what);
-      const v = this.view.getUint16(this.pos, true);
-      this.pos += 2;
-      return v;
-    }
-    if (b === U32_BYTE) {
-      this.need(4, what);
-      const v = this.view.getUint32(this.pos, true);
-      this.pos += 4;
-      return v;
-    }
-    throw new ProtocolError('bad_varint', `varint prefix 0x${b.toString(16)} is too wide for ${what}`);
+    return this.varint(what, U32_BYTE);
   }
 
-  /** A u64 as Number: hi * 2^32 + lo (exact below 2^53). */
   varU64(what = 'u64') {
-    const b = this.bytes[this.pos];
-    if (b === U64_BYTE) {
-      this.pos++;
-      this.need(8, what);
-      const lo = this.view.getUint32(this.pos, true);
-      const hi = this.view.getUint32(this.pos + 4, true);
-      this.pos += 8;
-      return hi * TWO_32 + lo;
-    }
-    if (b === 0xfe) {
-      throw new ProtocolError('bad_varint', `varint prefix 0xfe (u128) is too wide for ${what}`);
-    }
-    return this.varU32(what);
+    return this.varint(what, U64_BYTE);
   }
 
   /** Zig-zag i32: 0, -1, 1, -2, ... are 0, 1, 2, 3, ... */

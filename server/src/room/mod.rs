@@ -50,11 +50,6 @@ pub enum RoomMsg {
     },
     /// Test and debug hook: the room's latest recorded tick and per-client state.
     Inspect(oneshot::Sender<RoomInspect>),
-    /// Close every client with this code and stop (server shutdown).
-    Close {
-        code: u16,
-        reason: String,
-    },
 }
 
 pub struct JoinRequest {
@@ -127,7 +122,7 @@ pub struct Room {
 /// Why the loop stopped.
 enum Stop {
     Idle,
-    Closed(u16, String),
+    Shutdown,
     Panicked(String),
 }
 
@@ -166,8 +161,12 @@ impl Room {
     pub async fn run(mut self) {
         let period = self.cfg.tick_period();
         let mut next = tokio::time::Instant::now() + period;
+        let shutdown = self.rooms.stop.clone();
         let stop = loop {
-            tokio::time::sleep_until(next).await;
+            tokio::select! {
+                _ = tokio::time::sleep_until(next) => {}
+                _ = shutdown.cancelled() => break Stop::Shutdown,
+            }
             let started = tokio::time::Instant::now();
             let outcome = catch_unwind(AssertUnwindSafe(|| {
                 self.tick_once(started, &mut next, period)
@@ -187,7 +186,7 @@ impl Room {
                 tracing::info!(room = %self.name, "room closed after its idle grace period");
                 return;
             }
-            Stop::Closed(code, reason) => (code, reason),
+            Stop::Shutdown => (codes::GOING_AWAY, "server shutting down".to_string()),
             Stop::Panicked(msg) => {
                 tracing::error!(room = %self.name, panic = %msg, "room game logic panicked; closing the room");
                 self.rooms.remove(&self.name, self.id);
@@ -256,7 +255,6 @@ impl Room {
                 RoomMsg::Inspect(reply) => {
                     let _ = reply.send(self.inspect());
                 }
-                RoomMsg::Close { code, reason } => return Some(Stop::Closed(code, reason)),
             }
         }
         None
@@ -451,12 +449,14 @@ impl Room {
         let server_time_us = self.epoch.elapsed().as_micros() as u64;
         self.cache.clear();
         for m in self.members.values() {
-            let baseline = m
+            // The client's acked tick, if the ring still holds it; else a full snapshot.
+            let base = m
                 .outbox
                 .acked()
-                .filter(|&a| a != tick && self.history.get(a).is_some());
-            let base = baseline.and_then(|b| self.history.get(b));
-            let delta = self.cache.get(baseline, base, now);
+                .filter(|&a| a != tick)
+                .and_then(|a| Some((a, self.history.get(a)?)));
+            let baseline = base.map(|(a, _)| a);
+            let delta = self.cache.get(baseline, base.map(|(_, t)| t), now);
             let header = SnapshotHeader {
                 tick,
                 baseline,
@@ -466,7 +466,6 @@ impl Room {
             };
             m.outbox.put_snapshot(client_snapshot(&header, delta));
         }
-        self.stats.encodes = self.cache.encodes;
     }
 
     fn idle_expired(&self) -> bool {
@@ -488,10 +487,7 @@ impl Room {
                     player: wire_id(m.player),
                     pending_snapshots: usize::from(m.outbox.has_pending_snapshot()),
                     reliable_queued: m.outbox.reliable_len(),
-                    stale_dropped: m
-                        .outbox
-                        .stale_dropped
-                        .load(std::sync::atomic::Ordering::Relaxed),
+                    stale_dropped: m.outbox.stale_dropped(),
                     acked: m.outbox.acked(),
                 })
                 .collect(),
@@ -504,14 +500,11 @@ impl Room {
         info.players = self.members.len() + self.detached.len();
         info.entities = self.world.len();
         info.tick = self.tick;
+        info.encodes_per_tick = self.cache.encodes;
         info.stale_dropped = self
             .members
             .values()
-            .map(|m| {
-                m.outbox
-                    .stale_dropped
-                    .load(std::sync::atomic::Ordering::Relaxed)
-            })
+            .map(|m| m.outbox.stale_dropped())
             .sum();
     }
 }
@@ -550,7 +543,8 @@ pub mod bench {
                 npc_count: npcs,
                 seed: cfg.seed,
             });
-            let rooms = Rooms::new(cfg.clone(), factory.clone(), Instant::now());
+            let stop = tokio_util::sync::CancellationToken::new();
+            let rooms = Rooms::new(cfg.clone(), factory.clone(), Instant::now(), stop);
             let (_tx, rx) = mpsc::channel(1);
             let info = Arc::default();
             let mut room = Room::new("bench".into(), 0, rooms, rx, info);
