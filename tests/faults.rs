@@ -23,6 +23,13 @@ fn hello(room: &str, name: &str, resume: Option<String>) -> Vec<u8> {
     }))
 }
 
+/// Options that present `token` to take player `name` in `arena` back.
+fn resuming(addr: std::net::SocketAddr, name: &str, token: String) -> ConnectOptions {
+    let mut o = ConnectOptions::new(&ws_url(addr), "arena", name);
+    o.resume_token = Some(token);
+    o
+}
+
 /// Joins over a raw WebSocket and returns it with the Welcome, after the first snapshot.
 async fn raw_join(
     addr: std::net::SocketAddr,
@@ -65,8 +72,7 @@ async fn a_dropped_client_resumes_its_player_within_the_grace() {
     let (ws, welcome) = raw_join(addr, "ann").await;
     drop(ws); // the TCP connection just ends: no close frame
 
-    let mut o = ConnectOptions::new(&ws_url(addr), "arena", "ann");
-    o.resume_token = Some(welcome.resume_token.clone());
+    let o = resuming(addr, "ann", welcome.resume_token.clone());
     let (mut back, again) = Client::connect(o).await.expect("resumes");
     assert_eq!(again.player, welcome.player, "the same entity comes back");
     assert_ne!(
@@ -96,8 +102,7 @@ async fn a_dropped_client_resumes_its_player_within_the_grace() {
         .map(|(_, t)| t.get(welcome.player).is_some());
     assert_eq!(seen, Some(true));
     // An old token is spent.
-    let mut o = ConnectOptions::new(&ws_url(addr), "arena", "ann");
-    o.resume_token = Some(welcome.resume_token);
+    let o = resuming(addr, "ann", welcome.resume_token);
     assert_eq!(
         refused_with(o).await,
         Some(codes::BAD_RESUME),
@@ -130,8 +135,7 @@ async fn after_the_grace_the_dropped_player_leaves() {
         c.latest().is_some_and(|(_, t)| t.get(gone).is_none())
     })
     .await;
-    let mut o = ConnectOptions::new(&ws_url(addr), "arena", "ann");
-    o.resume_token = Some(welcome.resume_token);
+    let o = resuming(addr, "ann", welcome.resume_token);
     assert_eq!(
         refused_with(o).await,
         Some(codes::BAD_RESUME),
@@ -297,8 +301,7 @@ async fn a_client_that_goes_silent_is_timed_out() {
     })
     .await;
     drop(ws);
-    let mut o = ConnectOptions::new(&ws_url(addr), "arena", "sleeper");
-    o.resume_token = Some(welcome.resume_token);
+    let o = resuming(addr, "sleeper", welcome.resume_token);
     let (back, again) = Client::connect(o)
         .await
         .expect("a timed-out player resumes");
