@@ -7,9 +7,9 @@
 
 use bincode::config::{self, Config};
 
-use crate::delta::Delta;
 use crate::limits::*;
-use crate::messages::{ClientMsg, Hello, ServerMsg, SnapshotHeader};
+use crate::messages::{ClientMsg, Hello, ServerMsg, Snapshot, SnapshotHeader};
+use crate::schema::Descriptor;
 
 /// Why bytes could not be decoded.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
@@ -72,40 +72,27 @@ pub fn decode_client(bytes: &[u8]) -> Result<ClientMsg, DecodeError> {
 
 pub fn encode_server(msg: &ServerMsg) -> Vec<u8> {
     let mut out = Vec::new();
-    encode_into(msg, &mut out);
+    match msg {
+        ServerMsg::Snapshot(s) => encode_snapshot(&s.header, &s.delta, &mut out),
+        other => encode_into(other, &mut out),
+    }
     out
 }
 
 /// Decodes one server message (the client's side of the wire).
 pub fn decode_server(bytes: &[u8]) -> Result<ServerMsg, DecodeError> {
-    if bytes.first() == Some(&(SNAPSHOT_TAG as u8)) {
-        return decode_snapshot(bytes);
+    if let Some((header, delta)) = decode_snapshot_header(bytes)? {
+        return Ok(ServerMsg::Snapshot(Snapshot {
+            header,
+            delta: delta.to_vec(),
+        }));
     }
     decode_exact(bytes, MAX_SERVER_MSG_BYTES, server_config())
 }
 
-/// Snapshots are nearly all of a client's traffic: bincode decodes the header, and
-/// `crate::wire_delta` the delta, several times faster than serde's visitors. Tests check it
-/// against bincode's own decoding, value for value and error for error.
-fn decode_snapshot(bytes: &[u8]) -> Result<ServerMsg, DecodeError> {
-    let (h, delta) =
-        decode_snapshot_header(bytes)?.ok_or(DecodeError::Invalid("not a snapshot"))?;
-    Ok(ServerMsg::Snapshot(crate::messages::Snapshot {
-        tick: h.tick,
-        baseline: h.baseline,
-        input_seq: h.input_seq,
-        server_time_us: h.server_time_us,
-        checksum: h.checksum,
-        delta: delta.decode()?,
-    }))
-}
-
-/// A snapshot message's header and its still-encoded delta, or `Ok(None)` when `bytes` is
-/// another kind of message. Lets a client apply the delta straight from the bytes
-/// (`EncodedDelta::apply`) without building a `Delta`.
-pub fn decode_snapshot_header(
-    bytes: &[u8],
-) -> Result<Option<(SnapshotHeader, EncodedDelta<'_>)>, DecodeError> {
+/// A snapshot message's header and its delta bytes (still encoded: `state_delta::apply` reads
+/// them), or `Ok(None)` when `bytes` is another kind of message.
+pub fn decode_snapshot_header(bytes: &[u8]) -> Result<Option<(SnapshotHeader, &[u8])>, DecodeError> {
     if bytes.first() != Some(&(SNAPSHOT_TAG as u8)) {
         return Ok(None);
     }
@@ -118,47 +105,30 @@ pub fn decode_snapshot_header(
     let ((_tag, h), used): ((u32, SnapshotHeader), usize) =
         bincode::serde::decode_from_slice(bytes, server_config())
             .map_err(|e| DecodeError::Malformed(e.to_string()))?;
-    Ok(Some((h, EncodedDelta(&bytes[used..]))))
+    Ok(Some((h, &bytes[used..])))
 }
 
-/// An encoded `Delta` (bincode layout), exactly one with nothing after it.
-#[derive(Clone, Copy, Debug)]
-pub struct EncodedDelta<'a>(pub &'a [u8]);
-
-impl EncodedDelta<'_> {
-    pub fn decode(&self) -> Result<Delta, DecodeError> {
-        crate::wire_delta::decode(self.0)
-    }
-
-    /// Applies the delta to `table` as `Delta::apply` would, reading it straight from the
-    /// bytes. On error the table is left partly applied, as with `Delta::apply`.
-    pub fn apply(&self, table: &mut crate::EntityTable) -> Result<(), ApplyError> {
-        crate::wire_delta::apply(self.0, table)
-    }
-}
-
-/// Why an encoded delta could not be applied.
-#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
-pub enum ApplyError {
-    #[error(transparent)]
-    Decode(#[from] DecodeError),
-    #[error(transparent)]
-    Delta(#[from] crate::DeltaError),
-}
-
-/// Appends a delta's encoding, to be shared by every client with the same baseline and view.
-pub fn encode_delta(delta: &Delta, out: &mut Vec<u8>) {
-    encode_into(delta, out);
-}
-
-/// Appends `ServerMsg::Snapshot` built from a client's header and an already encoded delta.
-/// Byte-identical to encoding the whole message (bincode writes struct fields back to back).
+/// Appends `ServerMsg::Snapshot`: its tag, the header, then the delta bytes to the end. The
+/// server encodes a delta's shared part once per baseline and each client's header and private
+/// part around it.
 pub fn encode_snapshot(header: &SnapshotHeader, delta_bytes: &[u8], out: &mut Vec<u8>) {
     out.reserve(24 + delta_bytes.len());
+    encode_snapshot_header(header, out);
+    out.extend_from_slice(delta_bytes);
+}
+
+/// Appends the tag and header of a snapshot message (the delta's bytes follow).
+pub fn encode_snapshot_header(header: &SnapshotHeader, out: &mut Vec<u8>) {
     // The varint tag of `ServerMsg::Snapshot`; tests pin it against the derived encoding.
     encode_into(&SNAPSHOT_TAG, out);
     encode_into(header, out);
-    out.extend_from_slice(delta_bytes);
+}
+
+/// The descriptor's encoding (`Welcome.schema`), which its hash is taken over.
+pub fn encode_descriptor(d: &Descriptor) -> Vec<u8> {
+    let mut out = Vec::new();
+    encode_into(d, &mut out);
+    out
 }
 
 const SNAPSHOT_TAG: u32 = 2;
@@ -185,23 +155,30 @@ const NAME_ERRORS: (&str, &str) = (
 fn validate_client(msg: &ClientMsg) -> Result<(), DecodeError> {
     match msg {
         ClientMsg::Hello(h) => validate_hello(h),
-        ClientMsg::Input(i) if i.dx < -INPUT_AXIS_MAX || i.dy < -INPUT_AXIS_MAX => {
-            Err(DecodeError::Invalid("input axis out of -127..=127"))
-        }
         ClientMsg::Chat { text } => check_text(text, MAX_TEXT_BYTES, TEXT_ERRORS),
-        ClientMsg::Input(_) | ClientMsg::Ack { .. } | ClientMsg::Ping { .. } => Ok(()),
+        ClientMsg::Input(_) | ClientMsg::Action(_) | ClientMsg::Ack { .. } | ClientMsg::Ping { .. } => Ok(()),
     }
 }
 
+/// Room and game names: 1..=32 bytes of `[A-Za-z0-9_-]`.
+pub fn valid_name(s: &str) -> bool {
+    !s.is_empty()
+        && s.len() <= MAX_ROOM_NAME_BYTES
+        && s.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+}
+
 fn validate_hello(h: &Hello) -> Result<(), DecodeError> {
-    let room_ok = !h.room.is_empty()
-        && h.room.len() <= MAX_ROOM_NAME_BYTES
-        && h.room
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
-    if !room_ok {
+    if !valid_name(&h.room) {
         return Err(DecodeError::Invalid(
             "room name must be 1-32 characters of A-Z a-z 0-9 _ -",
+        ));
+    }
+    if let Some(g) = &h.game
+        && !valid_name(g)
+    {
+        return Err(DecodeError::Invalid(
+            "game name must be 1-32 characters of A-Z a-z 0-9 _ -",
         ));
     }
     if h.name.trim().is_empty() {
@@ -234,7 +211,7 @@ fn check_text(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::messages::Input;
+    use crate::messages::{Input, Snapshot};
 
     fn hello(room: &str, name: &str) -> ClientMsg {
         ClientMsg::Hello(Hello {
@@ -243,6 +220,7 @@ mod tests {
             name: name.into(),
             auth_token: None,
             resume_token: None,
+            game: None,
         })
     }
 
@@ -278,14 +256,8 @@ mod tests {
                 "cut at {cut}"
             );
         }
-        assert!(matches!(
-            decode_client(&[99]),
-            Err(DecodeError::Malformed(_))
-        ));
-        assert!(matches!(
-            decode_server(&[99]),
-            Err(DecodeError::Malformed(_))
-        ));
+        assert!(matches!(decode_client(&[99]), Err(DecodeError::Malformed(_))));
+        assert!(matches!(decode_server(&[99]), Err(DecodeError::Malformed(_))));
     }
 
     #[test]
@@ -293,74 +265,34 @@ mod tests {
         // Chat with a string length of u64::MAX: the limit refuses the claim.
         let mut bytes = vec![4u8, 0xfd];
         bytes.extend_from_slice(&u64::MAX.to_le_bytes());
-        assert!(matches!(
-            decode_client(&bytes),
-            Err(DecodeError::Malformed(_))
-        ));
-        // A snapshot whose despawn list claims 2^40 entries.
-        let mut bytes = encode_server(&ServerMsg::Pong {
-            client_time_us: 0,
-            server_time_us: 0,
-        });
-        bytes.clear();
-        bytes.extend_from_slice(&[2, 1, 0, 0, 0, 0, 0xfd]);
+        assert!(matches!(decode_client(&bytes), Err(DecodeError::Malformed(_))));
+        // An input whose value list claims 2^40 bytes.
+        let mut bytes = vec![1u8, 1, 0, 0xfd];
         bytes.extend_from_slice(&(1u64 << 40).to_le_bytes());
-        let err = decode_server(&bytes).unwrap_err();
-        assert!(err.to_string().contains("limit"), "{err}");
+        assert!(matches!(decode_client(&bytes), Err(DecodeError::Malformed(_))));
     }
 
     #[test]
-    fn room_names_are_checked() {
-        for bad in [
-            "",
-            "has space",
-            "slash/",
-            &"r".repeat(MAX_ROOM_NAME_BYTES + 1),
-        ] {
-            assert!(
-                matches!(invalid(&hello(bad, "ann")), DecodeError::Invalid(_)),
-                "{bad:?}"
-            );
+    fn names_tokens_and_chat_are_checked() {
+        for bad in ["", "has space", "slash/", &"r".repeat(MAX_ROOM_NAME_BYTES + 1)] {
+            assert!(matches!(invalid(&hello(bad, "ann")), DecodeError::Invalid(_)), "{bad:?}");
         }
-        assert!(
-            decode_client(&encode_client(&hello(
-                &"r".repeat(MAX_ROOM_NAME_BYTES),
-                "a"
-            )))
-            .is_ok()
-        );
-    }
-
-    #[test]
-    fn player_names_are_checked() {
-        assert_eq!(
-            invalid(&hello("arena", " ")),
-            DecodeError::Invalid("player name is empty")
-        );
-        assert_eq!(
-            invalid(&hello("arena", "a\nb")),
-            DecodeError::Invalid(NAME_ERRORS.1)
-        );
-        assert_eq!(
-            invalid(&hello("arena", &"n".repeat(MAX_PLAYER_NAME_BYTES + 1))),
-            DecodeError::Invalid(NAME_ERRORS.0)
-        );
-    }
-
-    #[test]
-    fn tokens_and_chat_are_bounded() {
-        let long = "t".repeat(MAX_TOKEN_BYTES + 1);
+        assert_eq!(invalid(&hello("arena", " ")), DecodeError::Invalid("player name is empty"));
+        assert_eq!(invalid(&hello("arena", "a\nb")), DecodeError::Invalid(NAME_ERRORS.1));
+        let mut h = hello("arena", "ann");
+        if let ClientMsg::Hello(h) = &mut h {
+            h.game = Some("no spaces".into());
+        }
+        assert!(matches!(invalid(&h), DecodeError::Invalid(_)));
         let msg = ClientMsg::Hello(Hello {
             version: crate::PROTOCOL_VERSION,
             room: "arena".into(),
             name: "ann".into(),
             auth_token: None,
-            resume_token: Some(long),
+            resume_token: Some("t".repeat(MAX_TOKEN_BYTES + 1)),
+            game: None,
         });
-        assert_eq!(
-            invalid(&msg),
-            DecodeError::Invalid("token longer than 256 bytes")
-        );
+        assert_eq!(invalid(&msg), DecodeError::Invalid("token longer than 256 bytes"));
         let chat = ClientMsg::Chat {
             text: "x".repeat(MAX_TEXT_BYTES + 1),
         };
@@ -368,89 +300,59 @@ mod tests {
     }
 
     #[test]
-    fn input_axes_are_checked() {
+    fn inputs_round_trip() {
         let msg = ClientMsg::Input(Input {
-            seq: 1,
-            dx: -128,
-            dy: 0,
-            buttons: 0,
+            seq: 300,
+            ack: Some(7),
+            values: vec![1, 2, 3],
         });
-        assert_eq!(
-            invalid(&msg),
-            DecodeError::Invalid("input axis out of -127..=127")
-        );
+        assert_eq!(decode_client(&encode_client(&msg)), Ok(msg));
     }
 
     #[test]
     fn hello_version_is_read_from_any_version_of_hello() {
         // A future Hello whose other fields this version cannot decode.
-        assert_eq!(
-            peek_hello_version(&[0, 0xfb, 0x2c, 0x01, 0xff, 0xff]),
-            Some(300)
-        );
-        assert_eq!(
-            peek_hello_version(&encode_client(&ClientMsg::Ack { tick: 1 })),
-            None
-        );
+        assert_eq!(peek_hello_version(&[0, 0xfb, 0x2c, 0x01, 0xff, 0xff]), Some(300));
+        assert_eq!(peek_hello_version(&encode_client(&ClientMsg::Ack { tick: 1 })), None);
         assert_eq!(peek_hello_version(&[]), None);
     }
 
-    fn bincode_snapshot(bytes: &[u8]) -> Result<ServerMsg, DecodeError> {
-        decode_exact(bytes, MAX_SERVER_MSG_BYTES, server_config())
-    }
-
-    proptest::proptest! {
-        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(2048))]
-
-        /// The hand-written delta reader agrees with bincode on every input: same value, or
-        /// both an error.
-        #[test]
-        fn fast_snapshot_decoding_agrees_with_bincode(
-            despawned in proptest::collection::vec(proptest::prelude::any::<u32>(), 0..20),
-            moved in proptest::collection::vec(proptest::prelude::any::<(u32, i32, i32)>(), 0..20),
-            spawned in proptest::collection::vec(proptest::prelude::any::<(u32, u32, u8, i32, i32)>(), 0..20),
-            flips in proptest::collection::vec((proptest::prelude::any::<proptest::sample::Index>(), proptest::prelude::any::<u8>()), 0..4),
-            cut in proptest::prelude::any::<proptest::sample::Index>(),
-        ) {
-            use crate::delta::{Change, Move, Spawn};
-            use crate::table::EntityState;
-            let delta = crate::Delta {
-                despawned,
-                spawned: spawned.iter().map(|&(gap, version, kind, x, y)| Spawn { gap, version, state: EntityState { kind, x, y } }).collect(),
-                moved: moved.iter().map(|&(gap, dx, dy)| Move { gap, dx, dy }).collect(),
-                changed: spawned.iter().map(|&(gap, _, kind, x, y)| Change { gap, state: EntityState { kind, x, y } }).collect(),
-            };
-            let snap = crate::messages::Snapshot { tick: 1, baseline: None, input_seq: 0, server_time_us: 0, checksum: None, delta };
-            let mut bytes = encode_server(&ServerMsg::Snapshot(snap.clone()));
-            proptest::prop_assert_eq!(decode_server(&bytes), Ok(ServerMsg::Snapshot(snap)));
-            for (i, b) in flips {
-                let i = i.index(bytes.len());
-                if i > 0 { bytes[i] = b; }
-            }
-            let bytes = &bytes[..bytes.len() - cut.index(bytes.len() / 4 + 1)];
-            let (fast, slow) = (decode_server(bytes), bincode_snapshot(bytes));
-            match (&fast, &slow) {
-                (Ok(a), Ok(b)) => proptest::prop_assert_eq!(a, b),
-                (Err(_), Err(_)) => {}
-                _ => proptest::prop_assert!(false, "fast {:?} vs bincode {:?}", fast, slow),
-            }
-        }
-    }
-
     #[test]
-    fn split_snapshot_encoding_matches_the_derived_one() {
-        let snap = crate::messages::Snapshot {
-            tick: 300,
-            baseline: Some(299),
-            input_seq: 7,
-            server_time_us: 1 << 40,
-            checksum: Some(0xdead_beef),
-            delta: crate::Delta::default(),
+    fn snapshots_carry_their_delta_to_the_end() {
+        let snap = Snapshot {
+            header: SnapshotHeader {
+                tick: 300,
+                baseline: Some(299),
+                baseline2: None,
+                input_seq: 7,
+                server_time_us: 1 << 40,
+                checksum: Some(0xdead_beef),
+            },
+            delta: vec![0, 0, 1, 5, 9],
         };
-        let mut delta = Vec::new();
-        encode_delta(&snap.delta, &mut delta);
-        let mut split = Vec::new();
-        encode_snapshot(&snap.header(), &delta, &mut split);
-        assert_eq!(split, encode_server(&ServerMsg::Snapshot(snap)));
+        let bytes = encode_server(&ServerMsg::Snapshot(snap.clone()));
+        assert!(bytes.ends_with(&snap.delta));
+        assert_eq!(decode_server(&bytes), Ok(ServerMsg::Snapshot(snap)));
+        // The tag is the one serde derives for the variant.
+        let derived = bincode::serde::encode_to_vec(
+            ServerMsg::Snapshot(Snapshot {
+                header: snap_header(),
+                delta: vec![],
+            }),
+            config::standard(),
+        )
+        .unwrap();
+        assert_eq!(u32::from(derived[0]), SNAPSHOT_TAG);
+    }
+
+    fn snap_header() -> SnapshotHeader {
+        SnapshotHeader {
+            tick: 1,
+            baseline: None,
+            baseline2: None,
+            input_seq: 0,
+            server_time_us: 0,
+            checksum: None,
+        }
     }
 }

@@ -1,27 +1,29 @@
 //! The ticksync wire protocol: what the server, the bots and the browser all speak.
 //!
-//! Pure data and functions: no sockets, no async. Layouts are documented in `docs/protocol.md`;
-//! the golden vectors in `protocol/golden/` pin them (see `tests/golden.rs`).
+//! Pure data and functions: no sockets, no async. A game's state is declared as a
+//! `schema::Descriptor`; `state` holds it, `state_delta` codes it. Layouts are documented in
+//! `docs/protocol.md`; the golden vectors in `protocol/golden/` pin them (see `tests/golden.rs`).
 
 mod bounded;
-pub mod checksum;
 pub mod codec;
 pub mod codes;
-pub mod delta;
 pub mod join_token;
 pub mod limits;
 pub mod messages;
-pub mod quant;
-pub mod table;
-mod wire_delta;
+pub mod schema;
+pub mod state;
+pub mod state_delta;
+pub mod varint;
 
-pub use codec::{ApplyError, DecodeError, EncodedDelta};
-pub use delta::{Delta, DeltaError};
+pub use codec::DecodeError;
 pub use messages::{
-    ClientMsg, Event, Hello, Input, PlayerInfo, ServerMsg, Snapshot, SnapshotHeader, Welcome,
+    Action, ClientMsg, Event, Hello, Input, PlayerInfo, ServerMsg, Snapshot, SnapshotHeader,
+    Welcome,
 };
-pub use table::{EntityId, EntityState, EntityTable};
+pub use schema::{Coding, Descriptor, FieldDesc, Interp, Predictor, TypeDesc, Value, Visibility};
+pub use state::{EntityId, Plan, StateTable};
+pub use state_delta::{Baseline, DeltaError};
 
 /// Bumped on every incompatible wire change. `Hello` carries it first, so a mismatch is detected
 /// whatever else changed (see `codec::peek_hello_version`).
-pub const PROTOCOL_VERSION: u16 = 1;
+pub const PROTOCOL_VERSION: u16 = 2;

@@ -23,5 +23,3 @@ pub const MAX_ENTITY_INDEX: u32 = 1 << 20;
 /// Entries in any one list of a message (delta lists, the player roster).
 pub const MAX_LIST_LEN: usize = MAX_ENTITY_INDEX as usize;
 
-/// Input directions are `i8` in `-INPUT_AXIS_MAX..=INPUT_AXIS_MAX`, meaning -1.0..=1.0.
-pub const INPUT_AXIS_MAX: i8 = 127;

@@ -5,17 +5,18 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::delta::Delta;
-use crate::table::EntityId;
+use crate::schema::Descriptor;
+use crate::state::EntityId;
 
 /// Client -> server.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub enum ClientMsg {
     /// Must be the first message, and only once.
     Hello(Hello),
+    /// One tick of the player's controls, with the newest snapshot tick the client applied:
+    /// a playing client sends one of these per tick and nothing else.
     Input(Input),
-    /// The newest snapshot tick the client has applied: the server's next delta is built
-    /// against it.
+    /// The newest snapshot tick the client has applied, for a client with no input to send.
     Ack {
         tick: u32,
     },
@@ -26,6 +27,8 @@ pub enum ClientMsg {
     Chat {
         text: String,
     },
+    /// A reliable game message (the game's declared actions, by id).
+    Action(Action),
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -38,36 +41,53 @@ pub struct Hello {
     pub auth_token: Option<String>,
     /// From an earlier `Welcome`, to take the same player back after a disconnect.
     pub resume_token: Option<String>,
+    /// The game of the room, if the client cares: creates the room with it, or must match the
+    /// game of an existing room. `None`: the server's default game for new rooms, any game for
+    /// existing ones.
+    pub game: Option<String>,
 }
 
 /// One tick of a player's controls. The server applies the newest `seq` it has per tick.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Input {
     /// Increases by one per input, starting at 1.
     pub seq: u32,
-    /// Direction, -127..=127 meaning -1.0..=1.0 (`quant::axis_from_wire`).
-    pub dx: i8,
-    pub dy: i8,
-    /// Game-defined button bits.
-    pub buttons: u8,
+    /// The newest snapshot tick the client has applied (the baseline of its next delta).
+    pub ack: Option<u32>,
+    /// The game's input fields, coded per the descriptor (`schema::encode_values`).
+    #[serde(deserialize_with = "crate::bounded::vec")]
+    pub values: Vec<u8>,
+}
+
+/// A game-defined reliable message: `id` indexes the descriptor's `actions` or `events`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Action {
+    pub id: u16,
+    /// The message's fields, coded per the descriptor (`schema::encode_values`).
+    #[serde(deserialize_with = "crate::bounded::vec")]
+    pub values: Vec<u8>,
 }
 
 /// Server -> client.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub enum ServerMsg {
-    Welcome(Welcome),
+    Welcome(Box<Welcome>),
     /// Join refused: `code` is one of `crate::codes`; the connection closes with it.
     Reject {
         code: u16,
         reason: String,
     },
+    /// On the wire: the header's fields, then the delta's bytes to the end of the message
+    /// (`codec::encode_snapshot`).
     Snapshot(Snapshot),
     Pong {
         client_time_us: u64,
         server_time_us: u64,
     },
-    /// Reliable, in order.
+    /// Reliable, in order: the server's own events.
     Event(Event),
+    /// Reliable, in order with `Event`s: the game's declared events.
+    GameEvent(Action),
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -77,19 +97,20 @@ pub struct Welcome {
     /// The entity this client steers.
     pub player: EntityId,
     pub room: String,
+    /// The room's game (`schema.game`).
+    pub game: String,
     pub tick_rate: u16,
     /// The room's tick when the client joined.
     pub tick: u32,
     /// Present this in a later `Hello` to resume this player after a disconnect.
     pub resume_token: String,
-    /// World size in world units (entities live in `0..width`, `0..height`).
-    pub world_width: f32,
-    pub world_height: f32,
-    /// The player's speed in world units per second, for client-side prediction.
-    pub player_speed: f32,
     /// Players in the room now, this one included.
     #[serde(deserialize_with = "crate::bounded::vec")]
     pub players: Vec<PlayerInfo>,
+    /// `schema.hash()`: the same hash, the same schema.
+    pub schema_hash: u32,
+    /// Everything needed to decode this game's snapshots, inputs and messages.
+    pub schema: Descriptor,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -98,43 +119,28 @@ pub struct PlayerInfo {
     pub name: String,
 }
 
-/// The world at `tick`, as a delta from the client's acked `baseline`.
-/// Field order matters: everything before `delta` is `SnapshotHeader`, so the server encodes the
-/// delta once and prefixes each client's header (`codec::encode_snapshot`).
+/// The state at `tick`, as a delta from the client's acked `baseline`.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Snapshot {
+    pub header: SnapshotHeader,
+    /// `state_delta` bytes: the shared part, then this client's private part.
+    pub delta: Vec<u8>,
+}
+
+/// Everything in a snapshot but its delta.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SnapshotHeader {
     pub tick: u32,
-    /// The tick this delta is against; `None` for a full snapshot (against the empty table).
+    /// The tick this delta is against; `None` for a full snapshot (against the empty state).
     pub baseline: Option<u32>,
+    /// The acked tick before `baseline`, for linear predictors; `None` when not used.
+    pub baseline2: Option<u32>,
     /// The newest input seq of this client that the server has applied (0: none yet).
     pub input_seq: u32,
     /// Server clock in microseconds since the server started.
     pub server_time_us: u64,
-    /// `EntityTable::checksum` of the world at `tick` (within the client's view), if enabled.
+    /// The checksum of the state at `tick` as this client sees it, if enabled.
     pub checksum: Option<u32>,
-    pub delta: Delta,
-}
-
-/// The per-client part of a `Snapshot`: all fields but the shared delta.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct SnapshotHeader {
-    pub tick: u32,
-    pub baseline: Option<u32>,
-    pub input_seq: u32,
-    pub server_time_us: u64,
-    pub checksum: Option<u32>,
-}
-
-impl Snapshot {
-    pub fn header(&self) -> SnapshotHeader {
-        SnapshotHeader {
-            tick: self.tick,
-            baseline: self.baseline,
-            input_seq: self.input_seq,
-            server_time_us: self.server_time_us,
-            checksum: self.checksum,
-        }
-    }
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]

@@ -1,0 +1,545 @@
+//! A game's replicated state at one tick: entities by slot, each a type and one quantised
+//! integer per field (strings beside), as the server records it and a client rebuilds it.
+//!
+//! `Plan` is a descriptor compiled for the hot paths: per type, which fields are predicted,
+//! which are private, and how. Prediction and the checksum live here so the server, the bots
+//! and (ported line for line) the browser compute them identically.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use serde::{Deserialize, Serialize};
+
+use crate::limits::MAX_ENTITY_INDEX;
+use crate::schema::{Coding, Descriptor, Predictor, Visibility};
+
+/// An entity's wire id: its slot index plus the slot's version. A reused index always comes with
+/// a new version, so a client never confuses a new entity with an old one (slotmap's key layout).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct EntityId {
+    pub index: u32,
+    pub version: u32,
+}
+
+/// Why an entity could not be put in or found in a table.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum TableError {
+    #[error("entity index {0} is out of range (limit {MAX_ENTITY_INDEX})")]
+    IndexOutOfRange(u32),
+    #[error("entity slot {0} is already occupied")]
+    Occupied(u32),
+    #[error("entity slot {0} is empty")]
+    Vacant(u32),
+    #[error("entity type {0} is not in the schema")]
+    UnknownType(u16),
+}
+
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+struct Meta {
+    /// 0: the slot is empty (slotmap versions of live keys are odd, so never 0).
+    version: u32,
+    ty: u16,
+}
+
+/// Entities by slot index, iterated in index order; `stride` value cells per slot.
+#[derive(Debug, Default)]
+pub struct StateTable {
+    meta: Vec<Meta>,
+    values: Vec<i32>,
+    /// String fields by cell (`slot * stride + field`); the cell holds the byte length.
+    strings: BTreeMap<u32, Arc<str>>,
+    stride: usize,
+    len: usize,
+}
+
+impl Clone for StateTable {
+    fn clone(&self) -> Self {
+        Self {
+            meta: self.meta.clone(),
+            values: self.values.clone(),
+            strings: self.strings.clone(),
+            stride: self.stride,
+            len: self.len,
+        }
+    }
+
+    /// Reuses this table's allocations: clients copy a baseline for every snapshot.
+    fn clone_from(&mut self, source: &Self) {
+        self.meta.clone_from(&source.meta);
+        self.values.clone_from(&source.values);
+        if !(self.strings.is_empty() && source.strings.is_empty()) {
+            self.strings.clone_from(&source.strings);
+        }
+        self.stride = source.stride;
+        self.len = source.len;
+    }
+}
+
+impl PartialEq for StateTable {
+    /// Equal when they hold the same entities with the same values.
+    fn eq(&self, other: &Self) -> bool {
+        self.len == other.len
+            && self.iter().eq(other.iter())
+            && self.strings.iter().eq(other.strings.iter())
+    }
+}
+impl Eq for StateTable {}
+
+/// One entity as a table holds it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct EntityRef<'a> {
+    pub id: EntityId,
+    pub ty: u16,
+    /// One per field of the table's stride (fields past the type's own are 0).
+    pub values: &'a [i32],
+}
+
+impl StateTable {
+    /// An empty table with `stride` cells per entity (`Plan::stride`).
+    pub fn new(stride: usize) -> Self {
+        Self {
+            stride: stride.max(1),
+            ..Self::default()
+        }
+    }
+
+    pub fn stride(&self) -> usize {
+        self.stride
+    }
+
+    pub fn len(&self) -> usize {
+        self.len
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    /// One past the highest slot index in use or used since the last `clear`.
+    pub fn slot_count(&self) -> usize {
+        self.meta.len()
+    }
+
+    /// Removes every entity, keeping the allocations.
+    pub fn clear(&mut self) {
+        self.meta.clear();
+        self.values.clear();
+        self.strings.clear();
+        self.len = 0;
+    }
+
+    #[inline]
+    fn occupied(&self, index: u32) -> Option<Meta> {
+        self.meta.get(index as usize).copied().filter(|m| m.version != 0)
+    }
+
+    /// The entity in slot `index`, whatever its version.
+    #[inline]
+    pub fn at(&self, index: u32) -> Option<EntityRef<'_>> {
+        let m = self.occupied(index)?;
+        let i = index as usize * self.stride;
+        Some(EntityRef {
+            id: EntityId {
+                index,
+                version: m.version,
+            },
+            ty: m.ty,
+            values: &self.values[i..i + self.stride],
+        })
+    }
+
+    pub fn get(&self, id: EntityId) -> Option<EntityRef<'_>> {
+        self.at(id.index).filter(|e| e.id.version == id.version)
+    }
+
+    /// Adds an entity of type `ty` to an empty slot, every field 0; returns its cells.
+    pub fn insert(&mut self, id: EntityId, ty: u16) -> Result<&mut [i32], TableError> {
+        if id.index >= MAX_ENTITY_INDEX {
+            return Err(TableError::IndexOutOfRange(id.index));
+        }
+        let i = id.index as usize;
+        if i >= self.meta.len() {
+            self.meta.resize(i + 1, Meta::default());
+            self.values.resize((i + 1) * self.stride, 0);
+        }
+        if self.meta[i].version != 0 {
+            return Err(TableError::Occupied(id.index));
+        }
+        // A version of 0 would read as empty: store it as given but never 0.
+        self.meta[i] = Meta {
+            version: id.version.max(1),
+            ty,
+        };
+        self.len += 1;
+        let cells = &mut self.values[i * self.stride..(i + 1) * self.stride];
+        cells.fill(0);
+        Ok(cells)
+    }
+
+    /// Removes the entity in slot `index`.
+    pub fn remove(&mut self, index: u32) -> Result<EntityId, TableError> {
+        let m = self.occupied(index).ok_or(TableError::Vacant(index))?;
+        self.meta[index as usize] = Meta::default();
+        self.len -= 1;
+        if !self.strings.is_empty() {
+            let lo = index * self.stride as u32;
+            let hi = lo + self.stride as u32;
+            let doomed: Vec<u32> = self.strings.range(lo..hi).map(|(k, _)| *k).collect();
+            for k in doomed {
+                self.strings.remove(&k);
+            }
+        }
+        Ok(EntityId {
+            index,
+            version: m.version,
+        })
+    }
+
+    /// The cells of the entity in slot `index`, to change in place.
+    #[inline]
+    pub fn values_mut(&mut self, index: u32) -> Result<&mut [i32], TableError> {
+        self.occupied(index).ok_or(TableError::Vacant(index))?;
+        let i = index as usize * self.stride;
+        Ok(&mut self.values[i..i + self.stride])
+    }
+
+    /// A string field's text ("" when unset).
+    pub fn string(&self, index: u32, field: u16) -> &str {
+        let cell = index * self.stride as u32 + u32::from(field);
+        self.strings.get(&cell).map_or("", |s| s)
+    }
+
+    /// Sets a string field (and its cell, the byte length).
+    pub fn set_string(&mut self, index: u32, field: u16, text: &str) -> Result<(), TableError> {
+        let cell = index * self.stride as u32 + u32::from(field);
+        self.values_mut(index)?[usize::from(field)] = text.len() as i32;
+        if text.is_empty() {
+            self.strings.remove(&cell);
+        } else if self.strings.get(&cell).is_none_or(|s| &**s != text) {
+            self.strings.insert(cell, Arc::from(text));
+        }
+        Ok(())
+    }
+
+    /// Entities in index order.
+    pub fn iter(&self) -> impl Iterator<Item = EntityRef<'_>> + '_ {
+        (0..self.meta.len() as u32).filter_map(|i| self.at(i))
+    }
+}
+
+// ---- the compiled plan ------------------------------------------------------------------
+
+/// How one field is coded and predicted.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Kind {
+    /// Any integer coding but angles and strings.
+    Int,
+    /// Wraps modulo `1 << bits`.
+    Angle { bits: u8 },
+    Str,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct FieldPlan {
+    pub kind: Kind,
+    pub predictor: Predictor,
+    pub owner: bool,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct TypePlan {
+    pub fields: Vec<FieldPlan>,
+    /// Fields with a predictor other than `None`, by visibility.
+    pub predicted_public: Vec<u16>,
+    pub predicted_owner: Vec<u16>,
+    pub public: Vec<u16>,
+    pub owner: Vec<u16>,
+}
+
+/// A descriptor compiled for building, applying and checking snapshots.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Plan {
+    pub types: Vec<TypePlan>,
+    /// Cells per entity: the most fields of any type.
+    pub stride: usize,
+}
+
+impl Plan {
+    /// Compiles a validated descriptor.
+    pub fn new(d: &Descriptor) -> Plan {
+        let types: Vec<TypePlan> = d
+            .types
+            .iter()
+            .map(|t| {
+                let mut tp = TypePlan::default();
+                for f in &t.fields {
+                    let kind = match f.coding {
+                        Coding::Angle { bits } => Kind::Angle { bits },
+                        Coding::Str { .. } => Kind::Str,
+                        _ => Kind::Int,
+                    };
+                    let owner = f.visibility == Visibility::Owner;
+                    tp.fields.push(FieldPlan {
+                        kind,
+                        predictor: f.predictor,
+                        owner,
+                    });
+                    let (all, predicted) = if owner {
+                        (&mut tp.owner, &mut tp.predicted_owner)
+                    } else {
+                        (&mut tp.public, &mut tp.predicted_public)
+                    };
+                    all.push(f.id);
+                    if f.predictor != Predictor::None {
+                        predicted.push(f.id);
+                    }
+                }
+                tp
+            })
+            .collect();
+        let stride = types.iter().map(|t| t.fields.len()).max().unwrap_or(0);
+        Plan {
+            types,
+            stride: stride.max(1),
+        }
+    }
+
+    pub fn new_table(&self) -> StateTable {
+        StateTable::new(self.stride)
+    }
+
+    pub fn ty(&self, ty: u16) -> Result<&TypePlan, TableError> {
+        self.types
+            .get(usize::from(ty))
+            .ok_or(TableError::UnknownType(ty))
+    }
+}
+
+/// The timing of a prediction: the baseline's age in ticks and, for linear predictors, the
+/// second baseline's values and its distance from the first.
+#[derive(Clone, Copy, Debug)]
+pub struct Span<'a> {
+    /// `tick - baseline` (at least 1).
+    pub ticks: i64,
+    /// The entity's values at the second baseline, and `baseline - baseline2`.
+    pub second: Option<(&'a [i32], i64)>,
+}
+
+/// `round(a / d)`, halves up, for `d > 0`.
+#[inline]
+fn div_round(a: i64, d: i64) -> i64 {
+    (2 * a + d).div_euclid(2 * d)
+}
+
+/// The signed difference `a - b` of two angles, the shorter way round.
+#[inline]
+pub fn angle_diff(a: i64, b: i64, bits: u8) -> i64 {
+    let n = 1i64 << bits;
+    let d = (a - b).rem_euclid(n);
+    if d >= n / 2 { d - n } else { d }
+}
+
+/// What field `f` of an entity whose baseline values are `base` is predicted to be now.
+#[inline]
+pub fn predict(fp: &FieldPlan, f: usize, base: &[i32], span: &Span<'_>) -> i32 {
+    let b = i64::from(base[f]);
+    let p = match fp.predictor {
+        Predictor::None => return base[f],
+        Predictor::Velocity { field, num, den } => {
+            let v = i64::from(base[usize::from(field)]);
+            b + div_round(v * span.ticks * i64::from(num), i64::from(den))
+        }
+        Predictor::Linear => match span.second {
+            Some((b2, gap)) if gap > 0 => {
+                let b2 = i64::from(b2[f]);
+                let slope = match fp.kind {
+                    Kind::Angle { bits } => angle_diff(b, b2, bits),
+                    _ => b - b2,
+                };
+                b + (slope * span.ticks).div_euclid(gap)
+            }
+            _ => b,
+        },
+    };
+    match fp.kind {
+        Kind::Angle { bits } => p.rem_euclid(1i64 << bits) as i32,
+        _ => p.clamp(i64::from(i32::MIN), i64::from(i32::MAX)) as i32,
+    }
+}
+
+// ---- checksum -------------------------------------------------------------------------------
+
+/// Seed of the state checksum ("tick").
+pub const CHECKSUM_SEED: u32 = 0x7469_636b;
+
+const C1: u32 = 0xcc9e_2d51;
+const C2: u32 = 0x1b87_3593;
+
+/// One entity's key: its id and type, then each counted field folded in (in id order). Keys
+/// do not depend on the running hash, so entities overlap in the CPU; word-wise, so a browser
+/// computes it with `Math.imul` just as fast.
+#[inline]
+fn entity_key<'a>(id: EntityId, ty: u16, fields: impl Iterator<Item = u32>) -> u32 {
+    let mut k = id.index.wrapping_mul(0x9e37_79b1)
+        ^ id.version.wrapping_mul(0x85eb_ca77)
+        ^ u32::from(ty).wrapping_mul(0xc2b2_ae3d);
+    for v in fields {
+        k = (k ^ v.wrapping_mul(0x27d4_eb2f))
+            .rotate_left(11)
+            .wrapping_mul(0x1656_67b1);
+    }
+    k.wrapping_mul(C1).rotate_left(15).wrapping_mul(C2)
+}
+
+#[inline]
+fn round(h: u32, k: u32) -> u32 {
+    (h ^ k)
+        .rotate_left(13)
+        .wrapping_mul(5)
+        .wrapping_add(0xe654_6b64)
+}
+
+#[inline]
+fn finish(mut h: u32, count: u32) -> u32 {
+    h ^= count;
+    h ^= h >> 16;
+    h = h.wrapping_mul(0x85eb_ca6b);
+    h ^= h >> 13;
+    h = h.wrapping_mul(0xc2b2_ae35);
+    h ^ (h >> 16)
+}
+
+/// A field's word in the checksum: its cell, or for strings the FNV-1a of its bytes.
+#[inline]
+fn word(t: &StateTable, e: &EntityRef<'_>, fp: &FieldPlan, f: u16) -> u32 {
+    match fp.kind {
+        Kind::Str => crate::schema::fnv1a(t.string(e.id.index, f).as_bytes()),
+        _ => e.values[usize::from(f)] as u32,
+    }
+}
+
+impl Plan {
+    /// The checksum of every entity's public fields. Entities of unknown types count with
+    /// none of their fields (a client never holds them).
+    pub fn public_checksum(&self, t: &StateTable) -> u32 {
+        let mut h = CHECKSUM_SEED;
+        let mut count = 0u32;
+        for e in t.iter() {
+            let k = match self.types.get(usize::from(e.ty)) {
+                Some(tp) => entity_key(
+                    e.id,
+                    e.ty,
+                    tp.public.iter().map(|&f| word(t, &e, &tp.fields[usize::from(f)], f)),
+                ),
+                None => entity_key(e.id, e.ty, std::iter::empty()),
+            };
+            h = round(h, k);
+            count = count.wrapping_add(1);
+        }
+        finish(h, count)
+    }
+
+    /// What the owner's private fields add to the checksum: 0 when `own` is not in the table
+    /// or its type has no private fields.
+    pub fn owner_checksum(&self, t: &StateTable, own: Option<EntityId>) -> u32 {
+        let Some(e) = own.and_then(|id| t.get(id)) else {
+            return 0;
+        };
+        let Some(tp) = self.types.get(usize::from(e.ty)) else {
+            return 0;
+        };
+        if tp.owner.is_empty() {
+            return 0;
+        }
+        let k = entity_key(
+            e.id,
+            e.ty,
+            tp.owner.iter().map(|&f| word(t, &e, &tp.fields[usize::from(f)], f)),
+        );
+        finish(round(CHECKSUM_SEED, k), 1)
+    }
+
+    /// The checksum a client whose player is `own` verifies: every field it can see.
+    pub fn checksum(&self, t: &StateTable, own: Option<EntityId>) -> u32 {
+        self.public_checksum(t) ^ self.owner_checksum(t, own)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn id(index: u32, version: u32) -> EntityId {
+        EntityId { index, version }
+    }
+
+    #[test]
+    fn insert_get_remove_and_strings() {
+        let mut t = StateTable::new(3);
+        t.insert(id(2, 1), 0).unwrap().copy_from_slice(&[1, 2, 3]);
+        assert_eq!(t.get(id(2, 1)).unwrap().values, &[1, 2, 3]);
+        assert!(t.get(id(2, 3)).is_none());
+        assert_eq!(t.insert(id(2, 1), 0), Err(TableError::Occupied(2)));
+        t.set_string(2, 1, "hello").unwrap();
+        assert_eq!(t.string(2, 1), "hello");
+        assert_eq!(t.get(id(2, 1)).unwrap().values[1], 5);
+        let c = t.clone();
+        assert_eq!(c, t);
+        t.remove(2).unwrap();
+        assert_eq!(t.string(2, 1), "");
+        assert_eq!(t.remove(2), Err(TableError::Vacant(2)));
+        assert!(t.is_empty());
+        assert_eq!(
+            t.insert(id(MAX_ENTITY_INDEX, 1), 0),
+            Err(TableError::IndexOutOfRange(MAX_ENTITY_INDEX))
+        );
+    }
+
+    #[test]
+    fn velocity_prediction_is_additive_when_exact() {
+        let fp = FieldPlan {
+            kind: Kind::Int,
+            predictor: Predictor::Velocity {
+                field: 1,
+                num: 1,
+                den: 1,
+            },
+            owner: false,
+        };
+        let base = [100, -7];
+        let one = Span {
+            ticks: 1,
+            second: None,
+        };
+        let six = Span {
+            ticks: 6,
+            second: None,
+        };
+        let mut x = base;
+        for _ in 0..6 {
+            x[0] = predict(&fp, 0, &x, &one);
+        }
+        assert_eq!(x[0], predict(&fp, 0, &base, &six));
+        assert_eq!(x[0], 58);
+    }
+
+    #[test]
+    fn rounding_and_angles() {
+        assert_eq!(div_round(5, 2), 3);
+        assert_eq!(div_round(-5, 2), -2);
+        assert_eq!(angle_diff(1, 255, 8), 2);
+        assert_eq!(angle_diff(255, 1, 8), -2);
+        let fp = FieldPlan {
+            kind: Kind::Angle { bits: 8 },
+            predictor: Predictor::Linear,
+            owner: false,
+        };
+        let two = [250];
+        let span = Span {
+            ticks: 2,
+            second: Some((&two, 1)),
+        };
+        // 250 -> 254 in one tick, so 6 more two ticks on: 262 wraps to 6.
+        assert_eq!(predict(&fp, 0, &[254], &span), 6);
+    }
+}

@@ -1,0 +1,570 @@
+//! Predictive field-level snapshot deltas: what turns a client's acked baseline into the
+//! state at a new tick. Byte layouts: `docs/protocol.md`, "Snapshot deltas".
+//!
+//! Against the baseline, every entity both tables hold is first *predicted* (each predicted
+//! field per its `Predictor`; other fields keep their baseline value). The delta then lists
+//! despawns, spawns (public fields in full) and updates: per entity, a mask of the fields that
+//! differ from their prediction and their residuals (zig-zag LEB128; angles wrap). An entity
+//! whose every field matches its prediction costs nothing. A per-client private section follows
+//! the shared part: the same update format, for the client's own entity's private fields.
+
+use serde::Serialize;
+
+use crate::limits::{MAX_ENTITY_INDEX, MAX_LIST_LEN};
+use crate::state::{
+    EntityId, EntityRef, FieldPlan, Kind, Plan, Span, StateTable, TableError, TypePlan,
+    angle_diff, predict,
+};
+use crate::varint::{Reader, put_i64, put_u64};
+
+/// A table a delta is built against (or applied to): the client's acked tick, and for linear
+/// predictors the acked tick before it.
+#[derive(Clone, Copy, Debug)]
+pub struct Baseline<'a> {
+    pub table: &'a StateTable,
+    pub tick: u32,
+    pub second: Option<(&'a StateTable, u32)>,
+}
+
+/// A delta that does not decode, or does not fit the baseline it names.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum DeltaError {
+    #[error("malformed delta: {0}")]
+    Malformed(&'static str),
+    #[error(transparent)]
+    Table(#[from] TableError),
+    #[error("entity slot {0}: value out of the i32 range")]
+    Overflow(u32),
+    #[error("entity slot {0}: field mask names fields its type does not have or may not send")]
+    BadMask(u32),
+}
+
+impl From<&'static str> for DeltaError {
+    fn from(e: &'static str) -> Self {
+        DeltaError::Malformed(e)
+    }
+}
+
+/// Reusable buffers for building deltas.
+#[derive(Default)]
+pub struct Encoder {
+    despawns: Vec<u8>,
+    spawns: Vec<u8>,
+    updates: Vec<u8>,
+    scratch: Vec<u8>,
+    entry: Vec<u8>,
+    base_buf: Vec<i32>,
+}
+
+struct Gaps(u32);
+impl Gaps {
+    #[inline]
+    fn gap(&mut self, index: u32) -> u32 {
+        let g = index - self.0;
+        self.0 = index + 1;
+        g
+    }
+}
+
+fn span_for<'a>(base: &Baseline<'a>, tick: u32, id: EntityId) -> Span<'a> {
+    Span {
+        ticks: i64::from(tick.wrapping_sub(base.tick)).max(1),
+        second: base.second.and_then(|(t2, tick2)| {
+            let e = t2.get(id)?;
+            Some((e.values, i64::from(base.tick.wrapping_sub(tick2))))
+        }),
+    }
+}
+
+/// The residual of `now` against `pred` for a field of `kind`.
+#[inline]
+fn residual(kind: Kind, now: i32, pred: i32) -> i64 {
+    match kind {
+        Kind::Angle { bits } => angle_diff(i64::from(now), i64::from(pred), bits),
+        _ => i64::from(now) - i64::from(pred),
+    }
+}
+
+/// Appends one update entry's fields (`fields` in ascending id order) to `out` if any differs
+/// from its prediction; returns whether it did.
+#[allow(clippy::too_many_arguments)]
+fn encode_update(
+    tp: &TypePlan,
+    fields: &[u16],
+    b: &EntityRef<'_>,
+    bt: &StateTable,
+    n: &EntityRef<'_>,
+    nt: &StateTable,
+    span: &Span<'_>,
+    gap: &mut Gaps,
+    scratch: &mut Vec<u8>,
+    out: &mut Vec<u8>,
+) -> bool {
+    let mut mask = 0u64;
+    scratch.clear();
+    for &f in fields {
+        let fp = &tp.fields[usize::from(f)];
+        let fi = usize::from(f);
+        if fp.kind == Kind::Str {
+            let s = nt.string(n.id.index, f);
+            if s != bt.string(b.id.index, f) {
+                mask |= 1 << f;
+                put_u64(scratch, s.len() as u64);
+                scratch.extend_from_slice(s.as_bytes());
+            }
+            continue;
+        }
+        let pred = predict(fp, fi, b.values, span);
+        let r = residual(fp.kind, n.values[fi], pred);
+        if r != 0 {
+            mask |= 1 << f;
+            put_i64(scratch, r);
+        }
+    }
+    if mask == 0 {
+        return false;
+    }
+    put_u64(out, u64::from(gap.gap(n.id.index)));
+    put_u64(out, mask);
+    out.extend_from_slice(scratch);
+    true
+}
+
+fn encode_value(t: &StateTable, e: &EntityRef<'_>, fp: &FieldPlan, f: u16, out: &mut Vec<u8>) {
+    if fp.kind == Kind::Str {
+        let s = t.string(e.id.index, f);
+        put_u64(out, s.len() as u64);
+        out.extend_from_slice(s.as_bytes());
+    } else {
+        put_i64(out, i64::from(e.values[usize::from(f)]));
+    }
+}
+
+/// What a delta held, for stats.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct DeltaCounts {
+    pub despawns: usize,
+    pub spawns: usize,
+    pub updates: usize,
+}
+
+impl Encoder {
+    /// Appends the shared part of the delta from `base` (`None`: a full snapshot) to `now`
+    /// at `tick`: every entity's public fields.
+    pub fn shared(
+        &mut self,
+        plan: &Plan,
+        base: Option<&Baseline<'_>>,
+        now: &StateTable,
+        tick: u32,
+        out: &mut Vec<u8>,
+    ) -> DeltaCounts {
+        let (mut nd, mut ns, mut nu) = (0usize, 0usize, 0usize);
+        self.despawns.clear();
+        self.spawns.clear();
+        self.updates.clear();
+        let (mut gd, mut gs, mut gu) = (Gaps(0), Gaps(0), Gaps(0));
+        let empty = StateTable::new(plan.stride);
+        let bt = base.map_or(&empty, |b| b.table);
+        let mut scratch = std::mem::take(&mut self.scratch);
+        let slots = bt.slot_count().max(now.slot_count()) as u32;
+        for i in 0..slots {
+            let (b, n) = (bt.at(i), now.at(i));
+            match (b, n) {
+                (None, None) => {}
+                (Some(_), None) => {
+                    put_u64(&mut self.despawns, u64::from(gd.gap(i)));
+                    nd += 1;
+                }
+                (Some(b), Some(n)) if b.id.version == n.id.version && b.ty == n.ty => {
+                    let Some(tp) = plan.types.get(usize::from(n.ty)) else {
+                        continue;
+                    };
+                    let base = base.expect("a baseline entity means a baseline");
+                    let span = span_for(base, tick, n.id);
+                    if encode_update(
+                        tp,
+                        &tp.public,
+                        &b,
+                        bt,
+                        &n,
+                        now,
+                        &span,
+                        &mut gu,
+                        &mut scratch,
+                        &mut self.updates,
+                    ) {
+                        nu += 1;
+                    }
+                }
+                (b, Some(n)) => {
+                    if b.is_some() {
+                        put_u64(&mut self.despawns, u64::from(gd.gap(i)));
+                        nd += 1;
+                    }
+                    let s = &mut self.spawns;
+                    put_u64(s, u64::from(gs.gap(i)));
+                    put_u64(s, u64::from(n.id.version));
+                    put_u64(s, u64::from(n.ty));
+                    if let Some(tp) = plan.types.get(usize::from(n.ty)) {
+                        for &f in &tp.public {
+                            encode_value(now, &n, &tp.fields[usize::from(f)], f, s);
+                        }
+                    }
+                    ns += 1;
+                }
+            }
+        }
+        self.scratch = scratch;
+        for (count, bytes) in [(nd, &self.despawns), (ns, &self.spawns), (nu, &self.updates)] {
+            put_u64(out, count as u64);
+            out.extend_from_slice(bytes);
+        }
+        DeltaCounts {
+            despawns: nd,
+            spawns: ns,
+            updates: nu,
+        }
+    }
+
+    /// Appends the private part for the client whose player is `own`: its private fields
+    /// against its baseline (or against 0 when the entity is new to it).
+    pub fn private(
+        &mut self,
+        plan: &Plan,
+        own: EntityId,
+        base: Option<&Baseline<'_>>,
+        now: &StateTable,
+        tick: u32,
+        out: &mut Vec<u8>,
+    ) {
+        let mut scratch = std::mem::take(&mut self.scratch);
+        let mut entry = std::mem::take(&mut self.entry);
+        entry.clear();
+        let wrote = (|| {
+            let n = now.get(own)?;
+            let tp = plan.types.get(usize::from(n.ty))?;
+            if tp.owner.is_empty() {
+                return None;
+            }
+            let fresh;
+            let zeros = StateTable::new(plan.stride);
+            let held = base
+                .and_then(|b| b.table.get(own).filter(|b| b.ty == n.ty).map(|e| (b, e)));
+            let (b, bt, span) = match held {
+                Some((base, e)) => (e, base.table, span_for(base, tick, own)),
+                None => {
+                    self.base_buf.clear();
+                    self.base_buf.resize(plan.stride, 0);
+                    fresh = EntityRef {
+                        id: own,
+                        ty: n.ty,
+                        values: &self.base_buf,
+                    };
+                    let span = Span {
+                        ticks: 1,
+                        second: None,
+                    };
+                    (fresh, &zeros, span)
+                }
+            };
+            let written = encode_update(
+                tp,
+                &tp.owner,
+                &b,
+                bt,
+                &n,
+                now,
+                &span,
+                &mut Gaps(0),
+                &mut scratch,
+                &mut entry,
+            );
+            Some(written)
+        })();
+        if wrote == Some(true) {
+            put_u64(out, 1);
+            out.extend_from_slice(&entry);
+        } else {
+            put_u64(out, 0);
+        }
+        self.scratch = scratch;
+        self.entry = entry;
+    }
+}
+
+// ---- applying -----------------------------------------------------------------------------
+
+fn checked_index(next: &mut u32, gap: u32) -> Result<u32, DeltaError> {
+    let index = next
+        .checked_add(gap)
+        .filter(|&i| i < MAX_ENTITY_INDEX)
+        .ok_or(TableError::IndexOutOfRange(u32::MAX))?;
+    *next = index + 1;
+    Ok(index)
+}
+
+fn count(r: &mut Reader<'_>) -> Result<usize, DeltaError> {
+    let n = r.u64()?;
+    // Every entry takes at least one byte: no count can claim more than what is left.
+    if n > MAX_LIST_LEN as u64 || n > r.remaining() as u64 {
+        return Err(DeltaError::Malformed("list longer than the message"));
+    }
+    Ok(n as usize)
+}
+
+fn read_str<'a>(r: &mut Reader<'a>) -> Result<&'a str, DeltaError> {
+    let len = r.u64()?;
+    let b = r.bytes(usize::try_from(len).map_err(|_| "length overflow")?)?;
+    std::str::from_utf8(b).map_err(|_| DeltaError::Malformed("string is not UTF-8"))
+}
+
+fn to_i32(v: i64, index: u32) -> Result<i32, DeltaError> {
+    i32::try_from(v).map_err(|_| DeltaError::Overflow(index))
+}
+
+/// Applies one update section (`owner`: the private one) to `t`.
+fn apply_updates(
+    plan: &Plan,
+    r: &mut Reader<'_>,
+    t: &mut StateTable,
+    owner: Option<EntityId>,
+) -> Result<(), DeltaError> {
+    let mut next = 0u32;
+    for _ in 0..count(r)? {
+        let index = checked_index(&mut next, r.u32()?)?;
+        let mask = r.u64()?;
+        let e = t.at(index).ok_or(TableError::Vacant(index))?;
+        let tp = plan.ty(e.ty)?;
+        let private = owner.is_some();
+        if private && owner != Some(e.id) {
+            return Err(DeltaError::BadMask(index));
+        }
+        let allowed = tp
+            .fields
+            .iter()
+            .enumerate()
+            .filter(|(_, f)| f.owner == private)
+            .fold(0u64, |m, (i, _)| m | 1 << i);
+        if mask & !allowed != 0 {
+            return Err(DeltaError::BadMask(index));
+        }
+        let mut bits = mask;
+        while bits != 0 {
+            let f = bits.trailing_zeros() as u16;
+            bits &= bits - 1;
+            let fp = tp.fields[usize::from(f)];
+            if fp.kind == Kind::Str {
+                let s = read_str(r)?;
+                t.set_string(index, f, s)?;
+                continue;
+            }
+            let res = r.i64()?;
+            let cell = &mut t.values_mut(index)?[usize::from(f)];
+            *cell = match fp.kind {
+                Kind::Angle { bits } => {
+                    (i64::from(*cell).wrapping_add(res)).rem_euclid(1i64 << bits) as i32
+                }
+                _ => to_i32(i64::from(*cell) + res, index)?,
+            };
+        }
+    }
+    Ok(())
+}
+
+/// Rebuilds the state at `tick` into `out` from the client's `base` (`None`: a full snapshot)
+/// and the delta `bytes` (shared part, then private part). `own`: the client's player, whose
+/// private fields it predicts and receives. On error `out` is unspecified (bounded).
+pub fn apply(
+    plan: &Plan,
+    own: Option<EntityId>,
+    base: Option<&Baseline<'_>>,
+    tick: u32,
+    bytes: &[u8],
+    out: &mut StateTable,
+) -> Result<(), DeltaError> {
+    match base {
+        Some(b) => out.clone_from(b.table),
+        None => {
+            *out = StateTable::new(plan.stride);
+        }
+    }
+    let mut r = Reader::new(bytes);
+    let mut next = 0u32;
+    for _ in 0..count(&mut r)? {
+        out.remove(checked_index(&mut next, r.u32()?)?)?;
+    }
+    if let Some(base) = base {
+        predict_all(plan, own, base, tick, out)?;
+    }
+    let mut next = 0u32;
+    for _ in 0..count(&mut r)? {
+        let index = checked_index(&mut next, r.u32()?)?;
+        let version = r.u32()?;
+        let ty = u16::try_from(r.u32()?).map_err(|_| TableError::UnknownType(u16::MAX))?;
+        let tp = plan.ty(ty)?;
+        out.insert(EntityId { index, version }, ty)?;
+        for &f in &tp.public {
+            if tp.fields[usize::from(f)].kind == Kind::Str {
+                let s = read_str(&mut r)?;
+                out.set_string(index, f, s)?;
+            } else {
+                let v = to_i32(r.i64()?, index)?;
+                out.values_mut(index)?[usize::from(f)] = v;
+            }
+        }
+    }
+    apply_updates(plan, &mut r, out, None)?;
+    if r.remaining() > 0 {
+        apply_updates(plan, &mut r, out, Some(own.ok_or(DeltaError::BadMask(0))?))?;
+    }
+    match r.remaining() {
+        0 => Ok(()),
+        _ => Err(DeltaError::Malformed("bytes after the delta")),
+    }
+}
+
+/// Moves every predicted field of every entity carried over from the baseline to its
+/// prediction (private fields only for the client's own entity).
+fn predict_all(
+    plan: &Plan,
+    own: Option<EntityId>,
+    base: &Baseline<'_>,
+    tick: u32,
+    out: &mut StateTable,
+) -> Result<(), DeltaError> {
+    let mut held = [0i32; crate::schema::MAX_FIELDS];
+    for i in 0..out.slot_count() as u32 {
+        let Some(e) = out.at(i) else { continue };
+        let Some(tp) = plan.types.get(usize::from(e.ty)) else {
+            continue;
+        };
+        let mine = own == Some(e.id);
+        if tp.predicted_public.is_empty() && !(mine && !tp.predicted_owner.is_empty()) {
+            continue;
+        }
+        let id = e.id;
+        let n = e.values.len();
+        held[..n].copy_from_slice(e.values);
+        let span = span_for(base, tick, id);
+        let cells = out.values_mut(i)?;
+        for &f in &tp.predicted_public {
+            let fi = usize::from(f);
+            cells[fi] = predict(&tp.fields[fi], fi, &held[..n], &span);
+        }
+        if mine {
+            for &f in &tp.predicted_owner {
+                let fi = usize::from(f);
+                cells[fi] = predict(&tp.fields[fi], fi, &held[..n], &span);
+            }
+        }
+    }
+    Ok(())
+}
+
+// ---- decoding for people and tools ------------------------------------------------------
+
+/// A delta decoded without applying it: golden vectors and debugging.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct DeltaView {
+    pub despawns: Vec<u32>,
+    pub spawns: Vec<SpawnView>,
+    pub updates: Vec<UpdateView>,
+    pub private: Vec<UpdateView>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct SpawnView {
+    pub index: u32,
+    pub version: u32,
+    pub ty: u16,
+    /// Public fields in id order: `[field id, value]`.
+    pub values: Vec<(u16, FieldValue)>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct UpdateView {
+    pub index: u32,
+    /// `[field id, residual or new text]`.
+    pub fields: Vec<(u16, FieldValue)>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub enum FieldValue {
+    Int(i64),
+    Str(String),
+}
+
+/// Decodes a delta's entries. Update entries need their entity's type, so `base` (the table
+/// the delta applies to, or `None` for a full snapshot) is consulted, along with the spawns.
+pub fn decode(
+    plan: &Plan,
+    base: Option<&StateTable>,
+    bytes: &[u8],
+) -> Result<DeltaView, DeltaError> {
+    let mut r = Reader::new(bytes);
+    let mut v = DeltaView::default();
+    let mut types = std::collections::HashMap::new();
+    if let Some(b) = base {
+        for e in b.iter() {
+            types.insert(e.id.index, e.ty);
+        }
+    }
+    let mut next = 0;
+    for _ in 0..count(&mut r)? {
+        let i = checked_index(&mut next, r.u32()?)?;
+        types.remove(&i);
+        v.despawns.push(i);
+    }
+    let mut next = 0;
+    for _ in 0..count(&mut r)? {
+        let index = checked_index(&mut next, r.u32()?)?;
+        let version = r.u32()?;
+        let ty = u16::try_from(r.u32()?).map_err(|_| TableError::UnknownType(u16::MAX))?;
+        let tp = plan.ty(ty)?;
+        let mut values = Vec::new();
+        for &f in &tp.public {
+            values.push((f, read_value(&tp.fields[usize::from(f)], &mut r)?));
+        }
+        types.insert(index, ty);
+        v.spawns.push(SpawnView {
+            index,
+            version,
+            ty,
+            values,
+        });
+    }
+    for private in [false, true] {
+        if private && r.remaining() == 0 {
+            break;
+        }
+        let mut next = 0;
+        for _ in 0..count(&mut r)? {
+            let index = checked_index(&mut next, r.u32()?)?;
+            let mask = r.u64()?;
+            let ty = *types.get(&index).ok_or(TableError::Vacant(index))?;
+            let tp = plan.ty(ty)?;
+            let mut fields = Vec::new();
+            let mut bits = mask;
+            while bits != 0 {
+                let f = bits.trailing_zeros() as u16;
+                bits &= bits - 1;
+                let fp = tp.fields.get(usize::from(f)).ok_or(DeltaError::BadMask(index))?;
+                fields.push((f, read_value(fp, &mut r)?));
+            }
+            let list = if private { &mut v.private } else { &mut v.updates };
+            list.push(UpdateView { index, fields });
+        }
+    }
+    match r.remaining() {
+        0 => Ok(v),
+        _ => Err(DeltaError::Malformed("bytes after the delta")),
+    }
+}
+
+fn read_value(fp: &FieldPlan, r: &mut Reader<'_>) -> Result<FieldValue, DeltaError> {
+    Ok(match fp.kind {
+        Kind::Str => FieldValue::Str(read_str(r)?.to_owned()),
+        _ => FieldValue::Int(r.i64()?),
+    })
+}
