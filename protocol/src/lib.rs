@@ -5,6 +5,7 @@
 //! `docs/protocol.md`; the golden vectors in `protocol/golden/` pin them (see `tests/golden.rs`).
 
 mod bounded;
+pub mod declare;
 pub mod codec;
 pub mod codes;
 pub mod join_token;
