@@ -87,6 +87,19 @@ pub fn decode_server(bytes: &[u8]) -> Result<ServerMsg, DecodeError> {
             delta: delta.to_vec(),
         }));
     }
+    // bincode allocates a string's claimed length before reading it, capped only by the
+    // config's limit. The limit counts every value at its in-memory size (a one-byte u64 is
+    // 8), so a true message claims at most 8 bytes per byte: the smallest power-of-four limit
+    // of 8x the message always fits it, and a hostile claim costs at most 32x the message.
+    macro_rules! tiers {
+        ($($limit:expr),*) => {$(
+            if bytes.len() * 8 <= $limit {
+                let config = config::standard().with_limit::<{ $limit }>();
+                return decode_exact(bytes, MAX_SERVER_MSG_BYTES, config);
+            }
+        )*};
+    }
+    tiers!(1 << 13, 1 << 15, 1 << 17, 1 << 19, 1 << 21, 1 << 23);
     decode_exact(bytes, MAX_SERVER_MSG_BYTES, server_config())
 }
 

@@ -123,7 +123,9 @@ pub struct PlayerInfo {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Snapshot {
     pub header: SnapshotHeader,
-    /// `state_delta` bytes: the shared part, then this client's private part.
+    /// `state_delta` bytes: the shared part, then this client's private part. (Bounded for
+    /// the derived decoder, which a snapshot tag written as a non-minimal varint reaches.)
+    #[serde(deserialize_with = "crate::bounded::vec")]
     pub delta: Vec<u8>,
 }
 

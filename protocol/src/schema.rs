@@ -28,7 +28,10 @@ pub enum Coding {
     /// 0 or 1.
     Bool,
     /// One of `variants`, by index.
-    Enum { variants: Vec<String> },
+    Enum {
+        #[serde(deserialize_with = "crate::bounded::vec")]
+        variants: Vec<String>,
+    },
     /// UTF-8 text of at most `max_bytes` bytes, no control characters.
     Str { max_bytes: u16 },
 }
@@ -80,6 +83,7 @@ pub struct FieldDesc {
 pub struct TypeDesc {
     pub id: u16,
     pub name: String,
+    #[serde(deserialize_with = "crate::bounded::vec")]
     pub fields: Vec<FieldDesc>,
 }
 
@@ -90,20 +94,26 @@ pub struct Param {
     pub value: f64,
 }
 
-/// Everything a client needs to decode a game.
+/// Everything a client needs to decode a game. Its lists decode through `bounded::vec`: a
+/// length claim alone never sizes an allocation.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Descriptor {
     pub game: String,
     /// Entity types; an entity's type is its index here.
+    #[serde(deserialize_with = "crate::bounded::vec")]
     pub types: Vec<TypeDesc>,
     /// The room state's type (an index into `types`); it lives in entity slot 0.
     pub room_type: Option<u16>,
     /// The fields of one `Input` (sent every tick).
+    #[serde(deserialize_with = "crate::bounded::vec")]
     pub input: Vec<FieldDesc>,
     /// Reliable client -> server messages (`ClientMsg::Action`), by id.
+    #[serde(deserialize_with = "crate::bounded::vec")]
     pub actions: Vec<TypeDesc>,
     /// Reliable server -> client messages (`ServerMsg::GameEvent`), by id.
+    #[serde(deserialize_with = "crate::bounded::vec")]
     pub events: Vec<TypeDesc>,
+    #[serde(deserialize_with = "crate::bounded::vec")]
     pub params: Vec<Param>,
 }
 

@@ -325,10 +325,11 @@ pub struct Span<'a> {
     pub second: Option<(&'a [i32], i64)>,
 }
 
-/// `round(a / d)`, halves up, for `d > 0`.
+/// `round(a / d)`, halves up, for `d > 0`. Wrapping: exact for the values a valid schema
+/// allows (below 2^53), and no panic for what a hostile peer may send.
 #[inline]
 fn div_round(a: i64, d: i64) -> i64 {
-    (2 * a + d).div_euclid(2 * d)
+    a.wrapping_mul(2).wrapping_add(d).div_euclid(2 * d)
 }
 
 /// The signed difference `a - b` of two angles, the shorter way round.
@@ -340,6 +341,8 @@ pub fn angle_diff(a: i64, b: i64, bits: u8) -> i64 {
 }
 
 /// What field `f` of an entity whose baseline values are `base` is predicted to be now.
+/// Arithmetic wraps: valid schemas keep it exact (`schema::validate`), and cells or spans a
+/// hostile peer sends must not panic (the checksum catches the nonsense).
 #[inline]
 pub fn predict(fp: &FieldPlan, f: usize, base: &[i32], span: &Span<'_>) -> i32 {
     let b = i64::from(base[f]);
@@ -347,7 +350,8 @@ pub fn predict(fp: &FieldPlan, f: usize, base: &[i32], span: &Span<'_>) -> i32 {
         Predictor::None => return base[f],
         Predictor::Velocity { field, num, den } => {
             let v = i64::from(base[usize::from(field)]);
-            b + div_round(v * span.ticks * i64::from(num), i64::from(den))
+            let moved = v.wrapping_mul(span.ticks).wrapping_mul(i64::from(num));
+            b.wrapping_add(div_round(moved, i64::from(den)))
         }
         Predictor::Linear => match span.second {
             Some((b2, gap)) if gap > 0 => {
@@ -356,7 +360,7 @@ pub fn predict(fp: &FieldPlan, f: usize, base: &[i32], span: &Span<'_>) -> i32 {
                     Kind::Angle { bits } => angle_diff(b, b2, bits),
                     _ => b - b2,
                 };
-                b + (slope * span.ticks).div_euclid(gap)
+                b.wrapping_add(slope.wrapping_mul(span.ticks).div_euclid(gap))
             }
             _ => b,
         },

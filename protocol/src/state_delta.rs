@@ -66,11 +66,14 @@ impl Gaps {
     }
 }
 
-fn span_for<'a>(base: &Baseline<'a>, tick: u32, id: EntityId) -> Span<'a> {
+/// The span of entity `id` of type `ty`. The second baseline counts only if it holds the same
+/// entity as the same type: an entity whose type changed under the same id (the delta respawned
+/// it) must not be predicted from another type's cells, which may be private there.
+fn span_for<'a>(base: &Baseline<'a>, tick: u32, id: EntityId, ty: u16) -> Span<'a> {
     Span {
         ticks: i64::from(tick.wrapping_sub(base.tick)).max(1),
         second: base.second.and_then(|(t2, tick2)| {
-            let e = t2.get(id)?;
+            let e = t2.get(id).filter(|e| e.ty == ty)?;
             Some((e.values, i64::from(base.tick.wrapping_sub(tick2))))
         }),
     }
@@ -181,7 +184,7 @@ impl Encoder {
                         continue;
                     };
                     let base = base.expect("a baseline entity means a baseline");
-                    let span = span_for(base, tick, n.id);
+                    let span = span_for(base, tick, n.id, n.ty);
                     if encode_update(
                         tp,
                         &tp.public,
@@ -252,7 +255,7 @@ impl Encoder {
             let held = base
                 .and_then(|b| b.table.get(own).filter(|b| b.ty == n.ty).map(|e| (b, e)));
             let (b, bt, span) = match held {
-                Some((base, e)) => (e, base.table, span_for(base, tick, own)),
+                Some((base, e)) => (e, base.table, span_for(base, tick, own, n.ty)),
                 None => {
                     self.base_buf.clear();
                     self.base_buf.resize(plan.stride, 0);
@@ -365,7 +368,13 @@ fn apply_updates(
                 Kind::Angle { bits } => {
                     (i64::from(*cell).wrapping_add(res)).rem_euclid(1i64 << bits) as i32
                 }
-                _ => to_i32(i64::from(*cell) + res, index)?,
+                // A hostile residual may be any i64: the sum must not overflow either.
+                _ => to_i32(
+                    i64::from(*cell)
+                        .checked_add(res)
+                        .ok_or(DeltaError::Overflow(index))?,
+                    index,
+                )?,
             };
         }
     }
@@ -443,10 +452,10 @@ fn predict_all(
         if tp.predicted_public.is_empty() && !(mine && !tp.predicted_owner.is_empty()) {
             continue;
         }
-        let id = e.id;
+        let (id, ty) = (e.id, e.ty);
         let n = e.values.len();
         held[..n].copy_from_slice(e.values);
-        let span = span_for(base, tick, id);
+        let span = span_for(base, tick, id, ty);
         let cells = out.values_mut(i)?;
         for &f in &tp.predicted_public {
             let fi = usize::from(f);
