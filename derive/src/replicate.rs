@@ -1,0 +1,131 @@
+//! `#[derive(Replicate)]`: one entity type (a struct, which also gets `Fields`), or the entity
+//! types of a world (an enum of `Variant(Struct)`, one type per variant in variant order).
+
+use proc_macro2::TokenStream;
+use quote::quote;
+use syn::{Data, DataEnum, DeriveInput, Fields};
+
+use crate::errors::Errors;
+use crate::{attrs, case, fields_derive};
+
+pub fn expand(input: &DeriveInput) -> syn::Result<TokenStream> {
+    match &input.data {
+        Data::Struct(_) => one_type(input),
+        Data::Enum(e) => many_types(input, e),
+        Data::Union(_) => Err(syn::Error::new(
+            input.ident.span(),
+            "Replicate derives on a struct or an enum of structs",
+        )),
+    }
+}
+
+fn one_type(input: &DeriveInput) -> syn::Result<TokenStream> {
+    let fields_impl = fields_derive::expand(input)?;
+    let name = match attrs::wire_name(&input.attrs, "replicate")? {
+        Some(lit) => lit.value(),
+        None => case::snake(&input.ident.to_string()),
+    };
+    let ident = &input.ident;
+    let (impl_generics, ty_generics, where_clause) = input.generics.split_for_impl();
+    Ok(quote! {
+        #fields_impl
+
+        #[automatically_derived]
+        impl #impl_generics ::protocol::declare::Replicate for #ident #ty_generics #where_clause {
+            fn types() -> ::std::vec::Vec<(
+                ::std::string::String,
+                ::std::vec::Vec<::protocol::schema::FieldDesc>,
+            )> {
+                ::std::vec![(
+                    ::std::string::String::from(#name),
+                    <Self as ::protocol::declare::Fields>::fields(),
+                )]
+            }
+            fn type_id(&self) -> u16 {
+                0
+            }
+            fn write(&self, out: &mut ::protocol::declare::Writer) {
+                <Self as ::protocol::declare::Fields>::write(self, out)
+            }
+        }
+    })
+}
+
+fn many_types(input: &DeriveInput, data: &DataEnum) -> syn::Result<TokenStream> {
+    let mut errors = Errors::default();
+    if let Some(attr) = input.attrs.iter().find(|a| a.path().is_ident("replicate")) {
+        errors.push(syn::Error::new_spanned(
+            attr,
+            "an enum's type names are its variants' structs' names: put #[replicate(name = ..)] \
+             on those",
+        ));
+    }
+    let mut inners = Vec::new();
+    for v in &data.variants {
+        match &v.fields {
+            Fields::Unnamed(u) if u.unnamed.len() == 1 => inners.push((&v.ident, &u.unnamed[0].ty)),
+            _ => errors.push(syn::Error::new(
+                v.ident.span(),
+                "each variant of a Replicate enum holds one entity struct: `Variant(Struct)`",
+            )),
+        }
+    }
+    if inners.len() > usize::from(u16::MAX) {
+        errors.push(syn::Error::new(input.ident.span(), "too many entity types"));
+    }
+    errors.finish()?;
+
+    let ident = &input.ident;
+    let (impl_generics, ty_generics, where_clause) = input.generics.split_for_impl();
+    let types = if inners.is_empty() {
+        quote!(::std::vec::Vec::new())
+    } else {
+        let pushes = inners.iter().map(|(v, ty)| {
+            let msg = format!(
+                "{ident}::{v} must hold one entity type (a struct deriving Replicate): type ids \
+                 are variant indices"
+            );
+            quote! {
+                let inner = <#ty as ::protocol::declare::Replicate>::types();
+                // Type ids are variant indices, so a nested multi-type enum would shift them.
+                ::std::assert!(inner.len() == 1, #msg);
+                types.extend(inner);
+            }
+        });
+        let n = inners.len();
+        quote! {
+            let mut types = ::std::vec::Vec::with_capacity(#n);
+            #(#pushes)*
+            types
+        }
+    };
+    let ids = inners.iter().enumerate().map(|(i, (v, _))| {
+        let i = i as u16;
+        quote!(Self::#v(..) => #i,)
+    });
+    let writes = inners.iter().map(
+        |(v, _)| quote!(Self::#v(ref inner) => ::protocol::declare::Replicate::write(inner, out),),
+    );
+    let out = if inners.is_empty() {
+        quote!(_)
+    } else {
+        quote!(out)
+    };
+    Ok(quote! {
+        #[automatically_derived]
+        impl #impl_generics ::protocol::declare::Replicate for #ident #ty_generics #where_clause {
+            fn types() -> ::std::vec::Vec<(
+                ::std::string::String,
+                ::std::vec::Vec<::protocol::schema::FieldDesc>,
+            )> {
+                #types
+            }
+            fn type_id(&self) -> u16 {
+                match *self { #(#ids)* }
+            }
+            fn write(&self, #out: &mut ::protocol::declare::Writer) {
+                match *self { #(#writes)* }
+            }
+        }
+    })
+}
