@@ -1,12 +1,15 @@
-// Interpolation of other entities: draw the world a little in the past, between the two
-// snapshots around that moment, so motion is smooth even though snapshots arrive unevenly.
+// Interpolation: draw the world a little in the past, between the two snapshots around that
+// moment, so motion is smooth even though snapshots arrive unevenly. Each field blends as its
+// descriptor says: `Linear` straight, `Angle` the shorter way round, `None` snaps (it shows the
+// older snapshot's value until the newer one's time).
 //
 // The server stamps each snapshot with its clock (server_time_us). The client does not know the
 // offset between that clock and its own, but it does not need it exactly: the smallest
-// (arrival - server_time) seen recently is the offset plus the best-case network delay. Drawing at
-// `now - that - delay` keeps `delay` ms of snapshots buffered in the best case; the spread of
+// (arrival - server time) seen recently is the offset plus the best-case network delay. Drawing
+// at `now - that - delay` keeps `delay` ms of snapshots buffered in the best case; the spread of
 // arrivals above that minimum is the jitter, and the delay adapts to it within bounds.
-import { dequantize } from './protocol.js';
+import { KIND_ANGLE, KIND_STR, angleDiff } from './protocol.js';
+import { friendly, keyOf, visibleFields } from './state.js';
 
 export class Interpolator {
   constructor({ minDelayMs = 50, maxDelayMs = 250, initialDelayMs = 100, windowSize = 120 } = {}) {
@@ -24,7 +27,7 @@ export class Interpolator {
     this.jitterMs = 0;
   }
 
-  /** A new snapshot table, stamped with the server clock and the local arrival time (ms). */
+  /** A new snapshot's table, stamped with the server clock and the local arrival time (ms). */
   push(serverMs, tick, table, arrivalMs) {
     const last = this.buffer[this.buffer.length - 1];
     if (last && serverMs <= last.t) {
@@ -61,23 +64,53 @@ export class Interpolator {
   }
 
   /**
-   * Calls fn(index, version, kind, x, y) (world units) for every entity at server time `t`,
-   * interpolated between the snapshots around it. Returns the tick drawn (the older one).
+   * The two snapshots around server time `t` and how far between them: `{a, b, alpha}`; `b` is
+   * null when `t` is at or before the oldest, or past the newest (then `a` is the newest: the
+   * buffer ran dry and things hold still). Null when empty.
    */
-  sample(t, fn) {
+  pair(t) {
     const buf = this.buffer;
     if (buf.length === 0) return null;
     // Drop what is older than the pair we need, but keep one entry at or before t.
     while (buf.length > 2 && buf[1].t <= t) buf.shift();
     const a = buf[0];
     const b = buf.length > 1 ? buf[1] : null;
-    if (!b || t <= a.t) {
-      each(a.table, fn, 0, null);
-      return a.tick;
-    }
-    const alpha = Math.min(1, (t - a.t) / (b.t - a.t));
-    each(b.table, fn, alpha, a.table);
-    return a.tick;
+    if (!b || t <= a.t) return { a, b: null, alpha: 0 };
+    if (t >= b.t) return { a: b, b: null, alpha: 0 };
+    return { a, b, alpha: (t - a.t) / (b.t - a.t) };
+  }
+
+  /**
+   * Every entity at server time `t`, each `{id, key, type, typeId, fields}` (own private fields
+   * for `own`), blended per field; the entities are the newer snapshot's. Returns
+   * `{tick, alpha, entities}` (null before the first snapshot).
+   */
+  sample(plan, own, t) {
+    const p = this.pair(t);
+    if (!p) return null;
+    const newer = p.b ? p.b.table : p.a.table;
+    const older = p.b ? p.a.table : null;
+    const entities = [];
+    newer.forEach((i, version, ty, at) => {
+      const tp = plan.types[ty];
+      if (!tp) return;
+      const mine = own !== null && own.index === i && own.version === version;
+      // Blend only the same entity (slot, version and type); a new one appears where it is.
+      const from = older && older.has(i) && older.version[i] === version && older.type[i] === ty ? i * older.stride : -1;
+      const fields = {};
+      for (const fp of visibleFields(tp, mine)) {
+        const b = newer.values[at + fp.id];
+        if (fp.kind === KIND_STR) {
+          fields[fp.name] = from >= 0 ? older.string(i, fp.id) : newer.string(i, fp.id);
+          continue;
+        }
+        let cell = b;
+        if (from >= 0) cell = blend(fp, older.values[from + fp.id], b, p.alpha);
+        fields[fp.name] = friendly(fp.coding, cell);
+      }
+      entities.push({ id: { index: i, version }, key: keyOf({ index: i, version }), type: tp.name, typeId: ty, fields });
+    });
+    return { tick: p.a.tick, alpha: p.alpha, entities };
   }
 
   /** How far ahead the buffer reaches past render time `t` (ms): how much slack is left. */
@@ -87,19 +120,14 @@ export class Interpolator {
   }
 }
 
-function each(table, fn, alpha, from) {
-  const { present, version, kind, x, y } = table;
-  for (let i = 0; i < table.slotCount; i++) {
-    if (!present[i]) continue;
-    let px = x[i];
-    let py = y[i];
-    // Interpolate only the same entity (same slot and version); a new one appears where it is.
-    if (from && i < from.slotCount && from.present[i] && from.version[i] === version[i]) {
-      px = from.x[i] + (px - from.x[i]) * alpha;
-      py = from.y[i] + (py - from.y[i]) * alpha;
-    }
-    fn(i, version[i], kind[i], dequantize(px), dequantize(py));
+/** A field's cell `alpha` of the way from `a` to `b`, per its interpolation hint. */
+export function blend(fp, a, b, alpha) {
+  if (fp.interp === 'None') return alpha < 1 ? a : b;
+  if (fp.interp === 'Angle' && fp.kind === KIND_ANGLE) {
+    const v = a + angleDiff(b, a, fp.modulus) * alpha;
+    return v < 0 ? v + fp.modulus : v >= fp.modulus ? v - fp.modulus : v;
   }
+  return a + (b - a) * alpha;
 }
 
 function pushBounded(arr, v, n) {

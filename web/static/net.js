@@ -1,7 +1,7 @@
 // One game connection that survives disconnects: opens the WebSocket, says Hello, pings, counts
 // bytes, and on any close reconnects with exponential backoff and jitter, presenting the last
 // resume token so the server gives back the same player. What to do with messages is the
-// caller's (main.js): this module knows the wire, not the game.
+// caller's (ticksync.js): this module knows the wire, not the game.
 import { PROTOCOL_VERSION, ProtocolError, decodeServer, encodeClient } from './protocol.js';
 import { backoffDelay, describeClose } from './status.js';
 import { RateMeter } from './stats.js';
@@ -14,12 +14,16 @@ const SILENCE_TIMEOUT_MS = 5000;
 
 export class Connection {
   /**
-   * url: the ws(s) URL of /ws. room, name: for Hello. onMessage(msg): every decoded server
-   * message. onState(state, info): state is connecting | playing | reconnecting | failed, info
-   * {message, retryAt}. now(): a clock in ms (performance.now in the page).
+   * url: the ws(s) URL of /ws. room, name, game (or null: the server's default), authToken:
+   * for Hello. onMessage(msg, bytes): every decoded server message. onState(state, info): state
+   * is connecting | playing | reconnecting | failed, info {message, retryAt}. now(): a clock in
+   * ms (performance.now in the page). WebSocketImpl, timers: for tests.
    */
-  constructor({ url, room, name, authToken = null, onMessage, onState, now = () => performance.now(), WebSocketImpl = globalThis.WebSocket }) {
-    Object.assign(this, { url, room, name, authToken, onMessage, onState, now, WebSocketImpl });
+  constructor({
+    url, room, name, game = null, authToken = null, onMessage, onState,
+    now = () => performance.now(), WebSocketImpl = globalThis.WebSocket, timers = globalThis,
+  }) {
+    Object.assign(this, { url, room, name, game, authToken, onMessage, onState, now, WebSocketImpl, timers });
     this.ws = null;
     this.state = 'idle';
     this.attempt = 0;
@@ -27,21 +31,22 @@ export class Connection {
     this.rttMs = null;
     this.bytesIn = new RateMeter();
     this.lastClose = null; // {code, reason, message}
-    this.timers = [];
+    this.intervals = [];
   }
 
   start() {
     this.stopped = false;
     this.connect();
-    this.timers.push(setInterval(() => this.tick(), PING_INTERVAL_MS));
+    this.intervals.push(this.timers.setInterval(() => this.tick(), PING_INTERVAL_MS));
   }
 
   stop() {
     this.stopped = true;
-    for (const t of this.timers) clearInterval(t);
-    clearTimeout(this.retryTimer);
-    this.timers = [];
+    for (const t of this.intervals) this.timers.clearInterval(t);
+    this.timers.clearTimeout(this.retryTimer);
+    this.intervals = [];
     if (this.ws) this.abandon(1000, 'client stopped');
+    this.setState('closed', { message: 'Left the room.' });
   }
 
   setState(state, info = {}) {
@@ -50,7 +55,7 @@ export class Connection {
   }
 
   connect() {
-    clearTimeout(this.retryTimer);
+    this.timers.clearTimeout(this.retryTimer);
     this.reject = null;
     this.welcomedAt = null;
     this.lastMessageAt = this.now();
@@ -72,6 +77,7 @@ export class Connection {
         name: this.name,
         auth_token: this.authToken,
         resume_token: this.resumeToken,
+        game: this.game,
       });
     };
     ws.onmessage = (ev) => this.received(ev.data);
@@ -115,7 +121,7 @@ export class Connection {
         this.rttMs = Math.max(0, now - msg.client_time_us / 1000);
         break;
     }
-    this.onMessage(msg, data.byteLength);
+    this.onMessage(msg, data);
   }
 
   /** Encodes and sends a client message if the socket is open; returns whether it went out. */
@@ -191,6 +197,6 @@ export class Connection {
     const delay = Math.max(info.minDelayMs, backoffDelay(this.attempt));
     this.attempt++;
     this.setState('reconnecting', { message: info.message, code, retryAt: this.now() + delay });
-    this.retryTimer = setTimeout(() => this.connect(), delay);
+    this.retryTimer = this.timers.setTimeout(() => this.connect(), delay);
   }
 }
