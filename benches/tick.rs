@@ -9,7 +9,11 @@ fn bench(c: &mut Criterion) {
     let mut group = c.benchmark_group("tick");
     group.sample_size(30);
     for (npcs, clients) in [(1_000, 100), (10_000, 1_000)] {
-        let mut room = BenchRoom::new(npcs, clients);
+        let cfg = server::Config {
+            npcs,
+            ..server::Config::default()
+        };
+        let mut room = BenchRoom::new(&server::reference_games(&cfg), "arena", clients);
         let encodes = room.tick();
         let bytes = room.drain();
         eprintln!(

@@ -1,5 +1,6 @@
-//! `ticksync`: runs the game server. `cargo run --release` serves the browser game on
-//! http://127.0.0.1:8080; `--help` lists every option.
+//! `ticksync`: runs the game server. `cargo run --release` serves the browser games on
+//! http://127.0.0.1:8080; `--help` lists every option. `ticksync schema --ts GAME` prints a
+//! game's TypeScript declarations (`--json`: its descriptor).
 
 use clap::Parser;
 use tracing_subscriber::EnvFilter;
@@ -11,6 +12,9 @@ use tracing_subscriber::EnvFilter;
     about = "Authoritative multiplayer game-state server"
 )]
 struct Cli {
+    #[command(subcommand)]
+    command: Option<Command>,
+
     #[command(flatten)]
     config: server::Config,
 
@@ -19,9 +23,36 @@ struct Cli {
     log: String,
 }
 
+#[derive(clap::Subcommand)]
+enum Command {
+    /// Print a game's schema: TypeScript declarations (`--ts`) or its descriptor as JSON.
+    Schema {
+        /// The game, as registered (`arena`, `skirmish`).
+        game: String,
+        /// TypeScript declarations for the browser client.
+        #[arg(long, conflicts_with = "json")]
+        ts: bool,
+        /// The descriptor `Welcome` carries, as JSON.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
+    if let Some(Command::Schema { game, ts, json }) = &cli.command {
+        let games = server::reference_games(&cli.config);
+        let d = games
+            .descriptor(game, cli.config.tick_rate)
+            .ok_or_else(|| anyhow::anyhow!("no game named {game}"))??;
+        if *json || !*ts {
+            println!("{}", serde_json::to_string_pretty(&d)?);
+        } else {
+            print!("{}", server::typescript::declarations(&d));
+        }
+        return Ok(());
+    }
     tracing_subscriber::fmt()
         .with_env_filter(EnvFilter::try_new(&cli.log)?)
         .with_writer(std::io::stderr)

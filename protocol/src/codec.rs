@@ -105,7 +105,9 @@ pub fn decode_server(bytes: &[u8]) -> Result<ServerMsg, DecodeError> {
 
 /// A snapshot message's header and its delta bytes (still encoded: `state_delta::apply` reads
 /// them), or `Ok(None)` when `bytes` is another kind of message.
-pub fn decode_snapshot_header(bytes: &[u8]) -> Result<Option<(SnapshotHeader, &[u8])>, DecodeError> {
+pub fn decode_snapshot_header(
+    bytes: &[u8],
+) -> Result<Option<(SnapshotHeader, &[u8])>, DecodeError> {
     if bytes.first() != Some(&(SNAPSHOT_TAG as u8)) {
         return Ok(None);
     }
@@ -169,7 +171,10 @@ fn validate_client(msg: &ClientMsg) -> Result<(), DecodeError> {
     match msg {
         ClientMsg::Hello(h) => validate_hello(h),
         ClientMsg::Chat { text } => check_text(text, MAX_TEXT_BYTES, TEXT_ERRORS),
-        ClientMsg::Input(_) | ClientMsg::Action(_) | ClientMsg::Ack { .. } | ClientMsg::Ping { .. } => Ok(()),
+        ClientMsg::Input(_)
+        | ClientMsg::Action(_)
+        | ClientMsg::Ack { .. }
+        | ClientMsg::Ping { .. } => Ok(()),
     }
 }
 
@@ -269,8 +274,14 @@ mod tests {
                 "cut at {cut}"
             );
         }
-        assert!(matches!(decode_client(&[99]), Err(DecodeError::Malformed(_))));
-        assert!(matches!(decode_server(&[99]), Err(DecodeError::Malformed(_))));
+        assert!(matches!(
+            decode_client(&[99]),
+            Err(DecodeError::Malformed(_))
+        ));
+        assert!(matches!(
+            decode_server(&[99]),
+            Err(DecodeError::Malformed(_))
+        ));
     }
 
     #[test]
@@ -278,20 +289,40 @@ mod tests {
         // Chat with a string length of u64::MAX: the limit refuses the claim.
         let mut bytes = vec![4u8, 0xfd];
         bytes.extend_from_slice(&u64::MAX.to_le_bytes());
-        assert!(matches!(decode_client(&bytes), Err(DecodeError::Malformed(_))));
+        assert!(matches!(
+            decode_client(&bytes),
+            Err(DecodeError::Malformed(_))
+        ));
         // An input whose value list claims 2^40 bytes.
         let mut bytes = vec![1u8, 1, 0, 0xfd];
         bytes.extend_from_slice(&(1u64 << 40).to_le_bytes());
-        assert!(matches!(decode_client(&bytes), Err(DecodeError::Malformed(_))));
+        assert!(matches!(
+            decode_client(&bytes),
+            Err(DecodeError::Malformed(_))
+        ));
     }
 
     #[test]
     fn names_tokens_and_chat_are_checked() {
-        for bad in ["", "has space", "slash/", &"r".repeat(MAX_ROOM_NAME_BYTES + 1)] {
-            assert!(matches!(invalid(&hello(bad, "ann")), DecodeError::Invalid(_)), "{bad:?}");
+        for bad in [
+            "",
+            "has space",
+            "slash/",
+            &"r".repeat(MAX_ROOM_NAME_BYTES + 1),
+        ] {
+            assert!(
+                matches!(invalid(&hello(bad, "ann")), DecodeError::Invalid(_)),
+                "{bad:?}"
+            );
         }
-        assert_eq!(invalid(&hello("arena", " ")), DecodeError::Invalid("player name is empty"));
-        assert_eq!(invalid(&hello("arena", "a\nb")), DecodeError::Invalid(NAME_ERRORS.1));
+        assert_eq!(
+            invalid(&hello("arena", " ")),
+            DecodeError::Invalid("player name is empty")
+        );
+        assert_eq!(
+            invalid(&hello("arena", "a\nb")),
+            DecodeError::Invalid(NAME_ERRORS.1)
+        );
         let mut h = hello("arena", "ann");
         if let ClientMsg::Hello(h) = &mut h {
             h.game = Some("no spaces".into());
@@ -305,7 +336,10 @@ mod tests {
             resume_token: Some("t".repeat(MAX_TOKEN_BYTES + 1)),
             game: None,
         });
-        assert_eq!(invalid(&msg), DecodeError::Invalid("token longer than 256 bytes"));
+        assert_eq!(
+            invalid(&msg),
+            DecodeError::Invalid("token longer than 256 bytes")
+        );
         let chat = ClientMsg::Chat {
             text: "x".repeat(MAX_TEXT_BYTES + 1),
         };
@@ -325,8 +359,14 @@ mod tests {
     #[test]
     fn hello_version_is_read_from_any_version_of_hello() {
         // A future Hello whose other fields this version cannot decode.
-        assert_eq!(peek_hello_version(&[0, 0xfb, 0x2c, 0x01, 0xff, 0xff]), Some(300));
-        assert_eq!(peek_hello_version(&encode_client(&ClientMsg::Ack { tick: 1 })), None);
+        assert_eq!(
+            peek_hello_version(&[0, 0xfb, 0x2c, 0x01, 0xff, 0xff]),
+            Some(300)
+        );
+        assert_eq!(
+            peek_hello_version(&encode_client(&ClientMsg::Ack { tick: 1 })),
+            None
+        );
         assert_eq!(peek_hello_version(&[]), None);
     }
 

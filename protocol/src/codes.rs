@@ -34,6 +34,13 @@ pub const TIMEOUT: u16 = 4006;
 pub const BAD_RESUME: u16 = 4007;
 /// The room closed (e.g. its game logic failed).
 pub const ROOM_CLOSED: u16 = 4008;
+/// An input or action value outside its declared range, an unknown enum tag, an oversize or
+/// malformed string, or a value list that does not match the game's declaration.
+pub const INVALID_VALUE: u16 = 4009;
+/// An action id the game did not declare.
+pub const UNKNOWN_MESSAGE: u16 = 4010;
+/// No such game on this server, or the room plays another game than the `Hello` asked for.
+pub const WRONG_GAME: u16 = 4011;
 
 /// A short name for logs and reports.
 pub fn name(code: u16) -> &'static str {
@@ -54,6 +61,9 @@ pub fn name(code: u16) -> &'static str {
         TIMEOUT => "timeout",
         BAD_RESUME => "bad_resume",
         ROOM_CLOSED => "room_closed",
+        INVALID_VALUE => "invalid_value",
+        UNKNOWN_MESSAGE => "unknown_message",
+        WRONG_GAME => "wrong_game",
         _ => "other",
     }
 }

@@ -5,9 +5,9 @@
 //! `docs/protocol.md`; the golden vectors in `protocol/golden/` pin them (see `tests/golden.rs`).
 
 mod bounded;
-pub mod declare;
 pub mod codec;
 pub mod codes;
+pub mod declare;
 pub mod join_token;
 pub mod limits;
 pub mod messages;

@@ -22,4 +22,3 @@ pub const MAX_REASON_BYTES: usize = 256;
 pub const MAX_ENTITY_INDEX: u32 = 1 << 20;
 /// Entries in any one list of a message (delta lists, the player roster).
 pub const MAX_LIST_LEN: usize = MAX_ENTITY_INDEX as usize;
-

@@ -250,7 +250,9 @@ fn validate_fields(owner: &str, fields: &[FieldDesc], entity: bool) -> Result<()
             return err(format!("{at} has id {}, expected {i}", f.id));
         }
         match &f.coding {
-            Coding::Fixed { scale, min, max, .. } if *scale == 0 || min > max => {
+            Coding::Fixed {
+                scale, min, max, ..
+            } if *scale == 0 || min > max => {
                 return err(format!("{at}: bad fixed-point scale or range"));
             }
             Coding::Int { min, max } if min > max => return err(format!("{at}: min > max")),
@@ -278,6 +280,12 @@ fn validate_fields(owner: &str, fields: &[FieldDesc], entity: bool) -> Result<()
                 let Some(v) = fields.get(field as usize) else {
                     return err(format!("{at}: velocity field {field} does not exist"));
                 };
+                let fixed = |c: &Coding| matches!(c, Coding::Fixed { .. });
+                if !fixed(&f.coding) || !fixed(&v.coding) {
+                    return err(format!(
+                        "{at}: velocity prediction needs fixed-point fields"
+                    ));
+                }
                 if v.visibility != f.visibility && v.visibility == Visibility::Owner {
                     return err(format!("{at}: its velocity field is less visible than it"));
                 }
@@ -522,7 +530,10 @@ mod tests {
         assert_eq!(decode_values(&fields, &b).unwrap(), vals);
         // Out of range, unknown tag, oversize string, trailing bytes.
         for (bytes, want) in [
-            (vec![0xca, 0x01, 0, 0, 0], "value outside the declared range"),
+            (
+                vec![0xca, 0x01, 0, 0, 0],
+                "value outside the declared range",
+            ),
             (vec![0, 0, 4, 0], "unknown enum tag"),
             (vec![0, 0, 0, 9], "string longer than its field allows"),
         ] {

@@ -130,7 +130,10 @@ impl StateTable {
 
     #[inline]
     fn occupied(&self, index: u32) -> Option<Meta> {
-        self.meta.get(index as usize).copied().filter(|m| m.version != 0)
+        self.meta
+            .get(index as usize)
+            .copied()
+            .filter(|m| m.version != 0)
     }
 
     /// The entity in slot `index`, whatever its version.
@@ -235,7 +238,9 @@ pub enum Kind {
     /// Any integer coding but angles and strings.
     Int,
     /// Wraps modulo `1 << bits`.
-    Angle { bits: u8 },
+    Angle {
+        bits: u8,
+    },
     Str,
 }
 
@@ -383,7 +388,7 @@ const C2: u32 = 0x1b87_3593;
 /// do not depend on the running hash, so entities overlap in the CPU; word-wise, so a browser
 /// computes it with `Math.imul` just as fast.
 #[inline]
-fn entity_key<'a>(id: EntityId, ty: u16, fields: impl Iterator<Item = u32>) -> u32 {
+fn entity_key(id: EntityId, ty: u16, fields: impl Iterator<Item = u32>) -> u32 {
     let mut k = id.index.wrapping_mul(0x9e37_79b1)
         ^ id.version.wrapping_mul(0x85eb_ca77)
         ^ u32::from(ty).wrapping_mul(0xc2b2_ae3d);
@@ -433,7 +438,9 @@ impl Plan {
                 Some(tp) => entity_key(
                     e.id,
                     e.ty,
-                    tp.public.iter().map(|&f| word(t, &e, &tp.fields[usize::from(f)], f)),
+                    tp.public
+                        .iter()
+                        .map(|&f| word(t, &e, &tp.fields[usize::from(f)], f)),
                 ),
                 None => entity_key(e.id, e.ty, std::iter::empty()),
             };
@@ -458,7 +465,9 @@ impl Plan {
         let k = entity_key(
             e.id,
             e.ty,
-            tp.owner.iter().map(|&f| word(t, &e, &tp.fields[usize::from(f)], f)),
+            tp.owner
+                .iter()
+                .map(|&f| word(t, &e, &tp.fields[usize::from(f)], f)),
         );
         finish(round(CHECKSUM_SEED, k), 1)
     }

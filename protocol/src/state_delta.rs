@@ -12,8 +12,8 @@ use serde::Serialize;
 
 use crate::limits::{MAX_ENTITY_INDEX, MAX_LIST_LEN};
 use crate::state::{
-    EntityId, EntityRef, FieldPlan, Kind, Plan, Span, StateTable, TableError, TypePlan,
-    angle_diff, predict,
+    EntityId, EntityRef, FieldPlan, Kind, Plan, Span, StateTable, TableError, TypePlan, angle_diff,
+    predict,
 };
 use crate::varint::{Reader, put_i64, put_u64};
 
@@ -219,7 +219,11 @@ impl Encoder {
             }
         }
         self.scratch = scratch;
-        for (count, bytes) in [(nd, &self.despawns), (ns, &self.spawns), (nu, &self.updates)] {
+        for (count, bytes) in [
+            (nd, &self.despawns),
+            (ns, &self.spawns),
+            (nu, &self.updates),
+        ] {
             put_u64(out, count as u64);
             out.extend_from_slice(bytes);
         }
@@ -252,8 +256,7 @@ impl Encoder {
             }
             let fresh;
             let zeros = StateTable::new(plan.stride);
-            let held = base
-                .and_then(|b| b.table.get(own).filter(|b| b.ty == n.ty).map(|e| (b, e)));
+            let held = base.and_then(|b| b.table.get(own).filter(|b| b.ty == n.ty).map(|e| (b, e)));
             let (b, bt, span) = match held {
                 Some((base, e)) => (e, base.table, span_for(base, tick, own, n.ty)),
                 None => {
@@ -449,7 +452,7 @@ fn predict_all(
             continue;
         };
         let mine = own == Some(e.id);
-        if tp.predicted_public.is_empty() && !(mine && !tp.predicted_owner.is_empty()) {
+        if tp.predicted_public.is_empty() && (!mine || tp.predicted_owner.is_empty()) {
             continue;
         }
         let (id, ty) = (e.id, e.ty);
@@ -558,10 +561,17 @@ pub fn decode(
             while bits != 0 {
                 let f = bits.trailing_zeros() as u16;
                 bits &= bits - 1;
-                let fp = tp.fields.get(usize::from(f)).ok_or(DeltaError::BadMask(index))?;
+                let fp = tp
+                    .fields
+                    .get(usize::from(f))
+                    .ok_or(DeltaError::BadMask(index))?;
                 fields.push((f, read_value(fp, &mut r)?));
             }
-            let list = if private { &mut v.private } else { &mut v.updates };
+            let list = if private {
+                &mut v.private
+            } else {
+                &mut v.updates
+            };
             list.push(UpdateView { index, fields });
         }
     }

@@ -1,15 +1,20 @@
-//! The reference scenario "arena" (DESIGN.md): K NPCs wandering a 1000 x 1000 world, bouncing
-//! off the walls, plus one player entity per client. Deterministic for a seed, so every
-//! benchmark and test runs the same work.
+//! The reference scenario "arena", built only on the public game API: K NPCs wandering a
+//! 1000 x 1000 world, bouncing off the walls, plus one player entity per client. Deterministic
+//! for a seed, so every benchmark and test runs the same work.
+//!
+//! What goes on the wire: positions at 1/960 unit kept within 1/32 unit of the truth (the same
+//! error bound as rounding to 1/16 unit) and predicted from velocities at 1/16 unit/s, so an
+//! entity that keeps its course costs nothing.
 
 use std::f64::consts::TAU;
 
 use glam::Vec2;
-use protocol::Input;
-use protocol::table::{KIND_NPC, KIND_PLAYER};
+use protocol::declare::NoMessages;
+use ticksync_derive::{Fields, Replicate};
 
-use crate::game::{Entity, EntityKey, Game, GameFactory, GameInfo, World};
+use crate::game::{Ctx, EntityKey, Game};
 
+pub const NAME: &str = "arena";
 pub const WORLD_SIZE: f32 = 1000.0;
 pub const PLAYER_SPEED: f32 = 200.0;
 pub const DEFAULT_SEED: u32 = 12345;
@@ -35,16 +40,73 @@ impl Mulberry32 {
     }
 }
 
+/// A moving body: what both arena entity types replicate.
+#[derive(Replicate, Clone, Copy, Debug, PartialEq)]
+#[replicate(name = "npc")]
+pub struct Npc {
+    #[field(
+        fixed(scale = 960, min = 0, max = 1000, tolerance = 0.03125),
+        predict = velocity(vel),
+        interp = linear
+    )]
+    pub pos: Vec2,
+    #[field(fixed(scale = 16, min = -300, max = 300))]
+    pub vel: Vec2,
+    /// Its speed, kept across turns (not replicated).
+    #[field(skip)]
+    pub speed: f32,
+}
+
+#[derive(Replicate, Clone, Copy, Debug, PartialEq)]
+#[replicate(name = "player")]
+pub struct Player {
+    #[field(
+        fixed(scale = 960, min = 0, max = 1000, tolerance = 0.03125),
+        predict = velocity(vel),
+        interp = linear
+    )]
+    pub pos: Vec2,
+    /// Its actual motion: an axis pressed into a wall moves nothing, so it replicates as 0.
+    #[field(fixed(scale = 16, min = -300, max = 300))]
+    pub vel: Vec2,
+}
+
+#[derive(Replicate, Clone, Copy, Debug, PartialEq)]
+pub enum Body {
+    Npc(Npc),
+    Player(Player),
+}
+
+impl Body {
+    pub fn pos(&self) -> Vec2 {
+        match self {
+            Body::Npc(n) => n.pos,
+            Body::Player(p) => p.pos,
+        }
+    }
+}
+
+/// A player's controls: a direction, each axis in -1..=1.
+#[derive(Fields, Clone, Copy, Debug, Default, PartialEq)]
+pub struct Move {
+    #[field(fixed(scale = 127, min = -1, max = 1))]
+    pub move_x: f32,
+    #[field(fixed(scale = 127, min = -1, max = 1))]
+    pub move_y: f32,
+}
+
 pub struct Arena {
     npc_rng: Mulberry32,
     player_rng: Mulberry32,
     /// NPCs in creation order: the order the scenario steps them in.
-    npcs: Vec<(EntityKey, f32)>,
+    npcs: Vec<EntityKey>,
+    /// Players' chosen velocities (their input), applied each step.
+    wanted: slotmap::SecondaryMap<EntityKey, Vec2>,
 }
 
 impl Arena {
-    /// Spawns `npc_count` NPCs into `world`.
-    pub fn new(world: &mut World, npc_count: usize, seed: u32) -> Self {
+    /// Spawns `npc_count` NPCs into the world.
+    pub fn new(ctx: &mut Ctx<'_, Arena>, npc_count: usize, seed: u32) -> Self {
         let mut rng = Mulberry32::new(seed);
         let npcs = (0..npc_count)
             .map(|_| {
@@ -52,20 +114,14 @@ impl Arena {
                 let heading = rng.next_f64() * TAU;
                 let speed = (50.0 + rng.next_f64() * 100.0) as f32;
                 let vel = heading_vec(heading) * speed;
-                (
-                    world.insert(Entity {
-                        kind: KIND_NPC,
-                        pos,
-                        vel,
-                    }),
-                    speed,
-                )
+                ctx.world.insert(Body::Npc(Npc { pos, vel, speed }))
             })
             .collect();
         Self {
             npc_rng: rng,
             player_rng: Mulberry32::new(seed ^ PLAYER_SEED_XOR),
             npcs,
+            wanted: slotmap::SecondaryMap::new(),
         }
     }
 }
@@ -85,12 +141,9 @@ fn reflect(p: &mut f32, v: &mut f32) {
     }
 }
 
-/// A wire input's direction as a velocity: the axes as a vector, at most unit length.
-pub fn input_velocity(input: &Input, speed: f32) -> Vec2 {
-    let dir = Vec2::new(
-        protocol::quant::axis_from_wire(input.dx),
-        protocol::quant::axis_from_wire(input.dy),
-    );
+/// An input's direction as a velocity: the axes as a vector, at most unit length.
+pub fn input_velocity(input: &Move, speed: f32) -> Vec2 {
+    let dir = Vec2::new(input.move_x.clamp(-1.0, 1.0), input.move_y.clamp(-1.0, 1.0));
     let dir = if dir.length_squared() > 1.0 {
         dir.normalize()
     } else {
@@ -100,88 +153,88 @@ pub fn input_velocity(input: &Input, speed: f32) -> Vec2 {
 }
 
 impl Game for Arena {
-    fn info(&self) -> GameInfo {
-        GameInfo {
-            world_size: Vec2::splat(WORLD_SIZE),
-            player_speed: PLAYER_SPEED,
-        }
+    type Entity = Body;
+    type Room = ();
+    type Input = Move;
+    type Action = NoMessages;
+    type Event = NoMessages;
+
+    fn params(&self) -> Vec<(&'static str, f64)> {
+        vec![
+            ("world_width", f64::from(WORLD_SIZE)),
+            ("world_height", f64::from(WORLD_SIZE)),
+            ("player_speed", f64::from(PLAYER_SPEED)),
+        ]
     }
 
-    fn join(&mut self, world: &mut World, _name: &str) -> EntityKey {
+    fn join(&mut self, ctx: &mut Ctx<'_, Self>, _name: &str) -> EntityKey {
         let x = self.player_rng.next_f64() as f32 * WORLD_SIZE;
         let y = self.player_rng.next_f64() as f32 * WORLD_SIZE;
-        world.insert(Entity {
-            kind: KIND_PLAYER,
+        let key = ctx.world.insert(Body::Player(Player {
             pos: Vec2::new(x, y),
             vel: Vec2::ZERO,
-        })
+        }));
+        self.wanted.insert(key, Vec2::ZERO);
+        key
     }
 
-    fn leave(&mut self, world: &mut World, player: EntityKey) {
-        world.remove(player);
+    fn leave(&mut self, ctx: &mut Ctx<'_, Self>, player: EntityKey) {
+        ctx.world.remove(player);
+        self.wanted.remove(player);
     }
 
-    fn input(&mut self, world: &mut World, player: EntityKey, input: &Input) {
-        if let Some(e) = world.get_mut(player) {
-            e.vel = input_velocity(input, PLAYER_SPEED);
+    fn input(&mut self, _ctx: &mut Ctx<'_, Self>, player: EntityKey, input: Move) {
+        if let Some(w) = self.wanted.get_mut(player) {
+            *w = input_velocity(&input, PLAYER_SPEED);
         }
     }
 
-    fn step(&mut self, world: &mut World, dt: f32) {
-        for (key, speed) in &self.npcs {
-            let Some(e) = world.get_mut(*key) else {
+    fn step(&mut self, ctx: &mut Ctx<'_, Self>, dt: f32) {
+        for key in &self.npcs {
+            let Some(Body::Npc(e)) = ctx.world.get_mut(*key) else {
                 continue;
             };
             if self.npc_rng.next_f64() < TURN_PROBABILITY {
-                e.vel = heading_vec(self.npc_rng.next_f64() * TAU) * *speed;
+                e.vel = heading_vec(self.npc_rng.next_f64() * TAU) * e.speed;
             }
             e.pos += e.vel * dt;
             reflect(&mut e.pos.x, &mut e.vel.x);
             reflect(&mut e.pos.y, &mut e.vel.y);
         }
-        for e in world.values_mut().filter(|e| e.kind == KIND_PLAYER) {
-            e.pos = (e.pos + e.vel * dt).clamp(Vec2::ZERO, Vec2::splat(WORLD_SIZE));
+        for (key, wanted) in &self.wanted {
+            let Some(Body::Player(p)) = ctx.world.get_mut(key) else {
+                continue;
+            };
+            let to = (p.pos + *wanted * dt).clamp(Vec2::ZERO, Vec2::splat(WORLD_SIZE));
+            // Replicate what actually moved: an axis held against a wall has no velocity.
+            p.vel = Vec2::select((to - p.pos).cmpeq(Vec2::ZERO), Vec2::ZERO, *wanted);
+            p.pos = to;
         }
-    }
-}
-
-/// Every room runs arena with `npc_count` NPCs.
-pub struct ArenaFactory {
-    pub npc_count: usize,
-    pub seed: u32,
-}
-
-impl GameFactory for ArenaFactory {
-    fn create(&self, _room: &str, world: &mut World) -> Box<dyn Game> {
-        Box::new(Arena::new(world, self.npc_count, self.seed))
     }
 }
 
 /// The arena with `npcs` NPCs and `players` players, each holding a fixed direction (a
 /// different one per player): the shared workload of benchmarks and size tests.
-pub fn scenario(npcs: usize, players: usize) -> (World, Arena, Vec<EntityKey>) {
-    let mut world = World::with_key();
-    let mut arena = Arena::new(&mut world, npcs, DEFAULT_SEED);
-    let keys = (0..players)
-        .map(|i| {
-            let p = arena.join(&mut world, "bot");
-            let angle = i as f32 * 2.399_963; // golden angle: directions spread evenly
-            let input = Input {
-                seq: 1,
-                dx: protocol::quant::axis_to_wire(angle.cos()),
-                dy: protocol::quant::axis_to_wire(angle.sin()),
-                buttons: 0,
-            };
-            arena.input(&mut world, p, &input);
-            p
-        })
-        .collect();
-    (world, arena, keys)
+pub fn scenario(npcs: usize, players: usize) -> crate::game::Sim<Arena> {
+    let mut sim = crate::game::Sim::new(|ctx| Arena::new(ctx, npcs, DEFAULT_SEED));
+    for i in 0..players {
+        let p = sim.join("bot");
+        let angle = i as f32 * 2.399_963; // golden angle: directions spread evenly
+        sim.input(
+            p,
+            Move {
+                move_x: angle.cos(),
+                move_y: angle.sin(),
+            },
+        );
+    }
+    sim
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::game::Sim;
 
     #[test]
     fn mulberry32_matches_the_reference_sequence() {
@@ -195,73 +248,62 @@ mod tests {
 
     #[test]
     fn same_seed_same_world() {
-        let (mut a, mut b) = (World::with_key(), World::with_key());
-        let (mut ga, mut gb) = (Arena::new(&mut a, 100, 7), Arena::new(&mut b, 100, 7));
+        let mut a = Sim::new(|ctx| Arena::new(ctx, 100, 7));
+        let mut b = Sim::new(|ctx| Arena::new(ctx, 100, 7));
         for _ in 0..300 {
-            ga.step(&mut a, 1.0 / 60.0);
-            gb.step(&mut b, 1.0 / 60.0);
+            a.step(1.0 / 60.0);
+            b.step(1.0 / 60.0);
         }
-        assert!(a.values().zip(b.values()).all(|(x, y)| x == y));
+        assert!(a.world.values().zip(b.world.values()).all(|(x, y)| x == y));
     }
 
     #[test]
     fn npcs_stay_in_the_world() {
-        let mut w = World::with_key();
-        let mut g = Arena::new(&mut w, 500, DEFAULT_SEED);
+        let mut s = Sim::new(|ctx| Arena::new(ctx, 500, DEFAULT_SEED));
         for _ in 0..600 {
-            g.step(&mut w, 1.0 / 60.0);
+            s.step(1.0 / 60.0);
         }
-        for e in w.values() {
-            assert!((0.0..=WORLD_SIZE).contains(&e.pos.x) && (0.0..=WORLD_SIZE).contains(&e.pos.y));
+        for e in s.world.values() {
+            let p = e.pos();
+            assert!((0.0..=WORLD_SIZE).contains(&p.x) && (0.0..=WORLD_SIZE).contains(&p.y));
         }
     }
 
     #[test]
     fn players_move_with_their_input_and_are_clamped() {
-        let mut w = World::with_key();
-        let mut g = Arena::new(&mut w, 0, DEFAULT_SEED);
-        let p = g.join(&mut w, "ann");
-        let start = w[p].pos;
-        g.input(
-            &mut w,
+        let mut s = Sim::new(|ctx| Arena::new(ctx, 0, DEFAULT_SEED));
+        let p = s.join("ann");
+        let start = s.world[p].pos();
+        s.input(
             p,
-            &Input {
-                seq: 1,
-                dx: 127,
-                dy: 0,
-                buttons: 0,
+            Move {
+                move_x: 1.0,
+                move_y: 0.0,
             },
         );
-        g.step(&mut w, 0.5);
-        assert!((w[p].pos.x - (start.x + 100.0).min(WORLD_SIZE)).abs() < 1e-3);
-        assert_eq!(w[p].pos.y, start.y);
-        g.input(
-            &mut w,
+        s.step(0.5);
+        assert!((s.world[p].pos().x - (start.x + 100.0).min(WORLD_SIZE)).abs() < 1e-3);
+        assert_eq!(s.world[p].pos().y, start.y);
+        s.input(
             p,
-            &Input {
-                seq: 2,
-                dx: -127,
-                dy: -127,
-                buttons: 0,
+            Move {
+                move_x: -1.0,
+                move_y: -1.0,
             },
         );
-        g.step(&mut w, 100.0);
-        assert_eq!(w[p].pos, Vec2::ZERO);
+        s.step(100.0);
+        assert_eq!(s.world[p].pos(), Vec2::ZERO);
+        // Held against the corner, it replicates no velocity.
+        s.step(1.0 / 60.0);
+        assert!(matches!(s.world[p], Body::Player(pl) if pl.vel == Vec2::ZERO));
         // Diagonal input is no faster than straight.
-        assert!(
-            (input_velocity(
-                &Input {
-                    seq: 3,
-                    dx: 127,
-                    dy: 127,
-                    buttons: 0
-                },
-                1.0
-            )
-            .length()
-                - 1.0)
-                .abs()
-                < 1e-6
+        let v = input_velocity(
+            &Move {
+                move_x: 1.0,
+                move_y: 1.0,
+            },
+            1.0,
         );
+        assert!((v.length() - 1.0).abs() < 1e-6);
     }
 }

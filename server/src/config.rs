@@ -24,6 +24,10 @@ pub struct Config {
     #[arg(long, env = "TICKSYNC_MAX_CATCHUP", default_value_t = 4)]
     pub max_catchup: u32,
 
+    /// The game of new rooms whose `Hello` names none (browser: `?game=NAME`).
+    #[arg(long, env = "TICKSYNC_GAME", default_value = "arena")]
+    pub game: String,
+
     /// NPCs in each arena room.
     #[arg(long, env = "TICKSYNC_NPCS", default_value_t = 1000)]
     pub npcs: usize,
@@ -70,15 +74,17 @@ pub struct Config {
     #[arg(long, env = "TICKSYNC_MAX_CLIENT_FRAME", default_value_t = protocol::limits::MAX_CLIENT_MSG_BYTES)]
     pub max_client_frame: usize,
 
-    /// Client messages per second per connection (token bucket); a client sends ~120 (input
-    /// and ack each tick). Excess is dropped and counted; dropping more than this many in one
+    /// Client frames per second per connection (token bucket). A playing client sends one
+    /// per tick (its input, carrying its ack) plus a ping a second; the default is twice the
+    /// tick rate plus 10. Excess is dropped and counted; dropping more than this many in one
     /// second closes the connection (1008 policy violation).
-    #[arg(long, env = "TICKSYNC_MAX_MSGS_PER_SEC", default_value_t = 240)]
-    pub max_msgs_per_sec: u32,
+    #[arg(long, env = "TICKSYNC_MAX_MSGS_PER_SEC")]
+    pub max_msgs_per_sec: Option<u32>,
 
-    /// Bucket size of that rate: how many messages may arrive back to back.
-    #[arg(long, env = "TICKSYNC_MSG_BURST", default_value_t = 120)]
-    pub msg_burst: u32,
+    /// Bucket size of that rate: how many frames may arrive back to back (default: one
+    /// second of ticks).
+    #[arg(long, env = "TICKSYNC_MSG_BURST")]
+    pub msg_burst: Option<u32>,
 
     /// Largest HTTP request head (the upgrade request) the server buffers, in bytes.
     #[arg(long, env = "TICKSYNC_MAX_HTTP_HEAD", default_value_t = 16 * 1024, value_parser = clap::value_parser!(u32).range(8192..))]
@@ -151,6 +157,15 @@ impl Default for Config {
 }
 
 impl Config {
+    /// The frame rate limit and burst per connection, scaled with the tick rate unless set.
+    pub fn message_rate(&self) -> (u32, u32) {
+        let tick_rate = u32::from(self.tick_rate);
+        (
+            self.max_msgs_per_sec.unwrap_or(2 * tick_rate + 10),
+            self.msg_burst.unwrap_or(tick_rate),
+        )
+    }
+
     pub fn tick_period(&self) -> Duration {
         Duration::from_secs_f64(1.0 / f64::from(self.tick_rate))
     }

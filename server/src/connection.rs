@@ -10,7 +10,7 @@ use fastwebsockets::{
 };
 use hyper::upgrade::Upgraded;
 use hyper_util::rt::TokioIo;
-use protocol::{ClientMsg, Hello, ServerMsg, codec, codes};
+use protocol::{ClientMsg, Hello, ServerMsg, codec, codes, schema};
 use tokio::io::{ReadHalf, WriteHalf};
 use tokio::sync::oneshot;
 use tokio::time::timeout;
@@ -118,7 +118,8 @@ async fn read_loop(
         std::future::ready(Ok::<(), WebSocketError>(()))
     };
 
-    let mut limit = RateLimit::new(ctx.cfg.max_msgs_per_sec, ctx.cfg.msg_burst, Instant::now());
+    let (rate, burst) = ctx.cfg.message_rate();
+    let mut limit = RateLimit::new(rate, burst, Instant::now());
     let mut next = async || next_message(rd, outbox, &mut limit, &ctx.metrics, &mut send_fn).await;
 
     // The handshake: a `Hello` within the timeout, then the room's answer.
@@ -154,7 +155,19 @@ async fn read_loop(
         };
         match msg {
             ClientMsg::Input(input) => {
-                if let Err(e) = room.inbox.try_send(RoomMsg::Input { conn, input }) {
+                if let Some(tick) = input.ack {
+                    outbox.set_acked(tick);
+                }
+                let values = match schema::decode_values(&room.schema.input, &input.values) {
+                    Ok(v) => v,
+                    Err(e) => return invalid(ctx, "input", e),
+                };
+                let msg = RoomMsg::Input {
+                    conn,
+                    seq: input.seq,
+                    values,
+                };
+                if let Err(e) = room.inbox.try_send(msg) {
                     match e {
                         tokio::sync::mpsc::error::TrySendError::Full(_) => {
                             ctx.metrics.inputs_dropped.inc();
@@ -176,6 +189,28 @@ async fn read_loop(
             }
             ClientMsg::Chat { text } => {
                 let _ = room.inbox.try_send(RoomMsg::Chat { conn, text });
+            }
+            ClientMsg::Action(action) => {
+                let Some(desc) = room.schema.actions.get(usize::from(action.id)) else {
+                    Metrics::count(&ctx.metrics.invalid_messages, "action");
+                    return End::Close(
+                        codes::UNKNOWN_MESSAGE,
+                        format!("action {} is not declared by this game", action.id),
+                    );
+                };
+                let values = match schema::decode_values(&desc.fields, &action.values) {
+                    Ok(v) => v,
+                    Err(e) => return invalid(ctx, "action", e),
+                };
+                // Reliable: wait for room in the inbox (this client only waits on itself).
+                let msg = RoomMsg::Action {
+                    conn,
+                    id: action.id,
+                    values,
+                };
+                if room.inbox.send(msg).await.is_err() {
+                    return End::Close(codes::ROOM_CLOSED, "the room closed".into());
+                }
             }
             ClientMsg::Hello(_) => return End::Close(codes::BAD_HELLO, "Hello sent twice".into()),
         }
@@ -236,6 +271,12 @@ where
             OpCode::Pong => {}
         }
     }
+}
+
+/// A value list that does not fit the game's declaration: counted, and the client closed.
+fn invalid(ctx: &ServerCtx, what: &str, e: schema::ValueError) -> End {
+    Metrics::count(&ctx.metrics.invalid_messages, what);
+    End::Close(codes::INVALID_VALUE, format!("invalid {what}: {e}"))
 }
 
 fn frame_error(e: WebSocketError) -> End {
@@ -307,7 +348,9 @@ async fn join(
 ) -> Result<(RoomHandle, protocol::EntityId), Rejection> {
     // A room may close between lookup and join (idle grace ran out): retry on a fresh one.
     for _ in 0..3 {
-        let room = ctx.rooms.get_or_create(&hello.room)?;
+        let room = ctx
+            .rooms
+            .get_or_create(&hello.room, hello.game.as_deref())?;
         let (reply, answer) = oneshot::channel();
         let req = JoinRequest {
             resume_token: hello.resume_token.clone(),

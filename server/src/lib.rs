@@ -12,7 +12,9 @@ mod outbox;
 mod ratelimit;
 pub mod registry;
 pub mod room;
+pub mod skirmish;
 mod tokens;
+pub mod typescript;
 
 use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr};
@@ -28,9 +30,10 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
 pub use config::Config;
-pub use game::{Entity, EntityKey, Game, GameFactory, GameInfo, World};
+pub use game::{Ctx, EntityKey, Game, Games, Sim, World};
 use metrics::Metrics;
 use outbox::Outbox;
+pub use protocol;
 use registry::Rooms;
 use room::{ConnId, RoomInspect, RoomMsg};
 
@@ -128,24 +131,30 @@ pub struct Server {
 }
 
 impl Server {
-    /// Binds `cfg.addr` and serves the arena game in every room.
+    /// Binds `cfg.addr` and serves the reference games (`reference_games`).
     pub async fn start(cfg: Config) -> std::io::Result<Server> {
-        let factory = arena::ArenaFactory {
-            npc_count: cfg.npcs,
-            seed: cfg.seed,
-        };
-        Self::start_with(cfg, Arc::new(factory)).await
+        let games = reference_games(&cfg);
+        Self::start_with(cfg, games).await
     }
 
-    /// Binds `cfg.addr` and serves `factory`'s game in every room.
-    pub async fn start_with(cfg: Config, factory: Arc<dyn GameFactory>) -> std::io::Result<Server> {
+    /// Binds `cfg.addr` and serves `games`; new rooms play `cfg.game` unless their first
+    /// `Hello` names another.
+    pub async fn start_with(cfg: Config, games: Games) -> std::io::Result<Server> {
+        if games.get(&cfg.game).is_none() {
+            let known: Vec<&str> = games.names().collect();
+            return Err(std::io::Error::other(format!(
+                "no game named {} (known: {})",
+                cfg.game,
+                known.join(", ")
+            )));
+        }
         let listener = TcpListener::bind(cfg.addr).await?;
         let local_addr = listener.local_addr()?;
         let cfg = Arc::new(cfg);
         let epoch = Instant::now();
         let stop = CancellationToken::new();
         let ctx = Arc::new(ServerCtx {
-            rooms: Rooms::new(cfg.clone(), factory, epoch, stop.clone()),
+            rooms: Rooms::new(cfg.clone(), games, epoch, stop.clone()),
             cfg,
             epoch,
             next_conn: AtomicU64::new(1),
@@ -211,6 +220,16 @@ impl Server {
             tracing::warn!("shutdown timed out with connections still open");
         }
     }
+}
+
+/// The games every ticksync server hosts: `arena` (with `cfg.npcs` NPCs and `cfg.seed`) and
+/// `skirmish`.
+pub fn reference_games(cfg: &Config) -> Games {
+    let (npcs, seed) = (cfg.npcs, cfg.seed);
+    let mut games = Games::default();
+    games.register(arena::NAME, move |ctx| arena::Arena::new(ctx, npcs, seed));
+    games.register(skirmish::NAME, move |_| skirmish::Skirmish::new(seed));
+    games
 }
 
 async fn accept_loop(listener: TcpListener, ctx: Arc<ServerCtx>, stop: CancellationToken) {

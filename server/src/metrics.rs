@@ -27,6 +27,8 @@ pub struct Metrics {
     pub rate_limited: Counter,
     /// Inputs dropped because a room's inbox was full.
     pub inputs_dropped: Counter,
+    /// Inputs and actions refused because they do not fit the game's declaration, by kind.
+    pub invalid_messages: Family<CodeLabel, Counter>,
 }
 
 impl Default for Metrics {
@@ -40,6 +42,7 @@ impl Default for Metrics {
             closes: Family::default(),
             rate_limited: Counter::default(),
             inputs_dropped: Counter::default(),
+            invalid_messages: Family::default(),
         };
         let r = &mut m.registry;
         r.register(
@@ -76,6 +79,11 @@ impl Default for Metrics {
             "inputs_dropped",
             "Inputs dropped because a room inbox was full",
             m.inputs_dropped.clone(),
+        );
+        r.register(
+            "invalid_messages",
+            "Inputs and actions outside the game's declaration (the client is closed), by kind",
+            m.invalid_messages.clone(),
         );
         m
     }

@@ -6,13 +6,15 @@
 
 use std::collections::VecDeque;
 use std::sync::Mutex;
-use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use bytes::Bytes;
 use tokio::sync::Notify;
 
 /// No ack yet.
 pub const NO_ACK: u32 = u32::MAX;
+/// Both acks unset (newest in the high half, the one before in the low half).
+const NO_ACKS: u64 = u64::MAX;
 
 /// What the writer sends next, in priority order.
 #[derive(Debug)]
@@ -39,8 +41,9 @@ pub struct Outbox {
     inner: Mutex<Inner>,
     notify: Notify,
     reliable_cap: usize,
-    /// Newest snapshot tick the client applied (`NO_ACK` before the first).
-    acked_tick: AtomicU32,
+    /// The newest snapshot tick the client applied (high half) and the ack before it (low
+    /// half), `NO_ACK` when unset: one atomic, so the room reads a consistent pair.
+    acked: AtomicU64,
     /// Snapshots replaced before the writer took them.
     stale_dropped: AtomicU64,
     /// When the peer last sent anything (ms since `created`), for the idle timeout.
@@ -57,7 +60,7 @@ impl Outbox {
             inner: Mutex::new(Inner::default()),
             notify: Notify::new(),
             reliable_cap,
-            acked_tick: AtomicU32::new(NO_ACK),
+            acked: AtomicU64::new(NO_ACKS),
             stale_dropped: AtomicU64::new(0),
             last_heard_ms: AtomicU64::new(0),
             created: std::time::Instant::now(),
@@ -170,20 +173,30 @@ impl Outbox {
 
     pub fn set_acked(&self, tick: u32) {
         // Acks only move forward: a reordered old ack must not pull the baseline back.
-        self.acked_tick
+        self.acked
             .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |cur| {
-                (cur == NO_ACK || tick > cur).then_some(tick)
+                let newest = (cur >> 32) as u32;
+                (newest == NO_ACK || tick > newest)
+                    .then_some((u64::from(tick) << 32) | u64::from(newest))
             })
             .ok();
     }
 
+    /// The newest acked tick.
     pub fn acked(&self) -> Option<u32> {
-        Some(self.acked_tick.load(Ordering::Relaxed)).filter(|&t| t != NO_ACK)
+        self.acked_pair().0
     }
 
-    /// Forgets the ack, so the next snapshot is full (benchmarks set acks with it).
+    /// The newest acked tick and the acked tick before it.
+    pub fn acked_pair(&self) -> (Option<u32>, Option<u32>) {
+        let v = self.acked.load(Ordering::Relaxed);
+        let get = |t: u32| Some(t).filter(|&t| t != NO_ACK);
+        (get((v >> 32) as u32), get(v as u32))
+    }
+
+    /// Forgets the acks, so the next snapshot is full (benchmarks set acks with it).
     pub fn reset_ack(&self) {
-        self.acked_tick.store(NO_ACK, Ordering::Relaxed);
+        self.acked.store(NO_ACKS, Ordering::Relaxed);
     }
 }
 
@@ -233,6 +246,6 @@ mod tests {
         o.set_acked(7);
         assert_eq!(o.acked(), Some(10));
         o.set_acked(11);
-        assert_eq!(o.acked(), Some(11));
+        assert_eq!(o.acked_pair(), (Some(11), Some(10)));
     }
 }

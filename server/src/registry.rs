@@ -10,8 +10,9 @@ use tokio_util::sync::CancellationToken;
 
 use crate::Rejection;
 use crate::config::Config;
-use crate::game::GameFactory;
+use crate::game::Games;
 use crate::room::{Room, RoomInfo, RoomMsg};
+use protocol::Descriptor;
 
 /// How connections reach a room.
 #[derive(Clone)]
@@ -20,13 +21,15 @@ pub struct RoomHandle {
     pub name: String,
     pub inbox: mpsc::Sender<RoomMsg>,
     pub info: Arc<Mutex<RoomInfo>>,
+    /// The room's game, as its clients see it (connections validate inputs with it).
+    pub schema: Arc<Descriptor>,
 }
 
 pub struct Rooms {
     map: Mutex<HashMap<String, RoomHandle>>,
     next_id: AtomicU64,
     pub(crate) cfg: Arc<Config>,
-    pub(crate) factory: Arc<dyn GameFactory>,
+    pub(crate) games: Games,
     pub(crate) epoch: Instant,
     /// Cancelled at server shutdown: every room closes its clients (1001) and stops.
     pub(crate) stop: CancellationToken,
@@ -35,7 +38,7 @@ pub struct Rooms {
 impl Rooms {
     pub fn new(
         cfg: Arc<Config>,
-        factory: Arc<dyn GameFactory>,
+        games: Games,
         epoch: Instant,
         stop: CancellationToken,
     ) -> Arc<Self> {
@@ -43,7 +46,7 @@ impl Rooms {
             map: Mutex::default(),
             next_id: AtomicU64::new(1),
             cfg,
-            factory,
+            games,
             epoch,
             stop,
         })
@@ -53,12 +56,34 @@ impl Rooms {
         self.map.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    /// The room called `name`, starting it if there is none.
-    pub fn get_or_create(self: &Arc<Self>, name: &str) -> Result<RoomHandle, Rejection> {
+    /// The room called `name`, starting it with `game` (default: the configured one) if there
+    /// is none. An existing room of another game than the one asked for is a reject.
+    pub fn get_or_create(
+        self: &Arc<Self>,
+        name: &str,
+        game: Option<&str>,
+    ) -> Result<RoomHandle, Rejection> {
         let mut map = self.lock();
         if let Some(h) = map.get(name) {
-            return Ok(h.clone());
+            return match game {
+                Some(g) if g != h.schema.game => Err(Rejection {
+                    code: protocol::codes::WRONG_GAME,
+                    reason: format!("room '{name}' plays {}, not {g}", h.schema.game),
+                }),
+                _ => Ok(h.clone()),
+            };
         }
+        let game_name = game.unwrap_or(&self.cfg.game);
+        let Some(factory) = self.games.get(game_name) else {
+            let known: Vec<&str> = self.games.names().collect();
+            return Err(Rejection {
+                code: protocol::codes::WRONG_GAME,
+                reason: format!(
+                    "no game named {game_name} (this server has {})",
+                    known.join(", ")
+                ),
+            });
+        };
         if map.len() >= self.cfg.max_rooms {
             return Err(Rejection {
                 code: protocol::codes::SERVER_FULL,
@@ -70,8 +95,16 @@ impl Rooms {
         }
         let id = self.next_id.fetch_add(1, Ordering::Relaxed);
         let (tx, rx) = mpsc::channel(self.cfg.inbox);
+        let game = factory.create(self.cfg.tick_rate).map_err(|e| {
+            tracing::error!(game = game_name, error = %e, "game declaration refused");
+            Rejection {
+                code: protocol::codes::SERVER_ERROR,
+                reason: format!("game {game_name} cannot start"),
+            }
+        })?;
         let info = Arc::new(Mutex::new(RoomInfo {
             name: name.to_string(),
+            game: game_name.to_string(),
             tick_rate: self.cfg.tick_rate,
             ..RoomInfo::default()
         }));
@@ -80,10 +113,11 @@ impl Rooms {
             name: name.to_string(),
             inbox: tx,
             info: info.clone(),
+            schema: game.descriptor().clone(),
         };
-        let room = Room::new(name.to_string(), id, self.clone(), rx, info);
+        let room = Room::new(name.to_string(), id, self.clone(), rx, info, game);
         tokio::spawn(room.run());
-        tracing::info!(room = name, "room opened");
+        tracing::info!(room = name, game = game_name, "room opened");
         map.insert(name.to_string(), handle.clone());
         Ok(handle)
     }

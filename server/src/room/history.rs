@@ -1,16 +1,18 @@
-//! A room's bounded history: the world table of each of the last N snapshot ticks, so a
+//! A room's bounded history: the replicated state of each of the last N recorded ticks, so a
 //! client's delta can be taken against the tick it acked (invariant 5).
 
-use protocol::EntityTable;
+use protocol::StateTable;
 
 pub struct History {
-    slots: Vec<Option<(u32, EntityTable)>>,
+    slots: Vec<Option<(u32, StateTable)>>,
+    stride: usize,
 }
 
 impl History {
-    pub fn new(len: u32) -> Self {
+    pub fn new(len: u32, stride: usize) -> Self {
         Self {
             slots: (0..len).map(|_| None).collect(),
+            stride,
         }
     }
 
@@ -19,50 +21,47 @@ impl History {
     }
 
     /// The table recorded for `tick`, if it is still in the ring.
-    pub fn get(&self, tick: u32) -> Option<&EntityTable> {
+    pub fn get(&self, tick: u32) -> Option<&StateTable> {
         match &self.slots[self.slot(tick)] {
             Some((t, table)) if *t == tick => Some(table),
             _ => None,
         }
     }
 
-    /// Records `tick`, filling the table with `fill` in the allocation of the entry it evicts.
-    pub fn record(&mut self, tick: u32, fill: impl FnOnce(&mut EntityTable)) -> &EntityTable {
+    /// Records `tick`: `fill` writes the (cleared) table (in the allocation of the entry it evicts) and
+    /// may read the rest of the ring meanwhile.
+    pub fn record(&mut self, tick: u32, fill: impl FnOnce(&History, &mut StateTable)) {
         let i = self.slot(tick);
-        let mut table = self.slots[i].take().map(|(_, t)| t).unwrap_or_default();
+        let mut table = self.slots[i]
+            .take()
+            .map_or_else(|| StateTable::new(self.stride), |(_, t)| t);
         table.clear();
-        fill(&mut table);
-        &self.slots[i].insert((tick, table)).1
+        fill(self, &mut table);
+        self.slots[i] = Some((tick, table));
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use protocol::{EntityId, EntityState};
+    use protocol::EntityId;
 
     #[test]
     fn keeps_the_last_n_ticks() {
-        let mut h = History::new(4);
+        let mut h = History::new(4, 1);
         for tick in 10..20 {
-            h.record(tick, |t| {
-                t.insert(
-                    EntityId {
-                        index: 0,
-                        version: 1,
-                    },
-                    EntityState {
-                        kind: 0,
-                        x: tick as i32,
-                        y: 0,
-                    },
-                )
-                .unwrap()
+            h.record(tick, |h, t| {
+                assert!(h.get(tick).is_none());
+                let id = EntityId {
+                    index: 1,
+                    version: 1,
+                };
+                t.insert(id, 0).unwrap()[0] = tick as i32;
             });
         }
         assert!(h.get(15).is_none());
         for tick in 16..20 {
-            assert_eq!(h.get(tick).unwrap().slot(0).unwrap().state.x, tick as i32);
+            assert_eq!(h.get(tick).unwrap().at(1).unwrap().values[0], tick as i32);
         }
         assert!(h.get(20).is_none());
     }

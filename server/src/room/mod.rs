@@ -14,19 +14,20 @@ use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
 use bytes::Bytes;
+use protocol::schema::{Predictor, Value};
+use protocol::state_delta::Baseline;
 use protocol::{
-    EntityId, EntityTable, Event, Input, PlayerInfo, ServerMsg, SnapshotHeader, Welcome, codec,
-    codes,
+    EntityId, Event, PlayerInfo, ServerMsg, SnapshotHeader, StateTable, Welcome, codec, codes,
 };
 use tokio::sync::{mpsc, oneshot};
 
 use crate::Rejection;
 use crate::config::Config;
-use crate::game::{EntityKey, Game, World, fill_table, wire_id};
+use crate::game::RoomGame;
 use crate::outbox::Outbox;
 use crate::registry::Rooms;
 pub use history::History;
-use snapshots::{DeltaCache, client_snapshot};
+use snapshots::DeltaCache;
 pub use stats::{RoomInfo, TickStats};
 
 /// A connection's id, unique for the server's life.
@@ -40,9 +41,17 @@ pub enum RoomMsg {
         conn: ConnId,
         resumable: bool,
     },
+    /// A validated input (values in the game's input field order).
     Input {
         conn: ConnId,
-        input: Input,
+        seq: u32,
+        values: Vec<Value>,
+    },
+    /// A validated game action.
+    Action {
+        conn: ConnId,
+        id: u16,
+        values: Vec<Value>,
     },
     Chat {
         conn: ConnId,
@@ -65,7 +74,8 @@ pub struct JoinRequest {
 #[derive(Clone, Debug)]
 pub struct RoomInspect {
     pub tick: u32,
-    pub table: EntityTable,
+    pub game: String,
+    pub table: StateTable,
     pub clients: Vec<ClientInspect>,
 }
 
@@ -82,12 +92,12 @@ pub struct ClientInspect {
 
 struct Member {
     name: String,
-    player: EntityKey,
+    player: EntityId,
     outbox: Arc<Outbox>,
     /// Presented in a later `Hello` to take this player back after a disconnect.
     resume_token: String,
-    /// Newest input received, applied at the next tick.
-    pending: Option<Input>,
+    /// Newest input received (its seq and values), applied at the next tick.
+    pending: Option<(u32, Vec<Value>)>,
     /// Newest seq received (older or duplicate seqs are ignored).
     newest_seq: u32,
     /// Newest seq applied, reported in snapshots.
@@ -107,8 +117,12 @@ pub struct Room {
     rooms: Arc<Rooms>,
     epoch: Instant,
     inbox: mpsc::Receiver<RoomMsg>,
-    world: World,
-    game: Box<dyn Game>,
+    game: Box<dyn RoomGame>,
+    schema_hash: u32,
+    /// Whether any field predicts linearly: only then do deltas use a second baseline.
+    linear: bool,
+    /// The tick recorded last, and the one before.
+    recorded: (Option<u32>, Option<u32>),
     members: HashMap<ConnId, Member>,
     detached: Vec<Detached>,
     history: History,
@@ -127,19 +141,25 @@ enum Stop {
 }
 
 impl Room {
-    /// A room registered in `rooms` (whose config, clock and game factory it uses).
+    /// A room registered in `rooms` (whose config and clock it uses), running `game`.
     pub(crate) fn new(
         name: String,
         id: u64,
         rooms: Arc<Rooms>,
         inbox: mpsc::Receiver<RoomMsg>,
         info: Arc<Mutex<RoomInfo>>,
+        game: Box<dyn RoomGame>,
     ) -> Self {
         let (cfg, epoch) = (rooms.cfg.clone(), rooms.epoch);
-        let mut world = World::with_key();
-        let game = rooms.factory.create(&name, &mut world);
+        let schema_hash = game.descriptor().hash();
+        let linear = game
+            .descriptor()
+            .types
+            .iter()
+            .flat_map(|t| &t.fields)
+            .any(|f| f.predictor == Predictor::Linear);
         Self {
-            history: History::new(cfg.history),
+            history: History::new(cfg.history, game.plan().stride),
             stats: TickStats::new(Instant::now()),
             name,
             id,
@@ -147,8 +167,10 @@ impl Room {
             rooms,
             epoch,
             inbox,
-            world,
             game,
+            schema_hash,
+            linear,
+            recorded: (None, None),
             members: HashMap::new(),
             detached: Vec::new(),
             cache: DeltaCache::default(),
@@ -181,9 +203,10 @@ impl Room {
                 self.publish_info();
             }
         };
-        let (code, reason) = match stop {
+        let (code, reason) = match &stop {
             Stop::Idle => {
                 tracing::info!(room = %self.name, "room closed after its idle grace period");
+                self.game.dispose();
                 return;
             }
             Stop::Shutdown => (codes::GOING_AWAY, "server shutting down".to_string()),
@@ -198,6 +221,9 @@ impl Room {
         };
         for m in self.members.values() {
             m.outbox.close(code, reason.clone());
+        }
+        if !matches!(stop, Stop::Panicked(_)) {
+            self.game.dispose();
         }
     }
 
@@ -238,17 +264,24 @@ impl Room {
             match msg {
                 RoomMsg::Join(req) => self.join(req),
                 RoomMsg::Leave { conn, resumable } => self.leave(conn, resumable),
-                RoomMsg::Input { conn, input } => {
+                RoomMsg::Input { conn, seq, values } => {
                     if let Some(m) = self.members.get_mut(&conn)
-                        && input.seq > m.newest_seq
+                        && seq > m.newest_seq
                     {
-                        m.newest_seq = input.seq;
-                        m.pending = Some(input);
+                        m.newest_seq = seq;
+                        m.pending = Some((seq, values));
+                    }
+                }
+                RoomMsg::Action { conn, id, values } => {
+                    if let Some(m) = self.members.get(&conn) {
+                        let player = m.player;
+                        self.game.action(player, id, &values);
+                        self.send_events();
                     }
                 }
                 RoomMsg::Chat { conn, text } => {
                     if let Some(m) = self.members.get(&conn) {
-                        let from = wire_id(m.player);
+                        let from = m.player;
                         self.broadcast(&Event::Chat { from, text });
                     }
                 }
@@ -288,8 +321,8 @@ impl Room {
                 reason,
             });
         }
-        let player = self.game.join(&mut self.world, &name);
-        let id = wire_id(player);
+        let player = self.game.join(&name);
+        let id = player;
         self.broadcast(&Event::PlayerJoined(PlayerInfo {
             entity: id,
             name: name.clone(),
@@ -336,32 +369,34 @@ impl Room {
         member.newest_seq = 0;
         member.applied_seq = 0;
         member.pending = None;
-        let id = wire_id(member.player);
+        let id = member.player;
+        self.game.rejoined(id);
         self.seat(conn, member);
+        self.send_events();
         Ok(id)
     }
 
     /// Adds a member and sends its `Welcome` (with a fresh resume token).
     fn seat(&mut self, conn: ConnId, mut member: Member) {
         member.resume_token = crate::tokens::random_token();
-        let info = self.game.info();
         let mut players: Vec<PlayerInfo> = self.roster().collect();
         players.push(PlayerInfo {
-            entity: wire_id(member.player),
+            entity: member.player,
             name: member.name.clone(),
         });
-        let welcome = ServerMsg::Welcome(Welcome {
+        let schema = (**self.game.descriptor()).clone();
+        let welcome = ServerMsg::Welcome(Box::new(Welcome {
             version: protocol::PROTOCOL_VERSION,
-            player: wire_id(member.player),
+            player: member.player,
             room: self.name.clone(),
+            game: schema.game.clone(),
             tick_rate: self.cfg.tick_rate,
             tick: self.tick,
             resume_token: member.resume_token.clone(),
-            world_width: info.world_size.x,
-            world_height: info.world_size.y,
-            player_speed: info.player_speed,
             players,
-        });
+            schema_hash: self.schema_hash,
+            schema,
+        }));
         // Welcome goes first: the reliable queue is sent before any snapshot.
         member
             .outbox
@@ -374,7 +409,7 @@ impl Room {
     fn roster(&self) -> impl Iterator<Item = PlayerInfo> + '_ {
         let detached = self.detached.iter().map(|d| &d.member);
         self.members.values().chain(detached).map(|m| PlayerInfo {
-            entity: wire_id(m.player),
+            entity: m.player,
             name: m.name.clone(),
         })
     }
@@ -386,13 +421,7 @@ impl Room {
             return;
         };
         if resumable && !self.cfg.resume_grace.is_zero() {
-            let stop = Input {
-                seq: m.applied_seq,
-                dx: 0,
-                dy: 0,
-                buttons: 0,
-            };
-            self.game.input(&mut self.world, m.player, &stop);
+            self.game.disconnected(m.player);
             self.detached.push(Detached {
                 member: m,
                 until: Instant::now() + self.cfg.resume_grace,
@@ -412,10 +441,9 @@ impl Room {
     }
 
     fn depart(&mut self, m: Member) {
-        self.game.leave(&mut self.world, m.player);
-        self.broadcast(&Event::PlayerLeft {
-            entity: wire_id(m.player),
-        });
+        self.game.leave(m.player);
+        self.send_events();
+        self.broadcast(&Event::PlayerLeft { entity: m.player });
         if self.members.is_empty() && self.detached.is_empty() {
             self.empty_since = Some(Instant::now());
         }
@@ -429,42 +457,92 @@ impl Room {
         }
     }
 
-    fn step(&mut self, dt: f32) {
-        for m in self.members.values_mut() {
-            if let Some(input) = m.pending.take() {
-                self.game.input(&mut self.world, m.player, &input);
-                m.applied_seq = input.seq;
+    /// Sends the game's events raised since the last call to whom they are for.
+    fn send_events(&mut self) {
+        let mut events = Vec::new();
+        self.game.take_events(&mut events);
+        for (to, bytes) in events {
+            for m in self.members.values() {
+                if to.is_none_or(|p| p == m.player) {
+                    m.outbox.put_reliable(bytes.clone());
+                }
             }
         }
-        self.game.step(&mut self.world, dt);
-        self.tick = self.tick.wrapping_add(1);
     }
 
+    fn step(&mut self, dt: f32) {
+        for m in self.members.values_mut() {
+            if let Some((seq, values)) = m.pending.take() {
+                self.game.input(m.player, &values);
+                m.applied_seq = seq;
+            }
+        }
+        self.game.step(dt);
+        self.tick = self.tick.wrapping_add(1);
+        self.send_events();
+    }
+
+    /// Records this tick's replicated state and hands every client its snapshot.
     fn publish_snapshots(&mut self) {
         let tick = self.tick;
-        let world = &self.world;
-        self.history.record(tick, |t| fill_table(world, t));
+        let (prev, prev2) = self.recorded;
+        let game = &mut self.game;
+        self.history.record(tick, |h, table| {
+            let prev = prev.filter(|&p| p != tick).and_then(|p| {
+                Some(Baseline {
+                    table: h.get(p)?,
+                    tick: p,
+                    second: prev2.and_then(|p2| Some((h.get(p2)?, p2))),
+                })
+            });
+            game.record(tick, prev, table);
+        });
+        if prev != Some(tick) {
+            self.recorded = (Some(tick), prev);
+        }
         let now = self.history.get(tick).expect("just recorded");
-        let checksum = self.cfg.checksum.then(|| now.checksum());
+        let plan = self.game.plan();
+        let public = self.cfg.checksum.then(|| plan.public_checksum(now));
         let server_time_us = self.epoch.elapsed().as_micros() as u64;
         self.cache.clear();
         for m in self.members.values() {
-            // The client's acked tick, if the ring still holds it; else a full snapshot.
-            let base = m
-                .outbox
-                .acked()
+            // The client's acked ticks, if the ring still holds them; else a full snapshot.
+            let (acked, acked2) = m.outbox.acked_pair();
+            let base = acked
                 .filter(|&a| a != tick)
                 .and_then(|a| Some((a, self.history.get(a)?)));
-            let baseline = base.map(|(a, _)| a);
-            let delta = self.cache.get(baseline, base.map(|(_, t)| t), now);
+            let second = base
+                .filter(|_| self.linear)
+                .and(acked2)
+                .and_then(|a2| Some((a2, self.history.get(a2)?)));
+            let key = (base.map(|b| b.0), second.map(|s| s.0));
+            let baseline = base.map(|(tick, table)| Baseline {
+                table,
+                tick,
+                second: second.map(|(t, table)| (table, t)),
+            });
+            let own_private = now
+                .get(m.player)
+                .and_then(|e| plan.types.get(usize::from(e.ty)))
+                .is_some_and(|t| !t.owner.is_empty());
             let header = SnapshotHeader {
                 tick,
-                baseline,
+                baseline: key.0,
+                baseline2: key.1,
                 input_seq: m.applied_seq,
                 server_time_us,
-                checksum,
+                checksum: public.map(|c| c ^ plan.owner_checksum(now, Some(m.player))),
             };
-            m.outbox.put_snapshot(client_snapshot(&header, delta));
+            let bytes = self.cache.client_snapshot(
+                plan,
+                &header,
+                key,
+                baseline.as_ref(),
+                now,
+                m.player,
+                own_private,
+            );
+            m.outbox.put_snapshot(bytes);
         }
     }
 
@@ -477,6 +555,7 @@ impl Room {
     fn inspect(&self) -> RoomInspect {
         RoomInspect {
             tick: self.tick,
+            game: self.game.descriptor().game.clone(),
             table: self.history.get(self.tick).cloned().unwrap_or_default(),
             clients: self
                 .members
@@ -484,7 +563,7 @@ impl Room {
                 .map(|(&conn, m)| ClientInspect {
                     conn,
                     name: m.name.clone(),
-                    player: wire_id(m.player),
+                    player: m.player,
                     pending_snapshots: usize::from(m.outbox.has_pending_snapshot()),
                     reliable_queued: m.outbox.reliable_len(),
                     stale_dropped: m.outbox.stale_dropped(),
@@ -498,7 +577,7 @@ impl Room {
         let mut info = self.info.lock().unwrap_or_else(|e| e.into_inner());
         self.stats.fill(&mut info);
         info.players = self.members.len() + self.detached.len();
-        info.entities = self.world.len();
+        info.entities = self.game.entities();
         info.tick = self.tick;
         info.encodes_per_tick = self.cache.encodes;
         info.stale_dropped = self
@@ -522,8 +601,6 @@ fn panic_message(panic: &(dyn std::any::Any + Send)) -> String {
 pub mod bench {
     use std::sync::Arc;
 
-    use protocol::Input;
-
     use super::*;
 
     pub struct BenchRoom {
@@ -533,21 +610,19 @@ pub mod bench {
     }
 
     impl BenchRoom {
-        /// An arena room with `npcs` NPCs and `clients` joined players.
-        pub fn new(npcs: usize, clients: usize) -> Self {
-            let cfg = Arc::new(Config {
-                npcs,
-                ..Config::default()
-            });
-            let factory = Arc::new(crate::arena::ArenaFactory {
-                npc_count: npcs,
-                seed: cfg.seed,
-            });
+        /// A room of `game` (from `games`) with `clients` joined players.
+        pub fn new(games: &crate::game::Games, game: &str, clients: usize) -> Self {
+            let cfg = Arc::new(Config::default());
             let stop = tokio_util::sync::CancellationToken::new();
-            let rooms = Rooms::new(cfg.clone(), factory.clone(), Instant::now(), stop);
+            let rooms = Rooms::new(cfg.clone(), games.clone(), Instant::now(), stop);
             let (_tx, rx) = mpsc::channel(1);
             let info = Arc::default();
-            let mut room = Room::new("bench".into(), 0, rooms, rx, info);
+            let g = games
+                .get(game)
+                .expect("a registered game")
+                .create(cfg.tick_rate)
+                .expect("a valid game");
+            let mut room = Room::new("bench".into(), 0, rooms, rx, info, g);
             let outboxes: Vec<_> = (0..clients)
                 .map(|_| Arc::new(Outbox::new(1 << 20)))
                 .collect();
@@ -576,24 +651,23 @@ pub mod bench {
             bench
         }
 
-        /// One whole tick: every client's input, step, history, every client's snapshot.
-        /// Client `i` has acked the tick `1 + i % 6` ticks back. Returns the encodes made.
+        /// One whole tick: every client's input (a steady direction per client), step,
+        /// history, every client's snapshot. Client `i` has acked the tick `1 + i % 6` ticks
+        /// back. Returns the encodes made.
         pub fn tick(&mut self) -> usize {
             self.seq += 1;
             let tick = self.room.tick;
             for (i, (conn, m)) in self.room.members.iter_mut().enumerate() {
-                let angle = (*conn as f32) * 2.4 + self.seq as f32 * 0.01;
-                let input = Input {
-                    seq: self.seq,
-                    dx: protocol::quant::axis_to_wire(angle.cos()),
-                    dy: protocol::quant::axis_to_wire(angle.sin()),
-                    buttons: 0,
-                };
-                m.newest_seq = input.seq;
-                m.pending = Some(input);
+                let angle = (*conn as f64) * 2.4 + f64::from(self.seq) * 0.01;
+                m.newest_seq = self.seq;
+                m.pending = Some((
+                    self.seq,
+                    vec![Value::Num(angle.cos()), Value::Num(angle.sin())],
+                ));
                 let age = 1 + (i as u32 % 6);
                 m.outbox.reset_ack();
-                if tick >= age {
+                if tick > age {
+                    m.outbox.set_acked(tick - age);
                     m.outbox.set_acked(tick + 1 - age);
                 }
             }

@@ -1,15 +1,21 @@
-//! Per-tick snapshot encoding: one delta encoding per distinct baseline, shared by every
-//! client with that baseline; each client gets its small header in front.
+//! Per-tick snapshot encoding: the shared part of each delta is encoded once per distinct
+//! (baseline, second baseline) and shared by every client with that pair; each client gets its
+//! small header in front and its private part behind.
 
 use bytes::Bytes;
-use protocol::{Delta, EntityTable, SnapshotHeader, codec};
+use protocol::state_delta::{Baseline, Encoder};
+use protocol::{EntityId, Plan, SnapshotHeader, StateTable, codec};
 
-/// Encoded deltas of the current tick by baseline (`None`: full). Reused across ticks.
+/// The baselines a delta is taken against: `(baseline, baseline2)`; `(None, None)` is full.
+pub type BaseKey = (Option<u32>, Option<u32>);
+
+/// Encoded shared deltas of the current tick by baselines. Reused across ticks.
 #[derive(Default)]
 pub struct DeltaCache {
-    entries: Vec<(Option<u32>, Vec<u8>)>,
+    entries: Vec<(BaseKey, Vec<u8>)>,
     spare: Vec<Vec<u8>>,
-    scratch: Delta,
+    encoder: Encoder,
+    private: Vec<u8>,
     /// Encodings built this tick (for stats and benches).
     pub encodes: usize,
 }
@@ -24,29 +30,54 @@ impl DeltaCache {
         self.encodes = 0;
     }
 
-    /// The encoded delta from `base` (the table at tick `baseline`) to `now`.
-    pub fn get(
+    /// The shared part of the delta from `base` (at the key's ticks) to `now` at `tick`.
+    pub fn shared(
         &mut self,
-        baseline: Option<u32>,
-        base: Option<&EntityTable>,
-        now: &EntityTable,
+        plan: &Plan,
+        key: BaseKey,
+        base: Option<&Baseline<'_>>,
+        now: &StateTable,
+        tick: u32,
     ) -> &[u8] {
-        if let Some(i) = self.entries.iter().position(|(b, _)| *b == baseline) {
+        if let Some(i) = self.entries.iter().position(|(k, _)| *k == key) {
             return &self.entries[i].1;
         }
-        let empty = EntityTable::new();
-        self.scratch.build(base.unwrap_or(&empty), now);
         let mut buf = self.spare.pop().unwrap_or_default();
-        codec::encode_delta(&self.scratch, &mut buf);
+        self.encoder.shared(plan, base, now, tick, &mut buf);
         self.encodes += 1;
-        self.entries.push((baseline, buf));
+        self.entries.push((key, buf));
         &self.entries.last().expect("just pushed").1
     }
-}
 
-/// One client's snapshot message: its header, then the shared delta bytes.
-pub fn client_snapshot(header: &SnapshotHeader, delta: &[u8]) -> Bytes {
-    let mut out = Vec::with_capacity(24 + delta.len());
-    codec::encode_snapshot(header, delta, &mut out);
-    Bytes::from(out)
+    /// One client's snapshot message: its header, the shared delta, its private part.
+    #[allow(clippy::too_many_arguments)]
+    pub fn client_snapshot(
+        &mut self,
+        plan: &Plan,
+        header: &SnapshotHeader,
+        key: BaseKey,
+        base: Option<&Baseline<'_>>,
+        now: &StateTable,
+        own: EntityId,
+        has_private: bool,
+    ) -> Bytes {
+        let tick = header.tick;
+        let mut private = std::mem::take(&mut self.private);
+        private.clear();
+        if has_private {
+            self.encoder
+                .private(plan, own, base, now, tick, &mut private);
+            // A section with no entry is left out: the delta simply ends.
+            if private == [0] {
+                private.clear();
+            }
+        }
+        let shared = self.shared(plan, key, base, now, tick);
+        let mut out = Vec::with_capacity(32 + shared.len() + private.len());
+        codec::encode_snapshot_header(header, &mut out);
+        out.extend_from_slice(shared);
+        out.extend_from_slice(&private);
+        self.private = private;
+        Bytes::from(out)
+    }
 }

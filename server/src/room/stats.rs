@@ -8,6 +8,8 @@ use serde::Serialize;
 #[derive(Clone, Debug, Default, Serialize)]
 pub struct RoomInfo {
     pub name: String,
+    /// The game the room plays.
+    pub game: String,
     pub players: usize,
     pub entities: usize,
     pub tick: u32,
