@@ -1,45 +1,35 @@
-// The heads-up display (DOM, over the canvas): connection state, ping, snapshots/s, kB/s in,
-// entities, players, and a short feed of room events. Updated a few times a second, not per
-// frame, so it costs no layout work while playing.
+// The heads-up display (DOM, over the canvas): rows of name / value (connection state, ping,
+// snapshots/s, kB/s in, and whatever the game adds), and a short feed of room and game events.
+// Updated a few times a second, not per frame, so it costs no layout work while playing.
 
 export class Hud {
   constructor(root, feed) {
     this.root = root;
     this.feed = feed;
-    this.lines = [];
   }
 
-  /** stats: {state, room, rttMs, snapshotsPerSec, kbPerSec, entities, players, delayMs}. */
-  update(s) {
-    const rows = [
-      ['state', s.state],
-      ['room', s.room],
-      ['ping', formatMs(s.rttMs)],
-      ['snapshots', `${Math.round(s.snapshotsPerSec)}/s`],
-      ['in', `${s.kbPerSec.toFixed(1)} kB/s`],
-      ['entities', String(s.entities)],
-      ['players', String(s.players)],
-      ['interp', `${Math.round(s.delayMs)} ms`],
-    ];
-    const html = rows.map(([k, v]) => `<div><span>${k}</span><b>${escapeHtml(v)}</b></div>`).join('');
+  /** rows: [[name, value], ...]; state: the connection state (styles the HUD). */
+  update(rows, state) {
+    const html = rows.map(([k, v]) => `<div><span>${escapeHtml(k)}</span><b>${escapeHtml(v)}</b></div>`).join('');
     if (html !== this.last) {
       this.root.innerHTML = html;
       this.last = html;
     }
-    this.root.dataset.state = s.state;
+    this.root.dataset.state = state;
   }
 
-  /** Adds a line to the event feed (joins, leaves, chat, notices); the last few stay. */
-  event(text) {
+  /** Adds a line to the event feed; the last few stay. `cls` styles it (e.g. 'kill'). */
+  event(text, cls = '') {
     const el = document.createElement('div');
     el.textContent = text;
+    if (cls) el.className = cls;
     this.feed.appendChild(el);
     while (this.feed.childElementCount > 6) this.feed.firstElementChild.remove();
     setTimeout(() => el.classList.add('old'), 8000);
   }
 }
 
-function formatMs(ms) {
+export function formatMs(ms) {
   if (ms === null || ms === undefined) return '–';
   return ms < 10 ? `${ms.toFixed(1)} ms` : `${Math.round(ms)} ms`;
 }

@@ -8,10 +8,11 @@
 // misprediction never makes the player snap.
 
 /**
- * spec: `{fields: [names], step(state, input, dt, params) -> state, angles?: [names]}`. `state`
- * holds the predicted fields (numbers, the game's units; `angles` are radians and blend the short
- * way round); `input` is what was sent, as the server decoded it. `step` may return a new object
- * or change `state` and return nothing. Corrections larger than `snapDistance` (the distance
+ * spec: `{fields: [names], step(state, input, dt, params, entity) -> state, angles?: [names]}`.
+ * `state` holds the predicted fields (numbers, the game's units; `angles` are radians and blend
+ * the short way round); `input` is what was sent, as the server decoded it; `entity` the player's
+ * every field in the newest snapshot (e.g. its health). `step` may return a new object or change
+ * `state` and return nothing. Corrections larger than `snapDistance` (the distance
  * over the fields) are taken at once (a teleport, a respawn), smaller ones smoothed.
  */
 export class OwnPredictor {
@@ -33,11 +34,12 @@ export class OwnPredictor {
     this.prev = null; // the state one step before, to draw between steps
     this.error = null; // visual offset left by the last corrections, per field
     this.lastCorrection = 0;
+    this.entity = {};
   }
 
   step(state, input) {
     const s = { ...state };
-    const out = this.spec.step(s, input, this.dt, this.params);
+    const out = this.spec.step(s, input, this.dt, this.params, this.entity);
     return pick(out ?? s, this.fields);
   }
 
@@ -53,6 +55,7 @@ export class OwnPredictor {
 
   /** A snapshot says the player's fields are `server` after applying inputs up to `ackedSeq`. */
   reconcile(server, ackedSeq) {
+    this.entity = server;
     let i = 0;
     while (i < this.pending.length && this.pending[i].seq <= ackedSeq) i++;
     if (i > 0) this.pending.splice(0, i);

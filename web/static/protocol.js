@@ -52,6 +52,9 @@ export const CODES = Object.freeze({
   TIMEOUT: 4006,
   BAD_RESUME: 4007,
   ROOM_CLOSED: 4008,
+  INVALID_VALUE: 4009,
+  UNKNOWN_MESSAGE: 4010,
+  WRONG_GAME: 4011,
 });
 
 /** The short name `protocol::codes::name` gives a code (`other` for unknown ones). */

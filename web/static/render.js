@@ -1,7 +1,6 @@
-// The canvas view of the arena: world bounds, NPCs as dots, players as labelled discs, the own
-// player marked, the drag joystick, and a banner while not playing. World units map to pixels
-// with one uniform scale that fits the world in the window.
-import { KIND_PLAYER } from './protocol.js';
+// The canvas views. `View` fits the world in the window with one uniform scale and draws what
+// every game shares (background, grid, border, the drag joystick, a banner while not playing);
+// `ArenaRenderer` draws arena's NPCs as dots and players as labelled discs, the own one marked.
 
 const COLORS = {
   page: '#0b0f14',
@@ -14,10 +13,7 @@ const COLORS = {
   label: '#e6edf3',
 };
 
-const PLAYER_RADIUS = 9; // world units
-const NPC_RADIUS = 2.5;
-
-export class Renderer {
+export class View {
   constructor(canvas) {
     this.canvas = canvas;
     this.ctx = canvas.getContext('2d', { alpha: false });
@@ -41,7 +37,7 @@ export class Renderer {
   }
 
   setWorld(width, height) {
-    this.world = { width, height };
+    if (width > 0 && height > 0) this.world = { width, height };
     this.layout();
   }
 
@@ -56,17 +52,22 @@ export class Renderer {
     this.oy = top + (this.cssH - top - bottom - height * this.scale) / 2;
   }
 
-  /**
-   * Draws one frame. view: {entities(fn), me: {index, version} | null, mePos: {x, y} | null,
-   * nameOf(index, version), drag, banner}.
-   */
-  draw(view) {
+  /** World units to CSS pixels. */
+  toScreen(x, y) {
+    return { x: this.ox + x * this.scale, y: this.oy + y * this.scale };
+  }
+
+  /** CSS pixels to world units. */
+  toWorld(px, py) {
+    return { x: (px - this.ox) / this.scale, y: (py - this.oy) / this.scale };
+  }
+
+  background() {
     const { ctx, scale, ox, oy, dpr } = this;
     const { width, height } = this.world;
     ctx.setTransform(dpr, 0, 0, dpr, 0, 0);
     ctx.fillStyle = COLORS.page;
     ctx.fillRect(0, 0, this.cssW, this.cssH);
-
     ctx.fillStyle = COLORS.world;
     ctx.fillRect(ox, oy, width * scale, height * scale);
     ctx.strokeStyle = COLORS.grid;
@@ -84,72 +85,32 @@ export class Renderer {
     ctx.strokeStyle = COLORS.border;
     ctx.lineWidth = 2;
     ctx.strokeRect(ox, oy, width * scale, height * scale);
-
-    // NPCs in one path (one fill call for a thousand dots), players collected for a second pass.
-    const players = [];
-    const r = Math.max(1.5, NPC_RADIUS * scale);
-    ctx.fillStyle = COLORS.npc;
-    ctx.beginPath();
-    view.entities((index, version, kind, x, y) => {
-      if (kind === KIND_PLAYER) {
-        if (!view.me || index !== view.me.index || version !== view.me.version) players.push({ index, version, x, y });
-        return;
-      }
-      const px = ox + x * scale;
-      const py = oy + y * scale;
-      ctx.moveTo(px + r, py);
-      ctx.arc(px, py, r, 0, Math.PI * 2);
-    });
-    ctx.fill();
-
-    const pr = Math.max(5, PLAYER_RADIUS * scale);
-    ctx.font = `${Math.round(Math.max(11, Math.min(15, pr * 1.3)))}px system-ui, sans-serif`;
-    ctx.textAlign = 'center';
-    ctx.textBaseline = 'bottom';
-    for (const p of players) {
-      this.player(p.x, p.y, pr, COLORS.player, view.nameOf(p.index, p.version), false);
-    }
-    if (view.me && view.mePos) {
-      this.player(view.mePos.x, view.mePos.y, pr, COLORS.me, `${view.nameOf(view.me.index, view.me.version) || 'you'} (you)`, true);
-    }
-
-    if (view.drag) {
-      ctx.strokeStyle = 'rgba(255,255,255,0.35)';
-      ctx.lineWidth = 2;
-      ctx.beginPath();
-      ctx.arc(view.drag.x0, view.drag.y0, 60, 0, Math.PI * 2);
-      ctx.stroke();
-      ctx.fillStyle = 'rgba(255,255,255,0.35)';
-      ctx.beginPath();
-      ctx.arc(view.drag.x, view.drag.y, 18, 0, Math.PI * 2);
-      ctx.fill();
-    }
-
-    if (view.banner) this.banner(view.banner);
   }
 
-  player(x, y, radius, color, name, me) {
-    const { ctx, scale, ox, oy } = this;
-    const px = ox + x * scale;
-    const py = oy + y * scale;
-    ctx.fillStyle = color;
+  joystick(drag) {
+    if (!drag) return;
+    const { ctx } = this;
+    ctx.strokeStyle = 'rgba(255,255,255,0.35)';
+    ctx.lineWidth = 2;
     ctx.beginPath();
-    ctx.arc(px, py, radius, 0, Math.PI * 2);
+    ctx.arc(drag.x0, drag.y0, 60, 0, Math.PI * 2);
+    ctx.stroke();
+    ctx.fillStyle = 'rgba(255,255,255,0.35)';
+    ctx.beginPath();
+    ctx.arc(drag.x, drag.y, 18, 0, Math.PI * 2);
     ctx.fill();
-    if (me) {
-      ctx.strokeStyle = '#ffffff';
-      ctx.lineWidth = 2;
-      ctx.beginPath();
-      ctx.arc(px, py, radius + 4, 0, Math.PI * 2);
-      ctx.stroke();
-    }
-    if (name) {
-      ctx.fillStyle = COLORS.label;
-      ctx.fillText(name, px, py - radius - (me ? 6 : 3));
-    }
+  }
+
+  label(text, px, py, color = COLORS.label) {
+    const { ctx } = this;
+    ctx.fillStyle = color;
+    ctx.textAlign = 'center';
+    ctx.textBaseline = 'bottom';
+    ctx.fillText(text, px, py);
   }
 
   banner(text) {
+    if (!text) return;
     const { ctx } = this;
     ctx.font = '16px system-ui, sans-serif';
     const lines = text.split('\n');
@@ -163,5 +124,61 @@ export class Renderer {
     ctx.textAlign = 'center';
     ctx.textBaseline = 'middle';
     lines.forEach((l, i) => ctx.fillText(l, this.cssW / 2, y + 22 + i * 24));
+  }
+}
+
+const PLAYER_RADIUS = 9; // world units
+const NPC_RADIUS = 2.5;
+
+export class ArenaRenderer extends View {
+  /**
+   * Draws one frame. frame: {view (Room.sample's), nameOf(id), drag, banner}.
+   */
+  draw({ view, nameOf, drag, banner }) {
+    this.background();
+    const { ctx, scale, ox, oy } = this;
+    const players = [];
+    let me = null;
+    if (view) {
+      // NPCs in one path (one fill call for a thousand dots), players in a second pass.
+      const r = Math.max(1.5, NPC_RADIUS * scale);
+      ctx.fillStyle = COLORS.npc;
+      ctx.beginPath();
+      for (const e of view.entities) {
+        if (e.type === 'player') {
+          if (e.mine) me = e;
+          else players.push(e);
+          continue;
+        }
+        const px = ox + e.fields['pos.x'] * scale;
+        const py = oy + e.fields['pos.y'] * scale;
+        ctx.moveTo(px + r, py);
+        ctx.arc(px, py, r, 0, Math.PI * 2);
+      }
+      ctx.fill();
+    }
+    const pr = Math.max(5, PLAYER_RADIUS * scale);
+    ctx.font = `${Math.round(Math.max(11, Math.min(15, pr * 1.3)))}px system-ui, sans-serif`;
+    for (const p of players) this.player(p, pr, COLORS.player, nameOf(p.id), false);
+    if (me) this.player(me, pr, COLORS.me, `${nameOf(me.id) || 'you'} (you)`, true);
+    this.joystick(drag);
+    this.banner(banner);
+  }
+
+  player(e, radius, color, name, me) {
+    const { ctx } = this;
+    const { x: px, y: py } = this.toScreen(e.fields['pos.x'], e.fields['pos.y']);
+    ctx.fillStyle = color;
+    ctx.beginPath();
+    ctx.arc(px, py, radius, 0, Math.PI * 2);
+    ctx.fill();
+    if (me) {
+      ctx.strokeStyle = '#ffffff';
+      ctx.lineWidth = 2;
+      ctx.beginPath();
+      ctx.arc(px, py, radius + 4, 0, Math.PI * 2);
+      ctx.stroke();
+    }
+    if (name) this.label(name, px, py - radius - (me ? 6 : 3));
   }
 }

@@ -41,6 +41,12 @@ export function describeClose(code, reason = '', room = '') {
       return { ...retry(`Could not resume the previous session${why}; joining as a new player.`, 0), dropResume: true };
     case CODES.ROOM_CLOSED:
       return retry(`The room closed${why}.`);
+    case CODES.INVALID_VALUE:
+      return retry(`The server refused a value this page sent${why}.`, 2000);
+    case CODES.UNKNOWN_MESSAGE:
+      return retry(`The server does not know a message this page sent${why}.`, 2000);
+    case CODES.WRONG_GAME:
+      return stop(`Room${room ? ` "${room}"` : ''} plays another game, or this server does not have it${why}. Pick another room.`);
     case 1006:
       return retry('Connection lost.');
     default:

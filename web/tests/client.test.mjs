@@ -21,6 +21,7 @@ import { backoffDelay, describeClose } from '../static/status.js';
 import { RateMeter } from '../static/stats.js';
 import { Connection } from '../static/net.js';
 import { Room } from '../static/ticksync.js';
+import { arenaStep as arenaRule, skirmishStep, turnToward, SKIRMISH_PREDICTOR } from '../static/rules.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const goldenPath = (name, ext) => path.resolve(here, `../../protocol/golden/${name}.${ext}`);
@@ -235,13 +236,42 @@ test('predicted angles correct the short way round', () => {
   assert.ok(r >= 0 && r < 2 * Math.PI);
 });
 
+test('the games\' rules: arena moves along the stick; skirmish drives, turns hull and turret', () => {
+  const arena = { world_width: 1000, world_height: 1000, player_speed: 200 };
+  const dt = 1 / 60;
+  const at = (x, y) => ({ 'pos.x': x, 'pos.y': y });
+  const d = arenaRule(at(500, 500), { move_x: 1, move_y: 1 }, dt, arena);
+  assert.ok(Math.abs(Math.hypot(d['pos.x'] - 500, d['pos.y'] - 500) - 200 / 60) < 1e-9, 'diagonal is normalised');
+  const half = arenaRule(at(500, 500), { move_x: 0, move_y: -0.5 }, dt, arena);
+  assert.ok(Math.abs(500 - half['pos.y'] - 0.5 * 200 / 60) < 1e-9, 'short sticks keep their length');
+  assert.deepEqual(arenaRule(at(999, 1), { move_x: 1, move_y: -1 }, dt, arena), at(1000, 0), 'the walls hold');
+
+  assert.ok(Math.abs(turnToward(0.1, 6.2, 1) - (6.2)) < 1e-9, 'the short way round, across 0');
+  assert.ok(Math.abs(turnToward(0, Math.PI / 2, 0.05) - 0.05) < 1e-12, 'at most max');
+  const sk = { world_width: 1600, world_height: 1000, tank_speed: 120 };
+  const tank = { 'pos.x': 100, 'pos.y': 100, hull: 0, turret: 0 };
+  const s1 = skirmishStep(tank, { move_x: 0, move_y: 1, aim: Math.PI, fire: true }, dt, sk, { health: 100 });
+  assert.ok(Math.abs(s1['pos.y'] - 102) < 1e-9 && s1['pos.x'] === 100);
+  assert.ok(Math.abs(s1.hull - 3 / 60) < 1e-9, 'the hull turns toward the motion at 3 rad/s');
+  assert.ok(Math.abs(s1.turret - (2 * Math.PI - 6 / 60)) < 1e-9 || Math.abs(s1.turret - 6 / 60) < 1e-9, 'the turret at 6 rad/s');
+  assert.deepEqual(skirmishStep(tank, { move_x: 1, move_y: 0, aim: 1 }, dt, sk, { health: 0 }), tank, 'a destroyed tank stands still');
+  assert.deepEqual(skirmishStep(tank, { move_x: 0.05, move_y: 0, aim: 0 }, dt, sk, { health: 5 }).hull, 0, 'no turn in the dead zone');
+  // Through the predictor, wrapping angles.
+  const p = new OwnPredictor(SKIRMISH_PREDICTOR);
+  p.params = sk;
+  p.reconcile({ ...tank, hull: 6.25, health: 100 }, 0);
+  p.input(1, { move_x: 1, move_y: 0, aim: 0 });
+  assert.ok(p.pos.hull > 6.25 || p.pos.hull < 0.1, `hull ${p.pos.hull}`);
+});
+
 // ---- status, backoff, rates -----------------------------------------------------------------
 
-test('every close code has a message; only version and auth stop retrying', () => {
+test('every close code has a message; only version, auth and wrong game stop retrying', () => {
+  const stops = [CODES.VERSION_MISMATCH, CODES.UNAUTHORIZED, CODES.WRONG_GAME];
   for (const [name, code] of Object.entries(CODES)) {
     const d = describeClose(code, 'why', 'arena');
     assert.ok(d.message.length > 10, name);
-    assert.equal(d.retry, code !== CODES.VERSION_MISMATCH && code !== CODES.UNAUTHORIZED, name);
+    assert.equal(d.retry, !stops.includes(code), name);
   }
   assert.match(describeClose(CODES.ROOM_FULL, '', 'arena').message, /arena.*full/);
   assert.equal(describeClose(CODES.BAD_RESUME).dropResume, true);

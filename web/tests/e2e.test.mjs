@@ -1,11 +1,15 @@
-// End to end: the real server binary and real Chromium (Debian's, driven by playwright-core).
-// Two pages join one room; a key held in page A moves A's player, and page B, through its own
-// snapshots, sees it move by the right amount. Both pages must keep a snapshot rate above
-// 50/s, apply every delta with matching checksums, and log no console error. A screenshot after
-// 3 s of play goes to test-artifacts/e2e-two-players.png.
+// End to end: the real server binary and real Chromium (Debian's, driven by playwright-core),
+// two pages per game, everything asserted from the decoded state each page exposes in
+// `window.ticksync` (not pixels).
+// - arena: a key held in page A moves A's player, and page B, through its own snapshots, sees it
+//   move by the right amount; A's prediction settles where the server put it.
+// - skirmish: two players play each other: each sees the other's tank drive, turn its hull and
+//   its turret, and fire shells; the shooter's own (private) ammo drops.
+// Both pages must keep a snapshot rate above 50/s, apply every delta with matching checksums
+// and log no console error. Screenshots go to web/tests/out/ (gitignored).
 //
-// Needs: the server built (`cargo build`, or TICKSYNC_BIN=path) and /usr/bin/chromium
-// (`apt-get install -y chromium`). Never downloads a browser.
+// Needs: the server built (`cargo build --bin ticksync`, or TICKSYNC_BIN=path) and
+// /usr/bin/chromium (`apt-get install -y chromium`). Never downloads a browser.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
@@ -16,20 +20,24 @@ import os from 'node:os';
 import path from 'node:path';
 import { chromium } from 'playwright-core';
 
-const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
+const here = path.dirname(fileURLToPath(import.meta.url));
+const repoRoot = path.resolve(here, '../..');
 const serverBin = path.resolve(repoRoot, process.env.TICKSYNC_BIN || 'target/debug/ticksync');
 const chromiumPath = process.env.CHROMIUM_PATH || '/usr/bin/chromium';
-const artifacts = path.join(repoRoot, 'test-artifacts');
+const artifacts = path.join(here, 'out');
 
 const CHROMIUM_ARGS = [
   '--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
   '--disable-background-networking', '--disable-component-update', '--disable-sync',
+  // Two pages play at once: neither may be throttled as a background tab.
+  '--disable-background-timer-throttling', '--disable-renderer-backgrounding',
+  '--disable-backgrounding-occluded-windows',
 ];
 
 /** Starts the server on an ephemeral port; resolves with {url, proc, logs()} once it listens. */
-function startServer() {
+function startServer(args = []) {
   return new Promise((resolve, reject) => {
-    const proc = spawn(serverBin, ['--addr', '127.0.0.1:0'], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const proc = spawn(serverBin, ['--addr', '127.0.0.1:0', ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
     let stderr = '';
     proc.stderr.on('data', (d) => {
       stderr = (stderr + d).slice(-20000);
@@ -80,67 +88,97 @@ function watchErrors(page, label) {
   return errors;
 }
 
-/** The entity `id` as page `page` sees it in its latest snapshot, or null. */
-const seen = (page, id) => page.evaluate((id) => {
-  const e = window.ticksync.entities().find((e) => e.id.index === id.index && e.id.version === id.version);
-  return e ? { x: e.x, y: e.y, kind: e.kind } : null;
-}, id);
-
-test('two browsers play in one room: input moves a player that the other page sees', { timeout: 120000 }, async (t) => {
-  assert.ok(existsSync(serverBin), `no server binary at ${serverBin}: run \`cargo build\` first (or set TICKSYNC_BIN)`);
+/** A server, a Chromium with a fresh profile and two pages, cleaned up after the test. */
+async function setup(t) {
+  assert.ok(existsSync(serverBin), `no server binary at ${serverBin}: run \`cargo build --bin ticksync\` first (or set TICKSYNC_BIN)`);
   assert.ok(existsSync(chromiumPath), `no Chromium at ${chromiumPath}: apt-get install -y chromium`);
-
   const server = await startServer();
   t.after(() => stopServer(server.proc));
   const profile = mkdtempSync(path.join(os.tmpdir(), 'ticksync-e2e-'));
   t.after(() => rmSync(profile, { recursive: true, force: true }));
-
   const context = await chromium.launchPersistentContext(profile, {
     executablePath: chromiumPath,
     args: CHROMIUM_ARGS,
     viewport: { width: 1000, height: 760 },
   });
   t.after(() => context.close());
+  const pageA = context.pages()[0] || await context.newPage();
+  const pageB = await context.newPage();
+  const errA = watchErrors(pageA, 'A');
+  const errB = watchErrors(pageB, 'B');
+  return { server, pageA, pageB, errors: () => [...errA, ...errB] };
+}
 
+const wait = (page, fn, arg, timeout = 15000) => page.waitForFunction(fn, arg, { timeout, polling: 50 });
+const playing = () => window.ticksync && window.ticksync.state === 'playing' && window.ticksync.tick !== null;
+
+/** Entity `id` as `page` sees it in its newest snapshot: {type, fields}, or null. */
+const seen = (page, id) => page.evaluate((id) => {
+  const e = window.ticksync.entities().find((e) => e.id.index === id.index && e.id.version === id.version);
+  return e ? { type: e.type, fields: e.fields } : null;
+}, id);
+
+/** Both pages still play, in sync, without errors; the HUD shows > 50 snapshots/s. */
+async function assertHealthy(pages, errors) {
+  for (const [label, page] of pages) {
+    await wait(page, () => window.ticksync.hud.snapshotsPerSec > 50, undefined, 10000).catch(async () => {
+      const hud = await page.evaluate(() => window.ticksync.hud);
+      assert.fail(`page ${label}: snapshot rate ${hud.snapshotsPerSec}/s`);
+    });
+    const s = await page.evaluate(() => ({
+      state: window.ticksync.state,
+      mismatches: window.ticksync.checksumMismatches,
+      resyncs: window.ticksync.resyncs,
+      hashMismatch: window.ticksync.hashMismatch,
+      hud: document.getElementById('hud').innerText,
+    }));
+    assert.equal(s.state, 'playing', `page ${label} state`);
+    assert.equal(s.mismatches, 0, `page ${label} checksum mismatches`);
+    assert.equal(s.resyncs, 0, `page ${label} resyncs`);
+    assert.equal(s.hashMismatch, false, `page ${label}: the descriptor hashes as the server says`);
+    assert.match(s.hud, /snapshots\s*\n?\s*\d+\/s/, `page ${label} HUD`);
+  }
+  assert.deepEqual(errors, [], 'no console errors on either page');
+}
+
+async function screenshot(page, name) {
+  mkdirSync(artifacts, { recursive: true });
+  await page.bringToFront();
+  await page.screenshot({ path: path.join(artifacts, name) });
+}
+
+test('arena: two browsers in one room; input moves a player that the other page sees', { timeout: 120000 }, async (t) => {
+  const { server, pageA, pageB, errors } = await setup(t);
   try {
     const room = `e2e-${Math.random().toString(36).slice(2, 10)}`;
-    const pageA = context.pages()[0] || await context.newPage();
-    const pageB = await context.newPage();
-    const errors = [];
-    const errA = watchErrors(pageA, 'A');
-    const errB = watchErrors(pageB, 'B');
-
-    const wait = (page, fn, arg, timeout = 15000) => page.waitForFunction(fn, arg, { timeout, polling: 50 });
-    const playing = () => window.ticksync && window.ticksync.state === 'playing' && window.ticksync.tick !== null;
-
     await pageA.goto(`${server.url}/?room=${room}&name=alice`);
     await wait(pageA, playing);
     await pageB.goto(`${server.url}/?room=${room}&name=bob`);
     await wait(pageB, playing);
+    assert.equal(await pageA.evaluate(() => window.ticksync.game), 'arena', 'the default game');
 
-    // Both rosters hold both players; B's world holds A's player entity.
     await wait(pageA, () => window.ticksync.players.length === 2);
     await wait(pageB, () => window.ticksync.players.length === 2);
     const idA = await pageA.evaluate(() => window.ticksync.player);
-    assert.ok(idA, 'page A knows its player');
     await wait(pageB, (id) => window.ticksync.entities().some((e) => e.id.index === id.index && e.id.version === id.version), idA);
-    const namesB = await pageB.evaluate(() => window.ticksync.players.map((p) => p.name).sort());
-    assert.deepEqual(namesB, ['alice', 'bob']);
+    assert.deepEqual(await pageB.evaluate(() => window.ticksync.players.map((p) => p.name).sort()), ['alice', 'bob']);
     const startTickB = await pageB.evaluate(() => window.ticksync.tick);
+    const params = await pageA.evaluate(() => window.ticksync.params);
+    assert.equal(params.player_speed, 200);
 
     // Hold a key in A for about a second: right, or left if A spawned near the right wall.
     const before = await seen(pageB, idA);
-    assert.equal(before.kind, 1, 'A is a player entity');
-    const right = before.x < 600;
+    assert.equal(before.type, 'player', 'A is a player entity');
+    const x0 = before.fields['pos.x'];
+    const right = x0 < 600;
     const keyName = right ? 'ArrowRight' : 'a';
     await pageA.bringToFront();
     const heldFrom = Date.now();
     await pageA.keyboard.down(keyName);
-    // The key is held (about a second) until A's own snapshots show the server moved it 200 units.
     await wait(pageA, ([id, x0, right]) => {
       const me = window.ticksync.entities().find((e) => e.id.index === id.index && e.id.version === id.version);
-      return me && (right ? me.x - x0 : x0 - me.x) >= 200;
-    }, [idA, before.x, right], 10000);
+      return me && (right ? me.fields['pos.x'] - x0 : x0 - me.fields['pos.x']) >= 200;
+    }, [idA, x0, right], 10000);
     await pageA.keyboard.up(keyName);
     const heldMs = Date.now() - heldFrom;
 
@@ -148,54 +186,149 @@ test('two browsers play in one room: input moves a player that the other page se
     const seqAtRelease = await pageA.evaluate(() => window.ticksync.inputSeq);
     await wait(pageA, (s) => window.ticksync.ackedInputSeq > s + 1, seqAtRelease);
     const final = await seen(pageA, idA);
-    // B's own snapshots reach exactly the same (quantised) position.
+    // B's own snapshots reach exactly the same (quantised) state.
     await wait(pageB, ([id, f]) => {
       const e = window.ticksync.entities().find((e) => e.id.index === id.index && e.id.version === id.version);
-      return e && e.x === f.x && e.y === f.y;
-    }, [idA, final]);
-    const moved = final.x - before.x;
-    const expected = right ? 1 : -1;
-    assert.ok(moved * expected >= 200, `B saw A move ${moved} units (expected ${right ? '+' : '-'}200 or more)`);
-    // 200 units/s at most, for the time the key was held plus a round trip of slack.
+      return e && e.fields['pos.x'] === f['pos.x'] && e.fields['pos.y'] === f['pos.y'];
+    }, [idA, final.fields]);
+    const moved = final.fields['pos.x'] - x0;
+    assert.ok(moved * (right ? 1 : -1) >= 200, `B saw A move ${moved} units`);
     assert.ok(Math.abs(moved) <= 200 * (heldMs + 500) / 1000, `moved ${moved} in ${heldMs} ms: faster than 200 units/s`);
-    assert.ok(Math.abs(final.y - before.y) < 1, `A moved vertically: ${before.y} -> ${final.y}`);
+    assert.ok(Math.abs(final.fields['pos.y'] - before.fields['pos.y']) < 1, 'A did not move vertically');
+    assert.deepEqual([final.fields['vel.x'], final.fields['vel.y']], [0, 0], 'A stands still');
     // A's own prediction settled where the server put it (within quantisation).
     const predicted = await pageA.evaluate(() => window.ticksync.predicted);
-    assert.ok(Math.abs(predicted.x - final.x) < 1 && Math.abs(predicted.y - final.y) < 1,
-      `A predicted ${JSON.stringify(predicted)}, server says ${JSON.stringify(final)}`);
-
-    // Snapshot rate, on both pages: in the debug hook and as the HUD shows it on screen.
-    for (const [label, page] of [['A', pageA], ['B', pageB]]) {
-      await wait(page, () => {
-        const row = [...document.querySelectorAll('#hud div')].find((d) => d.firstChild.textContent === 'snapshots');
-        return window.ticksync.hud.snapshotsPerSec > 50 && row && parseFloat(row.lastChild.textContent) > 50;
-      }, undefined, 10000).catch(async () => {
-        const hud = await page.evaluate(() => window.ticksync.hud);
-        const text = await page.evaluate(() => document.getElementById('hud').innerText);
-        assert.fail(`page ${label}: snapshot rate ${hud.snapshotsPerSec}/s, HUD shows:\n${text}`);
-      });
+    assert.ok(Math.abs(predicted['pos.x'] - final.fields['pos.x']) < 0.1 && Math.abs(predicted['pos.y'] - final.fields['pos.y']) < 0.1,
+      `A predicted ${JSON.stringify(predicted)}, server says ${JSON.stringify(final.fields)}`);
+    // NPCs and players: the world is there on both pages.
+    for (const page of [pageA, pageB]) {
+      const counts = await page.evaluate(() => window.ticksync.entities().reduce((c, e) => ({ ...c, [e.type]: (c[e.type] || 0) + 1 }), {}));
+      assert.ok(counts.npc > 100 && counts.player === 2, JSON.stringify(counts));
     }
 
-    // At least 3 s of play (by B's snapshot ticks), then the screenshot.
     await wait(pageB, (t0) => window.ticksync.tick >= t0 + 180, startTickB, 20000);
-    mkdirSync(artifacts, { recursive: true });
-    await pageB.bringToFront();
-    await pageB.screenshot({ path: path.join(artifacts, 'e2e-two-players.png') });
+    await assertHealthy([['A', pageA], ['B', pageB]], errors());
+    await screenshot(pageB, 'arena-two-players.png');
+  } catch (e) {
+    e.message += `\n--- server stderr (tail) ---\n${server.logs().slice(-4000)}`;
+    throw e;
+  }
+});
 
-    for (const [label, page] of [['A', pageA], ['B', pageB]]) {
-      const s = await page.evaluate(() => ({
-        state: window.ticksync.state,
-        mismatches: window.ticksync.checksumMismatches,
-        resyncs: window.ticksync.resyncs,
-        hud: window.ticksync.hud,
-      }));
-      assert.equal(s.state, 'playing', `page ${label} state`);
-      assert.equal(s.mismatches, 0, `page ${label} checksum mismatches`);
-      assert.equal(s.resyncs, 0, `page ${label} resyncs`);
-      assert.ok(s.hud.entities > 2 && s.hud.players === 2, `page ${label} HUD: ${JSON.stringify(s.hud)}`);
+/** The tank `id` as `page` sees it (fields), or null. */
+const tank = async (page, id) => (await seen(page, id))?.fields ?? null;
+
+/** The short-way difference of two angles (radians). */
+const angleDelta = (a, b) => Math.abs(((((a - b + Math.PI) % (2 * Math.PI)) + 2 * Math.PI) % (2 * Math.PI)) - Math.PI);
+
+/**
+ * `driver` drives its tank for a while (toward the middle, vertically, so the hull turns), aims
+ * at a point away from where the turret points, and fires; `watcher` must see all of it through
+ * its own snapshots. Returns what the watcher saw.
+ */
+async function driveTurnAndFire(driver, watcher, label) {
+  const id = await driver.evaluate(() => window.ticksync.player);
+  const watcherId = await watcher.evaluate(() => window.ticksync.player);
+  await wait(watcher, (id) => window.ticksync.entities().some((e) => e.id.index === id.index && e.id.version === id.version), id);
+  const before = await tank(watcher, id);
+  const params = await driver.evaluate(() => window.ticksync.params);
+  assert.ok(before.health > 0, `${label}: a living tank`);
+
+  // Drive vertically toward the middle: the hull turns from facing sideways to up or down.
+  const down = before['pos.y'] < params.world_height / 2;
+  const key = down ? 's' : 'w';
+  await driver.bringToFront();
+  await driver.keyboard.down(key);
+  await wait(watcher, ([id, y0, down]) => {
+    const e = window.ticksync.entities().find((e) => e.id.index === id.index && e.id.version === id.version);
+    return e && (down ? e.fields['pos.y'] - y0 : y0 - e.fields['pos.y']) >= 60;
+  }, [id, before['pos.y'], down], 10000);
+  // Keep going until the hull points the way it drives (3 rad/s: about half a second).
+  const heading = down ? Math.PI / 2 : 3 * Math.PI / 2;
+  await wait(watcher, ([id, heading]) => {
+    const e = window.ticksync.entities().find((e) => e.id.index === id.index && e.id.version === id.version);
+    const d = Math.abs(((e.fields.hull - heading + 3 * Math.PI) % (2 * Math.PI)) - Math.PI);
+    return d < 0.05;
+  }, [id, heading], 10000);
+  await driver.keyboard.up(key);
+  const moved = await tank(watcher, id);
+  assert.ok(angleDelta(moved.hull, before.hull) > 1.4, `${label}: the hull turned ${before.hull} -> ${moved.hull}`);
+  assert.ok(Math.abs(moved['pos.x'] - before['pos.x']) < 1, `${label}: drove straight`);
+
+  // Aim: the mouse at a point straight ahead of the tank on the other side, i.e. a turn of
+  // about 90 degrees from where the turret points now (the hull's old facing).
+  const me = await tank(driver, id);
+  const aimAngle = me.turret + Math.PI / 2;
+  const target = { x: me['pos.x'] + Math.cos(aimAngle) * 150, y: me['pos.y'] + Math.sin(aimAngle) * 150 };
+  const screen = await driver.evaluate(([x, y]) => window.ticksync.worldToScreen(x, y), [target.x, target.y]);
+  await driver.mouse.move(screen.x, screen.y);
+  await wait(watcher, ([id, turret]) => {
+    const e = window.ticksync.entities().find((e) => e.id.index === id.index && e.id.version === id.version);
+    return Math.abs(((e.fields.turret - turret + 3 * Math.PI) % (2 * Math.PI)) - Math.PI) > 1.3;
+  }, [id, me.turret], 10000);
+  const aimed = await tank(watcher, id);
+
+  // Fire: hold the mouse button until the watcher sees shells of the driver's team fly.
+  const ammo0 = (await driver.evaluate(() => window.ticksync.me.fields.ammo));
+  await driver.mouse.down();
+  await wait(watcher, (team) => window.ticksync.entities().some((e) => e.type === 'shell' && e.fields.team === team), moved.team, 10000);
+  await driver.mouse.up();
+  const shells = await watcher.evaluate((team) => window.ticksync.entities().filter((e) => e.type === 'shell' && e.fields.team === team).map((e) => e.fields), moved.team);
+  // A shell flies the way the turret points: at the mouse (the turret may still have been
+  // finishing its turn when the first one left).
+  const s = shells[0];
+  const flight = Math.atan2(s['vel.y'], s['vel.x']);
+  assert.ok(angleDelta(flight, aimAngle) < 0.35, `${label}: shell flies ${flight}, aimed at ${aimAngle}`);
+  // The shooter's ammo is private: only its own page sees it drop.
+  await wait(driver, (a0) => window.ticksync.me.fields.ammo < a0, ammo0, 5000);
+  const other = await seen(watcher, id);
+  assert.ok(!('ammo' in other.fields) && !('reload' in other.fields), `${label}: the watcher cannot see the shooter's ammo`);
+  assert.ok('ammo' in (await watcher.evaluate(() => window.ticksync.me.fields)), 'but its own');
+  assert.notDeepEqual(id, watcherId);
+  return { before, moved, aimed, shells };
+}
+
+test('skirmish: two browsers play each other; each sees the other drive, turn and fire', { timeout: 180000 }, async (t) => {
+  const { server, pageA, pageB, errors } = await setup(t);
+  try {
+    const room = `tanks-${Math.random().toString(36).slice(2, 10)}`;
+    await pageA.goto(`${server.url}/?game=skirmish&room=${room}&name=alice`);
+    await wait(pageA, playing);
+    await pageB.goto(`${server.url}/?game=skirmish&room=${room}&name=bob`);
+    await wait(pageB, playing);
+    for (const page of [pageA, pageB]) {
+      assert.equal(await page.evaluate(() => window.ticksync.game), 'skirmish');
+      await wait(page, () => window.ticksync.entities().filter((e) => e.type === 'tank').length === 2);
     }
-    errors.push(...errA, ...errB);
-    assert.deepEqual(errors, [], 'no console errors on either page');
+    // The match: the room state everyone sees.
+    const state = await pageA.evaluate(() => window.ticksync.roomState);
+    assert.ok(['warmup', 'playing', 'ended'].includes(state.phase), JSON.stringify(state));
+    assert.ok(state.time_left > 0);
+    const params = await pageA.evaluate(() => window.ticksync.params);
+    assert.deepEqual([params.world_width, params.world_height, params.tank_speed], [1600, 1000, 120]);
+    // One tank each, on opposite teams, named after their players.
+    const meA = await pageA.evaluate(() => window.ticksync.me.fields);
+    const meB = await pageB.evaluate(() => window.ticksync.me.fields);
+    assert.notEqual(meA.team, meB.team, 'the second player joins the other team');
+    assert.deepEqual([meA.name, meB.name], ['alice', 'bob']);
+    assert.equal(meA.ammo, 5);
+
+    await driveTurnAndFire(pageA, pageB, 'B watching A');
+    await driveTurnAndFire(pageB, pageA, 'A watching B');
+
+    // The HUD shows the match and the own private numbers; time runs down on both pages.
+    for (const page of [pageA, pageB]) {
+      const hud = await page.evaluate(() => document.getElementById('hud').innerText);
+      assert.match(hud, /phase/);
+      assert.match(hud, /ammo/);
+      assert.match(hud, /red – blue/);
+    }
+    const t0 = await pageB.evaluate(() => window.ticksync.roomState.time_left);
+    await wait(pageB, (t0) => window.ticksync.roomState.time_left < t0 - 0.5 || window.ticksync.roomState.time_left > t0, t0, 5000);
+
+    await assertHealthy([['A', pageA], ['B', pageB]], errors());
+    await screenshot(pageA, 'skirmish-alice.png');
+    await screenshot(pageB, 'skirmish-bob.png');
   } catch (e) {
     e.message += `\n--- server stderr (tail) ---\n${server.logs().slice(-4000)}`;
     throw e;

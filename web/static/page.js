@@ -1,0 +1,172 @@
+// What both game pages share: who and where (from the URL), the Room, the HUD and its event
+// feed, the status banner, the frame loop and the `window.ticksync` debug hook tests read.
+import { connect, cleanName, cleanRoom, defaultUrl, keyOf } from './ticksync.js';
+import { Hud, formatMs } from './hud.js';
+import { RateMeter } from './stats.js';
+
+/** `?room=&name=&token=` of this page, with defaults. */
+export function pageParams(defaultRoom) {
+  const p = new URLSearchParams(location.search);
+  return {
+    room: cleanRoom(p.get('room')) || defaultRoom,
+    name: cleanName(p.get('name')) || `player-${1000 + Math.floor(Math.random() * 9000)}`,
+    // A join token from the studio's backend, when the server requires one (docs/security.md).
+    token: p.get('token') || null,
+  };
+}
+
+export class Page {
+  /** game: the game's name (sent in Hello); defaultRoom: the room without `?room=`. */
+  constructor({ game, defaultRoom }) {
+    this.params = pageParams(defaultRoom);
+    this.room = connect({ url: defaultUrl(), room: this.params.room, name: this.params.name, game, authToken: this.params.token });
+    this.hud = new Hud(document.getElementById('hud'), document.getElementById('feed'));
+    this.frameRate = new RateMeter();
+    this.lastRenderTime = 0;
+    this.gameEvents = []; // the last game events, for tests: {name, fields, tick}
+    const room = this.room;
+    room.on('welcome', (w, resumed) => {
+      this.hud.event(resumed ? `Reconnected to ${w.room}` : `Joined ${w.room} (${w.game}) as ${this.params.name}`);
+    });
+    room.on('join', (p) => this.hud.event(`${p.name} joined`));
+    room.on('leave', (p) => this.hud.event(`${p.name || 'a player'} left`));
+    room.on('chat', (c) => this.hud.event(`${c.name || '?'}: ${c.text}`));
+    room.on('notice', (t) => this.hud.event(`Notice: ${t}`));
+    room.onEvent('*', (fields, name) => {
+      this.gameEvents.push({ name, fields, tick: room.tick });
+      if (this.gameEvents.length > 50) this.gameEvents.shift();
+    });
+  }
+
+  /** The name of player entity `id`, or ''. */
+  nameOf(id) {
+    return this.room.players.get(keyOf(id)) ?? '';
+  }
+
+  /** The banner over the view while not playing (empty while playing). */
+  banner(now) {
+    const { room } = this;
+    const info = room.status;
+    switch (room.connectionState) {
+      case 'playing':
+        return room.tick === null ? 'Waiting for the first snapshot…' : '';
+      case 'reconnecting': {
+        const secs = Math.max(0, Math.ceil(((info.retryAt ?? now) - now) / 1000));
+        return `${info.message}\nReconnecting in ${secs} s…`;
+      }
+      case 'failed':
+        return info.message;
+      default:
+        return `${info.message || 'Connecting…'}\nroom ${this.params.room} · ${this.params.name}`;
+    }
+  }
+
+  /** Connection and sync numbers for the HUD and tests. */
+  stats(now = performance.now()) {
+    const { room } = this;
+    return {
+      rttMs: room.rttMs,
+      snapshotsPerSec: room.stats.snapshots.perSecond(now),
+      kbPerSec: room.connection.bytesIn.bytesPerSecond(now) / 1000,
+      entities: room.entities.size,
+      players: room.players.size,
+      delayMs: room.interp.delayMs,
+      fps: this.frameRate.perSecond(now),
+    };
+  }
+
+  /** The HUD rows every game shows; `extra` (name, value) rows follow. */
+  startHud(extra = () => []) {
+    const tick = () => {
+      const s = this.stats();
+      this.hud.update([
+        ['state', this.room.connectionState],
+        ['room', this.params.room],
+        ['ping', formatMs(s.rttMs)],
+        ['snapshots', `${Math.round(s.snapshotsPerSec)}/s`],
+        ['in', `${s.kbPerSec.toFixed(1)} kB/s`],
+        ['entities', String(s.entities)],
+        ['players', String(s.players)],
+        ['interp', `${Math.round(s.delayMs)} ms`],
+        ...extra(),
+      ], this.room.connectionState);
+    };
+    setInterval(tick, 250);
+    tick();
+  }
+
+  /**
+   * Runs draw(view, now, elapsed) every animation frame with the room sampled at its render
+   * time (others interpolated, the own player predicted); also pumps inputs for steady timing.
+   */
+  run(draw) {
+    let last = performance.now();
+    const frame = () => {
+      const now = performance.now();
+      const elapsed = now - last;
+      last = now;
+      this.frameRate.add(now);
+      this.room.pump();
+      const t = this.room.renderTime(now, elapsed);
+      this.lastRenderTime = t;
+      const view = this.room.connectionState === 'playing' ? this.room.sample(t, elapsed) : null;
+      draw(view, now, elapsed);
+      requestAnimationFrame(frame);
+    };
+    requestAnimationFrame(frame);
+  }
+
+  /**
+   * `window.ticksync`: the state tests and debugging read. Entities are the newest snapshot's
+   * with named, dequantised fields; `extra` adds game-specific getters.
+   */
+  installDebugHook(extra = {}) {
+    const page = this;
+    const room = this.room;
+    const hook = {
+      /** The Room itself (ticksync.js), for poking around in devtools. */
+      client: room,
+      get state() { return room.connectionState; },
+      get room() { return page.params.room; },
+      get name() { return page.params.name; },
+      get game() { return room.game; },
+      get player() { return room.player && { ...room.player }; },
+      /** Entities of the newest snapshot: [{id, type, fields}], the room state excepted. */
+      entities() {
+        return [...room.entities.values()].map((e) => ({ id: { ...e.id }, type: e.type, fields: { ...e.fields } }));
+      },
+      /** The own entity's fields (private ones included), or null. */
+      get me() { return room.me && { id: { ...room.me.id }, type: room.me.type, fields: { ...room.me.fields } }; },
+      get roomState() { return room.state && { ...room.state }; },
+      get params() { return { ...room.params }; },
+      get players() {
+        return [...room.players].map(([k, n]) => {
+          const [index, version] = k.split(':').map(Number);
+          return { entity: { index, version }, name: n };
+        });
+      },
+      get events() { return page.gameEvents.map((e) => ({ ...e, fields: { ...e.fields } })); },
+      get hud() { return page.stats(); },
+      get tick() { return room.tick; },
+      get inputSeq() { return room.inputSeq; },
+      get ackedInputSeq() { return room.ackedInputSeq; },
+      get predicted() { return room.predicted; },
+      /** Where the own player's predicted fields were drawn in the last frame. */
+      get drawn() { return room.drawn ? { ...room.drawn } : null; },
+      /** The interpolation buffer: its delay, target, jitter, and how far snapshots reach past
+       * the render time (below 0: it ran dry and entities froze). */
+      get interpolation() {
+        const it = room.interp;
+        return { delayMs: it.delayMs, targetMs: it.targetDelayMs, jitterMs: it.jitterMs, aheadMs: it.bufferedAhead(page.lastRenderTime) };
+      },
+      get checksumMismatches() { return room.stats.checksumMismatches; },
+      get resyncs() { return room.stats.resyncs; },
+      get hashMismatch() { return room.stats.hashMismatch; },
+      get lastClose() { return room.connection.lastClose; },
+      get message() { return room.status.message || ''; },
+    };
+    Object.defineProperties(hook, Object.getOwnPropertyDescriptors(extra));
+    window.ticksync = hook;
+    return hook;
+  }
+}
