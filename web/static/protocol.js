@@ -975,6 +975,8 @@ function compileType(t) {
     if (f.id < 32) mask[0] = (mask[0] | (1 << f.id)) >>> 0;
     else mask[1] = (mask[1] | (1 << (f.id - 32))) >>> 0;
   }
+  // The field plans another client's entity shows (its own shows them all).
+  tp.publicFields = tp.fields.filter((f) => !f.owner);
   return tp;
 }
 

@@ -85,7 +85,7 @@ export function guard(fn) {
 
 /** The fields a client sees of an entity of plan type `tp`: all for its own, else public. */
 export function visibleFields(tp, mine) {
-  return mine ? tp.fields : tp.fields.filter((f) => !f.owner);
+  return mine ? tp.fields : tp.publicFields;
 }
 
 /**

@@ -359,6 +359,9 @@ export class Room {
       this.stats.hashMismatch = descriptorHash(w.schema) !== w.schema_hash;
       if (this.stats.hashMismatch) console.warn('ticksync: the descriptor does not hash as the server says');
     }
+    // Another player than before (a resume refused): entities were seen through the old
+    // player's eyes (its private fields), so start over.
+    if (!resumed && this.player !== null) this.store.clear(this.plan);
     this.welcome = w;
     this.player = w.player;
     this.tickMs = 1000 / Math.max(1, w.tick_rate);

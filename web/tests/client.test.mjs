@@ -530,6 +530,28 @@ test('a checksum mismatch resyncs: a new connection resuming the same player', (
   }
 });
 
+test('a Welcome with another player (resume refused) starts the entities over', () => {
+  const { room, ws } = newRoom();
+  try {
+    ws.deliver('server_welcome');
+    ws.deliver('snapshot_full');
+    assert.equal(room.me.fields.ammo, 50);
+    const removed = [];
+    room.onRemove((e) => removed.push(e.key));
+    // The golden Welcome names player {3, 1}: bytes 2 and 3 are its index and version.
+    const other = golden('server_welcome').slice();
+    assert.deepEqual([other[2], other[3]], [3, 1]);
+    other[2] = 5;
+    ws.deliver(other);
+    assert.deepEqual(room.player, { index: 5, version: 1 });
+    assert.equal(removed.length, 6, 'every entity (and the room state) removed');
+    assert.equal(room.me, null);
+    assert.equal(room.tick, null);
+  } finally {
+    room.close();
+  }
+});
+
 test('sample draws others interpolated and the own player predicted', () => {
   const { room, ws, clock } = newRoom();
   try {
