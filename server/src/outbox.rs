@@ -6,7 +6,7 @@
 
 use std::collections::VecDeque;
 use std::sync::Mutex;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 
 use bytes::Bytes;
 use tokio::sync::Notify;
@@ -44,6 +44,9 @@ pub struct Outbox {
     /// The newest snapshot tick the client applied (high half) and the ack before it (low
     /// half), `NO_ACK` when unset: one atomic, so the room reads a consistent pair.
     acked: AtomicU64,
+    /// The newest snapshot tick handed over: acks past it are bogus and ignored (one would
+    /// otherwise pin this client to full snapshots, since acks only move forward).
+    sent_tick: AtomicU32,
     /// Snapshots replaced before the writer took them.
     stale_dropped: AtomicU64,
     /// When the peer last sent anything (ms since `created`), for the idle timeout.
@@ -61,6 +64,7 @@ impl Outbox {
             notify: Notify::new(),
             reliable_cap,
             acked: AtomicU64::new(NO_ACKS),
+            sent_tick: AtomicU32::new(0),
             stale_dropped: AtomicU64::new(0),
             last_heard_ms: AtomicU64::new(0),
             created: std::time::Instant::now(),
@@ -72,8 +76,10 @@ impl Outbox {
         self.inner.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    /// Replaces the pending snapshot. Returns true if one was pending (now dropped as stale).
-    pub fn put_snapshot(&self, bytes: Bytes) -> bool {
+    /// Replaces the pending snapshot with this one of `tick`. Returns true if one was pending
+    /// (now dropped as stale).
+    pub fn put_snapshot(&self, tick: u32, bytes: Bytes) -> bool {
+        self.sent_tick.store(tick, Ordering::Relaxed);
         let replaced = self.lock().snapshot.replace(bytes).is_some();
         if replaced {
             self.stale_dropped.fetch_add(1, Ordering::Relaxed);
@@ -172,6 +178,9 @@ impl Outbox {
     }
 
     pub fn set_acked(&self, tick: u32) {
+        if tick > self.sent_tick.load(Ordering::Relaxed) {
+            return;
+        }
         // Acks only move forward: a reordered old ack must not pull the baseline back.
         self.acked
             .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |cur| {
@@ -207,9 +216,9 @@ mod tests {
     #[test]
     fn newest_snapshot_wins_and_stale_ones_are_counted() {
         let o = Outbox::new(4);
-        assert!(!o.put_snapshot(Bytes::from_static(b"1")));
-        assert!(o.put_snapshot(Bytes::from_static(b"2")));
-        assert!(o.put_snapshot(Bytes::from_static(b"3")));
+        assert!(!o.put_snapshot(1, Bytes::from_static(b"1")));
+        assert!(o.put_snapshot(2, Bytes::from_static(b"2")));
+        assert!(o.put_snapshot(3, Bytes::from_static(b"3")));
         assert_eq!(o.stale_dropped(), 2);
         assert!(matches!(o.take(), Some(Outgoing::Snapshot(b)) if &b[..] == b"3"));
         assert!(o.take().is_none());
@@ -218,7 +227,7 @@ mod tests {
     #[test]
     fn reliable_comes_before_snapshots_and_overflow_closes() {
         let o = Outbox::new(2);
-        o.put_snapshot(Bytes::from_static(b"s"));
+        o.put_snapshot(1, Bytes::from_static(b"s"));
         assert!(o.put_reliable(Bytes::from_static(b"a")));
         assert!(o.put_reliable(Bytes::from_static(b"b")));
         assert!(matches!(o.take(), Some(Outgoing::Reliable(b)) if &b[..] == b"a"));
@@ -239,9 +248,14 @@ mod tests {
     }
 
     #[test]
-    fn acks_only_move_forward() {
+    fn acks_only_move_forward_and_never_past_what_was_sent() {
         let o = Outbox::new(1);
         assert_eq!(o.acked(), None);
+        o.set_acked(5);
+        assert_eq!(o.acked(), None, "nothing was sent yet");
+        o.put_snapshot(20, Bytes::from_static(b"s"));
+        o.set_acked(u32::MAX - 1);
+        assert_eq!(o.acked(), None, "a bogus ack is ignored");
         o.set_acked(10);
         o.set_acked(7);
         assert_eq!(o.acked(), Some(10));

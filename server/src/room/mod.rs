@@ -542,7 +542,7 @@ impl Room {
                 m.player,
                 own_private,
             );
-            m.outbox.put_snapshot(bytes);
+            m.outbox.put_snapshot(tick, bytes);
         }
     }
 
@@ -666,6 +666,7 @@ pub mod bench {
                 ));
                 let age = 1 + (i as u32 % 6);
                 m.outbox.reset_ack();
+                m.outbox.put_snapshot(tick, Bytes::new());
                 if tick > age {
                     m.outbox.set_acked(tick - age);
                     m.outbox.set_acked(tick + 1 - age);
