@@ -1,5 +1,5 @@
 //! The ticksync server: hosts rooms that run a `Game` on a fixed tick and stream delta
-//! snapshots to WebSocket clients. See DESIGN.md for the data flow and invariants.
+//! snapshots to WebSocket clients. docs/architecture.md maps the data flow onto the modules.
 
 pub mod arena;
 mod assets;

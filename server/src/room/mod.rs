@@ -1,4 +1,4 @@
-//! A room: one task that owns a world and runs it on a fixed tick (DESIGN.md "room task").
+//! A room: one task that owns a world and runs it on a fixed tick.
 //!
 //! Each tick: drain the inbox (joins, leaves, inputs), apply each player's newest input, step
 //! the game (catching up at most `max_catchup` ticks, then dropping lost time), record the
