@@ -1,8 +1,10 @@
 //! Prints what one client sees, snapshot by snapshot: a debugging aid for the server and the
-//! client. `cargo run -p bot-client --example trace -- ws://127.0.0.1:8080/ws [seconds]`
+//! client. `cargo run -p bot-client --example trace -- ws://127.0.0.1:8080/ws [seconds] [game]`
+//! The bot plays as the load test's bots do (`behaviour::for_game`).
 
 use std::time::{Duration, Instant};
 
+use bot_client::behaviour;
 use bot_client::{Client, ConnectOptions, Received};
 
 #[tokio::main]
@@ -12,11 +14,21 @@ async fn main() -> anyhow::Result<()> {
         .next()
         .unwrap_or_else(|| "ws://127.0.0.1:8080/ws".to_owned());
     let secs: u64 = args.next().map_or(Ok(3), |s| s.parse())?;
-    let (mut client, welcome) =
-        Client::connect(ConnectOptions::new(&url, "arena", "trace")).await?;
+    let mut opts = ConnectOptions::new(&url, "arena", "trace");
+    opts.game = args.next();
+    let (mut client, welcome) = Client::connect(opts).await?;
+    let mut play = behaviour::for_game(&welcome.game, &welcome.schema, 1);
     println!(
-        "welcome: player {:?}, tick {}, {} Hz",
-        welcome.player, welcome.tick, welcome.tick_rate
+        "welcome: game {} (schema {:#010x}: {} types, {} input fields), player {:?}, tick {}, \
+         {} Hz; playing with {}",
+        welcome.game,
+        welcome.schema_hash,
+        welcome.schema.types.len(),
+        welcome.schema.input.len(),
+        welcome.player,
+        welcome.tick,
+        welcome.tick_rate,
+        play.name()
     );
     let end = Instant::now() + Duration::from_secs(secs);
     let mut inputs = tokio::time::interval(Duration::from_secs(1) / u32::from(welcome.tick_rate));
@@ -24,14 +36,18 @@ async fn main() -> anyhow::Result<()> {
     let mut sent_seq = 0;
     while Instant::now() < end {
         tokio::select! {
-            _ = inputs.tick() => sent_seq = client.send_input(1.0, 0.0, 0)?,
+            _ = inputs.tick() => {
+                let values = play.input(&client.view());
+                sent_seq = client.send_input(&values)?;
+            }
             r = client.recv() => {
                 let now = Instant::now();
                 match r? {
-                    Received::Snapshot { tick, baseline, input_seq, bytes, .. } => println!(
-                        "tick {tick:>6} baseline {:>6} input_seq {input_seq:>5} (sent {sent_seq:>5}) \
+                    Received::Snapshot { tick, baseline, baseline2, input_seq, bytes, .. } => println!(
+                        "tick {tick:>6} baseline {:>6} {:>6} input_seq {input_seq:>5} (sent {sent_seq:>5}) \
                          {bytes:>6} B  +{:>5.1} ms",
                         baseline.map_or("full".to_owned(), |b| b.to_string()),
+                        baseline2.map_or("-".to_owned(), |b| b.to_string()),
                         now.duration_since(last).as_secs_f64() * 1000.0
                     ),
                     other => println!("{other:?}"),

@@ -1,6 +1,6 @@
-//! The load-test behaviour: one bot is one client that joins, walks at random (one input per
-//! server tick), pings once a second, and measures what a player would feel over a window that
-//! leaves out the ramp and its own first second.
+//! The load-test bot: one bot is one client that joins, plays the room's game (one input per
+//! server tick, from the `Behaviour` its game calls for), pings once a second, and measures
+//! what a player would feel over a window that leaves out the ramp and its own first second.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
@@ -13,13 +13,14 @@ use rand::{Rng, SeedableRng};
 use tokio::sync::watch;
 use tokio::time::{MissedTickBehavior, interval, interval_at, sleep_until};
 
+use crate::behaviour::{self, Behaviour};
 use crate::client::stats::latency_histogram;
 use crate::client::{ABNORMAL_CLOSURE, Client, ClientError, ConnectOptions, Counters, Received};
 
 /// How a bot behaves and when it measures.
 #[derive(Clone, Debug)]
 pub struct BotConfig {
-    /// Seeds the random walk: the same seed walks the same way.
+    /// Seeds the bot's behaviour: the same seed plays the same way.
     pub seed: u64,
     /// Nothing before this instant is measured (the end of the ramp).
     pub measure_from: Instant,
@@ -130,56 +131,17 @@ impl BotOutcome {
     }
 }
 
-/// A heading that changes now and then, and a pause now and then.
-struct RandomWalk {
-    rng: SmallRng,
-    dir: (f32, f32),
-}
-
-impl RandomWalk {
-    fn new(seed: u64) -> Self {
-        let mut walk = Self {
-            rng: SmallRng::seed_from_u64(seed),
-            dir: (0.0, 0.0),
-        };
-        walk.turn();
-        walk
-    }
-
-    fn turn(&mut self) {
-        self.dir = if self.rng.random_bool(0.1) {
-            (0.0, 0.0)
-        } else {
-            let a = self.rng.random_range(0.0..std::f32::consts::TAU);
-            (a.cos(), a.sin())
-        };
-    }
-
-    /// A uniform number in 0..1.
-    fn unit(&mut self) -> f64 {
-        self.rng.random()
-    }
-
-    /// The direction for the next tick: about one change a second at 60 Hz.
-    fn step(&mut self) -> (f32, f32) {
-        if self.rng.random_bool(1.0 / 60.0) {
-            self.turn();
-        }
-        self.dir
-    }
-}
-
 /// Runs one bot until `stop` turns true: join, play, measure; join again after an error when
-/// `behaviour.reconnect`. A bot whose first join fails gives up (it is a failed bot). Updates
+/// `config.reconnect`. A bot whose first join fails gives up (it is a failed bot). Updates
 /// `live` as it goes.
 pub async fn run_bot(
     opts: ConnectOptions,
-    behaviour: BotConfig,
+    config: BotConfig,
     mut stop: watch::Receiver<bool>,
     live: Arc<LiveStats>,
 ) -> BotOutcome {
     let mut out = BotOutcome::new(opts.name.clone());
-    let mut walk = RandomWalk::new(behaviour.seed);
+    let mut rng = SmallRng::seed_from_u64(config.seed);
     let mut opts = opts;
     while !*stop.borrow() {
         live.connecting.fetch_add(1, Relaxed);
@@ -199,13 +161,17 @@ pub async fn run_bot(
             Err(e) => {
                 out.close_codes.extend(e.close_code());
                 out.note_error(&e);
+                // A Welcome this client cannot use (a bad schema) is the server's fault.
+                if e.is_protocol_violation() {
+                    out.protocol_errors += 1;
+                }
                 if !out.connected() {
                     out.connect_error = Some(e);
                     live.failed.fetch_add(1, Relaxed);
                     break;
                 }
                 live.errors.fetch_add(1, Relaxed);
-                if !pause(&behaviour, &mut stop).await {
+                if !pause(&config, &mut stop).await {
                     break;
                 }
                 continue;
@@ -216,13 +182,16 @@ pub async fn run_bot(
         // A reconnect takes the same player back while the server still holds it.
         opts.resume_token = Some(welcome.resume_token.clone());
         let tick = Duration::from_secs(1) / u32::from(welcome.tick_rate.max(1));
+        // Chosen per connection: the room's game decides (and may change on a reconnect).
+        let mut play = behaviour::for_game(&welcome.game, &welcome.schema, rng.random());
         let session = Session {
             tick,
-            behaviour: &behaviour,
+            phase: tick.mul_f64(rng.random()),
+            config: &config,
             live: &live,
         };
         let ended = session
-            .play(&mut client, &mut walk, &mut stop, &mut out)
+            .play(&mut client, play.as_mut(), &mut stop, &mut out)
             .await;
         live.connected.fetch_sub(1, Relaxed);
         out.checksum_mismatches += client.stats().counters.checksum_mismatches;
@@ -244,7 +213,7 @@ pub async fn run_bot(
             }
         };
         out.close_codes.push(code);
-        if !behaviour.reconnect || !pause(&behaviour, &mut stop).await {
+        if !config.reconnect || !pause(&config, &mut stop).await {
             break;
         }
     }
@@ -254,7 +223,9 @@ pub async fn run_bot(
 /// What one connection's play needs besides the client.
 struct Session<'a> {
     tick: Duration,
-    behaviour: &'a BotConfig,
+    /// When in the tick this bot sends its inputs.
+    phase: Duration,
+    config: &'a BotConfig,
     live: &'a LiveStats,
 }
 
@@ -264,19 +235,18 @@ impl Session<'_> {
     async fn play(
         &self,
         client: &mut Client,
-        walk: &mut RandomWalk,
+        play: &mut dyn Behaviour,
         stop: &mut watch::Receiver<bool>,
         out: &mut BotOutcome,
     ) -> Option<ClientError> {
         // A random phase against the server's tick, as a player's frame loop has. Started on
         // `Welcome` (which leaves right after a tick), every bot would send just after the
         // room drains its inbox and wait a whole tick: a worst case, not what players feel.
-        let phase = self.tick.mul_f64(walk.unit());
-        let mut inputs = interval_at((Instant::now() + phase).into(), self.tick);
+        let mut inputs = interval_at((Instant::now() + self.phase).into(), self.tick);
         inputs.set_missed_tick_behavior(MissedTickBehavior::Skip);
-        let mut pings = interval(self.behaviour.ping_interval);
+        let mut pings = interval(self.config.ping_interval);
         pings.set_missed_tick_behavior(MissedTickBehavior::Skip);
-        let opens_at = (self.behaviour.measure_from).max(Instant::now() + self.behaviour.warmup);
+        let opens_at = (self.config.measure_from).max(Instant::now() + self.config.warmup);
         let window_opens = sleep_until(opens_at.into());
         tokio::pin!(window_opens);
         let mut window: Option<(Instant, Counters)> = None;
@@ -293,9 +263,10 @@ impl Session<'_> {
                     window = Some((Instant::now(), client.stats().counters));
                 }
                 // Send errors are counted by the client; a dead connection shows up in `recv`.
+                // The input carries the ack of the newest snapshot: one frame per tick.
                 _ = inputs.tick() => {
-                    let (dx, dy) = walk.step();
-                    let _ = client.send_input(dx, dy, 0);
+                    let values = play.input(&client.view());
+                    let _ = client.send_input(&values);
                 }
                 _ = pings.tick() => {
                     let _ = client.send_ping();
@@ -328,9 +299,9 @@ pub async fn stopped(stop: &mut watch::Receiver<bool>) {
 }
 
 /// Waits before joining again; false when stopped meanwhile (or the stop sender is gone).
-async fn pause(behaviour: &BotConfig, stop: &mut watch::Receiver<bool>) -> bool {
+async fn pause(config: &BotConfig, stop: &mut watch::Receiver<bool>) -> bool {
     tokio::select! {
-        _ = tokio::time::sleep(behaviour.reconnect_delay) => true,
+        _ = tokio::time::sleep(config.reconnect_delay) => true,
         _ = stopped(stop) => false,
     }
 }
@@ -338,23 +309,6 @@ async fn pause(behaviour: &BotConfig, stop: &mut watch::Receiver<bool>) -> bool 
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn random_walk_is_seeded_and_in_range() {
-        let (mut a, mut b) = (RandomWalk::new(7), RandomWalk::new(7));
-        let mut turns = 0;
-        let mut prev = a.step();
-        assert_eq!(prev, b.step());
-        for _ in 0..6000 {
-            let (x, y) = a.step();
-            assert_eq!((x, y), b.step());
-            assert!((-1.0..=1.0).contains(&x) && (-1.0..=1.0).contains(&y));
-            turns += usize::from((x, y) != prev);
-            prev = (x, y);
-        }
-        // About one turn a second at 60 Hz: 100 expected over 6000 steps.
-        assert!((50..200).contains(&turns), "{turns}");
-    }
 
     #[test]
     fn rates_need_a_window() {

@@ -9,8 +9,9 @@ use protocol::limits::{MAX_PLAYER_NAME_BYTES, MAX_ROOM_NAME_BYTES};
 use crate::client::WsUrl;
 use crate::load::LoadConfig;
 
-/// Headless ticksync bots: each joins a room, keeps the world from delta snapshots (verifying
-/// every checksum), sends an input every tick, and the run reports what players would feel.
+/// Headless ticksync bots: each joins a room, decodes its game from the schema the server sends,
+/// keeps the world from delta snapshots (verifying every checksum), plays it with an input every
+/// tick, and the run reports what players would feel.
 #[derive(Clone, Debug, Parser)]
 #[command(name = "bot-client", version)]
 pub struct Args {
@@ -31,6 +32,10 @@ pub struct Args {
     /// Room to join.
     #[arg(long, env = "TICKSYNC_BOT_ROOM", default_value = "arena")]
     pub room: String,
+    /// Game to ask for: creates the room with it, or must be what the room plays. By default
+    /// the bots play whatever the room plays (the server's default game for a new room).
+    #[arg(long, env = "TICKSYNC_BOT_GAME")]
+    pub game: Option<String>,
     /// Bots join spread over this long; it is not measured.
     #[arg(long, env = "TICKSYNC_BOT_RAMP", default_value = "1s", value_parser = parse_duration)]
     pub ramp: Duration,
@@ -51,7 +56,7 @@ pub struct Args {
         conflicts_with = "auth_token"
     )]
     pub join_secret: Option<String>,
-    /// Seed of the bots' random walks.
+    /// Seed of the bots' play (random walks, random inputs).
     #[arg(long, env = "TICKSYNC_BOT_SEED", default_value_t = 1)]
     pub seed: u64,
     /// Limit for TCP connect + WebSocket handshake + Welcome, per bot.
@@ -60,8 +65,8 @@ pub struct Args {
     /// A bot whose connection ends stays out (by default it joins again).
     #[arg(long, env = "TICKSYNC_BOT_NO_RECONNECT", value_parser = BoolishValueParser::new())]
     pub no_reconnect: bool,
-    /// Ack each snapshot at once, in its own write, as a browser does (by default a bot's ack
-    /// rides with its next input, at most a tick later: half the syscalls).
+    /// Also ack each snapshot at once, in its own frame (by default a bot's ack rides on its
+    /// next input, at most a tick later: one frame per tick).
     #[arg(long, env = "TICKSYNC_BOT_IMMEDIATE_ACKS", value_parser = BoolishValueParser::new())]
     pub immediate_acks: bool,
     /// Each bot's socket receive buffer (SO_RCVBUF), e.g. 64KiB; 0 leaves the OS default.
@@ -118,6 +123,13 @@ impl Args {
                 self.room
             ));
         }
+        if let Some(game) = &self.game
+            && !protocol::codec::valid_name(game)
+        {
+            return Err(format!(
+                "game {game:?}: 1-{MAX_ROOM_NAME_BYTES} characters of A-Z a-z 0-9 _ -"
+            ));
+        }
         let longest_name = self.name_prefix.len() + (self.bots - 1).to_string().len();
         if longest_name > MAX_PLAYER_NAME_BYTES || self.name_prefix.chars().any(char::is_control) {
             return Err(format!(
@@ -131,6 +143,7 @@ impl Args {
         Ok(LoadConfig {
             url: self.url.clone(),
             room: self.room.clone(),
+            game: self.game.clone(),
             bots: self.bots as usize,
             ramp: self.ramp,
             duration: self.duration,
@@ -178,7 +191,22 @@ mod tests {
         assert!(a.json && !a.allow_remote);
         let cfg = a.load_config().unwrap();
         assert_eq!((cfg.bots, cfg.name_prefix.as_str()), (200, "b"));
-        assert!(cfg.reconnect);
+        assert!(cfg.reconnect && cfg.coalesce_acks);
+        assert_eq!(cfg.game, None);
+    }
+
+    #[test]
+    fn takes_a_game() {
+        let a = parse(&["--game", "skirmish", "--immediate-acks"]).unwrap();
+        let cfg = a.load_config().unwrap();
+        assert_eq!(cfg.game.as_deref(), Some("skirmish"));
+        assert!(!cfg.coalesce_acks);
+        assert!(
+            parse(&["--game", "no/slash"])
+                .unwrap()
+                .load_config()
+                .is_err()
+        );
     }
 
     #[test]

@@ -1,6 +1,8 @@
-//! Headless ticksync bots: a client library that keeps the world exactly as a browser does, a
-//! load-test behaviour, and the aggregation behind the CLI's report.
+//! Headless ticksync bots: a client library that decodes any game from the schema its server
+//! sends and keeps the world exactly as a browser does, behaviours that play any game, a load
+//! test, and the aggregation behind the CLI's report.
 
+pub mod behaviour;
 pub mod bot;
 pub mod cli;
 pub mod client;
@@ -8,4 +10,5 @@ pub mod load;
 pub mod process;
 pub mod report;
 
+pub use behaviour::{Behaviour, GameView};
 pub use client::{Client, ClientError, ConnectOptions, Received};

@@ -28,6 +28,8 @@ const STOP_GRACE: Duration = Duration::from_secs(5);
 pub struct LoadConfig {
     pub url: String,
     pub room: String,
+    /// The game to ask for (`Hello.game`); `None`: whatever the room plays.
+    pub game: Option<String>,
     pub bots: usize,
     /// Bots join spread evenly over this long; measuring starts when it is over.
     pub ramp: Duration,
@@ -41,7 +43,8 @@ pub struct LoadConfig {
     pub seed: u64,
     pub connect_timeout: Duration,
     pub reconnect: bool,
-    /// Each bot sends its ack with its next input (one write) instead of at once.
+    /// Each bot's acks ride on its inputs (one frame per tick) rather than also going out at
+    /// once in their own frames.
     pub coalesce_acks: bool,
     /// Each bot's SO_RCVBUF (`None`: the OS default, which on loopback autotunes to many MB).
     pub recv_buffer: Option<usize>,
@@ -52,6 +55,7 @@ impl LoadConfig {
         Self {
             url: url.to_owned(),
             room: room.to_owned(),
+            game: None,
             bots,
             ramp: Duration::ZERO,
             duration,
@@ -76,15 +80,15 @@ impl LoadConfig {
                 protocol::join_token::mint(secret.as_bytes(), &opts.room, &opts.name, expires);
             opts.auth_token = Some(token);
         }
+        opts.game.clone_from(&self.game);
         opts.connect_timeout = self.connect_timeout;
         opts.coalesce_acks = self.coalesce_acks;
         opts.recv_buffer = self.recv_buffer;
-        // Distinct, reproducible walks per bot.
-        let mut behaviour =
-            BotConfig::new(self.seed ^ (i as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15));
-        behaviour.measure_from = measure_from;
-        behaviour.reconnect = self.reconnect;
-        (opts, behaviour)
+        // Distinct, reproducible play per bot.
+        let mut config = BotConfig::new(self.seed ^ (i as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15));
+        config.measure_from = measure_from;
+        config.reconnect = self.reconnect;
+        (opts, config)
     }
 }
 
@@ -100,7 +104,7 @@ pub async fn run_load(
     let measure_from = start + cfg.ramp;
     let mut bots = JoinSet::new();
     for i in 0..cfg.bots {
-        let (opts, behaviour) = cfg.bot(i, measure_from);
+        let (opts, config) = cfg.bot(i, measure_from);
         let joins_at = start + cfg.ramp.mul_f64(i as f64 / cfg.bots as f64);
         let mut stop = stop_rx.clone();
         let live = live.clone();
@@ -110,7 +114,7 @@ pub async fn run_load(
                 _ = stopped(&mut stop) => false,
             };
             if its_turn {
-                run_bot(opts, behaviour, stop, live).await
+                run_bot(opts, config, stop, live).await
             } else {
                 // Stopped before its turn: it never tried, which counts as never connected.
                 BotOutcome::new(opts.name)

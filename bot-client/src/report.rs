@@ -46,6 +46,8 @@ pub struct Report {
     /// Inputs sent in the windows, and messages not sent because the socket did not drain.
     pub inputs_sent: u64,
     pub send_queue_full: u64,
+    /// Standalone `Ack` frames sent in the windows (acks that could not ride on an input).
+    pub acks_sent: u64,
     /// Ticks skipped between a bot's consecutive snapshots, in the windows.
     pub stale_dropped: u64,
     /// `stale_dropped / (snapshots + stale_dropped)`.
@@ -92,7 +94,7 @@ impl Report {
         let mut close_codes = BTreeMap::new();
         let mut errors: Vec<String> = Vec::new();
         let (mut snapshots, mut bytes, mut stale) = (0, 0, 0);
-        let (mut inputs_sent, mut send_queue_full) = (0, 0);
+        let (mut inputs_sent, mut send_queue_full, mut acks_sent) = (0, 0, 0);
         for o in outcomes {
             // Same bounds everywhere, so adding cannot fail.
             let _ = latency.add(&o.input_latency_us);
@@ -102,6 +104,7 @@ impl Report {
             stale += o.window_counters.stale_dropped;
             inputs_sent += o.window_counters.inputs_sent;
             send_queue_full += o.window_counters.send_queue_full;
+            acks_sent += o.window_counters.acks_sent;
             for &code in &o.close_codes {
                 *close_codes.entry(close_code_name(code)).or_insert(0) += 1;
             }
@@ -138,6 +141,7 @@ impl Report {
             snapshots,
             inputs_sent,
             send_queue_full,
+            acks_sent,
             stale_dropped: stale,
             stale_share: if snapshots + stale == 0 {
                 0.0
@@ -397,6 +401,7 @@ mod tests {
             "checksum_mismatches",
             "protocol_errors",
             "close_codes",
+            "acks_sent",
         ] {
             assert!(v.get(key).is_some(), "missing {key}");
         }

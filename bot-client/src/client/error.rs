@@ -31,6 +31,9 @@ pub enum ClientError {
     /// The connection's writer has stopped; nothing more can be sent.
     #[error("connection closed")]
     NotConnected,
+    /// `send_action` with an id the game's schema does not declare; nothing was sent.
+    #[error("action {0} is not in the game's schema")]
+    UnknownAction(u16),
 }
 
 /// The close code a connection ended with when the server sent none: WebSocket's "abnormal

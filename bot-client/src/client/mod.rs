@@ -1,8 +1,10 @@
-//! One connection to a ticksync server that keeps the world exactly as a browser does: applies
-//! every snapshot's delta to its baseline, verifies the checksum, acks.
+//! One connection to a ticksync server that keeps the world exactly as a browser does: decodes
+//! any game from the schema its `Welcome` carries, applies every snapshot's delta to its
+//! baselines, verifies the checksum, and acks (on its inputs).
 
 mod error;
 mod options;
+pub mod read;
 pub mod ring;
 pub mod stats;
 mod transport;
@@ -11,13 +13,15 @@ mod wire;
 use std::collections::VecDeque;
 use std::time::{Duration, Instant};
 
+use protocol::declare::{Fields, Writer};
 use protocol::limits::MAX_SERVER_MSG_BYTES;
 use protocol::{
-    ClientMsg, EntityId, EntityTable, Event, Hello, Input, PROTOCOL_VERSION, ServerMsg,
-    SnapshotHeader, Welcome, codec, codes, quant,
+    Action, ClientMsg, Descriptor, EntityId, Event, Hello, Input, PROTOCOL_VERSION, Plan,
+    ServerMsg, SnapshotHeader, StateTable, Value, Welcome, codec, codes, schema,
 };
 use tokio::net::TcpStream;
 
+use crate::behaviour::GameView;
 pub use error::{ABNORMAL_CLOSURE, ClientError, NO_STATUS, close_code_name};
 pub use options::{ConnectOptions, WsUrl};
 use ring::{RingError, TableRing};
@@ -40,6 +44,7 @@ pub enum Received {
     Snapshot {
         tick: u32,
         baseline: Option<u32>,
+        baseline2: Option<u32>,
         input_seq: u32,
         server_time_us: u64,
         /// `Some(true)` when the snapshot carried a checksum (a mismatch is an error instead);
@@ -49,6 +54,13 @@ pub enum Received {
         bytes: usize,
     },
     Event(Event),
+    /// A game-declared event, decoded with the schema (`events[id]`).
+    GameEvent {
+        id: u16,
+        name: String,
+        /// One per field of the event, in field-id order.
+        values: Vec<Value>,
+    },
     /// The answer to a `Client::send_ping`.
     Pong {
         rtt: Duration,
@@ -68,10 +80,18 @@ pub struct Client {
     /// the CPU); only the close frame matters.
     discarding: bool,
     player: EntityId,
+    tick_rate: u16,
+    /// The game's schema (from `Welcome`) and its compiled plan.
+    schema: Descriptor,
+    plan: Plan,
     auto_ack: bool,
     coalesce_acks: bool,
-    /// With `coalesce_acks`: the ack waiting to go out with the next input.
-    pending_ack: Option<u32>,
+    /// An input (carrying the newest ack) went out since the previous snapshot (or none has
+    /// been applied yet). False at a snapshot: the client is not playing, so that snapshot is
+    /// acked alone.
+    input_since_snapshot: bool,
+    /// The coded values of the input being sent, reused.
+    input_values: Vec<u8>,
     ring: TableRing,
     /// The delta of the snapshot being handled, copied out of the read buffer.
     delta_buf: Vec<u8>,
@@ -117,9 +137,13 @@ impl Client {
                 index: 0,
                 version: 0,
             },
+            tick_rate: 0,
+            schema: empty_schema(),
+            plan: Plan::default(),
             auto_ack: opts.auto_ack,
             coalesce_acks: opts.coalesce_acks,
-            pending_ack: None,
+            input_since_snapshot: true,
+            input_values: Vec::with_capacity(32),
             ring: TableRing::default(),
             delta_buf: Vec::new(),
             newest_tick: None,
@@ -135,9 +159,19 @@ impl Client {
             name: opts.name,
             auth_token: opts.auth_token,
             resume_token: opts.resume_token,
+            game: opts.game.clone(),
         }))?;
         let welcome = client.wait_for_welcome().await?;
+        if let Err(why) = check_welcome(&welcome, opts.game.as_deref()) {
+            // Best effort: say why on the way out.
+            let code = codes::PROTOCOL_ERROR.to_be_bytes();
+            let _ = client.writer.write(&client.tcp, &[(OP_CLOSE, &code)]);
+            return Err(client.protocol_error(why));
+        }
         client.player = welcome.player;
+        client.tick_rate = welcome.tick_rate;
+        client.plan = Plan::new(&welcome.schema);
+        client.schema = welcome.schema.clone();
         Ok((client, welcome))
     }
 
@@ -152,7 +186,7 @@ impl Client {
             ));
         };
         match msg {
-            ServerMsg::Welcome(w) => Ok(w),
+            ServerMsg::Welcome(w) => Ok(*w),
             ServerMsg::Reject { code, reason } => {
                 // Let the close handshake that follows finish, so the server sees a clean close
                 // rather than a reset.
@@ -211,7 +245,7 @@ impl Client {
                     let decoded = match codec::decode_snapshot_header(bytes) {
                         Ok(Some((header, delta))) => {
                             self.delta_buf.clear();
-                            self.delta_buf.extend_from_slice(delta.0);
+                            self.delta_buf.extend_from_slice(delta);
                             Ok(Msg::Snapshot(header))
                         }
                         Ok(None) => codec::decode_server(bytes).map(Msg::Other),
@@ -281,6 +315,27 @@ impl Client {
                 self.stats.counters.events += 1;
                 Ok(Received::Event(e))
             }
+            ServerMsg::GameEvent(Action { id, values }) => {
+                let Some(event) = self.schema.events.get(usize::from(id)) else {
+                    return Err(
+                        self.protocol_error(format!("game event {id} is not in the schema"))
+                    );
+                };
+                match schema::decode_values(&event.fields, &values) {
+                    Ok(values) => {
+                        self.stats.counters.game_events += 1;
+                        Ok(Received::GameEvent {
+                            id,
+                            name: event.name.clone(),
+                            values,
+                        })
+                    }
+                    Err(e) => {
+                        let what = format!("game event {}: {e}", event.name);
+                        Err(self.protocol_error(what))
+                    }
+                }
+            }
             ServerMsg::Pong { client_time_us, .. } => {
                 let sent = self.epoch + Duration::from_micros(client_time_us);
                 let rtt = at.saturating_duration_since(sent);
@@ -306,8 +361,10 @@ impl Client {
         {
             self.stats.counters.stale_dropped += u64::from(s.tick - prev - 1);
         }
-        let delta = protocol::EncodedDelta(&self.delta_buf);
-        match self.ring.apply(s.tick, s.baseline, &delta, s.checksum) {
+        match self
+            .ring
+            .apply(&self.plan, Some(self.player), &s, &self.delta_buf)
+        {
             Ok(_) => {}
             Err(RingError::ChecksumMismatch { tick, .. }) => {
                 self.newest_tick = Some(s.tick);
@@ -328,18 +385,17 @@ impl Client {
         self.stats.counters.snapshots += 1;
         self.record_input_latency(s.input_seq, at);
         if self.auto_ack {
-            // An ack still waiting means no input went out for a whole snapshot: send it now,
-            // so the server's baseline never lags more than one snapshot behind.
-            let now = match self.coalesce_acks {
-                true => self.pending_ack.replace(s.tick),
-                false => Some(s.tick),
-            };
-            if let Some(tick) = now {
+            // Acks ride on inputs. No input since the previous snapshot means the client is
+            // not playing (or skipped a tick): ack this one alone, so the server's baseline
+            // never lags more than a snapshot behind.
+            let idle = !std::mem::replace(&mut self.input_since_snapshot, false);
+            if idle || !self.coalesce_acks {
                 // A full queue drops this ack; the next one supersedes it anyway. A stopped
                 // writer means the connection is closing: the close itself is still queued
                 // behind this snapshot, and `recv` reports it next.
-                match self.send(ClientMsg::Ack { tick }) {
-                    Ok(()) | Err(ClientError::SendQueueFull | ClientError::NotConnected) => {}
+                match self.send(ClientMsg::Ack { tick: s.tick }) {
+                    Ok(()) => self.stats.counters.acks_sent += 1,
+                    Err(ClientError::SendQueueFull | ClientError::NotConnected) => {}
                     Err(e) => return Err(e),
                 }
             }
@@ -347,6 +403,7 @@ impl Client {
         Ok(Received::Snapshot {
             tick: s.tick,
             baseline: s.baseline,
+            baseline2: s.baseline2,
             input_seq: s.input_seq,
             server_time_us: s.server_time_us,
             checksum_ok: s.checksum.map(|_| true),
@@ -390,29 +447,36 @@ impl Client {
         })
     }
 
-    /// Sends the next `Input` (direction components in -1.0..=1.0) and returns its seq.
-    pub fn send_input(&mut self, dx: f32, dy: f32, buttons: u8) -> Result<u32, ClientError> {
+    /// Sends the next `Input` (the game's input fields, `schema().input`, in field-id order)
+    /// and returns its seq. With `auto_ack` it carries the newest applied tick: a playing
+    /// client acks with its inputs. Missing trailing values are sent as their field's default
+    /// (0, the first variant, ""), extra ones are dropped; numbers are clamped into range.
+    pub fn send_input(&mut self, values: &[Value]) -> Result<u32, ClientError> {
         let seq = self.next_input_seq;
-        let input = Input {
+        let ack = match self.auto_ack {
+            true => self.ring.latest().map(|(tick, _)| tick),
+            false => None,
+        };
+        let mut coded = std::mem::take(&mut self.input_values);
+        coded.clear();
+        read::encode_values(&self.schema.input, values, &mut coded);
+        let msg = ClientMsg::Input(Input {
             seq,
-            dx: quant::axis_to_wire(dx),
-            dy: quant::axis_to_wire(dy),
-            buttons,
-        };
-        let input = codec::encode_client(&ClientMsg::Input(input));
-        let sent = match self.pending_ack {
-            // Both in one write.
-            Some(tick) => {
-                let ack = codec::encode_client(&ClientMsg::Ack { tick });
-                self.write(&[(OP_BINARY, &ack), (OP_BINARY, &input)])
-            }
-            None => self.write(&[(OP_BINARY, &input)]),
-        };
+            ack,
+            values: coded,
+        });
+        let bytes = codec::encode_client(&msg);
+        if let ClientMsg::Input(input) = msg {
+            self.input_values = input.values;
+        }
+        let sent = self.write(&[(OP_BINARY, &bytes)]);
         if let Err(ClientError::SendQueueFull) = sent {
             self.stats.counters.send_queue_full += 1;
         }
         sent?;
-        self.pending_ack = None;
+        if ack.is_some() {
+            self.input_since_snapshot = true;
+        }
         self.next_input_seq += 1;
         self.stats.counters.inputs_sent += 1;
         if self.pending_inputs.len() == MAX_PENDING_INPUTS {
@@ -420,6 +484,30 @@ impl Client {
         }
         self.pending_inputs.push_back((seq, Instant::now()));
         Ok(seq)
+    }
+
+    /// `send_input` with the values of a typed input struct.
+    pub fn send_input_as<T: Fields>(&mut self, input: &T) -> Result<u32, ClientError> {
+        let mut w = Writer::default();
+        input.write(&mut w);
+        self.send_input(&w.values())
+    }
+
+    /// Sends the game's action `id` (`schema().actions[id]`) with its fields' values (padded
+    /// and clamped as in `send_input`). Reliable: the server handles every one, in order.
+    pub fn send_action(&mut self, id: u16, values: &[Value]) -> Result<(), ClientError> {
+        let action = self
+            .schema
+            .actions
+            .get(usize::from(id))
+            .ok_or(ClientError::UnknownAction(id))?;
+        let mut coded = Vec::new();
+        read::encode_values(&action.fields, values, &mut coded);
+        let sent = self.send(ClientMsg::Action(Action { id, values: coded }));
+        if let Err(ClientError::SendQueueFull) = sent {
+            self.stats.counters.send_queue_full += 1;
+        }
+        sent
     }
 
     /// Sends a `Ping` stamped with this client's clock; the `Pong` comes back from `recv` with
@@ -440,15 +528,63 @@ impl Client {
         self.player
     }
 
+    /// The game's schema, from `Welcome`: its entity types, input fields, actions and events.
+    pub fn schema(&self) -> &Descriptor {
+        &self.schema
+    }
+
+    /// The schema compiled for applying and checking snapshots.
+    pub fn plan(&self) -> &Plan {
+        &self.plan
+    }
+
+    /// Snapshots per second (from `Welcome`).
+    pub fn tick_rate(&self) -> u16 {
+        self.tick_rate
+    }
+
     /// The newest tick and its table.
-    pub fn latest(&self) -> Option<(u32, &EntityTable)> {
+    pub fn latest(&self) -> Option<(u32, &StateTable)> {
         self.ring.latest()
     }
 
     /// The table at `tick`, while the client still holds it (the ring drops tables older than
-    /// the newest baseline, and keeps at most 64).
-    pub fn table_at(&self, tick: u32) -> Option<&EntityTable> {
+    /// the newest snapshot's baselines, and keeps at most 64).
+    pub fn table_at(&self, tick: u32) -> Option<&StateTable> {
         self.ring.get(tick)
+    }
+
+    /// What a `Behaviour` sees: the schema, the newest table, this client's player.
+    pub fn view(&self) -> GameView<'_> {
+        GameView {
+            schema: &self.schema,
+            plan: &self.plan,
+            latest: self.ring.latest(),
+            player: self.player,
+            tick_rate: self.tick_rate,
+        }
+    }
+
+    /// Every field of entity `id` in the newest table, as game values in field-id order
+    /// (numbers dequantised, strings as text). Other entities' owner-only fields read as 0.
+    pub fn entity_values(&self, id: EntityId) -> Option<Vec<Value>> {
+        read::entity_values(&self.schema, self.ring.latest()?.1, id)
+    }
+
+    /// The field called `name` (e.g. `"pos.x"`) of entity `id` in the newest table.
+    pub fn field(&self, id: EntityId, name: &str) -> Option<Value> {
+        read::field_value(&self.schema, self.ring.latest()?.1, id, name)
+    }
+
+    /// Entity `id` in the newest table read as `T`. A `T` declaring fewer fields than the
+    /// server's type (an older client) reads the fields it knows: field ids only grow.
+    pub fn entity_as<T: Fields>(&self, id: EntityId) -> Option<T> {
+        read::entity_as(&self.schema, self.ring.latest()?.1, id)
+    }
+
+    /// The room state's fields in the newest table, for games that declare one.
+    pub fn room_values(&self) -> Option<Vec<Value>> {
+        self.entity_values(read::ROOM)
     }
 
     pub fn stats(&self) -> &ClientStats {
@@ -513,7 +649,54 @@ fn message_name(msg: &ServerMsg) -> &'static str {
         ServerMsg::Snapshot(_) => "Snapshot",
         ServerMsg::Pong { .. } => "Pong",
         ServerMsg::Event(_) => "Event",
+        ServerMsg::GameEvent(_) => "GameEvent",
     }
+}
+
+/// A placeholder until `Welcome` brings the real schema.
+fn empty_schema() -> Descriptor {
+    Descriptor {
+        game: String::new(),
+        types: Vec::new(),
+        room_type: None,
+        input: Vec::new(),
+        actions: Vec::new(),
+        events: Vec::new(),
+        params: Vec::new(),
+    }
+}
+
+/// What a client relies on in `Welcome`: its version, a valid schema that hashes to
+/// `schema_hash`, and the game asked for.
+fn check_welcome(w: &Welcome, game: Option<&str>) -> Result<(), String> {
+    if w.version != PROTOCOL_VERSION {
+        return Err(format!(
+            "Welcome of protocol version {}, expected {PROTOCOL_VERSION}",
+            w.version
+        ));
+    }
+    w.schema
+        .validate()
+        .map_err(|e| format!("Welcome carries an invalid {e}"))?;
+    let hash = w.schema.hash();
+    if hash != w.schema_hash {
+        return Err(format!(
+            "Welcome's schema hashes to {hash:#010x}, not the {:#010x} it claims",
+            w.schema_hash
+        ));
+    }
+    if w.game != w.schema.game {
+        return Err(format!(
+            "Welcome names game {:?} but its schema is {:?}",
+            w.game, w.schema.game
+        ));
+    }
+    if let Some(want) = game
+        && want != w.game
+    {
+        return Err(format!("asked for game {want:?}, joined {:?}", w.game));
+    }
+    Ok(())
 }
 
 #[cfg(test)]

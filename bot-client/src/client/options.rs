@@ -12,18 +12,23 @@ pub struct ConnectOptions {
     pub name: String,
     pub auth_token: Option<String>,
     pub resume_token: Option<String>,
+    /// The game the client wants (`Hello.game`): creates the room with it, or must match the
+    /// game of an existing room. `None`: whatever the room plays (or the server's default).
+    pub game: Option<String>,
     /// The `Origin` header. `None` sends `http://HOST:PORT`, what a browser on the server's own
     /// page sends; `Some("")` sends none.
     pub origin: Option<String>,
     /// `SO_RCVBUF` before connecting. A small one makes a slow reader's backlog reach the
     /// server quickly (slow-client tests).
     pub recv_buffer: Option<usize>,
-    /// Ack every snapshot as soon as it is applied (what a real client does). Off, the server
-    /// keeps sending deltas against the last acked tick, or full snapshots.
+    /// Ack applied snapshots (what a real client does): every `Input` carries the newest
+    /// applied tick, and a standalone `Ack` goes out for a snapshot when no input went out
+    /// since the one before. Off, inputs carry no ack and none is sent: the server keeps
+    /// sending deltas against the last acked tick, or full snapshots.
     pub auto_ack: bool,
-    /// With `auto_ack`: hold each ack until the next `send_input` (at most one snapshot), so
-    /// the two leave in one write. Halves a bot's send syscalls; the server's baseline for this
-    /// client is then up to a tick older. Off by default: a browser acks at once.
+    /// With `auto_ack` (on by default): acks ride on inputs, so a playing client sends one
+    /// frame per tick. Off: every snapshot is also acked at once in its own `Ack` frame (two
+    /// frames per tick for a playing client; the server's baseline is up to a tick fresher).
     pub coalesce_acks: bool,
     /// Bounds TCP connect, the WebSocket handshake and the wait for `Welcome` together.
     pub connect_timeout: Duration,
@@ -37,10 +42,11 @@ impl ConnectOptions {
             name: name.to_owned(),
             auth_token: None,
             resume_token: None,
+            game: None,
             origin: None,
             recv_buffer: None,
             auto_ack: true,
-            coalesce_acks: false,
+            coalesce_acks: true,
             connect_timeout: Duration::from_secs(10),
         }
     }

@@ -1,30 +1,15 @@
 //! The tables a client holds, keyed by tick, so that each delta can be applied to whichever
-//! baseline the server built it against.
+//! baseline (and second baseline, for linear predictors) the server built it against.
 //!
-//! The server only ever uses a baseline the client acked, and never goes back to an older one
-//! than it has used, so everything older than the newest snapshot's baseline can go. Tables are
-//! recycled (a pool of spares) so the steady state allocates nothing per snapshot.
+//! The server only ever uses baselines the client acked, and never goes back to an older one
+//! than it has used, so everything older than the newest snapshot's oldest baseline (the lesser
+//! of `baseline` and `baseline2`) can go. Tables are recycled (a pool of spares, refilled with
+//! `StateTable::clone_from`), so the steady state allocates nothing per snapshot.
 
 use std::collections::VecDeque;
 
-use protocol::{ApplyError, Delta, EncodedDelta, EntityTable};
-
-/// A delta as it arrives: decoded, or still in its wire bytes (applied without decoding).
-pub trait DeltaSource {
-    fn apply_to(&self, table: &mut EntityTable) -> Result<(), ApplyError>;
-}
-
-impl DeltaSource for Delta {
-    fn apply_to(&self, table: &mut EntityTable) -> Result<(), ApplyError> {
-        Ok(self.apply(table)?)
-    }
-}
-
-impl DeltaSource for EncodedDelta<'_> {
-    fn apply_to(&self, table: &mut EntityTable) -> Result<(), ApplyError> {
-        self.apply(table)
-    }
-}
+use protocol::state_delta::{self, Baseline, DeltaError};
+use protocol::{EntityId, Plan, SnapshotHeader, StateTable};
 
 /// How many tables a client keeps by default: about one second at 60 Hz, far more than the
 /// server's acked baseline ever lags on a working connection.
@@ -36,14 +21,16 @@ pub enum RingError {
     OutOfOrder { tick: u32, newest: u32 },
     #[error("snapshot {tick} is against baseline {baseline}, which this client does not hold")]
     UnknownBaseline { tick: u32, baseline: u32 },
-    /// The baseline was dropped to stay within capacity: this client fell more than
-    /// `capacity` snapshots behind the acks the server has (its own fault, not the server's).
+    /// A baseline was dropped to stay within capacity: this client fell more than `capacity`
+    /// snapshots behind the acks the server has (its own fault, not the server's).
     #[error(
         "snapshot {tick} is against baseline {baseline}, which this client dropped: it fell too far behind"
     )]
     Evicted { tick: u32, baseline: u32 },
+    #[error("snapshot {tick} names a second baseline ({baseline2}) but no baseline")]
+    SecondWithoutFirst { tick: u32, baseline2: u32 },
     #[error("snapshot {tick} does not apply to its baseline: {error}")]
-    BadDelta { tick: u32, error: ApplyError },
+    BadDelta { tick: u32, error: DeltaError },
     #[error("snapshot {tick}: checksum {actual:#010x} differs from the server's {expected:#010x}")]
     ChecksumMismatch {
         tick: u32,
@@ -55,8 +42,8 @@ pub enum RingError {
 /// Tables by ascending tick, at most `capacity` of them.
 #[derive(Debug)]
 pub struct TableRing {
-    tables: VecDeque<(u32, EntityTable)>,
-    spare: Vec<EntityTable>,
+    tables: VecDeque<(u32, StateTable)>,
+    spare: Vec<StateTable>,
     capacity: usize,
     /// The newest tick dropped for capacity rather than by the baseline rule.
     evicted_through: Option<u32>,
@@ -72,8 +59,8 @@ impl TableRing {
     pub fn new(capacity: usize) -> Self {
         let capacity = capacity.max(1);
         Self {
-            tables: VecDeque::with_capacity(capacity),
-            spare: Vec::new(),
+            tables: VecDeque::with_capacity(capacity + 1),
+            spare: Vec::with_capacity(capacity + 1),
             capacity,
             evicted_through: None,
         }
@@ -87,52 +74,76 @@ impl TableRing {
         self.tables.is_empty()
     }
 
+    /// The ticks held, oldest first.
+    pub fn ticks(&self) -> impl Iterator<Item = u32> + '_ {
+        self.tables.iter().map(|(t, _)| *t)
+    }
+
     /// The newest tick and its table.
-    pub fn latest(&self) -> Option<(u32, &EntityTable)> {
+    pub fn latest(&self) -> Option<(u32, &StateTable)> {
         self.tables.back().map(|(tick, table)| (*tick, table))
     }
 
-    pub fn get(&self, tick: u32) -> Option<&EntityTable> {
-        let i = self.tables.binary_search_by_key(&tick, |(t, _)| *t).ok()?;
-        Some(&self.tables[i].1)
+    pub fn get(&self, tick: u32) -> Option<&StateTable> {
+        self.position(tick).map(|i| &self.tables[i].1)
     }
 
-    /// Builds the table at `tick` (the delta applied to a copy of the table at `baseline`, or to
-    /// the empty table), checks it against `checksum` when given, and keeps it. On success
-    /// returns whether a checksum was checked. On error nothing is kept.
+    fn position(&self, tick: u32) -> Option<usize> {
+        self.tables.binary_search_by_key(&tick, |(t, _)| *t).ok()
+    }
+
+    /// Where the table at `baseline` is, or why it is not there.
+    fn find(&self, tick: u32, baseline: u32) -> Result<usize, RingError> {
+        self.position(baseline)
+            .ok_or(if self.evicted_through >= Some(baseline) {
+                RingError::Evicted { tick, baseline }
+            } else {
+                RingError::UnknownBaseline { tick, baseline }
+            })
+    }
+
+    /// Builds the table at `header.tick` from `delta` (the snapshot's delta bytes) against the
+    /// tables at `header.baseline` and `header.baseline2` (or the empty table), checks it
+    /// against `header.checksum` when given (as the client whose player is `own` sees it), and
+    /// keeps it. Returns whether a checksum was checked. On error nothing is kept.
     pub fn apply(
         &mut self,
-        tick: u32,
-        baseline: Option<u32>,
-        delta: &impl DeltaSource,
-        checksum: Option<u32>,
+        plan: &Plan,
+        own: Option<EntityId>,
+        header: &SnapshotHeader,
+        delta: &[u8],
     ) -> Result<bool, RingError> {
+        let tick = header.tick;
         if let Some((newest, _)) = self.latest()
             && tick <= newest
         {
             return Err(RingError::OutOfOrder { tick, newest });
         }
+        let (first, second) = match (header.baseline, header.baseline2) {
+            (None, None) => (None, None),
+            (None, Some(baseline2)) => {
+                return Err(RingError::SecondWithoutFirst { tick, baseline2 });
+            }
+            (Some(b), b2) => (
+                Some((self.find(tick, b)?, b)),
+                match b2 {
+                    Some(b2) => Some((self.find(tick, b2)?, b2)),
+                    None => None,
+                },
+            ),
+        };
         let mut table = self.spare.pop().unwrap_or_default();
-        match baseline {
-            None => table.clear(),
-            Some(b) => match self.get(b) {
-                Some(base) => table.clone_from(base),
-                None => {
-                    self.spare.push(table);
-                    return Err(if self.evicted_through >= Some(b) {
-                        RingError::Evicted { tick, baseline: b }
-                    } else {
-                        RingError::UnknownBaseline { tick, baseline: b }
-                    });
-                }
-            },
-        }
-        if let Err(error) = delta.apply_to(&mut table) {
+        let base = first.map(|(i, b)| Baseline {
+            table: &self.tables[i].1,
+            tick: b,
+            second: second.map(|(j, b2)| (&self.tables[j].1, b2)),
+        });
+        if let Err(error) = state_delta::apply(plan, own, base.as_ref(), tick, delta, &mut table) {
             self.spare.push(table);
             return Err(RingError::BadDelta { tick, error });
         }
-        if let Some(expected) = checksum {
-            let actual = table.checksum();
+        if let Some(expected) = header.checksum {
+            let actual = plan.checksum(&table, own);
             if actual != expected {
                 self.spare.push(table);
                 return Err(RingError::ChecksumMismatch {
@@ -143,13 +154,17 @@ impl TableRing {
             }
         }
         self.tables.push_back((tick, table));
-        if let Some(b) = baseline {
+        let oldest_needed = match (header.baseline, header.baseline2) {
+            (Some(b), Some(b2)) => Some(b.min(b2)),
+            (b, _) => b,
+        };
+        if let Some(b) = oldest_needed {
             self.drop_older_than(b);
         }
         while self.tables.len() > self.capacity {
             self.evicted_through = self.recycle_oldest().max(self.evicted_through);
         }
-        Ok(checksum.is_some())
+        Ok(header.checksum.is_some())
     }
 
     fn drop_older_than(&mut self, tick: u32) {
@@ -168,64 +183,137 @@ impl TableRing {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use protocol::table::KIND_NPC;
-    use protocol::{EntityId, EntityState};
+    use protocol::schema::{
+        Coding, Descriptor, FieldDesc, Predictor, TypeDesc, Visibility, number,
+    };
+    use protocol::state_delta::Encoder;
 
-    fn world(xs: &[i32]) -> EntityTable {
-        xs.iter()
-            .enumerate()
-            .map(|(i, &x)| {
-                let id = EntityId {
-                    index: i as u32,
-                    version: 1,
-                };
-                (
-                    id,
-                    EntityState {
-                        kind: KIND_NPC,
-                        x,
-                        y: 0,
-                    },
-                )
-            })
-            .collect()
+    /// One type: `x` (linear prediction), `v` and `x2` (velocity-predicted by `v`), and an
+    /// owner-only `secret`.
+    fn plan() -> Plan {
+        let fixed = |min, max| Coding::Fixed {
+            scale: 16,
+            min,
+            max,
+            tolerance: 0,
+        };
+        let mut x = FieldDesc::new("x", fixed(-100_000, 100_000));
+        x.predictor = Predictor::Linear;
+        let mut x2 = FieldDesc::new("x2", fixed(-100_000, 100_000));
+        x2.predictor = Predictor::Velocity {
+            field: 1,
+            num: 0,
+            den: 0,
+        };
+        let mut secret = FieldDesc::new("secret", Coding::Int { min: 0, max: 1000 });
+        secret.visibility = Visibility::Owner;
+        let d = Descriptor {
+            game: "t".into(),
+            types: vec![TypeDesc {
+                id: 0,
+                name: "thing".into(),
+                fields: number(vec![x, FieldDesc::new("v", fixed(-160, 160)), x2, secret]),
+            }],
+            room_type: None,
+            input: vec![],
+            actions: vec![],
+            events: vec![],
+            params: vec![],
+        }
+        .resolve(16)
+        .unwrap();
+        Plan::new(&d)
     }
 
-    /// Applies the delta from `base` (the ring's table at `baseline`, or empty) to `now`.
-    fn send(ring: &mut TableRing, tick: u32, baseline: Option<u32>, now: &EntityTable) {
-        let base = baseline.map_or_else(EntityTable::new, |b| ring.get(b).unwrap().clone());
-        let delta = Delta::between(&base, now);
-        assert_eq!(
-            ring.apply(tick, baseline, &delta, Some(now.checksum())),
-            Ok(true)
-        );
+    const OWN: EntityId = EntityId {
+        index: 0,
+        version: 1,
+    };
+
+    fn world(xs: &[i32]) -> StateTable {
+        let mut t = StateTable::new(4);
+        for (i, &x) in xs.iter().enumerate() {
+            let id = EntityId {
+                index: i as u32,
+                version: 1,
+            };
+            // Only the client's own entity has a private value: it never sees the others'.
+            let secret = if i == 0 { x.abs() % 1000 } else { 0 };
+            t.insert(id, 0)
+                .unwrap()
+                .copy_from_slice(&[x, x % 7, x * 3, secret]);
+        }
+        t
+    }
+
+    fn header(tick: u32, baseline: Option<u32>, baseline2: Option<u32>) -> SnapshotHeader {
+        SnapshotHeader {
+            tick,
+            baseline,
+            baseline2,
+            input_seq: 0,
+            server_time_us: 0,
+            checksum: None,
+        }
+    }
+
+    /// The delta from the ring's tables at `baseline` (and `baseline2`) to `now`, as a server
+    /// builds it.
+    fn delta(
+        ring: &TableRing,
+        tick: u32,
+        baseline: Option<u32>,
+        baseline2: Option<u32>,
+        now: &StateTable,
+    ) -> Vec<u8> {
+        let plan = plan();
+        let base = baseline.map(|b| Baseline {
+            table: ring.get(b).unwrap(),
+            tick: b,
+            second: baseline2.map(|b2| (ring.get(b2).unwrap(), b2)),
+        });
+        let mut enc = Encoder::default();
+        let mut out = Vec::new();
+        enc.shared(&plan, base.as_ref(), now, tick, &mut out);
+        enc.private(&plan, OWN, base.as_ref(), now, tick, &mut out);
+        out
+    }
+
+    fn send(ring: &mut TableRing, tick: u32, b: Option<u32>, b2: Option<u32>, now: &StateTable) {
+        let bytes = delta(ring, tick, b, b2, now);
+        let mut h = header(tick, b, b2);
+        h.checksum = Some(plan().checksum(now, Some(OWN)));
+        assert_eq!(ring.apply(&plan(), Some(OWN), &h, &bytes), Ok(true));
         assert_eq!(ring.get(tick), Some(now));
     }
 
     #[test]
-    fn applies_against_the_named_baseline() {
+    fn applies_against_the_named_baselines() {
         let mut ring = TableRing::new(8);
-        send(&mut ring, 10, None, &world(&[1, 2, 3]));
-        send(&mut ring, 11, Some(10), &world(&[2, 2, 3]));
-        // The server may still use an older acked baseline.
-        send(&mut ring, 12, Some(10), &world(&[3, 2, 4, 7]));
-        send(&mut ring, 13, Some(12), &world(&[3, 9]));
+        send(&mut ring, 10, None, None, &world(&[1, 2, 3]));
+        send(&mut ring, 11, Some(10), None, &world(&[2, 2, 3]));
+        // The server may still use an older acked baseline, and a second one.
+        send(&mut ring, 12, Some(10), None, &world(&[3, 2, 4, 7]));
+        send(&mut ring, 14, Some(12), Some(11), &world(&[5, 9, 4, 8]));
+        send(&mut ring, 15, Some(14), Some(12), &world(&[3, 9]));
         assert_eq!(
             ring.latest().map(|(t, w)| (t, w.clone())),
-            Some((13, world(&[3, 9])))
+            Some((15, world(&[3, 9])))
         );
     }
 
     #[test]
-    fn prunes_tables_older_than_the_newest_baseline() {
+    fn keeps_what_either_baseline_may_still_need() {
         let mut ring = TableRing::new(8);
-        send(&mut ring, 1, None, &world(&[1]));
-        send(&mut ring, 2, Some(1), &world(&[2]));
-        send(&mut ring, 3, Some(1), &world(&[3]));
-        assert_eq!(ring.len(), 3);
-        send(&mut ring, 4, Some(3), &world(&[4]));
-        assert!(ring.get(1).is_none() && ring.get(2).is_none());
-        assert_eq!(ring.len(), 2);
+        send(&mut ring, 1, None, None, &world(&[1]));
+        send(&mut ring, 2, Some(1), None, &world(&[2]));
+        send(&mut ring, 3, Some(1), None, &world(&[3]));
+        assert_eq!(ring.ticks().collect::<Vec<_>>(), [1, 2, 3]);
+        // Baseline 3, second baseline 2: tick 1 can go, 2 stays.
+        send(&mut ring, 4, Some(3), Some(2), &world(&[4]));
+        assert_eq!(ring.ticks().collect::<Vec<_>>(), [2, 3, 4]);
+        send(&mut ring, 5, Some(4), None, &world(&[5]));
+        assert_eq!(ring.ticks().collect::<Vec<_>>(), [4, 5]);
     }
 
     #[test]
@@ -233,7 +321,7 @@ mod tests {
         let mut ring = TableRing::new(4);
         for tick in 1..=10 {
             // Full snapshots never prune by baseline: only the cap bounds the ring.
-            send(&mut ring, tick, None, &world(&[tick as i32]));
+            send(&mut ring, tick, None, None, &world(&[tick as i32]));
         }
         assert_eq!(ring.len(), 4);
         assert!(ring.get(6).is_none());
@@ -241,15 +329,32 @@ mod tests {
         // A baseline dropped for capacity is this client's fault, told apart from a server
         // that names a baseline the client never had or was told it could drop.
         assert_eq!(
-            ring.apply(11, Some(6), &Delta::default(), None),
+            ring.apply(
+                &plan(),
+                Some(OWN),
+                &header(11, Some(6), None),
+                &[0, 0, 0, 0]
+            ),
             Err(RingError::Evicted {
                 tick: 11,
                 baseline: 6
             })
         );
-        send(&mut ring, 11, Some(9), &world(&[11]));
         assert_eq!(
-            ring.apply(12, Some(8), &Delta::default(), None),
+            ring.apply(
+                &plan(),
+                Some(OWN),
+                &header(11, Some(9), Some(5)),
+                &[0, 0, 0]
+            ),
+            Err(RingError::Evicted {
+                tick: 11,
+                baseline: 5
+            })
+        );
+        send(&mut ring, 11, Some(9), None, &world(&[11]));
+        assert_eq!(
+            ring.apply(&plan(), Some(OWN), &header(12, Some(8), None), &[0, 0, 0]),
             Err(RingError::UnknownBaseline {
                 tick: 12,
                 baseline: 8
@@ -258,15 +363,23 @@ mod tests {
     }
 
     #[test]
-    fn unknown_baseline_is_an_error_and_keeps_nothing() {
+    fn unknown_baselines_are_errors_and_keep_nothing() {
         let mut ring = TableRing::new(8);
-        send(&mut ring, 5, None, &world(&[1]));
-        let err = ring.apply(6, Some(4), &Delta::default(), None);
+        send(&mut ring, 5, None, None, &world(&[1]));
+        for (b, b2, want) in [(Some(4), None, 4), (Some(5), Some(3), 3)] {
+            assert_eq!(
+                ring.apply(&plan(), Some(OWN), &header(6, b, b2), &[0, 0, 0]),
+                Err(RingError::UnknownBaseline {
+                    tick: 6,
+                    baseline: want
+                })
+            );
+        }
         assert_eq!(
-            err,
-            Err(RingError::UnknownBaseline {
+            ring.apply(&plan(), Some(OWN), &header(6, None, Some(5)), &[0, 0, 0]),
+            Err(RingError::SecondWithoutFirst {
                 tick: 6,
-                baseline: 4
+                baseline2: 5
             })
         );
         assert!(ring.get(6).is_none());
@@ -276,31 +389,39 @@ mod tests {
     #[test]
     fn checksum_mismatch_is_an_error_and_keeps_nothing() {
         let mut ring = TableRing::new(8);
-        send(&mut ring, 1, None, &world(&[1]));
+        send(&mut ring, 1, None, None, &world(&[1]));
         let now = world(&[5]);
-        let delta = Delta::between(ring.get(1).unwrap(), &now);
-        let err = ring.apply(2, Some(1), &delta, Some(now.checksum() ^ 1));
+        let bytes = delta(&ring, 2, Some(1), None, &now);
+        let mut h = header(2, Some(1), None);
+        h.checksum = Some(plan().checksum(&now, Some(OWN)) ^ 1);
+        let err = ring.apply(&plan(), Some(OWN), &h, &bytes);
         assert!(matches!(
             err,
             Err(RingError::ChecksumMismatch { tick: 2, .. })
         ));
         assert!(ring.get(2).is_none());
         // Without a checksum the same delta applies, unverified.
-        assert_eq!(ring.apply(2, Some(1), &delta, None), Ok(false));
+        h.checksum = None;
+        assert_eq!(ring.apply(&plan(), Some(OWN), &h, &bytes), Ok(false));
+        assert_eq!(ring.get(2), Some(&now));
     }
 
     #[test]
-    fn bad_delta_and_old_ticks_are_errors() {
+    fn bad_deltas_and_old_ticks_are_errors() {
         let mut ring = TableRing::new(8);
-        send(&mut ring, 3, None, &world(&[1]));
-        // Moves an entity the baseline does not hold.
-        let delta = Delta::between(&world(&[1, 1]), &world(&[1, 2]));
+        send(&mut ring, 3, None, None, &world(&[1]));
+        // Updates an entity the baseline does not hold.
+        let mut two = world(&[1, 1]);
+        let mut other = TableRing::new(8);
+        send(&mut other, 3, None, None, &two);
+        two.values_mut(1).unwrap()[0] = 9;
+        let bytes = delta(&other, 4, Some(3), None, &two);
         assert!(matches!(
-            ring.apply(4, Some(3), &delta, None),
+            ring.apply(&plan(), Some(OWN), &header(4, Some(3), None), &bytes),
             Err(RingError::BadDelta { tick: 4, .. })
         ));
         assert_eq!(
-            ring.apply(3, Some(3), &Delta::default(), None),
+            ring.apply(&plan(), Some(OWN), &header(3, Some(3), None), &[0, 0, 0]),
             Err(RingError::OutOfOrder { tick: 3, newest: 3 })
         );
     }

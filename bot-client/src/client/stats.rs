@@ -41,7 +41,11 @@ pub struct Counters {
     /// ring's capacity behind (client overload, not a server fault).
     pub fell_behind: u64,
     pub events: u64,
+    /// Game-declared events (`ServerMsg::GameEvent`).
+    pub game_events: u64,
     pub inputs_sent: u64,
+    /// Standalone `Ack` frames (acks that could not ride on an input).
+    pub acks_sent: u64,
     /// Messages not sent because the writer's queue was full.
     pub send_queue_full: u64,
 }
@@ -57,7 +61,9 @@ impl Sub for Counters {
             protocol_errors: self.protocol_errors - o.protocol_errors,
             fell_behind: self.fell_behind - o.fell_behind,
             events: self.events - o.events,
+            game_events: self.game_events - o.game_events,
             inputs_sent: self.inputs_sent - o.inputs_sent,
+            acks_sent: self.acks_sent - o.acks_sent,
             send_queue_full: self.send_queue_full - o.send_queue_full,
         }
     }
@@ -74,7 +80,9 @@ impl Add for Counters {
             protocol_errors: self.protocol_errors + o.protocol_errors,
             fell_behind: self.fell_behind + o.fell_behind,
             events: self.events + o.events,
+            game_events: self.game_events + o.game_events,
             inputs_sent: self.inputs_sent + o.inputs_sent,
+            acks_sent: self.acks_sent + o.acks_sent,
             send_queue_full: self.send_queue_full + o.send_queue_full,
         }
     }
