@@ -6,6 +6,7 @@ import { ArenaRenderer } from './render.js';
 import { Controls } from './input.js';
 import { ARENA_PREDICTOR } from './rules.js';
 
+/** Joins arena (`?room=&name=&token=`), draws it and exposes `window.ticksync`. */
 export function start() {
   document.title = 'ticksync arena';
   document.getElementById('help').innerHTML = 'WASD / arrows or drag to move · another player: open this page again with <code>?name=bob</code> · <a href="?game=skirmish">skirmish</a>';

@@ -29,6 +29,7 @@ export class Hud {
   }
 }
 
+/** A duration for the HUD: one decimal below 10 ms, '–' when unknown. */
 export function formatMs(ms) {
   if (ms === null || ms === undefined) return '–';
   return ms < 10 ? `${ms.toFixed(1)} ms` : `${Math.round(ms)} ms`;

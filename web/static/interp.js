@@ -140,6 +140,7 @@ function median(arr) {
   return s[Math.floor(s.length / 2)];
 }
 
+/** `v` limited to `lo..=hi`. */
 export function clamp(v, lo, hi) {
   return Math.min(hi, Math.max(lo, v));
 }

@@ -93,9 +93,10 @@ const I32_MAX = 2147483647;
 const utf8Decoder = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
 const utf8Encoder = new TextEncoder();
 
+/** The UTF-8 byte length of `s` (what a string cell holds). */
 export function utf8Length(s) {
   // Fast path: ASCII is one byte a character.
-  let n = s.length;
+  const n = s.length;
   for (let i = 0; i < s.length; i++) {
     if (s.charCodeAt(i) > 0x7f) return utf8Encoder.encode(s).length;
   }

@@ -13,6 +13,7 @@ const COLORS = {
   label: '#e6edf3',
 };
 
+/** The world fitted in the window: its transform and what every game draws. */
 export class View {
   constructor(canvas) {
     this.canvas = canvas;
@@ -130,6 +131,7 @@ export class View {
 const PLAYER_RADIUS = 9; // world units
 const NPC_RADIUS = 2.5;
 
+/** Arena: NPC dots and player discs. */
 export class ArenaRenderer extends View {
   /**
    * Draws one frame. frame: {view (Room.sample's), nameOf(id), drag, banner}.

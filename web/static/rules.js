@@ -30,6 +30,7 @@ export function arenaStep(state, input, dt, params) {
   };
 }
 
+/** `room.predictor` for arena. */
 export const ARENA_PREDICTOR = { fields: ['pos.x', 'pos.y'], step: arenaStep };
 
 // server/src/skirmish.rs: turn rates (rad/s); not in the params.
@@ -61,6 +62,7 @@ export function skirmishStep(state, input, dt, params, entity = {}) {
   return out;
 }
 
+/** `room.predictor` for skirmish. */
 export const SKIRMISH_PREDICTOR = {
   fields: ['pos.x', 'pos.y', 'hull', 'turret'],
   angles: ['hull', 'turret'],

@@ -13,6 +13,7 @@ const tankScale = (scale) => Math.max(scale, 0.9);
 
 const teamColor = (team) => TEAM[String(team).toLowerCase()] ?? '#c0c0c0';
 
+/** Skirmish: tanks, shells, the own aim line. */
 export class SkirmishRenderer extends View {
   /** frame: {view (Room.sample's), aim: {x, y} world point or null, drag, banner}. */
   draw({ view, aim, banner }) {

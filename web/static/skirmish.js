@@ -12,6 +12,7 @@ import { SKIRMISH_PREDICTOR } from './rules.js';
 
 const HELP = 'WASD / arrows drive · mouse aims · click or Space fires · <a href="?game=arena">arena</a>';
 
+/** Joins skirmish (`?room=&name=&token=`), draws it and exposes `window.ticksync`. */
 export function start() {
   document.title = 'ticksync skirmish';
   document.getElementById('help').innerHTML = HELP;
