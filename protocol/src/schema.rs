@@ -387,20 +387,25 @@ pub fn check_str(text: &str, max_bytes: u16) -> Result<(), &'static str> {
 // ---- compact value lists (inputs, actions, game events) -----------------------------------
 
 /// Appends `values` (one per field, in order) coded per the fields: numbers as zig-zag LEB128
-/// varints of their quantised value, strings as a LEB128 byte length and the bytes.
+/// varints of their quantised value (clamped into range), strings as a LEB128 byte length and
+/// the bytes (control characters dropped, cut to the field's limit). Missing trailing values
+/// are sent as 0 / empty, extra ones dropped: the result always decodes.
 pub fn encode_values(fields: &[FieldDesc], values: &[Value], out: &mut Vec<u8>) {
-    for (f, v) in fields.iter().zip(values) {
-        match (&f.coding, v) {
-            (Coding::Str { max_bytes }, Value::Str(s)) => {
-                let mut end = s.len().min(usize::from(*max_bytes));
-                while !s.is_char_boundary(end) {
+    for (i, f) in fields.iter().enumerate() {
+        match (&f.coding, values.get(i)) {
+            (Coding::Str { max_bytes }, Some(Value::Str(s))) => {
+                let mut clean: String = s.chars().filter(|c| !c.is_control()).collect();
+                let mut end = clean.len().min(usize::from(*max_bytes));
+                while !clean.is_char_boundary(end) {
                     end -= 1;
                 }
-                crate::varint::put_u64(out, end as u64);
-                out.extend_from_slice(&s.as_bytes()[..end]);
+                clean.truncate(end);
+                crate::varint::put_u64(out, clean.len() as u64);
+                out.extend_from_slice(clean.as_bytes());
             }
             (Coding::Str { .. }, _) => crate::varint::put_u64(out, 0),
-            (c, v) => crate::varint::put_i64(out, i64::from(quantize(c, v))),
+            (c, Some(v)) => crate::varint::put_i64(out, i64::from(quantize(c, v))),
+            (c, None) => crate::varint::put_i64(out, i64::from(quantize(c, &Value::Int(0)))),
         }
     }
 }

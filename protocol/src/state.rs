@@ -5,7 +5,6 @@
 //! which are private, and how. Prediction and the checksum live here so the server, the bots
 //! and (ported line for line) the browser compute them identically.
 
-use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
@@ -35,10 +34,10 @@ pub enum TableError {
 }
 
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-struct Meta {
+pub(crate) struct Meta {
     /// 0: the slot is empty (slotmap versions of live keys are odd, so never 0).
-    version: u32,
-    ty: u16,
+    pub(crate) version: u32,
+    pub(crate) ty: u16,
 }
 
 /// Entities by slot index, iterated in index order; `stride` value cells per slot.
@@ -46,8 +45,9 @@ struct Meta {
 pub struct StateTable {
     meta: Vec<Meta>,
     values: Vec<i32>,
-    /// String fields by cell (`slot * stride + field`); the cell holds the byte length.
-    strings: BTreeMap<u32, Arc<str>>,
+    /// String fields by cell (`slot * stride + field`), sorted by cell; the cell holds the
+    /// byte length. A sorted `Vec` so copying a table reuses its memory (strings are shared).
+    strings: Vec<(u32, Arc<str>)>,
     stride: usize,
     len: usize,
 }
@@ -67,9 +67,7 @@ impl Clone for StateTable {
     fn clone_from(&mut self, source: &Self) {
         self.meta.clone_from(&source.meta);
         self.values.clone_from(&source.values);
-        if !(self.strings.is_empty() && source.strings.is_empty()) {
-            self.strings.clone_from(&source.strings);
-        }
+        self.strings.clone_from(&source.strings);
         self.stride = source.stride;
         self.len = source.len;
     }
@@ -118,6 +116,12 @@ impl StateTable {
     /// One past the highest slot index in use or used since the last `clear`.
     pub fn slot_count(&self) -> usize {
         self.meta.len()
+    }
+
+    /// Empties the table for `stride` cells per entity, keeping the allocations.
+    pub fn reset(&mut self, stride: usize) {
+        self.clear();
+        self.stride = stride.max(1);
     }
 
     /// Removes every entity, keeping the allocations.
@@ -187,10 +191,7 @@ impl StateTable {
         if !self.strings.is_empty() {
             let lo = index * self.stride as u32;
             let hi = lo + self.stride as u32;
-            let doomed: Vec<u32> = self.strings.range(lo..hi).map(|(k, _)| *k).collect();
-            for k in doomed {
-                self.strings.remove(&k);
-            }
+            self.strings.retain(|(k, _)| !(lo..hi).contains(k));
         }
         Ok(EntityId {
             index,
@@ -209,19 +210,35 @@ impl StateTable {
     /// A string field's text ("" when unset).
     pub fn string(&self, index: u32, field: u16) -> &str {
         let cell = index * self.stride as u32 + u32::from(field);
-        self.strings.get(&cell).map_or("", |s| s)
+        match self.strings.binary_search_by_key(&cell, |(k, _)| *k) {
+            Ok(i) => &self.strings[i].1,
+            Err(_) => "",
+        }
     }
 
     /// Sets a string field (and its cell, the byte length).
     pub fn set_string(&mut self, index: u32, field: u16, text: &str) -> Result<(), TableError> {
         let cell = index * self.stride as u32 + u32::from(field);
         self.values_mut(index)?[usize::from(field)] = text.len() as i32;
-        if text.is_empty() {
-            self.strings.remove(&cell);
-        } else if self.strings.get(&cell).is_none_or(|s| &**s != text) {
-            self.strings.insert(cell, Arc::from(text));
+        match self.strings.binary_search_by_key(&cell, |(k, _)| *k) {
+            Ok(i) if text.is_empty() => {
+                self.strings.remove(i);
+            }
+            Ok(i) => {
+                if &*self.strings[i].1 != text {
+                    self.strings[i].1 = Arc::from(text);
+                }
+            }
+            Err(_) if text.is_empty() => {}
+            Err(i) => self.strings.insert(i, (cell, Arc::from(text))),
         }
         Ok(())
+    }
+
+    /// Every slot's meta and the cells, for linear passes over the whole table.
+    #[inline]
+    pub(crate) fn raw_mut(&mut self) -> (&[Meta], &mut [i32], usize) {
+        (&self.meta, &mut self.values, self.stride)
     }
 
     /// Entities in index order.
@@ -259,6 +276,14 @@ pub struct TypePlan {
     pub predicted_owner: Vec<u16>,
     pub public: Vec<u16>,
     pub owner: Vec<u16>,
+    /// Whether any public field is a string (the checksum's fast path needs none).
+    pub public_strings: bool,
+    /// The public fields that dead-reckon exactly (`Velocity` with `den == 1` on a non-angle
+    /// field whose velocity field is not itself predicted): `(field, velocity field, num)`.
+    /// Predicted in place with one multiply-add; the others go through `predict`.
+    pub exact_public: Vec<(u16, u16, u32)>,
+    /// `predicted_public` minus `exact_public`.
+    pub other_public: Vec<u16>,
 }
 
 /// A descriptor compiled for building, applying and checking snapshots.
@@ -295,8 +320,32 @@ impl Plan {
                         (&mut tp.public, &mut tp.predicted_public)
                     };
                     all.push(f.id);
+                    if !owner && kind == Kind::Str {
+                        tp.public_strings = true;
+                    }
                     if f.predictor != Predictor::None {
                         predicted.push(f.id);
+                    }
+                }
+                tp
+            })
+            .collect();
+        let types: Vec<TypePlan> = types
+            .into_iter()
+            .map(|mut tp| {
+                for &f in &tp.predicted_public {
+                    let fp = tp.fields[usize::from(f)];
+                    match fp.predictor {
+                        Predictor::Velocity { field, num, den: 1 }
+                            if fp.kind == Kind::Int
+                                && tp
+                                    .fields
+                                    .get(usize::from(field))
+                                    .is_some_and(|v| v.predictor == Predictor::None) =>
+                        {
+                            tp.exact_public.push((f, field, num));
+                        }
+                        _ => tp.other_public.push(f),
                     }
                 }
                 tp
@@ -356,7 +405,13 @@ pub fn predict(fp: &FieldPlan, f: usize, base: &[i32], span: &Span<'_>) -> i32 {
         Predictor::Velocity { field, num, den } => {
             let v = i64::from(base[usize::from(field)]);
             let moved = v.wrapping_mul(span.ticks).wrapping_mul(i64::from(num));
-            b.wrapping_add(div_round(moved, i64::from(den)))
+            // `div_round(a, 1) == a`: the common exact ratio needs no division.
+            let moved = if den == 1 {
+                moved
+            } else {
+                div_round(moved, i64::from(den))
+            };
+            b.wrapping_add(moved)
         }
         Predictor::Linear => match span.second {
             Some((b2, gap)) if gap > 0 => {
@@ -365,7 +420,12 @@ pub fn predict(fp: &FieldPlan, f: usize, base: &[i32], span: &Span<'_>) -> i32 {
                     Kind::Angle { bits } => angle_diff(b, b2, bits),
                     _ => b - b2,
                 };
-                b.wrapping_add(slope.wrapping_mul(span.ticks).div_euclid(gap))
+                let moved = slope.wrapping_mul(span.ticks);
+                b.wrapping_add(if gap == 1 {
+                    moved
+                } else {
+                    moved.div_euclid(gap)
+                })
             }
             _ => b,
         },
@@ -433,16 +493,38 @@ impl Plan {
     pub fn public_checksum(&self, t: &StateTable) -> u32 {
         let mut h = CHECKSUM_SEED;
         let mut count = 0u32;
-        for e in t.iter() {
-            let k = match self.types.get(usize::from(e.ty)) {
-                Some(tp) => entity_key(
-                    e.id,
-                    e.ty,
-                    tp.public
-                        .iter()
-                        .map(|&f| word(t, &e, &tp.fields[usize::from(f)], f)),
+        let stride = t.stride;
+        for (i, m) in t.meta.iter().enumerate() {
+            if m.version == 0 {
+                continue;
+            }
+            let id = EntityId {
+                index: i as u32,
+                version: m.version,
+            };
+            let cells = &t.values[i * stride..(i + 1) * stride];
+            let k = match self.types.get(usize::from(m.ty)) {
+                // The common case reads the cells straight: no per-field kind to look at.
+                Some(tp) if !tp.public_strings => entity_key(
+                    id,
+                    m.ty,
+                    tp.public.iter().map(|&f| cells[usize::from(f)] as u32),
                 ),
-                None => entity_key(e.id, e.ty, std::iter::empty()),
+                Some(tp) => {
+                    let e = EntityRef {
+                        id,
+                        ty: m.ty,
+                        values: cells,
+                    };
+                    entity_key(
+                        id,
+                        m.ty,
+                        tp.public
+                            .iter()
+                            .map(|&f| word(t, &e, &tp.fields[usize::from(f)], f)),
+                    )
+                }
+                None => entity_key(id, m.ty, std::iter::empty()),
             };
             h = round(h, k);
             count = count.wrapping_add(1);
