@@ -284,6 +284,12 @@ pub struct TypePlan {
     pub exact_public: Vec<(u16, u16, u32)>,
     /// `predicted_public` minus `exact_public`.
     pub other_public: Vec<u16>,
+    /// Public fields with no predictor, numbers and strings apart.
+    pub plain_public: Vec<u16>,
+    pub str_public: Vec<u16>,
+    /// Bit `f` set for each public / private field `f`.
+    pub public_mask: u64,
+    pub owner_mask: u64,
 }
 
 /// A descriptor compiled for building, applying and checking snapshots.
@@ -320,8 +326,16 @@ impl Plan {
                         (&mut tp.public, &mut tp.predicted_public)
                     };
                     all.push(f.id);
-                    if !owner && kind == Kind::Str {
-                        tp.public_strings = true;
+                    if owner {
+                        tp.owner_mask |= 1 << f.id;
+                    } else {
+                        tp.public_mask |= 1 << f.id;
+                        if kind == Kind::Str {
+                            tp.public_strings = true;
+                            tp.str_public.push(f.id);
+                        } else if f.predictor == Predictor::None {
+                            tp.plain_public.push(f.id);
+                        }
                     }
                     if f.predictor != Predictor::None {
                         predicted.push(f.id);
@@ -394,6 +408,17 @@ pub fn angle_diff(a: i64, b: i64, bits: u8) -> i64 {
     if d >= n / 2 { d - n } else { d }
 }
 
+/// Dead reckoning with `den == 1`: `base + v * ticks * num`, saturated to `i32`.
+#[inline(always)]
+pub fn predict_exact(base: i32, v: i32, ticks: i64, num: u32) -> i32 {
+    let moved = i64::from(v)
+        .wrapping_mul(ticks)
+        .wrapping_mul(i64::from(num));
+    i64::from(base)
+        .wrapping_add(moved)
+        .clamp(i64::from(i32::MIN), i64::from(i32::MAX)) as i32
+}
+
 /// What field `f` of an entity whose baseline values are `base` is predicted to be now.
 /// Arithmetic wraps: valid schemas keep it exact (`schema::validate`), and cells or spans a
 /// hostile peer sends must not panic (the checksum catches the nonsense).
@@ -444,18 +469,23 @@ pub const CHECKSUM_SEED: u32 = 0x7469_636b;
 const C1: u32 = 0xcc9e_2d51;
 const C2: u32 = 0x1b87_3593;
 
-/// One entity's key: its id and type, then each counted field folded in (in id order). Keys
-/// do not depend on the running hash, so entities overlap in the CPU; word-wise, so a browser
-/// computes it with `Math.imul` just as fast.
+/// Per field id `f`: the multiplier `MULS[f % 4]` and the rotation `(7 f + 5) % 32` of its word.
+const MULS: [u32; 4] = [0x27d4_eb2f, 0x1656_67b1, 0x85eb_ca6b, 0xc2b2_ae35];
+
+/// One entity's key: its id and type, xor each counted field's word, multiplied and rotated
+/// by its field id, then mixed. The words are independent of each other and keys of the
+/// running hash, so the CPU computes them side by side; word-wise, so a browser computes it
+/// with `Math.imul` just as fast.
 #[inline]
-fn entity_key(id: EntityId, ty: u16, fields: impl Iterator<Item = u32>) -> u32 {
+fn entity_key(id: EntityId, ty: u16, fields: impl Iterator<Item = (u16, u32)>) -> u32 {
     let mut k = id.index.wrapping_mul(0x9e37_79b1)
         ^ id.version.wrapping_mul(0x85eb_ca77)
         ^ u32::from(ty).wrapping_mul(0xc2b2_ae3d);
-    for v in fields {
-        k = (k ^ v.wrapping_mul(0x27d4_eb2f))
-            .rotate_left(11)
-            .wrapping_mul(0x1656_67b1);
+    for (f, w) in fields {
+        let f = u32::from(f);
+        k ^= w
+            .wrapping_mul(MULS[(f & 3) as usize])
+            .rotate_left((f * 7 + 5) & 31);
     }
     k.wrapping_mul(C1).rotate_left(15).wrapping_mul(C2)
 }
@@ -508,7 +538,7 @@ impl Plan {
                 Some(tp) if !tp.public_strings => entity_key(
                     id,
                     m.ty,
-                    tp.public.iter().map(|&f| cells[usize::from(f)] as u32),
+                    tp.public.iter().map(|&f| (f, cells[usize::from(f)] as u32)),
                 ),
                 Some(tp) => {
                     let e = EntityRef {
@@ -521,7 +551,7 @@ impl Plan {
                         m.ty,
                         tp.public
                             .iter()
-                            .map(|&f| word(t, &e, &tp.fields[usize::from(f)], f)),
+                            .map(|&f| (f, word(t, &e, &tp.fields[usize::from(f)], f))),
                     )
                 }
                 None => entity_key(id, m.ty, std::iter::empty()),
@@ -549,7 +579,7 @@ impl Plan {
             e.ty,
             tp.owner
                 .iter()
-                .map(|&f| word(t, &e, &tp.fields[usize::from(f)], f)),
+                .map(|&f| (f, word(t, &e, &tp.fields[usize::from(f)], f))),
         );
         finish(round(CHECKSUM_SEED, k), 1)
     }

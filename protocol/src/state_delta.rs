@@ -13,7 +13,7 @@ use serde::Serialize;
 use crate::limits::{MAX_ENTITY_INDEX, MAX_LIST_LEN};
 use crate::state::{
     EntityId, EntityRef, FieldPlan, Kind, Plan, Span, StateTable, TableError, TypePlan, angle_diff,
-    predict,
+    predict, predict_exact,
 };
 use crate::varint::{Reader, put_i64, put_u64};
 
@@ -77,6 +77,34 @@ fn span_for<'a>(base: &Baseline<'a>, tick: u32, id: EntityId, ty: u16) -> Span<'
             Some((e.values, i64::from(base.tick.wrapping_sub(tick2))))
         }),
     }
+}
+
+/// Whether any public field of `n` differs from its prediction from `b`.
+#[inline]
+fn differs(
+    tp: &TypePlan,
+    b: &EntityRef<'_>,
+    bt: &StateTable,
+    n: &EntityRef<'_>,
+    nt: &StateTable,
+    span: &Span<'_>,
+) -> bool {
+    let (bv, nv) = (b.values, n.values);
+    tp.exact_public.iter().any(|&(f, vf, num)| {
+        let (f, vf) = (usize::from(f), usize::from(vf));
+        nv[f] != predict_exact(bv[f], bv[vf], span.ticks, num)
+    }) || tp
+        .plain_public
+        .iter()
+        .any(|&f| nv[usize::from(f)] != bv[usize::from(f)])
+        || tp.other_public.iter().any(|&f| {
+            let fi = usize::from(f);
+            nv[fi] != predict(&tp.fields[fi], fi, bv, span)
+        })
+        || tp
+            .str_public
+            .iter()
+            .any(|&f| nt.string(n.id.index, f) != bt.string(b.id.index, f))
 }
 
 /// The residual of `now` against `pred` for a field of `kind`.
@@ -185,6 +213,10 @@ impl Encoder {
                     };
                     let base = base.expect("a baseline entity means a baseline");
                     let span = span_for(base, tick, n.id, n.ty);
+                    // Most entities match their prediction: find out without writing.
+                    if !differs(tp, &b, bt, &n, now, &span) {
+                        continue;
+                    }
                     if encode_update(
                         tp,
                         &tp.public,
@@ -342,16 +374,11 @@ fn apply_updates(
         let mask = r.u64()?;
         let e = t.at(index).ok_or(TableError::Vacant(index))?;
         let tp = plan.ty(e.ty)?;
-        let private = owner.is_some();
-        if private && owner != Some(e.id) {
-            return Err(DeltaError::BadMask(index));
-        }
-        let allowed = tp
-            .fields
-            .iter()
-            .enumerate()
-            .filter(|(_, f)| f.owner == private)
-            .fold(0u64, |m, (i, _)| m | 1 << i);
+        let allowed = match owner {
+            None => tp.public_mask,
+            Some(own) if own == e.id => tp.owner_mask,
+            Some(_) => return Err(DeltaError::BadMask(index)),
+        };
         if mask & !allowed != 0 {
             return Err(DeltaError::BadMask(index));
         }
@@ -472,11 +499,7 @@ fn predict_all(
         // The common case: position += velocity * ticks, from a velocity no pass changes.
         for &(f, vf, num) in &tp.exact_public {
             let (f, vf) = (usize::from(f), usize::from(vf));
-            let moved = i64::from(cells[vf])
-                .wrapping_mul(ticks)
-                .wrapping_mul(i64::from(num));
-            let p = i64::from(cells[f]).wrapping_add(moved);
-            cells[f] = p.clamp(i64::from(i32::MIN), i64::from(i32::MAX)) as i32;
+            cells[f] = predict_exact(cells[f], cells[vf], ticks, num);
         }
         if !generic {
             continue;

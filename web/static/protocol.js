@@ -1316,14 +1316,18 @@ function stringHash(s) {
   return h;
 }
 
-/** One entity's key: id and type, then each listed field's word folded in, in id order. */
+/** Per field id f: the multiplier MULS[f % 4] and the rotation (7 f + 5) % 32 of its word. */
+const MULS = [0x27d4eb2f, 0x165667b1, 0x85ebca6b, 0xc2b2ae35];
+
+/** One entity's key: id and type, xor each listed field's word, multiplied and rotated by its
+ * field id (independent terms, as in Rust), then mixed. */
 function entityKey(t, index, version, ty, tp, fields) {
   let k = Math.imul(index, 0x9e3779b1) ^ Math.imul(version, 0x85ebca77) ^ Math.imul(ty, 0xc2b2ae3d);
   if (tp) {
     const at = index * t.stride;
     for (const f of fields) {
       const w = tp.fields[f].kind === KIND_STR ? stringHash(t.string(index, f)) : t.values[at + f];
-      k = Math.imul(rotl(k ^ Math.imul(w, 0x27d4eb2f), 11), 0x165667b1);
+      k ^= rotl(Math.imul(w, MULS[f & 3]), (f * 7 + 5) & 31);
     }
   }
   return Math.imul(rotl(Math.imul(k, 0xcc9e2d51), 15), 0x1b873593);
