@@ -1,27 +1,15 @@
-//! Faults and limits (issue 5): resume after a dropped connection, graceful shutdown, a
-//! panicking room, the connection / room / player limits, and the idle timeout.
+//! Faults and limits: resume after a dropped connection, graceful shutdown, a panicking room,
+//! the connection / room / player limits, the frame rate limit, and the idle timeout.
 
 mod support;
 
-use std::sync::Arc;
 use std::time::Duration;
 
 use bot_client::{Client, ConnectOptions, Received};
 use fastwebsockets::OpCode;
-use protocol::{ClientMsg, Event, Hello, Input, ServerMsg, codec, codes};
-use server::game::{EntityKey, Game, GameFactory, GameInfo, World};
-use support::process::ServerProcess;
+use protocol::{Event, ServerMsg, Value, codec, codes};
+use support::process::{ServerProcess, metric, metric_code};
 use support::*;
-
-fn hello(room: &str, name: &str, resume: Option<String>) -> Vec<u8> {
-    codec::encode_client(&ClientMsg::Hello(Hello {
-        version: protocol::PROTOCOL_VERSION,
-        room: room.into(),
-        name: name.into(),
-        auth_token: None,
-        resume_token: resume,
-    }))
-}
 
 /// Options that present `token` to take player `name` in `arena` back.
 fn resuming(addr: std::net::SocketAddr, name: &str, token: String) -> ConnectOptions {
@@ -39,7 +27,7 @@ async fn raw_join(
     protocol::Welcome,
 ) {
     let mut ws = raw_ws(addr, None).await.unwrap();
-    ws.write_frame(binary(hello("arena", name, None)))
+    ws.write_frame(binary(hello_bytes(hello("arena", name))))
         .await
         .unwrap();
     let mut welcome = None;
@@ -57,7 +45,7 @@ async fn raw_join(
         }
     })
     .await;
-    (ws, welcome.unwrap())
+    (ws, *welcome.unwrap())
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -171,61 +159,82 @@ async fn sigterm_closes_every_client_with_going_away_and_exits() {
     assert!(status.success(), "{status:?}");
 }
 
-/// Arena, except that an input with every button pressed panics inside the game logic.
-struct Fragile(Box<dyn Game>);
+/// A tiny game whose logic panics on the input `boom`, declared with the derives like any game.
+mod fragile {
+    use protocol::declare::NoMessages;
+    use server::game::{Ctx, EntityKey, Game};
+    use ticksync_derive::{Fields, Replicate};
 
-impl Game for Fragile {
-    fn info(&self) -> GameInfo {
-        self.0.info()
-    }
-    fn join(&mut self, world: &mut World, name: &str) -> EntityKey {
-        self.0.join(world, name)
-    }
-    fn leave(&mut self, world: &mut World, player: EntityKey) {
-        self.0.leave(world, player)
-    }
-    fn input(&mut self, world: &mut World, player: EntityKey, input: &Input) {
-        assert!(input.buttons != 0xff, "game logic bug triggered on purpose");
-        self.0.input(world, player, input)
-    }
-    fn step(&mut self, world: &mut World, dt: f32) {
-        self.0.step(world, dt)
-    }
-}
+    pub const NAME: &str = "fragile";
 
-struct FragileFactory;
+    #[derive(Replicate, Clone, Debug)]
+    #[replicate(name = "dot")]
+    pub struct Dot {
+        #[field(fixed(scale = 16, min = 0, max = 100), interp = linear)]
+        pub x: f32,
+    }
 
-impl GameFactory for FragileFactory {
-    fn create(&self, room: &str, world: &mut World) -> Box<dyn Game> {
-        let arena = server::arena::ArenaFactory {
-            npc_count: 20,
-            seed: 1,
-        };
-        Box::new(Fragile(arena.create(room, world)))
+    #[derive(Fields, Clone, Copy, Debug, Default)]
+    pub struct Poke {
+        #[field(fixed(scale = 127, min = -1, max = 1))]
+        pub move_x: f32,
+        pub boom: bool,
+    }
+
+    pub struct Fragile;
+
+    impl Fragile {
+        /// A room's game, with `dots` dots in its world.
+        pub fn new(ctx: &mut Ctx<'_, Fragile>, dots: usize) -> Fragile {
+            for i in 0..dots {
+                ctx.world.insert(Dot { x: i as f32 });
+            }
+            Fragile
+        }
+    }
+
+    impl Game for Fragile {
+        type Entity = Dot;
+        type Room = ();
+        type Input = Poke;
+        type Action = NoMessages;
+        type Event = NoMessages;
+
+        fn join(&mut self, ctx: &mut Ctx<'_, Self>, _name: &str) -> EntityKey {
+            ctx.world.insert(Dot { x: 50.0 })
+        }
+
+        fn input(&mut self, ctx: &mut Ctx<'_, Self>, player: EntityKey, input: Poke) {
+            assert!(!input.boom, "game logic bug triggered on purpose");
+            if let Some(d) = ctx.world.get_mut(player) {
+                d.x = (d.x + input.move_x).clamp(0.0, 100.0);
+            }
+        }
+
+        fn step(&mut self, _ctx: &mut Ctx<'_, Self>, _dt: f32) {}
     }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_panicking_room_closes_only_its_own_clients() {
-    let cfg = server::Config {
-        addr: "127.0.0.1:0".parse().unwrap(),
-        ..server::Config::default()
-    };
-    let server = server::Server::start_with(cfg, Arc::new(FragileFactory))
-        .await
-        .unwrap();
+    let server = start_server_with(
+        |c| c.game = fragile::NAME.into(),
+        |_| {
+            let mut games = server::Games::default();
+            games.register(fragile::NAME, |ctx| fragile::Fragile::new(ctx, 20));
+            games
+        },
+    )
+    .await;
     let addr = server.local_addr();
-    let (mut calm, _) = connect(addr, "calm", "calm").await;
+    let (mut calm, w) = connect(addr, "calm", "calm").await;
+    assert_eq!(w.game, fragile::NAME);
     let (mut doomed, _) = connect(addr, "boom", "doomed").await;
     let (mut neighbour, _) = connect(addr, "boom", "neighbour").await;
     recv_tick(&mut doomed, 1).await;
+    // A valid input (the server checks it against the declaration), that the game chokes on.
     doomed
-        .send(ClientMsg::Input(Input {
-            seq: 1,
-            dx: 0,
-            dy: 0,
-            buttons: 0xff,
-        }))
+        .send_input(&[Value::Num(0.0), Value::Int(1)])
         .unwrap();
     for c in [&mut doomed, &mut neighbour] {
         let err = ended(c, "room failure close").await;
@@ -266,7 +275,14 @@ async fn connection_room_and_player_limits() {
         refused_with(opts("other", "d")).await,
         Some(codes::SERVER_FULL)
     );
-    // Two open, a third is allowed, the fourth from this IP is refused at the upgrade.
+    // Two open (once the refused ones have finished closing), a third is allowed, the fourth
+    // from this IP is refused at the upgrade.
+    poll_until(
+        "refused connections closed",
+        Duration::from_millis(20),
+        || async { server.connections() == 2 },
+    )
+    .await;
     let third = raw_upgrade(addr, None, None)
         .await
         .expect("third connection");
@@ -289,9 +305,13 @@ async fn a_client_that_goes_silent_is_timed_out() {
     // Joins, then reads everything but never sends a byte (not even a pong).
     let mut s = raw_upgrade(addr, None, None).await.unwrap();
     use tokio::io::AsyncWriteExt;
-    s.write_all(&client_frame(true, 0x2, &hello("arena", "mute", None)))
-        .await
-        .unwrap();
+    s.write_all(&client_frame(
+        true,
+        0x2,
+        &hello_bytes(hello("arena", "mute")),
+    ))
+    .await
+    .unwrap();
     assert_eq!(raw_close_code(&mut s).await, codes::TIMEOUT);
     // A client timed out for silence keeps its player for the resume grace.
     let (ws, welcome) = raw_join(addr, "sleeper").await; // then reads (and pongs) no more
@@ -385,5 +405,94 @@ async fn an_oversized_request_head_is_refused() {
     assert!(head.starts_with("HTTP/1.1 431"), "got {head:?}");
     // A normal request still works.
     assert_eq!(http_get(addr, "/healthz").await.0, 200);
+    server.shutdown().await;
+}
+
+/// Sends an arena input every `1 / per_sec` seconds (on average: a late timer catches up) for
+/// `d`, reading what arrives meanwhile. Returns the close code if the server closed first.
+async fn send_frames(client: &mut Client, per_sec: f64, d: Duration) -> Option<u16> {
+    let mut every = tokio::time::interval(Duration::from_secs_f64(1.0 / per_sec));
+    let end = tokio::time::Instant::now() + d;
+    bounded("paced frames", async {
+        loop {
+            tokio::select! {
+                at = every.tick() => {
+                    if at >= end {
+                        return None;
+                    }
+                    // A refused write means the connection is closing: recv reports how.
+                    let _ = client.send_input(&arena_input(0.0, 0.0));
+                }
+                m = client.recv() => {
+                    if let Err(e) = m {
+                        return Some(e.close_code().unwrap_or_else(|| panic!("{e}")));
+                    }
+                }
+            }
+        }
+    })
+    .await
+}
+
+/// The frame rate limit follows `--tick-rate`: by default `2 x tick rate + 10` frames per
+/// second, with a burst of one second of ticks, and a connection is closed (1008) once it has
+/// dropped more than a second's worth within a second, i.e. when it sends more than about
+/// twice the limit. So at 20 Hz (50 frames/s, burst 20) a client sending 7 x 20 = 140
+/// frames/s has frames dropped and is closed, while one input per tick (20/s) never is; and
+/// the same 140 frames/s at 60 Hz (130/s, burst 60) loses nothing in two seconds.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_frame_rate_limit_scales_with_the_tick_rate() {
+    const FLOOD: f64 = 7.0 * 20.0;
+    let server = start_server(|c| {
+        c.npcs = 10;
+        c.tick_rate = 20;
+    })
+    .await;
+    let addr = server.local_addr();
+    let (mut honest, w) = connect(addr, "arena", "honest").await;
+    assert_eq!(w.tick_rate, 20);
+    // One input per snapshot (per tick) for two seconds: nothing dropped.
+    let n = snapshots_during(&mut honest, Duration::from_secs(2), Some((0.5, 0.0))).await;
+    assert!((25..=50).contains(&n), "{n} snapshots in 2 s at 20 Hz");
+    let m = http_get(addr, "/metrics").await.1;
+    assert_eq!(metric(&m, "ticksync_messages_rate_limited_total"), 0.0);
+
+    // The flood, while the honest client keeps playing.
+    let playing = tokio::spawn(async move {
+        snapshots_during(&mut honest, Duration::from_secs(3), Some((0.0, 0.5))).await;
+        honest
+    });
+    let (mut flooder, _) = connect(addr, "arena", "flooder").await;
+    let code = send_frames(&mut flooder, FLOOD, Duration::from_secs(5)).await;
+    assert_eq!(
+        code,
+        Some(codes::POLICY_VIOLATION),
+        "{FLOOD} frames/s at 20 Hz"
+    );
+    let honest = playing.await.expect("the honest client stayed connected");
+    let m = http_get(addr, "/metrics").await.1;
+    let dropped = metric(&m, "ticksync_messages_rate_limited_total");
+    // Closed at the first drop past 50 (the rate) within a second; those 50 were counted.
+    assert!(dropped >= 50.0, "only {dropped} frames dropped");
+    assert_eq!(
+        metric_code(&m, "ticksync_closes_total", "policy_violation"),
+        1.0,
+        "only the flooder was closed"
+    );
+    honest.close().await;
+    server.shutdown().await;
+
+    // The same client behaviour at the default 60 Hz is within the limit.
+    let server = start_server(|c| c.npcs = 10).await;
+    let addr = server.local_addr();
+    let (mut fast, w) = connect(addr, "arena", "fast").await;
+    assert_eq!(w.tick_rate, 60);
+    assert_eq!(
+        send_frames(&mut fast, FLOOD, Duration::from_secs(2)).await,
+        None
+    );
+    let m = http_get(addr, "/metrics").await.1;
+    assert_eq!(metric(&m, "ticksync_messages_rate_limited_total"), 0.0);
+    fast.close().await;
     server.shutdown().await;
 }

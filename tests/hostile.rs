@@ -1,8 +1,9 @@
-//! Hostile clients (issue 5). Each attack runs against the real server binary while 20 honest
-//! bots play in `arena`; at the end the honest bots must have kept at least 90% of their
-//! snapshot rate with no checksum mismatch, the server's connection count must be back to the
-//! honest bots only, and its RSS within `RSS_BOUND_KIB` of what it was before the attack.
-//! Attacks run one at a time (they share the machine's two cores).
+//! Hostile clients. Each attack runs against the real server binary (or, for a game only a
+//! library user can register, a server in this process) while 20 honest bots play in
+//! `arena`; at the end the honest bots must have kept at least 90% of their snapshot rate with
+//! no checksum mismatch, the server's connection count must be back to the honest bots only,
+//! and its RSS within `RSS_BOUND_KIB` of what it was before the attack. Attacks run one at a
+//! time (they share the machine's two cores).
 
 mod support;
 
@@ -12,8 +13,8 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use bot_client::{Client, ClientError, ConnectOptions, Received};
-use protocol::{ClientMsg, Hello, Input, ServerMsg, codec, codes};
-use support::process::{ServerProcess, metric};
+use protocol::{Action, ClientMsg, Input, ServerMsg, Value, codec, codes};
+use support::process::{ServerProcess, metric, metric_code};
 use support::*;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::sync::watch;
@@ -46,9 +47,24 @@ fn token(room: &str, name: &str, ttl_secs: i64) -> String {
 }
 
 fn opts(addr: SocketAddr, name: &str) -> ConnectOptions {
-    let mut o = ConnectOptions::new(&ws_url(addr), "arena", name);
-    o.auth_token = Some(token("arena", name, 3600));
+    room_opts(addr, "arena", name, None)
+}
+
+/// Options to join `room` as `name` (with a valid join token), asking for `game`.
+fn room_opts(addr: SocketAddr, room: &str, name: &str, game: Option<&str>) -> ConnectOptions {
+    let mut o = game_opts(addr, room, name, game);
+    o.auth_token = Some(token(room, name, 3600));
     o
+}
+
+/// The binary's `SERVER_ARGS`, for a server in this process.
+fn hostile_config(c: &mut server::Config) {
+    c.join_secret = Some(SECRET.into());
+    c.handshake_timeout = Duration::from_secs(2);
+    c.idle_timeout = Duration::from_secs(3);
+    c.ping_interval = Duration::from_secs(1);
+    c.write_timeout = Duration::from_secs(2);
+    c.resume_grace = Duration::from_secs(2);
 }
 
 /// Bots that play fairly in the background and count what they receive.
@@ -86,7 +102,7 @@ impl Honest {
                             Ok(Received::Snapshot { .. }) => {
                                 snapshots[i].fetch_add(1, Ordering::Relaxed);
                                 let t = snapshots[i].load(Ordering::Relaxed) as f32 * 0.05 + i as f32;
-                                let _ = c.send_input(t.cos(), t.sin(), 0);
+                                let _ = c.send_input(&arena_input(f64::from(t.cos()), f64::from(t.sin())));
                             }
                             Ok(_) => {}
                             Err(e) => {
@@ -154,15 +170,82 @@ async fn metrics(addr: SocketAddr) -> String {
     http_get(addr, "/metrics").await.1
 }
 
-/// Runs `attack` against a fresh server while the honest bots play, then checks the bar.
+/// The server under attack.
+enum Target {
+    /// The real binary (reference games only).
+    Process(ServerProcess),
+    /// A server in this test's process, for games registered through the library.
+    InProcess(server::Server),
+}
+
+impl Target {
+    fn addr(&self) -> SocketAddr {
+        match self {
+            Target::Process(p) => p.addr,
+            Target::InProcess(s) => s.local_addr(),
+        }
+    }
+
+    /// Resident set size in KiB: the server's, or this whole process's when it is in here.
+    fn rss_kib(&self) -> u64 {
+        match self {
+            Target::Process(p) => p.rss_kib(),
+            Target::InProcess(_) => {
+                let status = std::fs::read_to_string("/proc/self/status").unwrap();
+                status
+                    .lines()
+                    .find_map(|l| l.strip_prefix("VmRSS:"))
+                    .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+                    .expect("VmRSS in /proc/self/status")
+            }
+        }
+    }
+
+    async fn stop(self) {
+        match self {
+            Target::Process(p) => drop(p), // killed on drop
+            Target::InProcess(s) => s.shutdown().await,
+        }
+    }
+}
+
+/// Runs `attack` against a fresh server binary while the honest bots play, then checks the bar.
 async fn under_attack<F, Fut>(name: &str, attack: F)
 where
     F: FnOnce(SocketAddr, Vec<String>) -> Fut,
     Fut: std::future::Future<Output = ()>,
 {
     let _serial = SERIAL.lock().await;
-    let server = ServerProcess::start(SERVER_ARGS).await;
-    let addr = server.addr;
+    let target = Target::Process(ServerProcess::start(SERVER_ARGS).await);
+    attack_target(name, target, attack).await;
+}
+
+/// `under_attack` on a server in this process hosting the reference games (arena by default)
+/// and the games `add` registers.
+async fn under_attack_in_process<F, Fut>(
+    name: &str,
+    add: impl FnOnce(&mut server::Games),
+    attack: F,
+) where
+    F: FnOnce(SocketAddr, Vec<String>) -> Fut,
+    Fut: std::future::Future<Output = ()>,
+{
+    let _serial = SERIAL.lock().await;
+    let server = start_server_with(hostile_config, |cfg| {
+        let mut games = server::reference_games(cfg);
+        add(&mut games);
+        games
+    })
+    .await;
+    attack_target(name, Target::InProcess(server), attack).await;
+}
+
+async fn attack_target<F, Fut>(name: &str, server: Target, attack: F)
+where
+    F: FnOnce(SocketAddr, Vec<String>) -> Fut,
+    Fut: std::future::Future<Output = ()>,
+{
+    let addr = server.addr();
     let honest = Honest::start(addr).await;
     let baseline = honest.min_rate_over(Duration::from_secs(1)).await;
     let rss_before = server.rss_kib();
@@ -196,6 +279,7 @@ where
     let errors = honest.errors.lock().unwrap().clone();
     let mismatches = honest.mismatches.load(Ordering::Relaxed);
     honest.stop().await;
+    server.stop().await;
 
     eprintln!(
         "{name}: honest min rate {baseline:.1}/s before, {during:.1}/s during; RSS {rss_before} -> {rss_after} KiB"
@@ -212,14 +296,13 @@ where
     );
 }
 
-fn hello_bytes(name: &str, auth: Option<String>, resume: Option<String>) -> Vec<u8> {
-    codec::encode_client(&ClientMsg::Hello(Hello {
-        version: protocol::PROTOCOL_VERSION,
-        room: "arena".into(),
-        name: name.into(),
+/// A `Hello` for `arena` as `name` with these tokens, encoded.
+fn arena_hello(name: &str, auth: Option<String>, resume: Option<String>) -> Vec<u8> {
+    hello_bytes(protocol::Hello {
         auth_token: auth,
         resume_token: resume,
-    }))
+        ..hello("arena", name)
+    })
 }
 
 /// A raw socket that has joined `arena` (Hello sent with a valid token).
@@ -229,7 +312,7 @@ async fn joined_raw(
     recv_buffer: Option<u32>,
 ) -> tokio::net::TcpStream {
     let mut s = raw_upgrade(addr, None, recv_buffer).await.expect("upgrade");
-    let hello = hello_bytes(name, Some(token("arena", name, 600)), None);
+    let hello = arena_hello(name, Some(token("arena", name, 600)), None);
     s.write_all(&client_frame(true, 0x2, &hello)).await.unwrap();
     s
 }
@@ -316,11 +399,11 @@ async fn an_input_flood() {
         let mut s = joined_raw(addr, "flooder", None).await;
         let mut burst = Vec::new();
         for seq in 1..=2000u32 {
+            // move_x 1.0, move_y 0: a valid arena input.
             let input = ClientMsg::Input(Input {
                 seq,
-                dx: 127,
-                dy: 0,
-                buttons: 0,
+                ack: None,
+                values: vec![0xfe, 0x01, 0x00],
             });
             burst.extend(client_frame(true, 0x2, &codec::encode_client(&input)));
         }
@@ -458,7 +541,7 @@ async fn rejected_with(
     resume: Option<String>,
 ) -> (u16, String) {
     let mut ws = raw_ws(addr, None).await.unwrap();
-    ws.write_frame(binary(hello_bytes(name, auth, resume)))
+    ws.write_frame(binary(arena_hello(name, auth, resume)))
         .await
         .unwrap();
     let (code, _, msgs) = read_until_close(&mut ws).await;
@@ -504,6 +587,244 @@ async fn a_resume_with_someone_elses_token() {
             let (code, reason) = rejected_with(addr, name, auth, Some(stolen.clone())).await;
             assert_eq!(code, codes::BAD_RESUME, "{name}: {reason}");
         }
+    })
+    .await;
+}
+
+// ---- game values outside the declaration ----------------------------------------------------
+
+/// Joins `room` (asking for `game`) with a bot, sends `msg`, and returns the code the server
+/// closed with.
+async fn closed_after(addr: SocketAddr, room: &str, game: Option<&str>, msg: ClientMsg) -> u16 {
+    let (mut c, _) = Client::connect(room_opts(addr, room, "mallory", game))
+        .await
+        .expect("the attacker joins");
+    c.send(msg).unwrap();
+    let e = ended(&mut c, "close after an invalid message").await;
+    e.close_code()
+        .unwrap_or_else(|| panic!("no close code: {e}"))
+}
+
+fn input(values: &[u8]) -> ClientMsg {
+    ClientMsg::Input(Input {
+        seq: 1,
+        ack: None,
+        values: values.to_vec(),
+    })
+}
+
+fn action(id: u16, values: &[u8]) -> ClientMsg {
+    ClientMsg::Action(Action {
+        id,
+        values: values.to_vec(),
+    })
+}
+
+/// Arena inputs (`move_x`, `move_y`: Fixed scale 127 in -127..=127, zig-zag LEB128 each) that
+/// do not fit the declaration: 4009, counted as invalid inputs.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn inputs_outside_the_declaration() {
+    under_attack("invalid inputs", |addr, _| async move {
+        let cases: [(&str, &[u8]); 7] = [
+            // zig-zag 1000 = 500 steps: move_x 3.94, outside -1..1 (never clamped on receipt).
+            ("move_x 500 steps", &[0xe8, 0x07, 0x00]),
+            ("move_y -128 steps", &[0x00, 0xff, 0x01]),
+            ("one value of two", &[0xfe, 0x01]),
+            ("no values", &[]),
+            ("a byte after the last value", &[0x00, 0x00, 0x00]),
+            ("a varint that never ends", &[0x00, 0x80]),
+            ("a varint over 64 bits", &[0xff; 11]),
+        ];
+        let rounds = 4;
+        for _ in 0..rounds {
+            for (what, values) in cases {
+                let code = closed_after(addr, "arena", None, input(values)).await;
+                assert_eq!(code, codes::INVALID_VALUE, "{what}");
+            }
+        }
+        let m = metrics(addr).await;
+        let n = (rounds * cases.len()) as f64;
+        assert_eq!(
+            metric_code(&m, "ticksync_invalid_messages_total", "input"),
+            n
+        );
+        assert_eq!(metric_code(&m, "ticksync_closes_total", "invalid_value"), n);
+    })
+    .await;
+}
+
+/// Actions the game did not declare (arena declares none; skirmish only `switch_team`): 4010;
+/// values for a field-less action: 4009. Both counted as invalid actions.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn undeclared_and_malformed_actions() {
+    under_attack("invalid actions", |addr, _| async move {
+        // A valid action does no harm: skirmish's switch_team (warmup) changes sides.
+        let (mut c, _) = Client::connect(room_opts(addr, "tanks", "switcher", Some("skirmish")))
+            .await
+            .unwrap();
+        recv_tick(&mut c, 1).await;
+        let me = c.player();
+        let team = c.field(me, "team").unwrap();
+        c.send_action(0, &[]).unwrap();
+        recv_until(&mut c, "switched team", |c, _| {
+            c.field(me, "team").is_some_and(|t| t != team)
+        })
+        .await;
+        let rounds = 5;
+        for _ in 0..rounds {
+            for id in [0, 1, 7, u16::MAX] {
+                let code = closed_after(addr, "arena", None, action(id, &[])).await;
+                assert_eq!(code, codes::UNKNOWN_MESSAGE, "arena action {id}");
+            }
+            let code = closed_after(addr, "tanks", Some("skirmish"), action(1, &[])).await;
+            assert_eq!(code, codes::UNKNOWN_MESSAGE, "skirmish action 1");
+            let code = closed_after(addr, "tanks", Some("skirmish"), action(0, &[0])).await;
+            assert_eq!(code, codes::INVALID_VALUE, "switch_team with a value");
+        }
+        c.close().await;
+        let m = metrics(addr).await;
+        assert_eq!(
+            metric_code(&m, "ticksync_invalid_messages_total", "action"),
+            f64::from(rounds * 6)
+        );
+        assert_eq!(
+            metric_code(&m, "ticksync_closes_total", "unknown_message"),
+            f64::from(rounds * 5)
+        );
+        assert_eq!(
+            metric_code(&m, "ticksync_closes_total", "invalid_value"),
+            f64::from(rounds)
+        );
+        assert_eq!(
+            metric_code(&m, "ticksync_invalid_messages_total", "input"),
+            0.0
+        );
+    })
+    .await;
+}
+
+/// A game with an enum field and a short string in an action (a studio's own game).
+mod signs {
+    use protocol::declare::NoMessages;
+    use server::game::{Ctx, EntityKey, Game};
+    use ticksync_derive::{Fields, Messages, Replicate, WireEnum};
+
+    pub const NAME: &str = "signs";
+
+    #[derive(WireEnum, Clone, Copy, Debug, Default, PartialEq)]
+    pub enum Colour {
+        #[default]
+        Red,
+        Green,
+        Blue,
+    }
+
+    /// Each player's sign.
+    #[derive(Replicate, Clone, Debug)]
+    #[replicate(name = "sign")]
+    pub struct Sign {
+        #[field(enumeration)]
+        pub colour: Colour,
+        #[field(string(max = 8))]
+        pub text: String,
+    }
+
+    #[derive(Fields, Clone, Copy, Debug, Default)]
+    pub struct Idle {
+        pub wave: bool,
+    }
+
+    #[derive(Messages, Clone, Debug)]
+    pub enum Action {
+        Paint {
+            #[field(enumeration)]
+            colour: Colour,
+            #[field(string(max = 8))]
+            text: String,
+        },
+    }
+
+    pub struct Signs;
+
+    impl Game for Signs {
+        type Entity = Sign;
+        type Room = ();
+        type Input = Idle;
+        type Action = Action;
+        type Event = NoMessages;
+
+        fn join(&mut self, ctx: &mut Ctx<'_, Self>, _name: &str) -> EntityKey {
+            ctx.world.insert(Sign {
+                colour: Colour::Red,
+                text: String::new(),
+            })
+        }
+
+        fn input(&mut self, _ctx: &mut Ctx<'_, Self>, _player: EntityKey, _input: Idle) {}
+
+        fn action(&mut self, ctx: &mut Ctx<'_, Self>, player: EntityKey, action: Action) {
+            let Action::Paint { colour, text } = action;
+            assert!(text.len() <= 8, "the server let an oversize string through");
+            if let Some(s) = ctx.world.get_mut(player) {
+                (s.colour, s.text) = (colour, text);
+            }
+        }
+
+        fn step(&mut self, _ctx: &mut Ctx<'_, Self>, _dt: f32) {}
+    }
+}
+
+/// A game's action with an enum field (red, green, blue) and a string of at most 8 bytes:
+/// unknown enum tags and bad strings close with 4009 and are counted; valid ones are applied.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn enum_tags_and_strings_outside_the_declaration() {
+    let add = |games: &mut server::Games| {
+        games.register(signs::NAME, |_| signs::Signs);
+    };
+    under_attack_in_process("invalid enums and strings", add, |addr, _| async move {
+        // A valid paint is applied: the sign turns blue and says "hi".
+        let (mut c, w) = Client::connect(room_opts(addr, "signs", "painter", Some("signs")))
+            .await
+            .unwrap();
+        assert_eq!(w.schema.actions[0].name, "paint");
+        recv_tick(&mut c, 1).await;
+        c.send_action(0, &[Value::Int(2), Value::Str("hi".into())])
+            .unwrap();
+        let me = c.player();
+        recv_until(&mut c, "the sign is painted", |c, _| {
+            c.field(me, "text") == Some(Value::Str("hi".into()))
+        })
+        .await;
+        assert_eq!(c.field(me, "colour"), Some(Value::Int(2)));
+
+        // Paint's values: colour (zig-zag LEB128), then text (LEB128 length, bytes).
+        let cases: [(&str, &[u8]); 6] = [
+            ("colour 3 of 3", &[0x06, 0x00]),
+            ("colour -1", &[0x01, 0x00]),
+            ("9-byte text", b"\x00\x09abcdefghi"),
+            ("a control character", b"\x00\x02a\x07"),
+            ("text that is not UTF-8", &[0x00, 0x02, 0xc3, 0x28]),
+            ("text longer than the message", &[0x00, 0x05, b'a']),
+        ];
+        let rounds = 5;
+        for _ in 0..rounds {
+            for (what, values) in cases {
+                let code = closed_after(addr, "signs", Some("signs"), action(0, values)).await;
+                assert_eq!(code, codes::INVALID_VALUE, "{what}");
+            }
+        }
+        // The painter is still there, its sign as it was.
+        let n = snapshots_during(&mut c, Duration::from_millis(200), None).await;
+        assert!(n > 0);
+        assert_eq!(c.field(me, "text"), Some(Value::Str("hi".into())));
+        c.close().await;
+        let m = metrics(addr).await;
+        let n = f64::from(rounds * cases.len() as u32);
+        assert_eq!(
+            metric_code(&m, "ticksync_invalid_messages_total", "action"),
+            n
+        );
+        assert_eq!(metric_code(&m, "ticksync_closes_total", "invalid_value"), n);
     })
     .await;
 }

@@ -1,20 +1,19 @@
-//! End to end: a real server on a loopback port, real WebSocket bots (issue 3's tests).
+//! End to end: a real server on a loopback port, real WebSocket bots.
 
 mod support;
 
 use std::time::Duration;
 
+use bot_client::client::ring::TableRing;
 use bot_client::{Client, ConnectOptions, Received};
-use protocol::{ClientMsg, Event, Hello, ServerMsg, codec, codes};
+use fastwebsockets::OpCode;
+use protocol::{ClientMsg, Event, Input, Plan, ServerMsg, codec, codes, schema};
 use support::*;
 
-/// Direction (-1 or 1) that leads from `q` (quantised) towards the middle of the 1000-unit world.
-fn towards_middle(q: i32) -> f32 {
-    if protocol::quant::dequantize(q) < 500.0 {
-        1.0
-    } else {
-        -1.0
-    }
+/// Direction (-1 or 1) that leads from `x` (world units) towards the middle of the 1000-unit
+/// arena.
+fn towards_middle(x: f64) -> f64 {
+    if x < 500.0 { 1.0 } else { -1.0 }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -39,10 +38,11 @@ async fn each_bot_sees_the_other_move_and_leave() {
     })
     .await;
 
-    // A moves along x, B along y, each towards the middle so no wall stops them.
-    let a0 = *b.latest().unwrap().1.get(pa).unwrap();
-    let b0 = *a.latest().unwrap().1.get(pb).unwrap();
-    let (ax, by) = (towards_middle(a0.x), towards_middle(b0.y));
+    // A moves along x, B along y, each towards the middle so no wall stops them. Positions
+    // are read by field name and dequantised through the Welcome's descriptor.
+    let a0 = pos(&b, pa).unwrap();
+    let b0 = pos(&a, pb).unwrap();
+    let (ax, by) = (towards_middle(a0.0), towards_middle(b0.1));
     let secs = Duration::from_millis(1000);
     let drive_a = tokio::spawn(async move {
         snapshots_during(&mut a, secs, Some((ax, 0.0))).await;
@@ -57,20 +57,21 @@ async fn each_bot_sees_the_other_move_and_leave() {
     let settle = b.latest().unwrap().0 + 3;
     recv_tick(&mut b, settle).await;
     recv_tick(&mut a, settle).await;
-    let a1 = *b.latest().unwrap().1.get(pa).unwrap();
-    let b1 = *a.latest().unwrap().1.get(pb).unwrap();
-    let moved = |from: i32, to: i32| protocol::quant::dequantize(to - from);
+    let a1 = pos(&b, pa).unwrap();
+    let b1 = pos(&a, pb).unwrap();
     // About 200 units/s for about a second; generous margins for a loaded machine.
     assert!(
-        moved(a0.x, a1.x) * ax > 60.0,
+        (a1.0 - a0.0) * ax > 60.0,
         "b saw a move along x: {a0:?} -> {a1:?}"
     );
-    assert_eq!(a0.y, a1.y, "a did not move along y");
+    assert_eq!(a0.1, a1.1, "a did not move along y");
     assert!(
-        moved(b0.y, b1.y) * by > 60.0,
+        (b1.1 - b0.1) * by > 60.0,
         "a saw b move along y: {b0:?} -> {b1:?}"
     );
-    assert_eq!(b0.x, b1.x, "b did not move along x");
+    assert_eq!(b0.0, b1.0, "b did not move along x");
+    // The other's velocity as replicated: 200 units/s on the axis it moves along.
+    assert_eq!(num(&b, pa, "vel.x"), Some(200.0 * ax));
 
     // A leaves: B gets the event, then a snapshot without A's entity.
     a.close().await;
@@ -110,9 +111,16 @@ async fn every_snapshot_reproduces_the_server_world() {
     .await;
     assert_eq!(bot.stats().counters.checksum_mismatches, 0);
 
-    // And bit for bit: the server's own table for a tick equals the bot's table for that tick.
+    // And bit for bit: the server's own table for a tick equals the bot's table for that tick
+    // (arena has no owner-only fields: the bot holds every cell the server has).
     let table = assert_world_matches(&server, "arena", &mut bot).await;
     assert_eq!(table.len(), 1000 + 2);
+    let inspect = server.inspect("arena").await.unwrap();
+    assert_eq!(inspect.game, "arena");
+    assert!(
+        bot.plan().types.iter().all(|t| t.owner.is_empty()),
+        "arena declares no private fields"
+    );
     mover.await.unwrap().close().await;
     bot.close().await;
     server.shutdown().await;
@@ -198,14 +206,124 @@ async fn a_client_that_stops_reading_slows_no_one() {
     server.shutdown().await;
 }
 
-fn hello(version: u16) -> Vec<u8> {
-    codec::encode_client(&ClientMsg::Hello(Hello {
+/// Acks ride on inputs: a client that puts its newest applied tick in each `Input`, and never
+/// sends a standalone `Ack`, gets deltas against that tick; the same client sending inputs
+/// without an ack gets only full snapshots.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn acks_ride_on_inputs() {
+    let server = start_server(|c| c.npcs = 100).await;
+    let addr = server.local_addr();
+    // A raw WebSocket: every frame this client sends is written below, and none is an `Ack`.
+    let mut ws = raw_ws(addr, None).await.unwrap();
+    ws.write_frame(binary(hello_bytes(hello("arena", "acker"))))
+        .await
+        .unwrap();
+    let welcome = bounded("welcome", async {
+        loop {
+            let f = ws.read_frame().await.unwrap();
+            if f.opcode == OpCode::Binary
+                && let ServerMsg::Welcome(w) = codec::decode_server(&f.payload).unwrap()
+            {
+                return w;
+            }
+        }
+    })
+    .await;
+    let plan = Plan::new(&welcome.schema);
+    let mut values = Vec::new();
+    schema::encode_values(&welcome.schema.input, &arena_input(0.5, 0.0), &mut values);
+    let mut ring = TableRing::default();
+
+    const UNACKED: usize = 20;
+    const ACKED: usize = 60;
+    let (mut seq, mut snapshots, mut applied_seq) = (0u32, 0usize, 0u32);
+    // Phase 2: every tick acked so far, the newest one, and what the deltas were against.
+    let mut acks = std::collections::BTreeSet::new();
+    let mut newest_ack = None;
+    let (mut against_newest, mut deltas, mut fulls_after_delta) = (0, 0, 0);
+    bounded("snapshots with and without acks", async {
+        while snapshots < UNACKED + ACKED {
+            let f = ws.read_frame().await.unwrap();
+            if f.opcode != OpCode::Binary {
+                continue;
+            }
+            let Some((header, delta)) = codec::decode_snapshot_header(&f.payload).unwrap() else {
+                continue; // events, pongs
+            };
+            let checked = ring
+                .apply(&plan, Some(welcome.player), &header, delta)
+                .unwrap_or_else(|e| panic!("snapshot {}: {e}", header.tick));
+            assert!(checked, "every snapshot carries a checksum, and it matches");
+            snapshots += 1;
+            applied_seq = header.input_seq;
+            let ack = if snapshots <= UNACKED {
+                assert_eq!(
+                    header.baseline, None,
+                    "no ack yet: snapshot {} must be full",
+                    header.tick
+                );
+                None
+            } else {
+                match header.baseline {
+                    Some(b) => {
+                        assert!(
+                            acks.contains(&b),
+                            "delta against {b}, which was never acked"
+                        );
+                        deltas += 1;
+                        against_newest += usize::from(Some(b) == newest_ack);
+                    }
+                    None if deltas > 0 => fulls_after_delta += 1,
+                    None => {}
+                }
+                acks.insert(header.tick);
+                newest_ack = Some(header.tick);
+                Some(header.tick)
+            };
+            seq += 1;
+            let input = ClientMsg::Input(Input {
+                seq,
+                ack,
+                values: values.clone(),
+            });
+            ws.write_frame(binary(codec::encode_client(&input)))
+                .await
+                .unwrap();
+        }
+    })
+    .await;
+    eprintln!(
+        "{deltas} deltas of {ACKED} acked snapshots, {against_newest} against the newest ack"
+    );
+    assert!(
+        deltas >= ACKED - 5,
+        "acks on inputs gave only {deltas} deltas"
+    );
+    assert_eq!(fulls_after_delta, 0, "a full snapshot after deltas began");
+    assert!(
+        against_newest >= ACKED / 3,
+        "only {against_newest} snapshots were against the newest ack"
+    );
+    // The server took the acks from the inputs.
+    let room = server.inspect("arena").await.unwrap();
+    let me = room.clients.iter().find(|c| c.name == "acker").unwrap();
+    assert_eq!(me.acked, newest_ack);
+    // And it applied the inputs, acked or not.
+    assert!(
+        applied_seq > UNACKED as u32,
+        "the server reports input {applied_seq} applied, of {seq} sent"
+    );
+    let _ = ws
+        .write_frame(fastwebsockets::Frame::close(codes::NORMAL, b""))
+        .await;
+    server.shutdown().await;
+}
+
+fn hello_version(version: u16) -> Vec<u8> {
+    hello_bytes(protocol::Hello {
         version,
-        room: "arena".into(),
-        name: "old".into(),
-        auth_token: None,
-        resume_token: None,
-    }))
+        ..hello("arena", "old")
+    })
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -215,21 +333,35 @@ async fn bad_versions_and_garbage_are_refused_and_others_play_on() {
     let (mut honest, _) = connect(addr, "arena", "honest").await;
 
     // Wrong protocol version: Reject with a clear reason, then a close with the same code.
-    let mut ws = raw_ws(addr, None).await.unwrap();
-    ws.write_frame(binary(hello(protocol::PROTOCOL_VERSION + 1)))
-        .await
-        .unwrap();
-    let (code, _, msgs) = read_until_close(&mut ws).await;
-    assert_eq!(code, codes::VERSION_MISMATCH);
-    match &msgs[..] {
-        [ServerMsg::Reject { code, reason }] => {
-            assert_eq!(*code, codes::VERSION_MISMATCH);
-            assert!(
-                reason.contains("protocol version 2 is not supported"),
-                "{reason}"
-            );
+    // A version 1 client (its Hello had no game field) and a future one alike.
+    let v1_hello = [
+        &[0x00, 0x01, 0x05][..],
+        b"arena",
+        &[0x03],
+        b"old",
+        &[0x00, 0x00],
+    ]
+    .concat();
+    let future_hello = hello_version(protocol::PROTOCOL_VERSION + 1);
+    for (version, bytes) in [
+        (1, v1_hello),
+        (protocol::PROTOCOL_VERSION + 1, future_hello),
+    ] {
+        let mut ws = raw_ws(addr, None).await.unwrap();
+        ws.write_frame(binary(bytes)).await.unwrap();
+        let (code, _, msgs) = read_until_close(&mut ws).await;
+        assert_eq!(code, codes::VERSION_MISMATCH);
+        match &msgs[..] {
+            [ServerMsg::Reject { code, reason }] => {
+                assert_eq!(*code, codes::VERSION_MISMATCH);
+                let want = format!(
+                    "protocol version {version} is not supported; this server speaks {}",
+                    protocol::PROTOCOL_VERSION
+                );
+                assert_eq!(reason, &want);
+            }
+            other => panic!("expected one Reject, got {other:?}"),
         }
-        other => panic!("expected one Reject, got {other:?}"),
     }
 
     // Garbage instead of Hello: BAD_HELLO.
@@ -273,6 +405,7 @@ async fn an_empty_room_closes_after_its_grace_period() {
         .iter()
         .find(|r| r["name"] == "lobby")
         .expect("lobby listed");
+    assert_eq!(lobby["game"], "arena");
     assert_eq!(lobby["players"], 1);
     assert_eq!(lobby["entities"], 11);
     assert!(lobby["tick_p99_us"].as_u64().is_some());

@@ -13,21 +13,41 @@ use http_body_util::Empty;
 use hyper::Request;
 use hyper::upgrade::Upgraded;
 use hyper_util::rt::{TokioExecutor, TokioIo};
-use server::{Config, Server};
+use protocol::state::Kind;
+use protocol::{ClientMsg, EntityId, Hello, Plan, StateTable, Value, codec};
+use server::{Config, Games, Server};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
 /// Every wait in the tests is bounded by this.
 pub const WAIT: Duration = Duration::from_secs(15);
 
-/// A server on 127.0.0.1 with an ephemeral port; `tweak` adjusts the defaults.
-pub async fn start_server(tweak: impl FnOnce(&mut Config)) -> Server {
+/// The defaults on 127.0.0.1 with an ephemeral port, adjusted by `tweak`.
+pub fn test_config(tweak: impl FnOnce(&mut Config)) -> Config {
     let mut cfg = Config {
         addr: "127.0.0.1:0".parse().unwrap(),
         ..Config::default()
     };
     tweak(&mut cfg);
-    Server::start(cfg).await.expect("server starts")
+    cfg
+}
+
+/// A server of the reference games (arena by default, skirmish) on 127.0.0.1 with an
+/// ephemeral port; `tweak` adjusts the defaults.
+pub async fn start_server(tweak: impl FnOnce(&mut Config)) -> Server {
+    Server::start(test_config(tweak))
+        .await
+        .expect("server starts")
+}
+
+/// A server of `games` (built from the final config), like `start_server`.
+pub async fn start_server_with(
+    tweak: impl FnOnce(&mut Config),
+    games: impl FnOnce(&Config) -> Games,
+) -> Server {
+    let cfg = test_config(tweak);
+    let games = games(&cfg);
+    Server::start_with(cfg, games).await.expect("server starts")
 }
 
 pub fn ws_url(addr: SocketAddr) -> String {
@@ -38,6 +58,49 @@ pub async fn connect(addr: SocketAddr, room: &str, name: &str) -> (Client, proto
     Client::connect(ConnectOptions::new(&ws_url(addr), room, name))
         .await
         .expect("bot connects")
+}
+
+/// Options to join `room` as `name`, asking for `game`.
+pub fn game_opts(addr: SocketAddr, room: &str, name: &str, game: Option<&str>) -> ConnectOptions {
+    let mut o = ConnectOptions::new(&ws_url(addr), room, name);
+    o.game = game.map(str::to_owned);
+    o
+}
+
+/// An arena input: the direction to move, each axis in -1..=1.
+pub fn arena_input(dx: f64, dy: f64) -> [Value; 2] {
+    [Value::Num(dx), Value::Num(dy)]
+}
+
+/// A `Hello` for `room` as `name`: no tokens, no game (adjust the fields as needed).
+pub fn hello(room: &str, name: &str) -> Hello {
+    Hello {
+        version: protocol::PROTOCOL_VERSION,
+        room: room.into(),
+        name: name.into(),
+        auth_token: None,
+        resume_token: None,
+        game: None,
+    }
+}
+
+/// `hello` encoded, ready for a frame.
+pub fn hello_bytes(h: Hello) -> Vec<u8> {
+    codec::encode_client(&ClientMsg::Hello(h))
+}
+
+/// A numeric field (`Fixed` units, `Angle` radians, `Int`/`Bool`/`Enum` as numbers) of entity
+/// `id` in the client's newest table.
+pub fn num(client: &Client, id: EntityId, field: &str) -> Option<f64> {
+    match client.field(id, field)? {
+        Value::Str(_) => None,
+        v => Some(v.as_f64()),
+    }
+}
+
+/// An entity's position in world units, dequantised through the descriptor.
+pub fn pos(client: &Client, id: EntityId) -> Option<(f64, f64)> {
+    Some((num(client, id, "pos.x")?, num(client, id, "pos.y")?))
 }
 
 /// Runs `f` with the test-wide timeout.
@@ -75,9 +138,9 @@ pub async fn recv_tick(client: &mut Client, tick: u32) {
     .await
 }
 
-/// Receives for `d` (sending an input each snapshot if `input` is set) and returns how many
-/// snapshots arrived.
-pub async fn snapshots_during(client: &mut Client, d: Duration, input: Option<(f32, f32)>) -> u64 {
+/// Receives for `d` (sending an arena input each snapshot if `input` is set) and returns how
+/// many snapshots arrived.
+pub async fn snapshots_during(client: &mut Client, d: Duration, input: Option<(f64, f64)>) -> u64 {
     let end = tokio::time::Instant::now() + d;
     let mut n = 0;
     loop {
@@ -88,7 +151,7 @@ pub async fn snapshots_during(client: &mut Client, d: Duration, input: Option<(f
         if let Received::Snapshot { .. } = msg {
             n += 1;
             if let Some((dx, dy)) = input {
-                client.send_input(dx, dy, 0).expect("input sent");
+                client.send_input(&arena_input(dx, dy)).expect("input sent");
             }
         }
     }
@@ -316,21 +379,38 @@ where
     .await
 }
 
+/// The server's `table` as the client playing `own` holds it: other entities' owner-only
+/// fields are 0 (strings empty); everything else, its own private fields included, as is.
+pub fn client_view(plan: &Plan, table: &StateTable, own: EntityId) -> StateTable {
+    let mut view = table.clone();
+    for e in table.iter().filter(|e| e.id != own) {
+        let Some(tp) = plan.types.get(usize::from(e.ty)) else {
+            continue;
+        };
+        for &f in &tp.owner {
+            if tp.fields[usize::from(f)].kind == Kind::Str {
+                view.set_string(e.id.index, f, "").unwrap();
+            } else {
+                view.values_mut(e.id.index).unwrap()[usize::from(f)] = 0;
+            }
+        }
+    }
+    view
+}
+
 /// Asserts, bit for bit, that `client`'s table for one of the server's ticks equals the
-/// server's own (read through the inspect hook); returns that table. Retries while the client
-/// no longer holds the tick the server reported.
-pub async fn assert_world_matches(
-    server: &Server,
-    room: &str,
-    client: &mut Client,
-) -> protocol::EntityTable {
+/// server's own (read through the inspect hook) as this client may see it (`client_view`);
+/// returns the server's table. Retries while the client no longer holds the tick the server
+/// reported.
+pub async fn assert_world_matches(server: &Server, room: &str, client: &mut Client) -> StateTable {
     for _ in 0..30 {
         let inspect = server.inspect(room).await.expect("room exists");
         recv_tick(client, inspect.tick).await;
         if let Some(table) = client.table_at(inspect.tick) {
-            assert_eq!(
-                table, &inspect.table,
-                "client's world at tick {}",
+            let expected = client_view(client.plan(), &inspect.table, client.player());
+            assert!(
+                *table == expected,
+                "client's world at tick {} differs from the server's",
                 inspect.tick
             );
             return inspect.table;

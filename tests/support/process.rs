@@ -71,3 +71,12 @@ pub fn metric(text: &str, name: &str) -> f64 {
         .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
         .sum()
 }
+
+/// A metric's value for one `code` label (e.g. `ticksync_closes_total`, `"invalid_value"`).
+pub fn metric_code(text: &str, name: &str, code: &str) -> f64 {
+    let key = format!("{name}{{code=\"{code}\"}} ");
+    text.lines()
+        .filter_map(|l| l.strip_prefix(&key))
+        .filter_map(|v| v.trim().parse::<f64>().ok())
+        .sum()
+}
