@@ -287,6 +287,9 @@ pub struct TypePlan {
     /// Public fields with no predictor, numbers and strings apart.
     pub plain_public: Vec<u16>,
     pub str_public: Vec<u16>,
+    /// The checksum's terms of the public fields, when none is a string: `(field, multiplier,
+    /// rotation)`, precomputed so the hot loop only loads, multiplies, rotates and xors.
+    pub public_terms: Vec<(u32, u32, u32)>,
     /// Bit `f` set for each public / private field `f`.
     pub public_mask: u64,
     pub owner_mask: u64,
@@ -347,6 +350,9 @@ impl Plan {
         let types: Vec<TypePlan> = types
             .into_iter()
             .map(|mut tp| {
+                if !tp.public_strings {
+                    tp.public_terms = tp.public.iter().map(|&f| term(f)).collect();
+                }
                 for &f in &tp.predicted_public {
                     let fp = tp.fields[usize::from(f)];
                     match fp.predictor {
@@ -472,21 +478,35 @@ const C2: u32 = 0x1b87_3593;
 /// Per field id `f`: the multiplier `MULS[f % 4]` and the rotation `(7 f + 5) % 32` of its word.
 const MULS: [u32; 4] = [0x27d4_eb2f, 0x1656_67b1, 0x85eb_ca6b, 0xc2b2_ae35];
 
+/// Field `f`'s multiplier and rotation in the checksum.
+fn term(f: u16) -> (u32, u32, u32) {
+    let f = u32::from(f);
+    (f, MULS[(f & 3) as usize], (f * 7 + 5) & 31)
+}
+
 /// One entity's key: its id and type, xor each counted field's word, multiplied and rotated
 /// by its field id, then mixed. The words are independent of each other and keys of the
 /// running hash, so the CPU computes them side by side; word-wise, so a browser computes it
 /// with `Math.imul` just as fast.
 #[inline]
 fn entity_key(id: EntityId, ty: u16, fields: impl Iterator<Item = (u16, u32)>) -> u32 {
-    let mut k = id.index.wrapping_mul(0x9e37_79b1)
-        ^ id.version.wrapping_mul(0x85eb_ca77)
-        ^ u32::from(ty).wrapping_mul(0xc2b2_ae3d);
+    let mut k = id_key(id, ty);
     for (f, w) in fields {
-        let f = u32::from(f);
-        k ^= w
-            .wrapping_mul(MULS[(f & 3) as usize])
-            .rotate_left((f * 7 + 5) & 31);
+        let (_, mul, rot) = term(f);
+        k ^= w.wrapping_mul(mul).rotate_left(rot);
     }
+    mix_key(k)
+}
+
+#[inline(always)]
+fn id_key(id: EntityId, ty: u16) -> u32 {
+    id.index.wrapping_mul(0x9e37_79b1)
+        ^ id.version.wrapping_mul(0x85eb_ca77)
+        ^ u32::from(ty).wrapping_mul(0xc2b2_ae3d)
+}
+
+#[inline(always)]
+fn mix_key(k: u32) -> u32 {
     k.wrapping_mul(C1).rotate_left(15).wrapping_mul(C2)
 }
 
@@ -524,22 +544,24 @@ impl Plan {
         let mut h = CHECKSUM_SEED;
         let mut count = 0u32;
         let stride = t.stride;
-        for (i, m) in t.meta.iter().enumerate() {
+        for (index, (m, cells)) in t.meta.iter().zip(t.values.chunks_exact(stride)).enumerate() {
             if m.version == 0 {
                 continue;
             }
             let id = EntityId {
-                index: i as u32,
+                index: index as u32,
                 version: m.version,
             };
-            let cells = &t.values[i * stride..(i + 1) * stride];
             let k = match self.types.get(usize::from(m.ty)) {
-                // The common case reads the cells straight: no per-field kind to look at.
-                Some(tp) if !tp.public_strings => entity_key(
-                    id,
-                    m.ty,
-                    tp.public.iter().map(|&f| (f, cells[usize::from(f)] as u32)),
-                ),
+                // The common case: precomputed terms straight from the cells.
+                Some(tp) if !tp.public_strings => {
+                    let mut k = id_key(id, m.ty);
+                    for &(f, mul, rot) in &tp.public_terms {
+                        let w = cells.get(f as usize).copied().unwrap_or(0) as u32;
+                        k ^= w.wrapping_mul(mul).rotate_left(rot);
+                    }
+                    mix_key(k)
+                }
                 Some(tp) => {
                     let e = EntityRef {
                         id,
