@@ -75,15 +75,11 @@ pub fn default_value(f: &FieldDesc) -> Value {
     }
 }
 
-/// Appends `values` coded for `fields` (`schema::encode_values`); missing trailing values (a
-/// sender that knows fewer fields) are sent as their field's default, extra ones are dropped.
+/// Appends `values` coded for `fields` (`schema::encode_values`, which sends missing trailing
+/// values, from a sender that knows fewer fields, as their field's zero clamped into range,
+/// and drops extra ones).
 pub fn encode_values(fields: &[FieldDesc], values: &[Value], out: &mut Vec<u8>) {
     schema::encode_values(fields, values, out);
-    if values.len() < fields.len() {
-        let rest = &fields[values.len()..];
-        let defaults: Vec<Value> = rest.iter().map(default_value).collect();
-        schema::encode_values(rest, &defaults, out);
-    }
 }
 
 #[cfg(test)]
