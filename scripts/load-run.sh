@@ -12,7 +12,7 @@ cargo build --release -q -p ticksync -p bot-client
 
 out=$(mktemp -d)
 trap 'kill "$server" 2>/dev/null || true; rm -rf "$out"' EXIT
-target/release/ticksync --addr 127.0.0.1:0 --log warn >"$out/server.out" &
+target/release/ticksync --addr 127.0.0.1:0 --log warn ${TICKSYNC_ARGS:-} >"$out/server.out" &
 server=$!
 for _ in $(seq 100); do grep -q listening "$out/server.out" && break; sleep 0.1; done
 addr=$(sed -n 's|.*http://||p' "$out/server.out" | head -1)
