@@ -1,4 +1,4 @@
-//! Aggregation over bots: the figures a load run reports (rates, latency, bytes, errors), as text for people and as
+//! Aggregation over bots: the figures a load run reports, as text for people and as
 //! one JSON object for tools.
 
 use std::collections::BTreeMap;
