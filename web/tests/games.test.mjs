@@ -1,0 +1,88 @@
+// The JavaScript protocol against the reference games' golden vectors (protocol/golden/games/,
+// written by server/tests/golden_games.rs): each game's Welcome decodes, its descriptor hashes
+// as the server says and compiles to a Plan; each snapshot (full, and deltas against 1- and
+// 6-tick-old baselines, with a second baseline where the server uses one) decodes and, applied
+// to its JSON baseline tables, gives the result table and checksum bit for bit.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import path from 'node:path';
+
+import {
+  PROTOCOL_VERSION, Plan, StateTable, applyDelta, checksum, publicChecksum, ownerChecksum,
+  decodeServer, descriptorHash,
+} from '../static/protocol.js';
+
+const here = path.dirname(fileURLToPath(import.meta.url));
+const dir = path.resolve(here, '../../protocol/golden/games');
+const index = JSON.parse(readFileSync(path.join(dir, 'index.json'), 'utf8'));
+const vectors = index.vectors.map(({ name, kind }) => ({
+  name,
+  kind,
+  bytes: new Uint8Array(readFileSync(path.join(dir, `${name}.bin`))),
+  meaning: JSON.parse(readFileSync(path.join(dir, `${name}.json`), 'utf8')),
+}));
+const hex = (bytes) => Buffer.from(bytes).toString('hex');
+
+/** Welcome vectors by name: the decoded message and its plan. */
+const welcomes = new Map();
+for (const v of vectors.filter((x) => x.kind === 'server')) {
+  const msg = decodeServer(v.bytes);
+  welcomes.set(v.name, { msg, plan: msg.type === 'Welcome' ? new Plan(msg.schema) : null });
+}
+
+test('the games index speaks our protocol version and lists both games whole', () => {
+  assert.equal(index.protocol_version, PROTOCOL_VERSION);
+  for (const game of ['arena', 'skirmish']) {
+    for (const n of ['welcome', 'full', 'delta_1', 'delta_6']) {
+      assert.ok(vectors.some((v) => v.name === `${game}_${n}`), `${game}_${n}`);
+    }
+  }
+  for (const v of vectors) assert.equal(hex(v.bytes), v.meaning.hex, `${v.name}: .bin and .json hex agree`);
+});
+
+for (const v of vectors.filter((x) => x.kind === 'server')) {
+  test(`${v.name}: decodes, hashes as the server says, compiles`, () => {
+    const { msg, plan } = welcomes.get(v.name);
+    assert.equal(msg.type, 'Welcome');
+    assert.equal(msg.game, v.meaning.game);
+    assert.equal(msg.schema.game, v.meaning.game);
+    assert.equal(msg.schema_hash, v.meaning.hash);
+    assert.equal(descriptorHash(msg.schema), msg.schema_hash);
+    assert.equal(plan.stride, v.meaning.stride);
+    assert.deepEqual(msg.player, v.meaning.message.Welcome.player);
+  });
+}
+
+function baselineOf(plan, j) {
+  return j ? { table: StateTable.fromEntries(plan, j.table), tick: j.tick } : null;
+}
+
+for (const v of vectors.filter((x) => x.kind === 'snapshot')) {
+  test(`${v.name}: applies bit for bit`, () => {
+    const m = v.meaning;
+    const w = welcomes.get(m.descriptor);
+    assert.ok(w, `its Welcome ${m.descriptor}`);
+    const { plan } = w;
+    const snap = decodeServer(v.bytes);
+    assert.equal(snap.type, 'Snapshot');
+    const { type, delta, ...header } = snap;
+    assert.deepStrictEqual(header, m.header);
+    assert.equal(hex(delta), m.delta_hex);
+    const base = baselineOf(plan, m.baseline);
+    if (base) {
+      base.second = baselineOf(plan, m.baseline2);
+      assert.equal(checksum(plan, base.table, m.own), m.baseline.checksum, 'baseline checksum');
+      if (base.second) assert.equal(checksum(plan, base.second.table, m.own), m.baseline2.checksum, 'baseline2 checksum');
+    }
+    const before = base && base.table.entries(plan);
+    const got = applyDelta(plan, m.own, base, snap.tick, snap.delta);
+    assert.deepStrictEqual(got.entries(plan), m.result.table);
+    assert.equal(checksum(plan, got, m.own), m.result.checksum);
+    assert.equal(checksum(plan, got, m.own), snap.checksum, 'the header carries it');
+    assert.equal(publicChecksum(plan, got), m.result.public_checksum);
+    assert.equal(ownerChecksum(plan, got, m.own), m.result.owner_checksum);
+    if (base) assert.deepStrictEqual(base.table.entries(plan), before, 'the baseline is untouched');
+  });
+}
