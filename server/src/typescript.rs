@@ -37,8 +37,9 @@ fn pascal(name: &str) -> String {
 
 fn fields(out: &mut String, indent: &str, list: &[FieldDesc]) {
     for f in list {
-        let private = if f.visibility == Visibility::Owner {
-            " Only the owning client receives it (others hold its zero value)."
+        let owner = f.visibility == Visibility::Owner;
+        let private = if owner {
+            " Only the owning client receives it: absent on other entities."
         } else {
             ""
         };
@@ -48,7 +49,13 @@ fn fields(out: &mut String, indent: &str, list: &[FieldDesc]) {
             f.id,
             describe(&f.coding)
         );
-        let _ = writeln!(out, "{indent}{:?}: {};", f.name, ts_type(&f.coding));
+        let optional = if owner { "?" } else { "" };
+        let _ = writeln!(
+            out,
+            "{indent}{:?}{optional}: {};",
+            f.name,
+            ts_type(&f.coding)
+        );
     }
 }
 

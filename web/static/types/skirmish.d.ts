@@ -23,10 +23,10 @@ export interface Tank {
   "team": "red" | "blue";
   /** Field 8: text, at most 24 bytes. */
   "name": string;
-  /** Field 9: integer 0 to 5. Only the owning client receives it (others hold its zero value). */
-  "ammo": number;
-  /** Field 10: fixed point, 1/60 unit, 0 to 5. Only the owning client receives it (others hold its zero value). */
-  "reload": number;
+  /** Field 9: integer 0 to 5. Only the owning client receives it: absent on other entities. */
+  "ammo"?: number;
+  /** Field 10: fixed point, 1/60 unit, 0 to 5. Only the owning client receives it: absent on other entities. */
+  "reload"?: number;
 }
 
 /** Entity type `shell` (type id 1). */
