@@ -504,11 +504,7 @@ fn predict_all(
         if !generic {
             continue;
         }
-        let second = base.second.and_then(|(t2, tick2)| {
-            let e = t2.get(id).filter(|e| e.ty == m.ty)?;
-            Some((e.values, i64::from(base.tick.wrapping_sub(tick2))))
-        });
-        let span = Span { ticks, second };
+        let span = span_for(base, tick, id, m.ty);
         for &f in &tp.other_public {
             let fi = usize::from(f);
             cells[fi] = predict(&tp.fields[fi], fi, &held[..stride], &span);

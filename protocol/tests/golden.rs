@@ -20,7 +20,6 @@
 //! This test fails when any encoding changes and the files were not regenerated:
 //! `UPDATE_GOLDEN=1 cargo test -p protocol --test golden` rewrites them (and deletes stale ones).
 
-use std::collections::BTreeMap;
 use std::f64::consts::PI;
 use std::path::PathBuf;
 
@@ -33,6 +32,9 @@ use protocol::schema::{
 use protocol::state::{EntityId, Plan, StateTable, TableError};
 use protocol::state_delta::{self, Baseline, DeltaError, Encoder};
 use serde_json::{Value as Json, json};
+
+mod golden_files;
+use golden_files::{check_dir, hex, pretty, table_from_json, table_json, view};
 
 // ---- the test game -----------------------------------------------------------------------------
 
@@ -355,67 +357,7 @@ fn pad(values: &[i32]) -> Vec<i32> {
     v
 }
 
-/// What the client holds of a server table: other entities' private fields are 0.
-fn view(plan: &Plan, t: &StateTable, own: Option<EntityId>) -> StateTable {
-    let mut v = t.clone();
-    let others: Vec<(u32, u16)> = t
-        .iter()
-        .filter(|e| Some(e.id) != own)
-        .map(|e| (e.id.index, e.ty))
-        .collect();
-    for (index, ty) in others {
-        for &f in &plan.types[usize::from(ty)].owner {
-            v.values_mut(index).unwrap()[usize::from(f)] = 0;
-        }
-    }
-    v
-}
-
 // ---- JSON forms --------------------------------------------------------------------------------
-
-fn table_json(d: &Descriptor, t: &StateTable) -> Json {
-    Json::Array(
-        t.iter()
-            .map(|e| {
-                let fields = &d.types[usize::from(e.ty)].fields;
-                let strings: BTreeMap<String, String> = fields
-                    .iter()
-                    .filter(|f| f.coding.is_str())
-                    .map(|f| (f.id.to_string(), t.string(e.id.index, f.id).to_owned()))
-                    .filter(|(_, s)| !s.is_empty())
-                    .collect();
-                json!({
-                    "index": e.id.index,
-                    "version": e.id.version,
-                    "type": e.ty,
-                    "values": &e.values[..fields.len()],
-                    "strings": strings,
-                })
-            })
-            .collect(),
-    )
-}
-
-/// The table a JSON form describes: the golden files must be complete, as the browser's tests
-/// build their tables from them.
-fn table_from_json(plan: &Plan, j: &Json) -> StateTable {
-    let mut t = plan.new_table();
-    for e in j.as_array().unwrap() {
-        let index = e["index"].as_u64().unwrap() as u32;
-        let ty = e["type"].as_u64().unwrap() as u16;
-        let cells = t
-            .insert(id(index, e["version"].as_u64().unwrap() as u32), ty)
-            .unwrap();
-        for (i, v) in e["values"].as_array().unwrap().iter().enumerate() {
-            cells[i] = v.as_i64().unwrap() as i32;
-        }
-        for (f, s) in e["strings"].as_object().unwrap() {
-            t.set_string(index, f.parse().unwrap(), s.as_str().unwrap())
-                .unwrap();
-        }
-    }
-    t
-}
 
 fn id_json(id: Option<EntityId>) -> Json {
     id.map_or(
@@ -1194,8 +1136,6 @@ fn golden_dir() -> PathBuf {
 
 #[test]
 fn golden_vectors_match_the_encoding() {
-    let dir = golden_dir();
-    let update = std::env::var_os("UPDATE_GOLDEN").is_some();
     let vectors = vectors();
     let index = json!({
         "protocol_version": protocol::PROTOCOL_VERSION,
@@ -1208,48 +1148,9 @@ fn golden_vectors_match_the_encoding() {
         files.push((format!("{}.bin", v.name), v.bytes.clone()));
         files.push((format!("{}.json", v.name), pretty(&meaning)));
     }
-    let on_disk: Vec<String> = std::fs::read_dir(&dir)
-        .map(|d| {
-            // Files only: `games/` holds the reference games' vectors (server/tests).
-            d.filter_map(|e| e.ok())
-                .filter(|e| e.file_type().is_ok_and(|t| t.is_file()))
-                .filter_map(|e| e.file_name().into_string().ok())
-                .collect()
-        })
-        .unwrap_or_default();
-    let stale: Vec<&String> = on_disk
-        .iter()
-        .filter(|n| !files.iter().any(|(f, _)| f == *n))
-        .collect();
-    if update {
-        std::fs::create_dir_all(&dir).unwrap();
-        for name in stale {
-            std::fs::remove_file(dir.join(name)).unwrap();
-        }
-        for (name, bytes) in &files {
-            std::fs::write(dir.join(name), bytes).unwrap();
-        }
-        return;
-    }
+    // `games/` holds the reference games' vectors (server/tests/golden_games.rs).
     let advice = "If the wire change is intended, bump PROTOCOL_VERSION if it is incompatible, run \
                   `UPDATE_GOLDEN=1 cargo test -p protocol --test golden`, update docs/protocol.md \
                   and the browser decoder, and commit the files.";
-    assert!(stale.is_empty(), "stale golden files {stale:?}. {advice}");
-    for (name, bytes) in &files {
-        let on_disk = std::fs::read(dir.join(name)).unwrap_or_default();
-        assert!(
-            &on_disk == bytes,
-            "golden file protocol/golden/{name} differs from the current encoding. {advice}"
-        );
-    }
-}
-
-fn pretty(v: &Json) -> Vec<u8> {
-    let mut s = serde_json::to_vec_pretty(v).unwrap();
-    s.push(b'\n');
-    s
-}
-
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
+    check_dir(&golden_dir(), &files, advice);
 }

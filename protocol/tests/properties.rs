@@ -5,6 +5,7 @@
 
 mod support;
 
+use golden_files::view;
 use proptest::prelude::*;
 use protocol::codec::{self, DecodeError};
 use protocol::messages::{ClientMsg, ServerMsg, Snapshot, SnapshotHeader};
@@ -12,6 +13,8 @@ use protocol::schema::{self, Descriptor};
 use protocol::state::StateTable;
 use protocol::state_delta::{self, Baseline};
 use support::*;
+
+mod golden_files;
 
 fn cases() -> u32 {
     std::env::var("PROPTEST_CASES")

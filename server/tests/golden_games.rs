@@ -9,7 +9,6 @@
 //! Fails when the files are stale; `UPDATE_GOLDEN=1 cargo test -p server --test golden_games`
 //! rewrites them (and deletes stale ones).
 
-use std::collections::BTreeMap;
 use std::path::PathBuf;
 
 use protocol::codec;
@@ -18,6 +17,10 @@ use protocol::schema::Descriptor;
 use protocol::state::{EntityId, Plan, StateTable};
 use protocol::state_delta::{self, Baseline, Encoder};
 use serde_json::{Value as Json, json};
+
+#[path = "../../protocol/tests/golden_files/mod.rs"]
+mod golden_files;
+use golden_files::{check_dir, hex, pretty, table_from_json, table_json, view};
 use server::arena::{self, Arena, Move};
 use server::game::{Game, RoomGame, Sim, key_of, wire_id};
 use server::skirmish::{self, Skirmish};
@@ -147,63 +150,6 @@ fn skirmish_recording() -> Recording {
 }
 
 // ---- JSON forms (as protocol/tests/golden.rs) ----------------------------------------------
-
-/// What the client holds of a server table: other entities' private fields are 0.
-fn view(plan: &Plan, t: &StateTable, own: Option<EntityId>) -> StateTable {
-    let mut v = t.clone();
-    let others: Vec<(u32, u16)> = t
-        .iter()
-        .filter(|e| Some(e.id) != own)
-        .map(|e| (e.id.index, e.ty))
-        .collect();
-    for (index, ty) in others {
-        for &f in &plan.types[usize::from(ty)].owner {
-            v.values_mut(index).unwrap()[usize::from(f)] = 0;
-        }
-    }
-    v
-}
-
-fn table_json(d: &Descriptor, t: &StateTable) -> Json {
-    Json::Array(
-        t.iter()
-            .map(|e| {
-                let fields = &d.types[usize::from(e.ty)].fields;
-                let strings: BTreeMap<String, String> = fields
-                    .iter()
-                    .filter(|f| f.coding.is_str())
-                    .map(|f| (f.id.to_string(), t.string(e.id.index, f.id).to_owned()))
-                    .filter(|(_, s)| !s.is_empty())
-                    .collect();
-                json!({
-                    "index": e.id.index,
-                    "version": e.id.version,
-                    "type": e.ty,
-                    "values": &e.values[..fields.len()],
-                    "strings": strings,
-                })
-            })
-            .collect(),
-    )
-}
-
-fn table_from_json(plan: &Plan, j: &Json) -> StateTable {
-    let mut t = plan.new_table();
-    for e in j.as_array().unwrap() {
-        let index = e["index"].as_u64().unwrap() as u32;
-        let ty = e["type"].as_u64().unwrap() as u16;
-        let version = e["version"].as_u64().unwrap() as u32;
-        let cells = t.insert(EntityId { index, version }, ty).unwrap();
-        for (i, v) in e["values"].as_array().unwrap().iter().enumerate() {
-            cells[i] = v.as_i64().unwrap() as i32;
-        }
-        for (f, s) in e["strings"].as_object().unwrap() {
-            t.set_string(index, f.parse().unwrap(), s.as_str().unwrap())
-                .unwrap();
-        }
-    }
-    t
-}
 
 fn id_json(id: EntityId) -> Json {
     json!({"index": id.index, "version": id.version})
@@ -420,8 +366,6 @@ fn golden_dir() -> PathBuf {
 
 #[test]
 fn game_golden_vectors_match_the_encoding() {
-    let dir = golden_dir();
-    let update = std::env::var_os("UPDATE_GOLDEN").is_some();
     let vectors = vectors();
     let index = json!({
         "protocol_version": protocol::PROTOCOL_VERSION,
@@ -437,44 +381,7 @@ fn game_golden_vectors_match_the_encoding() {
         files.push((format!("{}.bin", v.name), v.bytes.clone()));
         files.push((format!("{}.json", v.name), pretty(&meaning)));
     }
-    let on_disk: Vec<String> = std::fs::read_dir(&dir)
-        .map(|d| {
-            d.filter_map(|e| e.ok()?.file_name().into_string().ok())
-                .collect()
-        })
-        .unwrap_or_default();
-    let stale: Vec<&String> = on_disk
-        .iter()
-        .filter(|n| !files.iter().any(|(f, _)| f == *n))
-        .collect();
-    if update {
-        std::fs::create_dir_all(&dir).unwrap();
-        for name in stale {
-            std::fs::remove_file(dir.join(name)).unwrap();
-        }
-        for (name, bytes) in &files {
-            std::fs::write(dir.join(name), bytes).unwrap();
-        }
-        return;
-    }
     let advice = "If the change to a reference game or the wire is intended, run \
                   `UPDATE_GOLDEN=1 cargo test -p server --test golden_games` and commit the files.";
-    assert!(stale.is_empty(), "stale golden files {stale:?}. {advice}");
-    for (name, bytes) in &files {
-        let on_disk = std::fs::read(dir.join(name)).unwrap_or_default();
-        assert!(
-            &on_disk == bytes,
-            "golden file protocol/golden/games/{name} differs from the current encoding. {advice}"
-        );
-    }
-}
-
-fn pretty(v: &Json) -> Vec<u8> {
-    let mut s = serde_json::to_vec_pretty(v).unwrap();
-    s.push(b'\n');
-    s
-}
-
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
+    check_dir(&golden_dir(), &files, advice);
 }

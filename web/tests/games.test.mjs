@@ -5,24 +5,14 @@
 // to its JSON baseline tables, gives the result table and checksum bit for bit.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
-import path from 'node:path';
 
 import {
   PROTOCOL_VERSION, Plan, StateTable, applyDelta, checksum, publicChecksum, ownerChecksum,
   decodeServer, descriptorHash,
 } from '../static/protocol.js';
+import { loadGolden } from './golden.mjs';
 
-const here = path.dirname(fileURLToPath(import.meta.url));
-const dir = path.resolve(here, '../../protocol/golden/games');
-const index = JSON.parse(readFileSync(path.join(dir, 'index.json'), 'utf8'));
-const vectors = index.vectors.map(({ name, kind }) => ({
-  name,
-  kind,
-  bytes: new Uint8Array(readFileSync(path.join(dir, `${name}.bin`))),
-  meaning: JSON.parse(readFileSync(path.join(dir, `${name}.json`), 'utf8')),
-}));
+const { index, vectors } = loadGolden('games');
 const hex = (bytes) => Buffer.from(bytes).toString('hex');
 
 /** Welcome vectors by name: the decoded message and its plan. */

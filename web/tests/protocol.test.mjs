@@ -6,9 +6,6 @@
 // ProtocolError, never another exception.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
-import path from 'node:path';
 
 import {
   PROTOCOL_VERSION, ProtocolError, Plan, StateTable, Reader, applyDelta, checksum, publicChecksum,
@@ -16,16 +13,9 @@ import {
   encodeDescriptor, descriptorHash, readDescriptor, fnv1a, quantize, dequantize, CODES, codeName,
   MAX_CLIENT_MSG_BYTES, TAU,
 } from '../static/protocol.js';
+import { loadGolden } from './golden.mjs';
 
-const here = path.dirname(fileURLToPath(import.meta.url));
-const goldenDir = path.resolve(here, '../../protocol/golden');
-const index = JSON.parse(readFileSync(path.join(goldenDir, 'index.json'), 'utf8'));
-const vectors = index.vectors.map(({ name, kind }) => ({
-  name,
-  kind,
-  bytes: new Uint8Array(readFileSync(path.join(goldenDir, `${name}.bin`))),
-  meaning: JSON.parse(readFileSync(path.join(goldenDir, `${name}.json`), 'utf8')),
-}));
+const { index, vectors } = loadGolden('');
 const byName = new Map(vectors.map((v) => [v.name, v]));
 const ofKind = (kind) => vectors.filter((v) => v.kind === kind);
 const hex = (bytes) => Buffer.from(bytes).toString('hex');

@@ -345,30 +345,6 @@ fn on_prediction(fp: &FieldPlan, f: usize, base: &[i32], span: &Span<'_>, c: &Co
     i64::from(p).clamp(lo, hi) as i32
 }
 
-/// What a client whose player is `own` holds of `t`: other entities' private fields are 0 (it
-/// never receives them).
-pub fn view(plan: &Plan, t: &StateTable, own: Option<EntityId>) -> StateTable {
-    let mut v = t.clone();
-    let others: Vec<(u32, u16)> = t
-        .iter()
-        .filter(|e| Some(e.id) != own)
-        .map(|e| (e.id.index, e.ty))
-        .collect();
-    for (index, ty) in others {
-        let Some(tp) = plan.types.get(usize::from(ty)) else {
-            continue;
-        };
-        for &f in &tp.owner {
-            if tp.fields[usize::from(f)].kind == Kind::Str {
-                v.set_string(index, f, "").unwrap();
-            } else {
-                v.values_mut(index).unwrap()[usize::from(f)] = 0;
-            }
-        }
-    }
-    v
-}
-
 /// A client's player: one of the entities of `now` (or of `base`), or none.
 pub fn pick_own(rng: &mut Gen, base: &StateTable, now: &StateTable) -> Option<EntityId> {
     let ids: Vec<EntityId> = now.iter().chain(base.iter()).map(|e| e.id).collect();
