@@ -304,12 +304,7 @@ async fn a_load_run_of_skirmish_bots() {
     let mut cfg = bot_client::load::LoadConfig::new(&url, "tanks", 6, Duration::from_millis(2000));
     cfg.game = Some("skirmish".into());
     cfg.ramp = Duration::from_millis(200);
-    let live = std::sync::Arc::new(bot_client::bot::LiveStats::default());
-    let report = bounded(
-        "load run",
-        bot_client::load::run_load(&cfg, live, std::future::pending()),
-    )
-    .await;
+    let report = load_run(&cfg).await;
     assert_eq!((report.bots_connected, report.bots_failed), (6, 0));
     assert_eq!((report.checksum_mismatches, report.protocol_errors), (0, 0));
     let rate = report.snapshots_per_sec_p50.expect("measured");

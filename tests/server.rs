@@ -442,12 +442,7 @@ async fn a_load_run_of_bots_with_minted_join_tokens() {
     let mut cfg = bot_client::load::LoadConfig::new(&url, "arena", 10, Duration::from_millis(1500));
     cfg.join_secret = Some("load-secret".into());
     cfg.ramp = Duration::from_millis(200);
-    let live = std::sync::Arc::new(bot_client::bot::LiveStats::default());
-    let report = bounded(
-        "load run",
-        bot_client::load::run_load(&cfg, live, std::future::pending()),
-    )
-    .await;
+    let report = load_run(&cfg).await;
     assert_eq!((report.bots_connected, report.bots_failed), (10, 0));
     assert_eq!((report.checksum_mismatches, report.protocol_errors), (0, 0));
     let rate = report.snapshots_per_sec_p50.expect("measured");
@@ -456,12 +451,7 @@ async fn a_load_run_of_bots_with_minted_join_tokens() {
     // Without the secret, nobody gets in.
     cfg.join_secret = None;
     cfg.bots = 2;
-    let live = std::sync::Arc::new(bot_client::bot::LiveStats::default());
-    let report = bounded(
-        "load run",
-        bot_client::load::run_load(&cfg, live, std::future::pending()),
-    )
-    .await;
+    let report = load_run(&cfg).await;
     assert_eq!(report.bots_failed, 2);
     server.shutdown().await;
 }

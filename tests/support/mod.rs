@@ -110,6 +110,16 @@ pub async fn bounded<T>(what: &str, f: impl Future<Output = T>) -> T {
         .unwrap_or_else(|_| panic!("timed out: {what}"))
 }
 
+/// A bounded load run of `cfg`'s bots, and its report.
+pub async fn load_run(cfg: &bot_client::load::LoadConfig) -> bot_client::report::Report {
+    let live = std::sync::Arc::new(bot_client::bot::LiveStats::default());
+    bounded(
+        "load run",
+        bot_client::load::run_load(cfg, live, std::future::pending()),
+    )
+    .await
+}
+
 /// Receives until `pred` holds for a message; panics on error or timeout.
 pub async fn recv_until(
     client: &mut Client,
