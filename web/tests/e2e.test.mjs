@@ -192,7 +192,8 @@ test('arena: two browsers in one room; input moves a player that the other page 
       return e && e.fields['pos.x'] === f['pos.x'] && e.fields['pos.y'] === f['pos.y'];
     }, [idA, final.fields]);
     const moved = final.fields['pos.x'] - x0;
-    assert.ok(moved * (right ? 1 : -1) >= 200, `B saw A move ${moved} units`);
+    // Positions replicate within 1/32 unit of the truth (arena's declared tolerance).
+    assert.ok(moved * (right ? 1 : -1) >= 200 - 1 / 32, `B saw A move ${moved} units`);
     assert.ok(Math.abs(moved) <= 200 * (heldMs + 500) / 1000, `moved ${moved} in ${heldMs} ms: faster than 200 units/s`);
     assert.ok(Math.abs(final.fields['pos.y'] - before.fields['pos.y']) < 1, 'A did not move vertically');
     assert.deepEqual([final.fields['vel.x'], final.fields['vel.y']], [0, 0], 'A stands still');
