@@ -276,7 +276,7 @@ pub struct TypePlan {
     pub predicted_owner: Vec<u16>,
     pub public: Vec<u16>,
     pub owner: Vec<u16>,
-    /// Whether any public field is a string (the checksum's fast path needs none).
+    /// Whether any public field is a string.
     pub public_strings: bool,
     /// The public fields that dead-reckon exactly (`Velocity` with `den == 1` on a non-angle
     /// field whose velocity field is not itself predicted): `(field, velocity field, num)`.
@@ -287,8 +287,7 @@ pub struct TypePlan {
     /// Public fields with no predictor, numbers and strings apart.
     pub plain_public: Vec<u16>,
     pub str_public: Vec<u16>,
-    /// The checksum's terms of the public fields, when none is a string: `(field, multiplier,
-    /// rotation)`, precomputed so the hot loop only loads, multiplies, rotates and xors.
+    /// The checksum's terms of the public number fields: `(field, multiplier, rotation)`.
     pub public_terms: Vec<(u32, u32, u32)>,
     /// Bit `f` set for each public / private field `f`.
     pub public_mask: u64,
@@ -301,6 +300,51 @@ pub struct Plan {
     pub types: Vec<TypePlan>,
     /// Cells per entity: the most fields of any type.
     pub stride: usize,
+    lanes: Lanes,
+}
+
+/// Every type's plan laid out so that the client's two passes over a whole table (predict,
+/// checksum) run the same branch-free loop for every entity whatever its type: what takes no
+/// part has a zero mask or multiplier.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+struct Lanes {
+    /// `ty * stride + cell`: all ones for a public number field, 0 for other cells (private,
+    /// string, padding).
+    check_mask: Vec<u32>,
+    /// Per type, `exact_public` padded with no-ops (`cell += cell * 0`) to `exact_width`
+    /// entries, so every type runs the same number of multiply-adds: `ty * exact_width + i`.
+    exact: Vec<(u16, u16, i64)>,
+    exact_width: usize,
+    /// Per type: it has public predictions `exact_public` cannot express.
+    general: Vec<bool>,
+}
+
+impl Lanes {
+    fn new(types: &[TypePlan], stride: usize) -> Lanes {
+        let exact_width = types
+            .iter()
+            .map(|tp| tp.exact_public.len())
+            .max()
+            .unwrap_or(0);
+        let mut l = Lanes {
+            check_mask: vec![0; types.len() * stride],
+            exact: Vec::with_capacity(types.len() * exact_width),
+            exact_width,
+            general: types.iter().map(|tp| !tp.other_public.is_empty()).collect(),
+        };
+        for (ty, tp) in types.iter().enumerate() {
+            for &(f, _, _) in &tp.public_terms {
+                l.check_mask[ty * stride + f as usize] = u32::MAX;
+            }
+            let ops = tp
+                .exact_public
+                .iter()
+                .map(|&(f, vf, num)| (f, vf, i64::from(num)));
+            l.exact
+                .extend(ops.chain(std::iter::repeat((0, 0, 0))).take(exact_width));
+        }
+        l
+    }
 }
 
 impl Plan {
@@ -350,9 +394,12 @@ impl Plan {
         let types: Vec<TypePlan> = types
             .into_iter()
             .map(|mut tp| {
-                if !tp.public_strings {
-                    tp.public_terms = tp.public.iter().map(|&f| term(f)).collect();
-                }
+                tp.public_terms = tp
+                    .public
+                    .iter()
+                    .filter(|&&f| tp.fields[usize::from(f)].kind != Kind::Str)
+                    .map(|&f| term(f))
+                    .collect();
                 for &f in &tp.predicted_public {
                     let fp = tp.fields[usize::from(f)];
                     match fp.predictor {
@@ -371,10 +418,16 @@ impl Plan {
                 tp
             })
             .collect();
-        let stride = types.iter().map(|t| t.fields.len()).max().unwrap_or(0);
+        let stride = types
+            .iter()
+            .map(|t| t.fields.len())
+            .max()
+            .unwrap_or(0)
+            .max(1);
         Plan {
+            lanes: Lanes::new(&types, stride),
             types,
-            stride: stride.max(1),
+            stride,
         }
     }
 
@@ -537,13 +590,70 @@ fn word(t: &StateTable, e: &EntityRef<'_>, fp: &FieldPlan, f: u16) -> u32 {
     }
 }
 
+/// Runs `$body` with `$s` bound to `$stride` as a constant for the strides games use, so the
+/// per-cell loops in it unroll with their lane constants folded in; any other stride runs the
+/// same body with `$s` a variable.
+macro_rules! with_const_stride {
+    ($stride:expr, $s:ident => $body:expr) => {
+        match $stride {
+            1 => {
+                const $s: usize = 1;
+                $body
+            }
+            2 => {
+                const $s: usize = 2;
+                $body
+            }
+            3 => {
+                const $s: usize = 3;
+                $body
+            }
+            4 => {
+                const $s: usize = 4;
+                $body
+            }
+            5 => {
+                const $s: usize = 5;
+                $body
+            }
+            6 => {
+                const $s: usize = 6;
+                $body
+            }
+            7 => {
+                const $s: usize = 7;
+                $body
+            }
+            8 => {
+                const $s: usize = 8;
+                $body
+            }
+            n => {
+                #[allow(non_snake_case)]
+                let $s = n;
+                $body
+            }
+        }
+    };
+}
+
 impl Plan {
     /// The checksum of every entity's public fields. Entities of unknown types count with
     /// none of their fields (a client never holds them).
     pub fn public_checksum(&self, t: &StateTable) -> u32 {
+        if t.stride != self.stride {
+            return self.public_checksum_by_type(t);
+        }
+        with_const_stride!(t.stride, S => self.public_checksum_lanes(t, S))
+    }
+
+    /// `public_checksum` for a table of this plan's stride: every cell of every entity, masked
+    /// by its type's lanes (a masked word is 0, and a 0 word leaves the key unchanged).
+    #[inline(always)]
+    fn public_checksum_lanes(&self, t: &StateTable, stride: usize) -> u32 {
         let mut h = CHECKSUM_SEED;
         let mut count = 0u32;
-        let stride = t.stride;
+        let known = self.types.len();
         for (index, (m, cells)) in t.meta.iter().zip(t.values.chunks_exact(stride)).enumerate() {
             if m.version == 0 {
                 continue;
@@ -552,36 +662,132 @@ impl Plan {
                 index: index as u32,
                 version: m.version,
             };
-            let k = match self.types.get(usize::from(m.ty)) {
-                // The common case: precomputed terms straight from the cells.
-                Some(tp) if !tp.public_strings => {
-                    let mut k = id_key(id, m.ty);
-                    for &(f, mul, rot) in &tp.public_terms {
-                        let w = cells.get(f as usize).copied().unwrap_or(0) as u32;
-                        k ^= w.wrapping_mul(mul).rotate_left(rot);
-                    }
-                    mix_key(k)
+            let ty = usize::from(m.ty);
+            let mut k = id_key(id, m.ty);
+            if ty < known {
+                let mask = &self.lanes.check_mask[ty * stride..][..stride];
+                for f in 0..stride {
+                    let w = cells[f] as u32 & mask[f];
+                    k ^= w
+                        .wrapping_mul(MULS[f & 3])
+                        .rotate_left((f as u32 * 7 + 5) & 31);
                 }
-                Some(tp) => {
-                    let e = EntityRef {
-                        id,
-                        ty: m.ty,
-                        values: cells,
-                    };
-                    entity_key(
-                        id,
-                        m.ty,
-                        tp.public
-                            .iter()
-                            .map(|&f| (f, word(t, &e, &tp.fields[usize::from(f)], f))),
-                    )
+                let tp = &self.types[ty];
+                if tp.public_strings {
+                    k ^= self.string_terms(t, index as u32, tp);
                 }
-                None => entity_key(id, m.ty, std::iter::empty()),
-            };
-            h = round(h, k);
+            }
+            h = round(h, mix_key(k));
             count = count.wrapping_add(1);
         }
         finish(h, count)
+    }
+
+    /// The public string fields' part of an entity's key.
+    fn string_terms(&self, t: &StateTable, index: u32, tp: &TypePlan) -> u32 {
+        let mut k = 0;
+        for &f in &tp.str_public {
+            let (_, mul, rot) = term(f);
+            let w = crate::schema::fnv1a(t.string(index, f).as_bytes());
+            k ^= w.wrapping_mul(mul).rotate_left(rot);
+        }
+        k
+    }
+
+    /// `public_checksum` type by type, for tables of any stride (and as the reference the lane
+    /// version is tested against).
+    fn public_checksum_by_type(&self, t: &StateTable) -> u32 {
+        let mut h = CHECKSUM_SEED;
+        let mut count = 0u32;
+        for e in t.iter() {
+            let mut k = id_key(e.id, e.ty);
+            if let Some(tp) = self.types.get(usize::from(e.ty)) {
+                for &(f, mul, rot) in &tp.public_terms {
+                    let w = e.values.get(f as usize).copied().unwrap_or(0) as u32;
+                    k ^= w.wrapping_mul(mul).rotate_left(rot);
+                }
+                k ^= self.string_terms(t, e.id.index, tp);
+            }
+            h = round(h, mix_key(k));
+            count = count.wrapping_add(1);
+        }
+        finish(h, count)
+    }
+
+    /// Fills `out` with `base` `ticks` later: every entity's `exact_public` fields dead-reckoned,
+    /// the rest copied. One pass over both tables, the same loop for every type.
+    pub(crate) fn predict_exact_into(&self, base: &StateTable, ticks: i64, out: &mut StateTable) {
+        out.meta.clone_from(&base.meta);
+        out.strings.clone_from(&base.strings);
+        out.stride = base.stride;
+        out.len = base.len;
+        out.values.clone_from(&base.values);
+        let exact = match self.lanes.exact_width {
+            0 => true,
+            1 => self.predict_lanes::<1>(ticks, out),
+            2 => self.predict_lanes::<2>(ticks, out),
+            3 => self.predict_lanes::<3>(ticks, out),
+            4 => self.predict_lanes::<4>(ticks, out),
+            _ => false,
+        };
+        if exact {
+            return;
+        }
+        // A prediction out of the i32 range (only hostile input gets there), or a game with
+        // many exactly predicted fields per type: saturating, type by type.
+        out.values.copy_from_slice(&base.values);
+        let (meta, values, stride) = out.raw_mut();
+        for (m, cells) in meta.iter().zip(values.chunks_exact_mut(stride)) {
+            let Some(tp) = self.types.get(usize::from(m.ty)).filter(|_| m.version != 0) else {
+                continue;
+            };
+            for &(f, vf, num) in &tp.exact_public {
+                let (f, vf) = (usize::from(f), usize::from(vf));
+                cells[f] = predict_exact(cells[f], cells[vf], ticks, num);
+            }
+        }
+    }
+
+    /// The hot part of `predict_exact_into`, in place on the copied cells (velocity cells are
+    /// never predicted themselves, so each read sees the baseline); `W` is `exact_width`.
+    /// False when some prediction left the `i32` range: `out` then holds wrapped values.
+    fn predict_lanes<const W: usize>(&self, ticks: i64, out: &mut StateTable) -> bool {
+        /// Up to this many ops per table take the fast path (a game with more falls back).
+        const MAX_OPS: usize = 64;
+        let known = self.types.len();
+        if known * W > MAX_OPS {
+            return false;
+        }
+        // Each op's velocity multiplier for this span, once per table rather than per entity.
+        let mut scaled = [0i64; MAX_OPS];
+        for (k, &(_, _, num)) in scaled.iter_mut().zip(&self.lanes.exact) {
+            *k = num.wrapping_mul(ticks);
+        }
+        let mut wrapped = false;
+        let (meta, values, stride) = out.raw_mut();
+        for (m, cells) in meta.iter().zip(values.chunks_exact_mut(stride)) {
+            let ty = usize::from(m.ty);
+            if m.version == 0 || ty >= known {
+                continue;
+            }
+            let ops: &[(u16, u16, i64); W] = self.lanes.exact[ty * W..][..W]
+                .try_into()
+                .expect("W ops per type");
+            let ks: &[i64; W] = scaled[ty * W..][..W].try_into().expect("W per type");
+            for (&(f, vf, _), &k) in ops.iter().zip(ks) {
+                let (f, vf) = (usize::from(f), usize::from(vf));
+                let p = i64::from(cells[f]).wrapping_add(i64::from(cells[vf]).wrapping_mul(k));
+                // A flag, not a clamp: no branch in the loop.
+                wrapped |= p != i64::from(p as i32);
+                cells[f] = p as i32;
+            }
+        }
+        !wrapped
+    }
+
+    /// Whether some type has public predictions beyond `exact_public`.
+    pub(crate) fn has_general_types(&self) -> bool {
+        self.lanes.general.iter().any(|&g| g)
     }
 
     /// What the owner's private fields add to the checksum: 0 when `own` is not in the table

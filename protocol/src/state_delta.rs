@@ -423,18 +423,18 @@ pub fn apply(
     out: &mut StateTable,
 ) -> Result<(), DeltaError> {
     match base {
-        Some(b) => out.clone_from(b.table),
-        None => {
-            out.reset(plan.stride);
+        Some(b) => {
+            let ticks = i64::from(tick.wrapping_sub(b.tick)).max(1);
+            plan.predict_exact_into(b.table, ticks, out);
+            predict_rest(plan, own, b, tick, out);
         }
+        None => out.reset(plan.stride),
     }
     let mut r = Reader::new(bytes);
     let mut next = 0u32;
+    // Removing after predicting is the same as before: an empty slot's cells are never read.
     for _ in 0..count(&mut r)? {
         out.remove(checked_index(&mut next, r.u32()?)?)?;
-    }
-    if let Some(base) = base {
-        predict_all(plan, own, base, tick, out)?;
     }
     let mut next = 0u32;
     for _ in 0..count(&mut r)? {
@@ -463,60 +463,41 @@ pub fn apply(
     }
 }
 
-/// Moves every predicted field of every entity carried over from the baseline to its
-/// prediction (private fields only for the client's own entity).
-fn predict_all(
+/// The predictions `Plan::predict_exact_into` leaves out: the public fields of types with
+/// predictors other than exact dead reckoning, and the client's own private fields. Each
+/// reads the baseline's values, not ones already predicted.
+fn predict_rest(
     plan: &Plan,
     own: Option<EntityId>,
     base: &Baseline<'_>,
     tick: u32,
     out: &mut StateTable,
-) -> Result<(), DeltaError> {
-    let mut held = [0i32; crate::schema::MAX_FIELDS];
-    let ticks = i64::from(tick.wrapping_sub(base.tick)).max(1);
-    let (meta, values, stride) = out.raw_mut();
-    for (i, m) in meta.iter().enumerate() {
-        if m.version == 0 {
-            continue;
-        }
-        let Some(tp) = plan.types.get(usize::from(m.ty)) else {
+) {
+    let own_type = own.and_then(|id| base.table.get(id)).map(|e| e.ty);
+    let own_predicted = own_type
+        .and_then(|ty| plan.types.get(usize::from(ty)))
+        .is_some_and(|tp| !tp.predicted_owner.is_empty());
+    if !plan.has_general_types() && !own_predicted {
+        return;
+    }
+    for b in base.table.iter() {
+        let Some(tp) = plan.types.get(usize::from(b.ty)) else {
             continue;
         };
-        let id = EntityId {
-            index: i as u32,
-            version: m.version,
+        let mine = own == Some(b.id);
+        if tp.other_public.is_empty() && !(mine && own_predicted) {
+            continue;
+        }
+        let span = span_for(base, tick, b.id, b.ty);
+        let Ok(cells) = out.values_mut(b.id.index) else {
+            continue;
         };
-        let mine = own == Some(id);
-        if tp.predicted_public.is_empty() && (!mine || tp.predicted_owner.is_empty()) {
-            continue;
-        }
-        let cells = &mut values[i * stride..(i + 1) * stride];
-        let generic = !tp.other_public.is_empty() || (mine && !tp.predicted_owner.is_empty());
-        if generic {
-            // Predictions read the baseline's values, not ones already predicted this pass.
-            held[..stride].copy_from_slice(cells);
-        }
-        // The common case: position += velocity * ticks, from a velocity no pass changes.
-        for &(f, vf, num) in &tp.exact_public {
-            let (f, vf) = (usize::from(f), usize::from(vf));
-            cells[f] = predict_exact(cells[f], cells[vf], ticks, num);
-        }
-        if !generic {
-            continue;
-        }
-        let span = span_for(base, tick, id, m.ty);
-        for &f in &tp.other_public {
+        let owner: &[u16] = if mine { &tp.predicted_owner } else { &[] };
+        for &f in tp.other_public.iter().chain(owner) {
             let fi = usize::from(f);
-            cells[fi] = predict(&tp.fields[fi], fi, &held[..stride], &span);
-        }
-        if mine {
-            for &f in &tp.predicted_owner {
-                let fi = usize::from(f);
-                cells[fi] = predict(&tp.fields[fi], fi, &held[..stride], &span);
-            }
+            cells[fi] = predict(&tp.fields[fi], fi, b.values, &span);
         }
     }
-    Ok(())
 }
 
 // ---- decoding for people and tools ------------------------------------------------------

@@ -10,7 +10,7 @@ use proptest::prelude::*;
 use protocol::codec::{self, DecodeError};
 use protocol::messages::{ClientMsg, ServerMsg, Snapshot, SnapshotHeader};
 use protocol::schema::{self, Descriptor};
-use protocol::state::StateTable;
+use protocol::state::{Span, StateTable, predict};
 use protocol::state_delta::{self, Baseline};
 use support::*;
 
@@ -230,5 +230,58 @@ proptest! {
         let ob = other.baseline(true);
         let mut out = other.plan.new_table();
         let _ = state_delta::apply(&other.plan, other.own, Some(&ob), other.tick, &bytes, &mut out);
+    }
+
+    /// The checksum is a function of the entities and their values, not of the table's
+    /// layout: a table with more cells per entity than the plan's (which takes the type-by-type
+    /// path rather than the per-cell lanes) gives the same.
+    #[test]
+    fn checksums_do_not_depend_on_the_table_layout(w in world()) {
+        let mut wide = StateTable::new(w.plan.stride + 1);
+        for e in w.now.iter() {
+            wide.insert(e.id, e.ty).unwrap()[..e.values.len()].copy_from_slice(e.values);
+            for f in 0..w.plan.stride as u16 {
+                let text = w.now.string(e.id.index, f);
+                if !text.is_empty() {
+                    wide.set_string(e.id.index, f, text).unwrap();
+                }
+            }
+        }
+        prop_assert_eq!(w.plan.public_checksum(&wide), w.plan.public_checksum(&w.now));
+        prop_assert_eq!(w.plan.checksum(&wide, w.own), w.plan.checksum(&w.now, w.own));
+    }
+
+    /// An empty delta moves every entity to its prediction exactly as `state::predict`
+    /// computes it field by field, from any cell values over any span: predictions that
+    /// leave the i32 range saturate the same on the fast path as on the reference.
+    #[test]
+    fn empty_deltas_predict_as_the_reference_does(w in world(), seed in any::<u64>(), ticks in any::<u32>()) {
+        let mut rng = Gen::new(seed);
+        let mut base = w.base.clone();
+        let slots: Vec<u32> = base.iter().map(|e| e.id.index).collect();
+        for i in slots {
+            for cell in base.values_mut(i).unwrap() {
+                *cell = match rng.below(4) {
+                    0 => i32::MAX - rng.below(3) as i32,
+                    1 => i32::MIN + rng.below(3) as i32,
+                    _ => *cell,
+                };
+            }
+        }
+        let tick = w.tick1.wrapping_add(ticks);
+        let b = Baseline { table: &base, tick: w.tick1, second: None };
+        let mut got = w.plan.new_table();
+        state_delta::apply(&w.plan, w.own, Some(&b), tick, &[0, 0, 0], &mut got).unwrap();
+        let span = Span { ticks: i64::from(ticks).max(1), second: None };
+        for e in base.iter() {
+            let tp = &w.plan.types[usize::from(e.ty)];
+            let own: &[u16] = if w.own == Some(e.id) { &tp.predicted_owner } else { &[] };
+            let mut want = e.values.to_vec();
+            for &f in tp.predicted_public.iter().chain(own) {
+                let f = usize::from(f);
+                want[f] = predict(&tp.fields[f], f, e.values, &span);
+            }
+            prop_assert_eq!(got.get(e.id).unwrap().values, &want[..], "entity {:?}", e.id);
+        }
     }
 }

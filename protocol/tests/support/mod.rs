@@ -61,6 +61,12 @@ pub fn coding() -> impl Strategy<Value = Coding> {
     ]
 }
 
+fn set_scale(c: &mut Coding, to: u32) {
+    if let Coding::Fixed { scale, .. } = c {
+        *scale = to;
+    }
+}
+
 /// An entity type's fields: random codings, predictors where they are allowed (velocity from
 /// another fixed-point field at least as visible), a quarter of them private.
 fn entity_fields() -> impl Strategy<Value = Vec<FieldDesc>> {
@@ -100,6 +106,13 @@ fn entity_fields() -> impl Strategy<Value = Vec<FieldDesc>> {
                             num: 0,
                             den: 0,
                         };
+                        // Half the time the scales games use (1/960 unit positions, 1/16 unit
+                        // per second speeds), whose ratio is a whole number at every tick
+                        // rate: the exact dead reckoning clients take a fast path for.
+                        if *linear_interp && v != i {
+                            set_scale(&mut fields[i].coding, 960);
+                            set_scale(&mut fields[v].coding, 16);
+                        }
                     }
                 }
                 2 => fields[i].predictor = Predictor::Linear,
