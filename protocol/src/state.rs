@@ -303,17 +303,21 @@ pub struct Plan {
     lanes: Lanes,
 }
 
-/// Every type's plan laid out so that the client's two passes over a whole table (predict,
-/// checksum) run the same branch-free loop for every entity whatever its type: what takes no
-/// part has a zero mask or multiplier.
+/// Every type's plan laid out so that the hot loops over whole tables (predict, checksum, the
+/// encoder's "on its prediction?") run the same branch-free code for every entity whatever its
+/// type: what takes no part has a zero mask or multiplier.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 struct Lanes {
     /// `ty * stride + cell`: all ones for a public number field, 0 for other cells (private,
     /// string, padding).
     check_mask: Vec<u32>,
+    /// `check_mask` without the cells `exact` predicts.
+    plain_mask: Vec<u32>,
     /// Per type, `exact_public` padded with no-ops (`cell += cell * 0`) to `exact_width`
     /// entries, so every type runs the same number of multiply-adds: `ty * exact_width + i`.
     exact: Vec<(u16, u16, i64)>,
+    /// Per `exact` entry: all ones, or 0 for padding.
+    exact_live: Vec<u32>,
     exact_width: usize,
     /// Per type: it has public predictions `exact_public` cannot express.
     general: Vec<bool>,
@@ -321,27 +325,33 @@ struct Lanes {
 
 impl Lanes {
     fn new(types: &[TypePlan], stride: usize) -> Lanes {
-        let exact_width = types
+        let width = types
             .iter()
             .map(|tp| tp.exact_public.len())
             .max()
             .unwrap_or(0);
         let mut l = Lanes {
             check_mask: vec![0; types.len() * stride],
-            exact: Vec::with_capacity(types.len() * exact_width),
-            exact_width,
+            plain_mask: vec![0; types.len() * stride],
+            exact: Vec::with_capacity(types.len() * width),
+            exact_live: Vec::with_capacity(types.len() * width),
+            exact_width: width,
             general: types.iter().map(|tp| !tp.other_public.is_empty()).collect(),
         };
         for (ty, tp) in types.iter().enumerate() {
             for &(f, _, _) in &tp.public_terms {
                 l.check_mask[ty * stride + f as usize] = u32::MAX;
+                if !tp.exact_public.iter().any(|&(e, _, _)| u32::from(e) == f) {
+                    l.plain_mask[ty * stride + f as usize] = u32::MAX;
+                }
             }
-            let ops = tp
-                .exact_public
-                .iter()
-                .map(|&(f, vf, num)| (f, vf, i64::from(num)));
-            l.exact
-                .extend(ops.chain(std::iter::repeat((0, 0, 0))).take(exact_width));
+            let pad = width - tp.exact_public.len();
+            for &(f, vf, num) in &tp.exact_public {
+                l.exact.push((f, vf, i64::from(num)));
+                l.exact_live.push(u32::MAX);
+            }
+            l.exact.extend(std::iter::repeat_n((0, 0, 0), pad));
+            l.exact_live.extend(std::iter::repeat_n(0, pad));
         }
         l
     }
@@ -783,6 +793,44 @@ impl Plan {
             }
         }
         !wrapped
+    }
+
+    /// Whether every public number field of an entity of type `ty` whose baseline cells are
+    /// `base` equals its exact prediction `ticks` later in `now`: the encoder's question for
+    /// each entity, answered with the lanes. `None` when the lanes cannot tell (a type with
+    /// other predictors, a prediction out of the i32 range, another table layout).
+    #[inline]
+    pub(crate) fn matches_exact(
+        &self,
+        ty: u16,
+        base: &[i32],
+        now: &[i32],
+        ticks: i64,
+    ) -> Option<bool> {
+        let ty = usize::from(ty);
+        let s = self.stride;
+        if self.lanes.general.get(ty) != Some(&false) || base.len() != s || now.len() != s {
+            return None;
+        }
+        // Unpredicted cells compare as they are, predicted ones against their prediction.
+        let plain = &self.lanes.plain_mask[ty * s..][..s];
+        let mut diff = base
+            .iter()
+            .zip(now)
+            .zip(plain)
+            .fold(0u32, |d, ((&b, &n), &m)| d | ((b ^ n) as u32 & m));
+        let w = self.lanes.exact_width;
+        let ops = self.lanes.exact[ty * w..][..w].iter();
+        for (&(f, vf, num), &live) in ops.zip(&self.lanes.exact_live[ty * w..][..w]) {
+            let (f, vf) = (usize::from(f), usize::from(vf));
+            let v = i64::from(base[vf]).wrapping_mul(ticks).wrapping_mul(num);
+            let p = i64::from(base[f]).wrapping_add(v);
+            if p != i64::from(p as i32) {
+                return None;
+            }
+            diff |= (p as i32 ^ now[f]) as u32 & live;
+        }
+        Some(diff == 0)
     }
 
     /// Whether some type has public predictions beyond `exact_public`.
