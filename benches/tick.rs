@@ -2,6 +2,11 @@
 //! build and encode every client's snapshot (clients spread over baselines 1 to 6 ticks old).
 //! Run: `cargo bench --bench tick`.
 
+
+/// The allocator the `ticksync` binary uses, so the figures are the server's.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 use criterion::{BenchmarkId, Criterion, criterion_group, criterion_main};
 use server::room::bench::BenchRoom;
 

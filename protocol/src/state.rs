@@ -323,6 +323,21 @@ struct Lanes {
     general: Vec<bool>,
 }
 
+/// What the encoder must write for one slot (`Plan::scan`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Slot {
+    /// In the baseline only: a despawn.
+    Gone,
+    /// In `now` only: a spawn.
+    New,
+    /// Another entity (version or type) in the same slot: a despawn and a spawn.
+    Replaced,
+    /// The same entity, off its prediction in some public number field: an update.
+    Differs,
+    /// The same entity, which the lanes cannot judge: compare it field by field.
+    Check,
+}
+
 impl Lanes {
     fn new(types: &[TypePlan], stride: usize) -> Lanes {
         let width = types
@@ -795,42 +810,102 @@ impl Plan {
         !wrapped
     }
 
-    /// Whether every public number field of an entity of type `ty` whose baseline cells are
-    /// `base` equals its exact prediction `ticks` later in `now`: the encoder's question for
-    /// each entity, answered with the lanes. `None` when the lanes cannot tell (a type with
-    /// other predictors, a prediction out of the i32 range, another table layout).
-    #[inline]
-    pub(crate) fn matches_exact(
+    /// Walks the slots of `base` and `now` (`ticks` apart) and tells `visit` what the encoder
+    /// must write for each: nothing for an entity on its prediction, which the lanes decide
+    /// for most; `Slot::Check` where they cannot (types with other predictors or public
+    /// strings, predictions out of the i32 range, another table layout).
+    pub(crate) fn scan(
         &self,
-        ty: u16,
-        base: &[i32],
-        now: &[i32],
+        base: &StateTable,
+        now: &StateTable,
         ticks: i64,
-    ) -> Option<bool> {
-        let ty = usize::from(ty);
-        let s = self.stride;
-        if self.lanes.general.get(ty) != Some(&false) || base.len() != s || now.len() != s {
-            return None;
+        visit: impl FnMut(u32, Slot),
+    ) {
+        match self.lanes.exact_width {
+            0 => self.scan_lanes::<0>(base, now, ticks, true, visit),
+            1 => self.scan_lanes::<1>(base, now, ticks, true, visit),
+            2 => self.scan_lanes::<2>(base, now, ticks, true, visit),
+            3 => self.scan_lanes::<3>(base, now, ticks, true, visit),
+            4 => self.scan_lanes::<4>(base, now, ticks, true, visit),
+            _ => self.scan_lanes::<0>(base, now, ticks, false, visit),
         }
+    }
+
+    /// `scan` with `W` exact ops per type (`use_lanes` false: every pair is checked).
+    fn scan_lanes<const W: usize>(
+        &self,
+        base: &StateTable,
+        now: &StateTable,
+        ticks: i64,
+        use_lanes: bool,
+        mut visit: impl FnMut(u32, Slot),
+    ) {
+        const MAX_OPS: usize = 64;
+        let s = self.stride;
+        let known = self.types.len();
+        let lanes = use_lanes && known * W <= MAX_OPS && base.stride == s && now.stride == s;
+        let mut scaled = [0i64; MAX_OPS];
+        for (k, &(_, _, num)) in scaled.iter_mut().zip(&self.lanes.exact) {
+            *k = num.wrapping_mul(ticks);
+        }
+        let slots = base.meta.len().max(now.meta.len());
+        for i in 0..slots {
+            let bm = base.meta.get(i).copied().unwrap_or_default();
+            let nm = now.meta.get(i).copied().unwrap_or_default();
+            let slot = match (bm.version != 0, nm.version != 0) {
+                (false, false) => continue,
+                (true, false) => Slot::Gone,
+                (false, true) => Slot::New,
+                (true, true) if bm != nm => Slot::Replaced,
+                (true, true) => {
+                    let ty = usize::from(nm.ty);
+                    if !lanes || ty >= known || self.lanes.general[ty] {
+                        Slot::Check
+                    } else {
+                        let b = &base.values[i * s..][..s];
+                        let n = &now.values[i * s..][..s];
+                        match self.lane_diff::<W>(ty, b, n, &scaled) {
+                            Some(0) if self.types[ty].public_strings => Slot::Check,
+                            Some(0) => continue,
+                            Some(_) => Slot::Differs,
+                            None => Slot::Check,
+                        }
+                    }
+                }
+            };
+            visit(i as u32, slot);
+        }
+    }
+
+    /// The bits in which an entity's public number cells in `n` differ from their exact
+    /// prediction from `b` (0: on its prediction); `None` if a prediction left the i32 range.
+    #[inline(always)]
+    fn lane_diff<const W: usize>(
+        &self,
+        ty: usize,
+        b: &[i32],
+        n: &[i32],
+        scaled: &[i64; 64],
+    ) -> Option<u32> {
+        let s = self.stride;
         // Unpredicted cells compare as they are, predicted ones against their prediction.
         let plain = &self.lanes.plain_mask[ty * s..][..s];
-        let mut diff = base
+        let mut diff = b
             .iter()
-            .zip(now)
+            .zip(n)
             .zip(plain)
             .fold(0u32, |d, ((&b, &n), &m)| d | ((b ^ n) as u32 & m));
-        let w = self.lanes.exact_width;
-        let ops = self.lanes.exact[ty * w..][..w].iter();
-        for (&(f, vf, num), &live) in ops.zip(&self.lanes.exact_live[ty * w..][..w]) {
+        let ops: &[(u16, u16, i64); W] = self.lanes.exact[ty * W..][..W].try_into().ok()?;
+        let ks: &[i64; W] = scaled[ty * W..][..W].try_into().ok()?;
+        let live: &[u32; W] = self.lanes.exact_live[ty * W..][..W].try_into().ok()?;
+        let mut wrapped = false;
+        for ((&(f, vf, _), &k), &live) in ops.iter().zip(ks).zip(live) {
             let (f, vf) = (usize::from(f), usize::from(vf));
-            let v = i64::from(base[vf]).wrapping_mul(ticks).wrapping_mul(num);
-            let p = i64::from(base[f]).wrapping_add(v);
-            if p != i64::from(p as i32) {
-                return None;
-            }
-            diff |= (p as i32 ^ now[f]) as u32 & live;
+            let p = i64::from(b[f]).wrapping_add(i64::from(b[vf]).wrapping_mul(k));
+            wrapped |= p != i64::from(p as i32);
+            diff |= (p as i32 ^ n[f]) as u32 & live;
         }
-        Some(diff == 0)
+        (!wrapped).then_some(diff)
     }
 
     /// Whether some type has public predictions beyond `exact_public`.

@@ -12,8 +12,8 @@ use serde::Serialize;
 
 use crate::limits::{MAX_ENTITY_INDEX, MAX_LIST_LEN};
 use crate::state::{
-    EntityId, EntityRef, FieldPlan, Kind, Plan, Span, StateTable, TableError, TypePlan, angle_diff,
-    predict, predict_exact,
+    EntityId, EntityRef, FieldPlan, Kind, Plan, Slot, Span, StateTable, TableError, TypePlan,
+    angle_diff, predict, predict_exact,
 };
 use crate::varint::{Reader, put_i64, put_u64};
 
@@ -208,33 +208,23 @@ impl Encoder {
         let empty = StateTable::new(plan.stride);
         let bt = base.map_or(&empty, |b| b.table);
         let mut scratch = std::mem::take(&mut self.scratch);
-        let slots = bt.slot_count().max(now.slot_count()) as u32;
-        for i in 0..slots {
+        let ticks = base.map_or(1, |b| i64::from(tick.wrapping_sub(b.tick)).max(1));
+        plan.scan(bt, now, ticks, |i, slot| {
             let (b, n) = (bt.at(i), now.at(i));
-            match (b, n) {
-                (None, None) => {}
-                (Some(_), None) => {
+            match (slot, b, n) {
+                (Slot::Gone, _, _) => {
                     put_u64(&mut self.despawns, u64::from(gd.gap(i)));
                     nd += 1;
                 }
-                (Some(b), Some(n)) if b.id.version == n.id.version && b.ty == n.ty => {
+                (Slot::Differs | Slot::Check, Some(b), Some(n)) => {
                     let Some(tp) = plan.types.get(usize::from(n.ty)) else {
-                        continue;
+                        return;
                     };
                     let base = base.expect("a baseline entity means a baseline");
-                    // Most entities match their prediction: find out without writing, through
-                    // the lanes when they can tell.
-                    let ticks = i64::from(tick.wrapping_sub(base.tick)).max(1);
-                    let same = match plan.matches_exact(n.ty, b.values, n.values, ticks) {
-                        Some(same) => {
-                            same && !(tp.public_strings && strings_differ(tp, &b, bt, &n, now))
-                        }
-                        None => !differs(tp, &b, bt, &n, now, &span_for(base, tick, n.id, n.ty)),
-                    };
-                    if same {
-                        continue;
-                    }
                     let span = span_for(base, tick, n.id, n.ty);
+                    if slot == Slot::Check && !differs(tp, &b, bt, &n, now, &span) {
+                        return;
+                    }
                     if encode_update(
                         tp,
                         &tp.public,
@@ -250,7 +240,7 @@ impl Encoder {
                         nu += 1;
                     }
                 }
-                (b, Some(n)) => {
+                (_, b, Some(n)) => {
                     if b.is_some() {
                         put_u64(&mut self.despawns, u64::from(gd.gap(i)));
                         nd += 1;
@@ -266,8 +256,9 @@ impl Encoder {
                     }
                     ns += 1;
                 }
+                (_, _, None) => {}
             }
-        }
+        });
         self.scratch = scratch;
         for (count, bytes) in [
             (nd, &self.despawns),

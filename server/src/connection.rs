@@ -397,6 +397,8 @@ async fn write_loop(
         cfg.ping_interval,
     );
     ping.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    // Where a snapshot's parts are joined into one frame: reused, so it stays warm.
+    let mut joined = Vec::new();
     loop {
         while let Some(out) = outbox.take() {
             // `closing`: the close code when this frame is the last one.
@@ -411,8 +413,11 @@ async fn write_loop(
                         echo,
                     )
                 }
-                Outgoing::Reliable(b) | Outgoing::Snapshot(b) => {
-                    (Frame::binary(Payload::Borrowed(b)), None)
+                Outgoing::Reliable(b) => (Frame::binary(Payload::Borrowed(b)), None),
+                Outgoing::Snapshot(m) => {
+                    joined.clear();
+                    m.join_into(&mut joined);
+                    (Frame::binary(Payload::Borrowed(&joined)), None)
                 }
             };
             // A peer that stops reading fills its socket; past the timeout it is dropped

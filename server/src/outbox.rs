@@ -26,7 +26,40 @@ pub enum Outgoing {
     /// Close with this code and reason, then stop.
     Close(u16, String),
     /// The newest snapshot.
-    Snapshot(Bytes),
+    Snapshot(SnapshotMsg),
+}
+
+/// A snapshot message in parts: the delta's shared part, encoded once per tick for every
+/// client on the same baselines and only referenced here, between this client's own header
+/// and private part. The room never copies the shared part per client; the writer joins the
+/// parts into one frame on the connection's own task.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct SnapshotMsg {
+    /// The header, then the private part.
+    pub own: Bytes,
+    /// Where the header ends in `own`.
+    pub head_len: usize,
+    pub shared: Bytes,
+}
+
+impl SnapshotMsg {
+    /// The message's length in bytes.
+    pub fn len(&self) -> usize {
+        self.own.len() + self.shared.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Appends the whole message to `out`.
+    pub fn join_into(&self, out: &mut Vec<u8>) {
+        let (head, private) = self.own.split_at(self.head_len.min(self.own.len()));
+        out.reserve(self.len());
+        out.extend_from_slice(head);
+        out.extend_from_slice(&self.shared);
+        out.extend_from_slice(private);
+    }
 }
 
 #[derive(Default)]
@@ -34,7 +67,7 @@ struct Inner {
     close: Option<(u16, String)>,
     control: VecDeque<(fastwebsockets::OpCode, Vec<u8>)>,
     reliable: VecDeque<Bytes>,
-    snapshot: Option<Bytes>,
+    snapshot: Option<SnapshotMsg>,
 }
 
 pub struct Outbox {
@@ -78,9 +111,9 @@ impl Outbox {
 
     /// Replaces the pending snapshot with this one of `tick`. Returns true if one was pending
     /// (now dropped as stale).
-    pub fn put_snapshot(&self, tick: u32, bytes: Bytes) -> bool {
+    pub fn put_snapshot(&self, tick: u32, msg: SnapshotMsg) -> bool {
         self.sent_tick.store(tick, Ordering::Relaxed);
-        let replaced = self.lock().snapshot.replace(bytes).is_some();
+        let replaced = self.lock().snapshot.replace(msg).is_some();
         if replaced {
             self.stale_dropped.fetch_add(1, Ordering::Relaxed);
         }
@@ -213,21 +246,42 @@ impl Outbox {
 mod tests {
     use super::*;
 
+    fn snap(b: &'static [u8]) -> SnapshotMsg {
+        SnapshotMsg {
+            own: Bytes::from_static(b),
+            head_len: b.len(),
+            shared: Bytes::new(),
+        }
+    }
+
     #[test]
     fn newest_snapshot_wins_and_stale_ones_are_counted() {
         let o = Outbox::new(4);
-        assert!(!o.put_snapshot(1, Bytes::from_static(b"1")));
-        assert!(o.put_snapshot(2, Bytes::from_static(b"2")));
-        assert!(o.put_snapshot(3, Bytes::from_static(b"3")));
+        assert!(!o.put_snapshot(1, snap(b"1")));
+        assert!(o.put_snapshot(2, snap(b"2")));
+        assert!(o.put_snapshot(3, snap(b"3")));
         assert_eq!(o.stale_dropped(), 2);
-        assert!(matches!(o.take(), Some(Outgoing::Snapshot(b)) if &b[..] == b"3"));
+        assert!(matches!(o.take(), Some(Outgoing::Snapshot(m)) if m == snap(b"3")));
         assert!(o.take().is_none());
+    }
+
+    #[test]
+    fn a_snapshot_joins_header_shared_part_and_private_part() {
+        let m = SnapshotMsg {
+            own: Bytes::from_static(b"HHpp"),
+            head_len: 2,
+            shared: Bytes::from_static(b"sss"),
+        };
+        let mut out = b"x".to_vec();
+        m.join_into(&mut out);
+        assert_eq!(out, b"xHHssspp");
+        assert_eq!(m.len(), 7);
     }
 
     #[test]
     fn reliable_comes_before_snapshots_and_overflow_closes() {
         let o = Outbox::new(2);
-        o.put_snapshot(1, Bytes::from_static(b"s"));
+        o.put_snapshot(1, snap(b"s"));
         assert!(o.put_reliable(Bytes::from_static(b"a")));
         assert!(o.put_reliable(Bytes::from_static(b"b")));
         assert!(matches!(o.take(), Some(Outgoing::Reliable(b)) if &b[..] == b"a"));
@@ -253,7 +307,7 @@ mod tests {
         assert_eq!(o.acked(), None);
         o.set_acked(5);
         assert_eq!(o.acked(), None, "nothing was sent yet");
-        o.put_snapshot(20, Bytes::from_static(b"s"));
+        o.put_snapshot(20, snap(b"s"));
         o.set_acked(u32::MAX - 1);
         assert_eq!(o.acked(), None, "a bogus ack is ignored");
         o.set_acked(10);

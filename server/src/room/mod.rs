@@ -666,7 +666,7 @@ pub mod bench {
                 ));
                 let age = 1 + (i as u32 % 6);
                 m.outbox.reset_ack();
-                m.outbox.put_snapshot(tick, Bytes::new());
+                m.outbox.put_snapshot(tick, Default::default());
                 if tick > age {
                     m.outbox.set_acked(tick - age);
                     m.outbox.set_acked(tick + 1 - age);
@@ -682,7 +682,7 @@ pub mod bench {
             self.clients
                 .iter()
                 .map(|o| match o.take() {
-                    Some(crate::outbox::Outgoing::Snapshot(b)) => b.len(),
+                    Some(crate::outbox::Outgoing::Snapshot(m)) => m.len(),
                     _ => 0,
                 })
                 .sum()

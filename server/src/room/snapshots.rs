@@ -6,14 +6,16 @@ use bytes::Bytes;
 use protocol::state_delta::{Baseline, Encoder};
 use protocol::{EntityId, Plan, SnapshotHeader, StateTable, codec};
 
+use crate::outbox::SnapshotMsg;
+
 /// The baselines a delta is taken against: `(baseline, baseline2)`; `(None, None)` is full.
 pub type BaseKey = (Option<u32>, Option<u32>);
 
-/// Encoded shared deltas of the current tick by baselines. Reused across ticks.
+/// Encoded shared deltas of the current tick by baselines; outboxes hold references to them
+/// until their writers have sent them.
 #[derive(Default)]
 pub struct DeltaCache {
-    entries: Vec<(BaseKey, Vec<u8>)>,
-    spare: Vec<Vec<u8>>,
+    entries: Vec<(BaseKey, Bytes)>,
     encoder: Encoder,
     private: Vec<u8>,
     /// Encodings built this tick (for stats and benches).
@@ -23,10 +25,7 @@ pub struct DeltaCache {
 impl DeltaCache {
     /// Starts a new tick.
     pub fn clear(&mut self) {
-        self.spare.extend(self.entries.drain(..).map(|(_, mut v)| {
-            v.clear();
-            v
-        }));
+        self.entries.clear();
         self.encodes = 0;
     }
 
@@ -38,15 +37,16 @@ impl DeltaCache {
         base: Option<&Baseline<'_>>,
         now: &StateTable,
         tick: u32,
-    ) -> &[u8] {
-        if let Some(i) = self.entries.iter().position(|(k, _)| *k == key) {
-            return &self.entries[i].1;
+    ) -> Bytes {
+        if let Some((_, bytes)) = self.entries.iter().find(|(k, _)| *k == key) {
+            return bytes.clone();
         }
-        let mut buf = self.spare.pop().unwrap_or_default();
+        let mut buf = Vec::new();
         self.encoder.shared(plan, base, now, tick, &mut buf);
         self.encodes += 1;
-        self.entries.push((key, buf));
-        &self.entries.last().expect("just pushed").1
+        let bytes = Bytes::from(buf);
+        self.entries.push((key, bytes.clone()));
+        bytes
     }
 
     /// One client's snapshot message: its header, the shared delta, its private part.
@@ -60,7 +60,7 @@ impl DeltaCache {
         now: &StateTable,
         own: EntityId,
         has_private: bool,
-    ) -> Bytes {
+    ) -> SnapshotMsg {
         let tick = header.tick;
         let mut private = std::mem::take(&mut self.private);
         private.clear();
@@ -73,11 +73,15 @@ impl DeltaCache {
             }
         }
         let shared = self.shared(plan, key, base, now, tick);
-        let mut out = Vec::with_capacity(32 + shared.len() + private.len());
-        codec::encode_snapshot_header(header, &mut out);
-        out.extend_from_slice(shared);
-        out.extend_from_slice(&private);
+        let mut own = Vec::with_capacity(32 + private.len());
+        codec::encode_snapshot_header(header, &mut own);
+        let head_len = own.len();
+        own.extend_from_slice(&private);
         self.private = private;
-        Bytes::from(out)
+        SnapshotMsg {
+            own: Bytes::from(own),
+            head_len,
+            shared,
+        }
     }
 }
