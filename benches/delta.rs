@@ -3,7 +3,6 @@
 //! a six-tick-old one; and the bytes a skirmish match sends.
 //! Run: `cargo bench --bench delta`. Bytes per moving entity are printed once per case.
 
-
 /// The allocator the `ticksync` binary uses, so the figures are the server's.
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;

@@ -2,7 +2,6 @@
 //! build and encode every client's snapshot (clients spread over baselines 1 to 6 ticks old).
 //! Run: `cargo bench --bench tick`.
 
-
 /// The allocator the `ticksync` binary uses, so the figures are the server's.
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
