@@ -544,7 +544,12 @@ impl Recorder<'_> {
                     strings.push((f as u16, a, b));
                     continue;
                 }
-                Raw::Num(v) => schema::quantize(&fd.coding, &Value::Num(v)),
+                Raw::Num(v) => match fd.coding {
+                    Coding::Fixed {
+                        scale, min, max, ..
+                    } => schema::quantize_fixed(v, scale, min, max),
+                    _ => schema::quantize(&fd.coding, &Value::Num(v)),
+                },
                 Raw::Int(v) => schema::quantize(&fd.coding, &Value::Int(v)),
             };
             cells[f] = match (&fd.coding, prev, raw) {
