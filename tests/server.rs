@@ -319,6 +319,108 @@ async fn acks_ride_on_inputs() {
     server.shutdown().await;
 }
 
+/// Overload control: a client that stops acking while it reads (as one with a backlog in its
+/// socket does) gets `--lagging-rate` snapshots a second once its acks lag what it was sent by
+/// more than `--max-ack-lag` beyond its floor; acking again brings every tick back. Checked on
+/// the ticks the snapshots carry, and on `/rooms` and `/metrics`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_client_whose_acks_lag_gets_fewer_fresh_snapshots() {
+    let server = start_server(|c| {
+        c.npcs = 100;
+        c.max_ack_lag = Duration::from_millis(100);
+        c.lagging_rate = 10;
+    })
+    .await;
+    let addr = server.local_addr();
+    // 100 ms and 10 snapshots/s, in ticks at 60 Hz.
+    let (max_lag, every) = (6u32, 6u32);
+    let mut ws = raw_ws(addr, None).await.unwrap();
+    ws.write_frame(binary(hello_bytes(hello("arena", "laggard"))))
+        .await
+        .unwrap();
+    let acked_until = bounded("acked, then lagging", async {
+        // Acking every snapshot as it comes: the client's floor is a tick or two.
+        let mut last = 0;
+        for _ in 0..40 {
+            last = next_snapshot_tick(&mut ws).await;
+            ws.write_frame(binary(codec::encode_client(&ClientMsg::Ack { tick: last })))
+                .await
+                .unwrap();
+        }
+        last
+    })
+    .await;
+    // Reading on without acking: past the allowed lag (plus slack for the floor), snapshots
+    // come `every` ticks apart.
+    let settled = acked_until + max_lag + 10;
+    let mut lagging = Vec::new();
+    bounded("throttled snapshots", async {
+        while lagging.len() < 6 {
+            let tick = next_snapshot_tick(&mut ws).await;
+            if tick >= settled {
+                lagging.push(tick);
+            }
+        }
+    })
+    .await;
+    assert!(
+        lagging.windows(2).all(|w| w[1] - w[0] >= every),
+        "a lagging client got snapshots at ticks {lagging:?}"
+    );
+    // `/rooms` is refreshed twice a second; the client stays behind while it does not ack.
+    poll_until("/rooms counts the lagging client", Duration::from_millis(100), || async {
+        let (_, rooms) = http_get(addr, "/rooms").await;
+        let rooms: serde_json::Value = serde_json::from_str(&rooms).unwrap();
+        rooms[0]["lagging_clients"] == 1
+    })
+    .await;
+    let (_, metrics) = http_get(addr, "/metrics").await;
+    let throttled: f64 = metrics
+        .lines()
+        .find_map(|l| l.strip_prefix("ticksync_snapshots_throttled_total "))
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0.0);
+    assert!(throttled >= 20.0, "{throttled} snapshots throttled");
+    // Acking the newest again: every tick comes back.
+    let consecutive = bounded("every tick again", async {
+        let mut prev = *lagging.last().unwrap();
+        let mut consecutive = 0;
+        for _ in 0..40 {
+            let tick = next_snapshot_tick(&mut ws).await;
+            ws.write_frame(binary(codec::encode_client(&ClientMsg::Ack { tick })))
+                .await
+                .unwrap();
+            consecutive += usize::from(tick == prev + 1);
+            prev = tick;
+        }
+        consecutive
+    })
+    .await;
+    assert!(
+        consecutive >= 30,
+        "only {consecutive} of 40 snapshots followed the one before once acks resumed"
+    );
+    let _ = ws
+        .write_frame(fastwebsockets::Frame::close(codes::NORMAL, b""))
+        .await;
+    server.shutdown().await;
+}
+
+/// The tick of the next snapshot on a raw WebSocket (other messages are skipped).
+async fn next_snapshot_tick<S>(ws: &mut fastwebsockets::WebSocket<S>) -> u32
+where
+    S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin,
+{
+    loop {
+        let f = ws.read_frame().await.unwrap();
+        if f.opcode == OpCode::Binary
+            && let Ok(Some((header, _))) = codec::decode_snapshot_header(&f.payload)
+        {
+            return header.tick;
+        }
+    }
+}
+
 fn hello_version(version: u16) -> Vec<u8> {
     hello_bytes(protocol::Hello {
         version,

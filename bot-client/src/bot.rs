@@ -11,7 +11,7 @@ use protocol::codes;
 use rand::rngs::SmallRng;
 use rand::{Rng, SeedableRng};
 use tokio::sync::watch;
-use tokio::time::{MissedTickBehavior, interval, interval_at, sleep_until};
+use tokio::time::{MissedTickBehavior, interval, sleep_until};
 
 use crate::behaviour::{self, Behaviour};
 use crate::client::stats::latency_histogram;
@@ -242,8 +242,9 @@ impl Session<'_> {
         // A random phase against the server's tick, as a player's frame loop has. Started on
         // `Welcome` (which leaves right after a tick), every bot would send just after the
         // room drains its inbox and wait a whole tick: a worst case, not what players feel.
-        let mut inputs = interval_at((Instant::now() + self.phase).into(), self.tick);
-        inputs.set_missed_tick_behavior(MissedTickBehavior::Skip);
+        let mut next_input = Instant::now() + self.phase;
+        let input_timer = sleep_until(next_input.into());
+        tokio::pin!(input_timer);
         let mut pings = interval(self.config.ping_interval);
         pings.set_missed_tick_behavior(MissedTickBehavior::Skip);
         let opens_at = (self.config.measure_from).max(Instant::now() + self.config.warmup);
@@ -262,22 +263,28 @@ impl Session<'_> {
                     client.clear_samples();
                     window = Some((Instant::now(), client.stats().counters));
                 }
-                // Send errors are counted by the client; a dead connection shows up in `recv`.
-                // The input carries the ack of the newest snapshot: one frame per tick.
-                _ = inputs.tick() => {
-                    let values = play.input(&client.view());
-                    let _ = client.send_input(&values);
+                _ = &mut input_timer => {
+                    self.send_input(client, play, &mut next_input);
+                    input_timer.as_mut().reset(next_input.into());
                 }
                 _ = pings.tick() => {
                     let _ = client.send_ping();
                 }
-                received = client.recv() => match received {
-                    Ok(Received::Snapshot { .. }) => {
-                        self.live.snapshots.fetch_add(1, Relaxed);
+                received = client.recv() => {
+                    match received {
+                        Ok(Received::Snapshot { .. }) => {
+                            self.live.snapshots.fetch_add(1, Relaxed);
+                        }
+                        Ok(_) => {}
+                        Err(e) => break Some(e),
                     }
-                    Ok(_) => {}
-                    Err(e) => break Some(e),
-                },
+                    // While frames are buffered `recv` returns at once and this task does not
+                    // yield, so the timer cannot fire: a bot draining a backlog checks the clock.
+                    if Instant::now() >= next_input {
+                        self.send_input(client, play, &mut next_input);
+                        input_timer.as_mut().reset(next_input.into());
+                    }
+                }
             }
         };
         if let Some((opened, at_open)) = window {
@@ -289,6 +296,22 @@ impl Session<'_> {
             let _ = out.rtt_us.add(&stats.rtt_us);
         }
         ended
+    }
+}
+
+impl Session<'_> {
+    /// Sends this tick's input (its ack riding on it) and moves `next` to the next tick
+    /// boundary after now: ticks missed while busy are skipped, not sent in a burst.
+    fn send_input(&self, client: &mut Client, play: &mut dyn Behaviour, next: &mut Instant) {
+        let values = play.input(&client.view());
+        // Send errors are counted by the client; a dead connection shows up in `recv`.
+        let _ = client.send_input(&values);
+        let now = Instant::now();
+        *next += self.tick;
+        if *next <= now {
+            let behind = (now - *next).as_nanos() / self.tick.as_nanos().max(1);
+            *next += self.tick * (behind as u32 + 1);
+        }
     }
 }
 

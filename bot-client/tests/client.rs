@@ -213,9 +213,11 @@ async fn acks_go_alone_only_while_no_input_goes_out() {
     let (mut client, _) = Client::connect(ConnectOptions::new(&server.url(), "arena", "ada"))
         .await
         .unwrap();
-    // Not playing: every snapshot but the first is acked alone, as soon as it is applied.
+    // Not playing: every snapshot but the first is acked alone once the frames already read
+    // are handled (snapshots read together get one ack, for the newest).
     take_snapshots(&mut client, 6).await;
-    assert_eq!(client.stats().counters.acks_sent, 5);
+    let alone = client.stats().counters.acks_sent;
+    assert!((1..=5).contains(&alone), "{alone} standalone acks");
     // Playing: the acks ride on the inputs.
     for _ in 0..30 {
         client
@@ -223,8 +225,11 @@ async fn acks_go_alone_only_while_no_input_goes_out() {
             .unwrap();
         take_snapshots(&mut client, 1).await;
     }
-    assert_eq!(client.stats().counters.acks_sent, 5);
-    assert_eq!(server_frames(&server, 35).await, (5, 30));
+    assert_eq!(client.stats().counters.acks_sent, alone);
+    assert_eq!(
+        server_frames(&server, alone as u32 + 30).await,
+        (alone as u32, 30)
+    );
     assert_eq!(client.stats().counters.protocol_errors, 0);
     {
         let log = server.log.lock().unwrap();

@@ -24,6 +24,17 @@ pub struct Config {
     #[arg(long, env = "TICKSYNC_MAX_CATCHUP", default_value_t = 4)]
     pub max_catchup: u32,
 
+    /// A client whose newest ack lags the newest snapshot it was sent by more than this
+    /// beyond its own floor (the lowest lag it showed over the last seconds: its round trip)
+    /// is behind, with a backlog in its socket: it gets `--lagging-rate` fresh snapshots a
+    /// second until its acks catch up, instead of every tick's against ever older baselines.
+    #[arg(long, env = "TICKSYNC_MAX_ACK_LAG", default_value = "200ms", value_parser = humantime::parse_duration)]
+    pub max_ack_lag: Duration,
+
+    /// Snapshots per second for a client that is behind (see `--max-ack-lag`).
+    #[arg(long, env = "TICKSYNC_LAGGING_RATE", default_value_t = 15, value_parser = clap::value_parser!(u16).range(1..))]
+    pub lagging_rate: u16,
+
     /// The game of new rooms whose `Hello` names none (browser: `?game=NAME`).
     #[arg(long, env = "TICKSYNC_GAME", default_value = "arena")]
     pub game: String,
@@ -168,5 +179,19 @@ impl Config {
 
     pub fn tick_period(&self) -> Duration {
         Duration::from_secs_f64(1.0 / f64::from(self.tick_rate))
+    }
+
+    /// `--max-ack-lag` in ticks (at least 1).
+    pub fn max_ack_lag_ticks(&self) -> u32 {
+        (self.max_ack_lag.as_secs_f64() * f64::from(self.tick_rate))
+            .ceil()
+            .max(1.0) as u32
+    }
+
+    /// Ticks between two snapshots for a client that is behind (`--lagging-rate`).
+    pub fn lagging_interval_ticks(&self) -> u32 {
+        u32::from(self.tick_rate)
+            .div_ceil(u32::from(self.lagging_rate.max(1)))
+            .max(1)
     }
 }

@@ -153,13 +153,20 @@ impl Server {
         let cfg = Arc::new(cfg);
         let epoch = Instant::now();
         let stop = CancellationToken::new();
+        let metrics = metrics::Metrics::default();
         let ctx = Arc::new(ServerCtx {
-            rooms: Rooms::new(cfg.clone(), games, epoch, stop.clone()),
+            rooms: Rooms::new(
+                cfg.clone(),
+                games,
+                epoch,
+                stop.clone(),
+                metrics.snapshots_throttled.clone(),
+            ),
             cfg,
             epoch,
             next_conn: AtomicU64::new(1),
             per_ip: Mutex::default(),
-            metrics: metrics::Metrics::default(),
+            metrics,
             outboxes: Mutex::default(),
             tracker: TaskTracker::new(),
         });

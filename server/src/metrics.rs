@@ -29,6 +29,8 @@ pub struct Metrics {
     pub inputs_dropped: Counter,
     /// Inputs and actions refused because they do not fit the game's declaration, by kind.
     pub invalid_messages: Family<CodeLabel, Counter>,
+    /// Snapshots not sent to clients that were behind (`--max-ack-lag`).
+    pub snapshots_throttled: Counter,
 }
 
 impl Default for Metrics {
@@ -43,6 +45,7 @@ impl Default for Metrics {
             rate_limited: Counter::default(),
             inputs_dropped: Counter::default(),
             invalid_messages: Family::default(),
+            snapshots_throttled: Counter::default(),
         };
         let r = &mut m.registry;
         r.register(
@@ -84,6 +87,11 @@ impl Default for Metrics {
             "invalid_messages",
             "Inputs and actions outside the game's declaration (the client is closed), by kind",
             m.invalid_messages.clone(),
+        );
+        r.register(
+            "snapshots_throttled",
+            "Snapshots not sent to clients whose acks lag too far behind what they were sent",
+            m.snapshots_throttled.clone(),
         );
         m
     }

@@ -67,7 +67,7 @@ struct Inner {
     close: Option<(u16, String)>,
     control: VecDeque<(fastwebsockets::OpCode, Vec<u8>)>,
     reliable: VecDeque<Bytes>,
-    snapshot: Option<SnapshotMsg>,
+    snapshot: Option<(u32, SnapshotMsg)>,
 }
 
 pub struct Outbox {
@@ -80,6 +80,9 @@ pub struct Outbox {
     /// The newest snapshot tick handed over: acks past it are bogus and ignored (one would
     /// otherwise pin this client to full snapshots, since acks only move forward).
     sent_tick: AtomicU32,
+    /// The newest snapshot tick the writer took (sent, or on its way): with the ack, how far
+    /// the client lags behind what it was sent.
+    taken_tick: AtomicU32,
     /// Snapshots replaced before the writer took them.
     stale_dropped: AtomicU64,
     /// When the peer last sent anything (ms since `created`), for the idle timeout.
@@ -98,6 +101,7 @@ impl Outbox {
             reliable_cap,
             acked: AtomicU64::new(NO_ACKS),
             sent_tick: AtomicU32::new(0),
+            taken_tick: AtomicU32::new(NO_ACK),
             stale_dropped: AtomicU64::new(0),
             last_heard_ms: AtomicU64::new(0),
             created: std::time::Instant::now(),
@@ -113,7 +117,7 @@ impl Outbox {
     /// (now dropped as stale).
     pub fn put_snapshot(&self, tick: u32, msg: SnapshotMsg) -> bool {
         self.sent_tick.store(tick, Ordering::Relaxed);
-        let replaced = self.lock().snapshot.replace(msg).is_some();
+        let replaced = self.lock().snapshot.replace((tick, msg)).is_some();
         if replaced {
             self.stale_dropped.fetch_add(1, Ordering::Relaxed);
         }
@@ -177,7 +181,19 @@ impl Outbox {
         if let Some((code, reason)) = inner.close.take() {
             return Some(Outgoing::Close(code, reason));
         }
-        inner.snapshot.take().map(Outgoing::Snapshot)
+        let (tick, msg) = inner.snapshot.take()?;
+        self.taken_tick.store(tick, Ordering::Relaxed);
+        Some(Outgoing::Snapshot(msg))
+    }
+
+    /// Ticks between the newest snapshot the writer took and the newest ack: snapshots in
+    /// flight or waiting in the client's socket. 0 before the first ack or snapshot (a client
+    /// that never acks is not lagging: it gets full snapshots).
+    pub fn ack_lag(&self) -> u32 {
+        match (self.taken_tick.load(Ordering::Relaxed), self.acked()) {
+            (NO_ACK, _) | (_, None) => 0,
+            (taken, Some(acked)) => taken.saturating_sub(acked),
+        }
     }
 
     /// Waits until something may be ready to `take`.
@@ -263,6 +279,24 @@ mod tests {
         assert_eq!(o.stale_dropped(), 2);
         assert!(matches!(o.take(), Some(Outgoing::Snapshot(m)) if m == snap(b"3")));
         assert!(o.take().is_none());
+    }
+
+    #[test]
+    fn the_ack_lag_counts_from_the_newest_snapshot_taken() {
+        let o = Outbox::new(4);
+        assert_eq!(o.ack_lag(), 0);
+        o.put_snapshot(10, snap(b"a"));
+        o.take();
+        assert_eq!(o.ack_lag(), 0, "no ack yet");
+        o.set_acked(10);
+        o.put_snapshot(11, snap(b"b"));
+        assert_eq!(o.ack_lag(), 0, "put is not sent");
+        o.take();
+        o.put_snapshot(12, snap(b"c"));
+        o.take();
+        assert_eq!(o.ack_lag(), 2);
+        o.set_acked(12);
+        assert_eq!(o.ack_lag(), 0);
     }
 
     #[test]

@@ -5,6 +5,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
+use prometheus_client::metrics::counter::Counter;
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
@@ -33,6 +34,8 @@ pub struct Rooms {
     pub(crate) epoch: Instant,
     /// Cancelled at server shutdown: every room closes its clients (1001) and stops.
     pub(crate) stop: CancellationToken,
+    /// Snapshots rooms did not send to clients that were behind (a `/metrics` counter).
+    pub(crate) snapshots_throttled: Counter,
 }
 
 impl Rooms {
@@ -41,6 +44,7 @@ impl Rooms {
         games: Games,
         epoch: Instant,
         stop: CancellationToken,
+        snapshots_throttled: Counter,
     ) -> Arc<Self> {
         Arc::new(Self {
             map: Mutex::default(),
@@ -49,6 +53,7 @@ impl Rooms {
             games,
             epoch,
             stop,
+            snapshots_throttled,
         })
     }
 

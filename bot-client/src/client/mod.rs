@@ -90,6 +90,9 @@ pub struct Client {
     /// been applied yet). False at a snapshot: the client is not playing, so that snapshot is
     /// acked alone.
     input_since_snapshot: bool,
+    /// A standalone ack is due for the newest applied tick: `recv` sends it once the frames
+    /// already read are handled.
+    ack_owed: bool,
     /// The coded values of the input being sent, reused.
     input_values: Vec<u8>,
     ring: TableRing,
@@ -143,6 +146,7 @@ impl Client {
             auto_ack: opts.auto_ack,
             coalesce_acks: opts.coalesce_acks,
             input_since_snapshot: true,
+            ack_owed: false,
             input_values: Vec::with_capacity(32),
             ring: TableRing::default(),
             delta_buf: Vec::new(),
@@ -206,7 +210,14 @@ impl Client {
     /// `Err(ClientError::Closed { .. })` once the server has closed, and on every later call.
     pub async fn recv(&mut self) -> Result<Received, ClientError> {
         let (msg, bytes) = self.next_message().await?;
-        self.on_message(msg, bytes, self.read_at)
+        let received = self.on_message(msg, bytes, self.read_at);
+        // Once the frames already read are handled: a client draining a backlog acks the
+        // newest snapshot once, not each one.
+        if self.ack_owed && !self.reader.has_whole_frame() {
+            self.ack_owed = false;
+            self.send_ack()?;
+        }
+        received
     }
 
     /// The next decoded message, reading as needed; answers pings and close frames on the way.
@@ -389,15 +400,10 @@ impl Client {
             // not playing (or skipped a tick): ack this one alone, so the server's baseline
             // never lags more than a snapshot behind.
             let idle = !std::mem::replace(&mut self.input_since_snapshot, false);
-            if idle || !self.coalesce_acks {
-                // A full queue drops this ack; the next one supersedes it anyway. A stopped
-                // writer means the connection is closing: the close itself is still queued
-                // behind this snapshot, and `recv` reports it next.
-                match self.send(ClientMsg::Ack { tick: s.tick }) {
-                    Ok(()) => self.stats.counters.acks_sent += 1,
-                    Err(ClientError::SendQueueFull | ClientError::NotConnected) => {}
-                    Err(e) => return Err(e),
-                }
+            if !self.coalesce_acks {
+                self.send_ack()?;
+            } else if idle {
+                self.ack_owed = true;
             }
         }
         Ok(Received::Snapshot {
@@ -409,6 +415,21 @@ impl Client {
             checksum_ok: s.checksum.map(|_| true),
             bytes,
         })
+    }
+
+    /// Acks the newest applied tick in its own frame. A full queue drops the ack; the next
+    /// one supersedes it anyway. A stopped writer means the connection is closing: the close
+    /// itself is still queued, and `recv` reports it next.
+    fn send_ack(&mut self) -> Result<(), ClientError> {
+        let Some((tick, _)) = self.ring.latest() else {
+            return Ok(());
+        };
+        match self.send(ClientMsg::Ack { tick }) {
+            Ok(()) => self.stats.counters.acks_sent += 1,
+            Err(ClientError::SendQueueFull | ClientError::NotConnected) => {}
+            Err(e) => return Err(e),
+        }
+        Ok(())
     }
 
     fn record_input_latency(&mut self, acked_seq: u32, at: Instant) {
@@ -476,6 +497,7 @@ impl Client {
         sent?;
         if ack.is_some() {
             self.input_since_snapshot = true;
+            self.ack_owed = false;
         }
         self.next_input_seq += 1;
         self.stats.counters.inputs_sent += 1;

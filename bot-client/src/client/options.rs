@@ -22,8 +22,8 @@ pub struct ConnectOptions {
     /// server quickly (slow-client tests).
     pub recv_buffer: Option<usize>,
     /// Ack applied snapshots (what a real client does): every `Input` carries the newest
-    /// applied tick, and a standalone `Ack` goes out for a snapshot when no input went out
-    /// since the one before. Off, inputs carry no ack and none is sent: the server keeps
+    /// applied tick, and a standalone `Ack` goes out when no input went out since the
+    /// snapshot before (once the frames already read are handled: one for a backlog). Off, inputs carry no ack and none is sent: the server keeps
     /// sending deltas against the last acked tick, or full snapshots.
     pub auto_ack: bool,
     /// With `auto_ack` (on by default): acks ride on inputs, so a playing client sends one

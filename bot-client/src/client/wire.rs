@@ -123,6 +123,15 @@ impl FrameReader {
         }))
     }
 
+    /// Whether a whole frame (or a framing error) waits among the bytes read so far.
+    pub fn has_whole_frame(&self) -> bool {
+        match self.header() {
+            Ok(Some(h)) => self.buf.len() >= self.pos + h.payload_at + h.len,
+            Ok(None) => false,
+            Err(_) => true,
+        }
+    }
+
     /// The next complete message or control frame among the bytes read so far; `Ok(None)`
     /// when more bytes are needed. Pongs are skipped.
     pub fn next(&mut self) -> Result<Option<Incoming<'_>>, FrameError> {

@@ -102,6 +102,44 @@ struct Member {
     newest_seq: u32,
     /// Newest seq applied, reported in snapshots.
     applied_seq: u32,
+    /// The tick of the newest snapshot handed to its outbox.
+    last_put: u32,
+    lag_floor: LagFloor,
+}
+
+/// The lowest ack lag a client showed over the last two windows of `LagFloor::WINDOW_S`: its
+/// round trip when nothing queues. What lags beyond it waits in a queue (its socket).
+#[derive(Clone, Copy, Debug)]
+struct LagFloor {
+    current: u32,
+    previous: u32,
+    since: u32,
+}
+
+impl Default for LagFloor {
+    fn default() -> Self {
+        Self {
+            current: u32::MAX,
+            previous: u32::MAX,
+            since: 0,
+        }
+    }
+}
+
+impl LagFloor {
+    const WINDOW_S: u32 = 2;
+
+    /// Takes this tick's lag; returns the floor.
+    fn observe(&mut self, tick: u32, lag: u32, tick_rate: u16) -> u32 {
+        if tick.wrapping_sub(self.since) >= Self::WINDOW_S * u32::from(tick_rate) {
+            self.previous = self.current;
+            self.current = lag;
+            self.since = tick;
+        } else {
+            self.current = self.current.min(lag);
+        }
+        self.current.min(self.previous)
+    }
 }
 
 /// A player whose connection dropped, kept until `until` for its client to resume.
@@ -131,6 +169,8 @@ pub struct Room {
     stats: TickStats,
     info: Arc<Mutex<RoomInfo>>,
     empty_since: Option<Instant>,
+    /// Clients behind (`--max-ack-lag`) at the last tick.
+    lagging: usize,
 }
 
 /// Why the loop stopped.
@@ -177,6 +217,7 @@ impl Room {
             tick: 0,
             info,
             empty_since: Some(Instant::now()),
+            lagging: 0,
         }
     }
 
@@ -335,6 +376,8 @@ impl Room {
             pending: None,
             newest_seq: 0,
             applied_seq: 0,
+            last_put: 0,
+            lag_floor: LagFloor::default(),
         };
         self.seat(conn, member);
         Ok(id)
@@ -505,7 +548,24 @@ impl Room {
         let public = self.cfg.checksum.then(|| plan.public_checksum(now));
         let server_time_us = self.epoch.elapsed().as_micros() as u64;
         self.cache.clear();
-        for m in self.members.values() {
+        let (max_lag, lagging_every) = (
+            self.cfg.max_ack_lag_ticks(),
+            self.cfg.lagging_interval_ticks(),
+        );
+        self.lagging = 0;
+        for m in self.members.values_mut() {
+            // A client whose acks lag what it was sent by more than its own floor has a
+            // backlog in its socket: more snapshots would only wait there and age its
+            // baseline. It gets a fresh one now and then until its acks catch up.
+            let lag = m.outbox.ack_lag();
+            let floor = m.lag_floor.observe(tick, lag, self.cfg.tick_rate);
+            if lag > floor.saturating_add(max_lag) {
+                self.lagging += 1;
+                if tick.wrapping_sub(m.last_put) < lagging_every {
+                    self.rooms.snapshots_throttled.inc();
+                    continue;
+                }
+            }
             // The client's acked ticks, if the ring still holds them; else a full snapshot.
             let (acked, acked2) = m.outbox.acked_pair();
             let base = acked
@@ -543,6 +603,7 @@ impl Room {
                 own_private,
             );
             m.outbox.put_snapshot(tick, bytes);
+            m.last_put = tick;
         }
     }
 
@@ -580,6 +641,7 @@ impl Room {
         info.entities = self.game.entities();
         info.tick = self.tick;
         info.encodes_per_tick = self.cache.encodes;
+        info.lagging_clients = self.lagging;
         info.stale_dropped = self
             .members
             .values()
@@ -614,7 +676,8 @@ pub mod bench {
         pub fn new(games: &crate::game::Games, game: &str, clients: usize) -> Self {
             let cfg = Arc::new(Config::default());
             let stop = tokio_util::sync::CancellationToken::new();
-            let rooms = Rooms::new(cfg.clone(), games.clone(), Instant::now(), stop);
+            let throttled = Default::default();
+            let rooms = Rooms::new(cfg.clone(), games.clone(), Instant::now(), stop, throttled);
             let (_tx, rx) = mpsc::channel(1);
             let info = Arc::default();
             let g = games

@@ -23,6 +23,9 @@ pub struct RoomInfo {
     pub stale_dropped: u64,
     /// Delta encodings in the last tick (one per distinct baseline).
     pub encodes_per_tick: usize,
+    /// Clients behind at the last tick: their acks lag what they were sent by more than
+    /// `--max-ack-lag`, so they get `--lagging-rate` snapshots a second.
+    pub lagging_clients: usize,
 }
 
 /// Durations of the last `WINDOW` ticks.
