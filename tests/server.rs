@@ -368,11 +368,15 @@ async fn a_client_whose_acks_lag_gets_fewer_fresh_snapshots() {
         "a lagging client got snapshots at ticks {lagging:?}"
     );
     // `/rooms` is refreshed twice a second; the client stays behind while it does not ack.
-    poll_until("/rooms counts the lagging client", Duration::from_millis(100), || async {
-        let (_, rooms) = http_get(addr, "/rooms").await;
-        let rooms: serde_json::Value = serde_json::from_str(&rooms).unwrap();
-        rooms[0]["lagging_clients"] == 1
-    })
+    poll_until(
+        "/rooms counts the lagging client",
+        Duration::from_millis(100),
+        || async {
+            let (_, rooms) = http_get(addr, "/rooms").await;
+            let rooms: serde_json::Value = serde_json::from_str(&rooms).unwrap();
+            rooms[0]["lagging_clients"] == 1
+        },
+    )
     .await;
     let (_, metrics) = http_get(addr, "/metrics").await;
     let throttled: f64 = metrics
