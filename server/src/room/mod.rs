@@ -408,10 +408,12 @@ impl Room {
         };
         let mut member = self.detached.swap_remove(i).member;
         member.outbox = outbox;
-        // A new connection numbers its inputs afresh.
+        // A new connection numbers its inputs afresh, and has its own round trip.
         member.newest_seq = 0;
         member.applied_seq = 0;
         member.pending = None;
+        member.last_put = 0;
+        member.lag_floor = LagFloor::default();
         let id = member.player;
         self.game.rejoined(id);
         self.seat(conn, member);
