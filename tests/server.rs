@@ -8,6 +8,7 @@ use bot_client::client::ring::TableRing;
 use bot_client::{Client, ConnectOptions, Received};
 use fastwebsockets::OpCode;
 use protocol::{ClientMsg, Event, Input, Plan, ServerMsg, codec, codes, schema};
+use support::process::metric;
 use support::*;
 
 /// Direction (-1 or 1) that leads from `x` (world units) towards the middle of the 1000-unit
@@ -343,9 +344,7 @@ async fn a_client_whose_acks_lag_gets_fewer_fresh_snapshots() {
         let mut last = 0;
         for _ in 0..40 {
             last = next_snapshot_tick(&mut ws).await;
-            ws.write_frame(binary(codec::encode_client(&ClientMsg::Ack { tick: last })))
-                .await
-                .unwrap();
+            ws.write_frame(ack(last)).await.unwrap();
         }
         last
     })
@@ -378,12 +377,8 @@ async fn a_client_whose_acks_lag_gets_fewer_fresh_snapshots() {
         },
     )
     .await;
-    let (_, metrics) = http_get(addr, "/metrics").await;
-    let throttled: f64 = metrics
-        .lines()
-        .find_map(|l| l.strip_prefix("ticksync_snapshots_throttled_total "))
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(0.0);
+    let metrics = http_get(addr, "/metrics").await.1;
+    let throttled = metric(&metrics, "ticksync_snapshots_throttled_total");
     assert!(throttled >= 20.0, "{throttled} snapshots throttled");
     // Acking the newest again: every tick comes back.
     let consecutive = bounded("every tick again", async {
@@ -391,9 +386,7 @@ async fn a_client_whose_acks_lag_gets_fewer_fresh_snapshots() {
         let mut consecutive = 0;
         for _ in 0..40 {
             let tick = next_snapshot_tick(&mut ws).await;
-            ws.write_frame(binary(codec::encode_client(&ClientMsg::Ack { tick })))
-                .await
-                .unwrap();
+            ws.write_frame(ack(tick)).await.unwrap();
             consecutive += usize::from(tick == prev + 1);
             prev = tick;
         }
@@ -408,6 +401,11 @@ async fn a_client_whose_acks_lag_gets_fewer_fresh_snapshots() {
         .write_frame(fastwebsockets::Frame::close(codes::NORMAL, b""))
         .await;
     server.shutdown().await;
+}
+
+/// A standalone `Ack` frame.
+fn ack(tick: u32) -> fastwebsockets::Frame<'static> {
+    binary(codec::encode_client(&ClientMsg::Ack { tick }))
 }
 
 /// The tick of the next snapshot on a raw WebSocket (other messages are skipped).

@@ -278,8 +278,9 @@ impl Session<'_> {
                         Ok(_) => {}
                         Err(e) => break Some(e),
                     }
-                    // While frames are buffered `recv` returns at once and this task does not
-                    // yield, so the timer cannot fire: a bot draining a backlog checks the clock.
+                    // While frames are buffered `recv` returns at once (yielding only when the
+                    // runtime's budget runs out), so the timer may fire late: a bot draining a
+                    // backlog checks the clock.
                     if Instant::now() >= next_input {
                         self.send_input(client, play, &mut next_input);
                         input_timer.as_mut().reset(next_input.into());

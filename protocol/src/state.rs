@@ -276,8 +276,6 @@ pub struct TypePlan {
     pub predicted_owner: Vec<u16>,
     pub public: Vec<u16>,
     pub owner: Vec<u16>,
-    /// Whether any public field is a string.
-    pub public_strings: bool,
     /// The public fields that dead-reckon exactly (`Velocity` with `den == 1` on a non-angle
     /// field whose velocity field is not itself predicted): `(field, velocity field, num)`.
     /// Predicted in place with one multiply-add; the others go through `predict`.
@@ -292,6 +290,13 @@ pub struct TypePlan {
     /// Bit `f` set for each public / private field `f`.
     pub public_mask: u64,
     pub owner_mask: u64,
+}
+
+impl TypePlan {
+    /// Whether any public field is a string (the lanes leave strings out).
+    pub fn has_public_strings(&self) -> bool {
+        !self.str_public.is_empty()
+    }
 }
 
 /// A descriptor compiled for building, applying and checking snapshots.
@@ -403,7 +408,6 @@ impl Plan {
                     } else {
                         tp.public_mask |= 1 << f.id;
                         if kind == Kind::Str {
-                            tp.public_strings = true;
                             tp.str_public.push(f.id);
                         } else if f.predictor == Predictor::None {
                             tp.plain_public.push(f.id);
@@ -698,7 +702,7 @@ impl Plan {
                         .rotate_left((f as u32 * 7 + 5) & 31);
                 }
                 let tp = &self.types[ty];
-                if tp.public_strings {
+                if tp.has_public_strings() {
                     k ^= self.string_terms(t, index as u32, tp);
                 }
             }
@@ -865,7 +869,7 @@ impl Plan {
                         let b = &base.values[i * s..][..s];
                         let n = &now.values[i * s..][..s];
                         match self.lane_diff::<W>(ty, b, n, &scaled) {
-                            Some(0) if self.types[ty].public_strings => Slot::Check,
+                            Some(0) if self.types[ty].has_public_strings() => Slot::Check,
                             Some(0) => continue,
                             Some(_) => Slot::Differs,
                             None => Slot::Check,

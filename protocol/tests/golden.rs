@@ -34,7 +34,7 @@ use protocol::state_delta::{self, Baseline, DeltaError, Encoder};
 use serde_json::{Value as Json, json};
 
 mod golden_files;
-use golden_files::{check_dir, hex, pretty, table_from_json, table_json, view};
+use golden_files::{Vector, check_vectors, hex, table_from_json, table_json, view};
 
 // ---- the test game -----------------------------------------------------------------------------
 
@@ -387,12 +387,6 @@ fn error_kind(e: &DeltaError) -> &'static str {
 }
 
 // ---- vectors -----------------------------------------------------------------------------------
-
-struct Vector {
-    name: String,
-    bytes: Vec<u8>,
-    meaning: Json,
-}
 
 fn vector(name: &str, bytes: Vec<u8>, meaning: Json) -> Vector {
     Vector {
@@ -1136,21 +1130,9 @@ fn golden_dir() -> PathBuf {
 
 #[test]
 fn golden_vectors_match_the_encoding() {
-    let vectors = vectors();
-    let index = json!({
-        "protocol_version": protocol::PROTOCOL_VERSION,
-        "vectors": vectors.iter().map(|v| json!({"name": v.name, "kind": v.meaning["kind"]})).collect::<Vec<_>>(),
-    });
-    let mut files = vec![("index.json".to_string(), pretty(&index))];
-    for v in &vectors {
-        let mut meaning = v.meaning.clone();
-        meaning["hex"] = json!(hex(&v.bytes));
-        files.push((format!("{}.bin", v.name), v.bytes.clone()));
-        files.push((format!("{}.json", v.name), pretty(&meaning)));
-    }
     // `games/` holds the reference games' vectors (server/tests/golden_games.rs).
     let advice = "If the wire change is intended, bump PROTOCOL_VERSION if it is incompatible, run \
                   `UPDATE_GOLDEN=1 cargo test -p protocol --test golden`, update docs/protocol.md \
                   and the browser decoder, and commit the files.";
-    check_dir(&golden_dir(), &files, advice);
+    check_vectors(&golden_dir(), &vectors(), &["kind"], advice);
 }

@@ -20,7 +20,7 @@ use serde_json::{Value as Json, json};
 
 #[path = "../../protocol/tests/golden_files/mod.rs"]
 mod golden_files;
-use golden_files::{check_dir, hex, pretty, table_from_json, table_json, view};
+use golden_files::{Vector, check_vectors, hex, table_from_json, table_json, view};
 use server::arena::{self, Arena, Move};
 use server::game::{Game, RoomGame, Sim, key_of, wire_id};
 use server::skirmish::{self, Skirmish};
@@ -156,12 +156,6 @@ fn id_json(id: EntityId) -> Json {
 }
 
 // ---- vectors -------------------------------------------------------------------------------
-
-struct Vector {
-    name: String,
-    bytes: Vec<u8>,
-    meaning: Json,
-}
 
 fn welcome_name(r: &Recording) -> String {
     format!("{}_welcome", r.name)
@@ -366,22 +360,7 @@ fn golden_dir() -> PathBuf {
 
 #[test]
 fn game_golden_vectors_match_the_encoding() {
-    let vectors = vectors();
-    let index = json!({
-        "protocol_version": protocol::PROTOCOL_VERSION,
-        "vectors": vectors
-            .iter()
-            .map(|v| json!({"name": v.name, "kind": v.meaning["kind"], "game": v.meaning["game"]}))
-            .collect::<Vec<_>>(),
-    });
-    let mut files = vec![("index.json".to_string(), pretty(&index))];
-    for v in &vectors {
-        let mut meaning = v.meaning.clone();
-        meaning["hex"] = json!(hex(&v.bytes));
-        files.push((format!("{}.bin", v.name), v.bytes.clone()));
-        files.push((format!("{}.json", v.name), pretty(&meaning)));
-    }
     let advice = "If the change to a reference game or the wire is intended, run \
                   `UPDATE_GOLDEN=1 cargo test -p server --test golden_games` and commit the files.";
-    check_dir(&golden_dir(), &files, advice);
+    check_vectors(&golden_dir(), &vectors(), &["kind", "game"], advice);
 }

@@ -222,6 +222,10 @@ impl Client {
 
     /// The next decoded message, reading as needed; answers pings and close frames on the way.
     async fn next_message(&mut self) -> Result<(Msg, usize), ClientError> {
+        // A message already buffered is returned without waiting: without this, a client
+        // draining a backlog would never yield, and its neighbours on the same worker (and its
+        // own timers) would starve. Before anything is consumed, so `recv` stays cancel-safe.
+        tokio::task::consume_budget().await;
         loop {
             if let Some(e) = &self.ended {
                 return Err(e.clone());

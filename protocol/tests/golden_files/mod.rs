@@ -89,6 +89,38 @@ pub fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
+/// One golden vector: its bytes and what they mean.
+pub struct Vector {
+    pub name: String,
+    pub bytes: Vec<u8>,
+    pub meaning: Json,
+}
+
+/// Keeps `dir` equal to `vectors`: `index.json` (the protocol version, and per vector its
+/// name and the `index_keys` of its meaning), then `NAME.bin` and `NAME.json` (the meaning
+/// with the bytes in hex) for each. See `check_dir`.
+pub fn check_vectors(dir: &Path, vectors: &[Vector], index_keys: &[&str], advice: &str) {
+    let entry = |v: &Vector| {
+        let mut e = json!({ "name": v.name });
+        for &k in index_keys {
+            e[k] = v.meaning[k].clone();
+        }
+        e
+    };
+    let index = json!({
+        "protocol_version": protocol::PROTOCOL_VERSION,
+        "vectors": vectors.iter().map(entry).collect::<Vec<_>>(),
+    });
+    let mut files = vec![("index.json".to_string(), pretty(&index))];
+    for v in vectors {
+        let mut meaning = v.meaning.clone();
+        meaning["hex"] = json!(hex(&v.bytes));
+        files.push((format!("{}.bin", v.name), v.bytes.clone()));
+        files.push((format!("{}.json", v.name), pretty(&meaning)));
+    }
+    check_dir(dir, &files, advice);
+}
+
 /// Keeps the files directly in `dir` equal to `files` (name, bytes). With `UPDATE_GOLDEN` set it
 /// rewrites them and deletes stale ones; otherwise it fails on any difference, naming the file
 /// and giving `advice`. Folders inside `dir` are left alone.
