@@ -231,12 +231,18 @@ pub async fn read_until_close(
 
 /// `GET path` over plain HTTP/1.1; returns the status and body.
 pub async fn http_get(addr: SocketAddr, path: &str) -> (u16, String) {
+    try_http_get(addr, path).await.unwrap()
+}
+
+/// `http_get` for a server that may refuse the connection (its cap reached): the I/O error
+/// instead of a panic.
+pub async fn try_http_get(addr: SocketAddr, path: &str) -> std::io::Result<(u16, String)> {
     bounded("http get", async {
-        let mut s = TcpStream::connect(addr).await.unwrap();
+        let mut s = TcpStream::connect(addr).await?;
         let req = format!("GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n");
-        s.write_all(req.as_bytes()).await.unwrap();
+        s.write_all(req.as_bytes()).await?;
         let mut buf = Vec::new();
-        s.read_to_end(&mut buf).await.unwrap();
+        s.read_to_end(&mut buf).await?;
         let text = String::from_utf8_lossy(&buf).into_owned();
         let status = text
             .split(' ')
@@ -247,7 +253,7 @@ pub async fn http_get(addr: SocketAddr, path: &str) -> (u16, String) {
             .split_once("\r\n\r\n")
             .map(|(_, b)| b.to_string())
             .unwrap_or_default();
-        (status, body)
+        Ok((status, body))
     })
     .await
 }
