@@ -74,6 +74,11 @@ pub struct Args {
     /// a growing backlog.
     #[arg(long, env = "TICKSYNC_BOT_RECV_BUFFER", default_value = "64KiB", value_parser = parse_size)]
     pub recv_buffer: usize,
+    /// Each bot decodes every snapshot alone. By default bots that receive the same delta
+    /// against the same baseline share the decoded table (each still checks its own checksum),
+    /// so the bots need a fraction of the CPU the server's clients would on their machines.
+    #[arg(long, env = "TICKSYNC_BOT_NO_SHARED_DECODES", value_parser = BoolishValueParser::new())]
+    pub no_shared_decodes: bool,
     /// Allow a server that is not on this machine (load runs target loopback only by default).
     #[arg(long, env = "TICKSYNC_BOT_ALLOW_REMOTE", value_parser = BoolishValueParser::new())]
     pub allow_remote: bool,
@@ -155,6 +160,7 @@ impl Args {
             reconnect: !self.no_reconnect,
             coalesce_acks: !self.immediate_acks,
             recv_buffer: (self.recv_buffer > 0).then_some(self.recv_buffer),
+            share_decodes: !self.no_shared_decodes,
         })
     }
 }

@@ -10,6 +10,7 @@ use tokio::time::sleep_until;
 
 use crate::bot::{BotConfig, BotOutcome, LiveStats, run_bot, stopped};
 use crate::client::ConnectOptions;
+use crate::client::decode_cache::DecodeCache;
 use crate::process;
 use crate::report::Report;
 
@@ -48,6 +49,10 @@ pub struct LoadConfig {
     pub coalesce_acks: bool,
     /// Each bot's SO_RCVBUF (`None`: the OS default, which on loopback autotunes to many MB).
     pub recv_buffer: Option<usize>,
+    /// Bots that receive the same delta against the same baseline share its decoded table
+    /// (`DecodeCache`); each still checks its own checksum. Off: each bot decodes alone, as
+    /// separate machines would, at many times the CPU.
+    pub share_decodes: bool,
 }
 
 impl LoadConfig {
@@ -67,10 +72,16 @@ impl LoadConfig {
             reconnect: true,
             coalesce_acks: true,
             recv_buffer: Some(DEFAULT_RECV_BUFFER),
+            share_decodes: true,
         }
     }
 
-    fn bot(&self, i: usize, measure_from: Instant) -> (ConnectOptions, BotConfig) {
+    fn bot(
+        &self,
+        i: usize,
+        measure_from: Instant,
+        cache: Option<&Arc<DecodeCache>>,
+    ) -> (ConnectOptions, BotConfig) {
         let mut opts =
             ConnectOptions::new(&self.url, &self.room, &format!("{}{i}", self.name_prefix));
         opts.auth_token.clone_from(&self.auth_token);
@@ -84,6 +95,7 @@ impl LoadConfig {
         opts.connect_timeout = self.connect_timeout;
         opts.coalesce_acks = self.coalesce_acks;
         opts.recv_buffer = self.recv_buffer;
+        opts.decode_cache = cache.cloned();
         // Distinct, reproducible play per bot.
         let mut config = BotConfig::new(self.seed ^ (i as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15));
         config.measure_from = measure_from;
@@ -103,8 +115,9 @@ pub async fn run_load(
     let start = Instant::now();
     let measure_from = start + cfg.ramp;
     let mut bots = JoinSet::new();
+    let cache = cfg.share_decodes.then(|| Arc::new(DecodeCache::default()));
     for i in 0..cfg.bots {
-        let (opts, config) = cfg.bot(i, measure_from);
+        let (opts, config) = cfg.bot(i, measure_from, cache.as_ref());
         let joins_at = start + cfg.ramp.mul_f64(i as f64 / cfg.bots as f64);
         let mut stop = stop_rx.clone();
         let live = live.clone();
@@ -127,6 +140,7 @@ pub async fn run_load(
         _ = &mut interrupt => true,
     };
     let cpu_at_start = process::cpu_seconds();
+    let decodes_at_start = cache.as_ref().map(|c| c.counts());
     if !interrupted {
         tokio::select! {
             _ = sleep_until((measure_from + cfg.duration).into()) => {}
@@ -137,6 +151,15 @@ pub async fn run_load(
     let cpu_cores = cpu_at_start
         .zip(process::cpu_seconds())
         .map(|(a, b)| (b - a) / measured.as_secs_f64().max(1e-3));
+    let shared_decodes = cache
+        .as_ref()
+        .zip(decodes_at_start)
+        .and_then(|(c, (hits0, misses0))| {
+            let (hits, misses) = c.counts();
+            let lookups = hits + misses - hits0 - misses0;
+            // None for a game with private fields: its bots never share.
+            (lookups > 0).then(|| (hits - hits0) as f64 / lookups as f64)
+        });
     stop_tx.send_replace(true);
 
     let mut outcomes = Vec::with_capacity(cfg.bots);
@@ -153,6 +176,7 @@ pub async fn run_load(
     let mut report = Report::from_outcomes(cfg.bots, cfg.ramp, measured, &outcomes);
     report.client_cpu_cores = cpu_cores.map(|c| (c * 1000.0).round() / 1000.0);
     report.client_peak_rss_mb = process::peak_rss_mb().map(f64::round);
+    report.shared_decode_share = shared_decodes.map(|s| (s * 1000.0).round() / 1000.0);
     if !stopped_in_time {
         report.errors.push(format!(
             "{} bots did not stop within {}s and were not counted",

@@ -61,6 +61,9 @@ pub struct Report {
     /// (Linux only): with bots and server sharing a machine, read the figures with these.
     pub client_cpu_cores: Option<f64>,
     pub client_peak_rss_mb: Option<f64>,
+    /// The share of snapshot decodes in the windows that found the table another bot of this
+    /// process had decoded (`None`: bots decoded alone, `--no-shared-decodes`).
+    pub shared_decode_share: Option<f64>,
     /// How connections and join attempts ended, by code name (`protocol::codes::name`;
     /// `abnormal` when the server sent no close frame).
     pub close_codes: BTreeMap<String, u64>,
@@ -153,6 +156,7 @@ impl Report {
             fell_behind,
             client_cpu_cores: None,
             client_peak_rss_mb: None,
+            shared_decode_share: None,
             close_codes,
             errors,
             passed: checksum_mismatches == 0 && protocol_errors == 0 && connected > 0,
@@ -251,6 +255,12 @@ impl Report {
             row(
                 "bot process",
                 format!("{cpu:.2} cores, peak RSS {rss:.0} MB"),
+            );
+        }
+        if let Some(share) = self.shared_decode_share {
+            row(
+                "shared decodes",
+                format!("{:.1}% of lookups found another bot's table", share * 100.0),
             );
         }
         let codes: Vec<String> = self

@@ -943,6 +943,13 @@ impl Plan {
     pub fn checksum(&self, t: &StateTable, own: Option<EntityId>) -> u32 {
         self.public_checksum(t) ^ self.owner_checksum(t, own)
     }
+
+    /// Whether any type has owner-only fields. Without them every client with the same
+    /// baseline and the same delta bytes ends up with the same table and the same checksum,
+    /// whichever its player.
+    pub fn has_private_fields(&self) -> bool {
+        self.types.iter().any(|tp| !tp.owner.is_empty())
+    }
 }
 
 #[cfg(test)]

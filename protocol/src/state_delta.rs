@@ -370,12 +370,21 @@ fn to_i32(v: i64, index: u32) -> Result<i32, DeltaError> {
     i32::try_from(v).map_err(|_| DeltaError::Overflow(index))
 }
 
-/// Applies one update section (`owner`: the private one) to `t`.
+/// Which update section is being applied.
+#[derive(Clone, Copy)]
+enum Section {
+    Shared,
+    /// The private section of the client whose player this is (`None`: a client without one,
+    /// for which any private entry is an error).
+    Private(Option<EntityId>),
+}
+
+/// Applies one update section to `t`.
 fn apply_updates(
     plan: &Plan,
     r: &mut Reader<'_>,
     t: &mut StateTable,
-    owner: Option<EntityId>,
+    section: Section,
 ) -> Result<(), DeltaError> {
     let mut next = 0u32;
     for _ in 0..count(r)? {
@@ -383,10 +392,10 @@ fn apply_updates(
         let mask = r.u64()?;
         let e = t.at(index).ok_or(TableError::Vacant(index))?;
         let tp = plan.ty(e.ty)?;
-        let allowed = match owner {
-            None => tp.public_mask,
-            Some(own) if own == e.id => tp.owner_mask,
-            Some(_) => return Err(DeltaError::BadMask(index)),
+        let allowed = match section {
+            Section::Shared => tp.public_mask,
+            Section::Private(Some(own)) if own == e.id => tp.owner_mask,
+            Section::Private(_) => return Err(DeltaError::BadMask(index)),
         };
         if mask & !allowed != 0 {
             return Err(DeltaError::BadMask(index));
@@ -462,9 +471,9 @@ pub fn apply(
             }
         }
     }
-    apply_updates(plan, &mut r, out, None)?;
+    apply_updates(plan, &mut r, out, Section::Shared)?;
     if r.remaining() > 0 {
-        apply_updates(plan, &mut r, out, Some(own.ok_or(DeltaError::BadMask(0))?))?;
+        apply_updates(plan, &mut r, out, Section::Private(own))?;
     }
     match r.remaining() {
         0 => Ok(()),

@@ -2,6 +2,7 @@
 //! any game from the schema its `Welcome` carries, applies every snapshot's delta to its
 //! baselines, verifies the checksum, and acks (on its inputs).
 
+pub mod decode_cache;
 mod error;
 mod options;
 pub mod read;
@@ -11,6 +12,7 @@ mod transport;
 mod wire;
 
 use std::collections::VecDeque;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use protocol::declare::{Fields, Writer};
@@ -22,6 +24,7 @@ use protocol::{
 use tokio::net::TcpStream;
 
 use crate::behaviour::GameView;
+use decode_cache::DecodeCache;
 pub use error::{ABNORMAL_CLOSURE, ClientError, NO_STATUS, close_code_name};
 pub use options::{ConnectOptions, WsUrl};
 use ring::{RingError, TableRing};
@@ -83,7 +86,9 @@ pub struct Client {
     tick_rate: u16,
     /// The game's schema (from `Welcome`) and its compiled plan.
     schema: Descriptor,
-    plan: Plan,
+    plan: Arc<Plan>,
+    /// Shares decoded snapshots with the other clients of this process (`ConnectOptions`).
+    decode_cache: Option<Arc<DecodeCache>>,
     auto_ack: bool,
     coalesce_acks: bool,
     /// An input (carrying the newest ack) went out since the previous snapshot (or none has
@@ -142,7 +147,8 @@ impl Client {
             },
             tick_rate: 0,
             schema: empty_schema(),
-            plan: Plan::default(),
+            plan: Arc::default(),
+            decode_cache: opts.decode_cache.clone(),
             auto_ack: opts.auto_ack,
             coalesce_acks: opts.coalesce_acks,
             input_since_snapshot: true,
@@ -174,7 +180,10 @@ impl Client {
         }
         client.player = welcome.player;
         client.tick_rate = welcome.tick_rate;
-        client.plan = Plan::new(&welcome.schema);
+        client.plan = match &client.decode_cache {
+            Some(cache) => cache.plan(&welcome.schema),
+            None => Arc::new(Plan::new(&welcome.schema)),
+        };
         client.schema = welcome.schema.clone();
         Ok((client, welcome))
     }
@@ -376,10 +385,14 @@ impl Client {
         {
             self.stats.counters.stale_dropped += u64::from(s.tick - prev - 1);
         }
-        match self
-            .ring
-            .apply(&self.plan, Some(self.player), &s, &self.delta_buf)
-        {
+        let own = Some(self.player);
+        let applied = match &self.decode_cache {
+            Some(cache) => self
+                .ring
+                .apply_shared(&self.plan, own, &s, &self.delta_buf, cache),
+            None => self.ring.apply(&self.plan, own, &s, &self.delta_buf),
+        };
+        match applied {
             Ok(_) => {}
             Err(RingError::ChecksumMismatch { tick, .. }) => {
                 self.newest_tick = Some(s.tick);

@@ -1,7 +1,10 @@
 //! How to reach a server and who to be there.
 
 use std::net::IpAddr;
+use std::sync::Arc;
 use std::time::Duration;
+
+use super::decode_cache::DecodeCache;
 
 /// Everything `Client::connect` needs.
 #[derive(Clone, Debug)]
@@ -32,6 +35,9 @@ pub struct ConnectOptions {
     pub coalesce_acks: bool,
     /// Bounds TCP connect, the WebSocket handshake and the wait for `Welcome` together.
     pub connect_timeout: Duration,
+    /// Share decoded snapshots with the other clients given the same cache (bots of one
+    /// process in one room): see `DecodeCache`. `None`: this client decodes everything alone.
+    pub decode_cache: Option<Arc<DecodeCache>>,
 }
 
 impl ConnectOptions {
@@ -48,6 +54,7 @@ impl ConnectOptions {
             auto_ack: true,
             coalesce_acks: true,
             connect_timeout: Duration::from_secs(10),
+            decode_cache: None,
         }
     }
 }

@@ -3,13 +3,17 @@
 //!
 //! The server only ever uses baselines the client acked, and never goes back to an older one
 //! than it has used, so everything older than the newest snapshot's oldest baseline (the lesser
-//! of `baseline` and `baseline2`) can go. Tables are recycled (a pool of spares, refilled with
-//! `StateTable::clone_from`), so the steady state allocates nothing per snapshot.
+//! of `baseline` and `baseline2`) can go. Tables this client decoded alone are recycled (a pool
+//! of spares, refilled with `StateTable::clone_from`), so the steady state allocates nothing
+//! per snapshot. With a `DecodeCache`, tables other clients decoded are shared instead.
 
 use std::collections::VecDeque;
+use std::sync::Arc;
 
 use protocol::state_delta::{self, Baseline, DeltaError};
 use protocol::{EntityId, Plan, SnapshotHeader, StateTable};
+
+use super::decode_cache::{DecodeCache, Decoded, Key};
 
 /// How many tables a client keeps by default: about one second at 60 Hz, far more than the
 /// server's acked baseline ever lags on a working connection.
@@ -42,8 +46,9 @@ pub enum RingError {
 /// Tables by ascending tick, at most `capacity` of them.
 #[derive(Debug)]
 pub struct TableRing {
-    tables: VecDeque<(u32, StateTable)>,
-    spare: Vec<StateTable>,
+    tables: VecDeque<(u32, Arc<StateTable>)>,
+    /// Tables no one else holds, to decode into.
+    spare: Vec<Arc<StateTable>>,
     capacity: usize,
     /// The newest tick dropped for capacity rather than by the baseline rule.
     evicted_through: Option<u32>,
@@ -81,11 +86,11 @@ impl TableRing {
 
     /// The newest tick and its table.
     pub fn latest(&self) -> Option<(u32, &StateTable)> {
-        self.tables.back().map(|(tick, table)| (*tick, table))
+        self.tables.back().map(|(tick, table)| (*tick, &**table))
     }
 
     pub fn get(&self, tick: u32) -> Option<&StateTable> {
-        self.position(tick).map(|i| &self.tables[i].1)
+        self.position(tick).map(|i| &*self.tables[i].1)
     }
 
     fn position(&self, tick: u32) -> Option<usize> {
@@ -113,6 +118,30 @@ impl TableRing {
         header: &SnapshotHeader,
         delta: &[u8],
     ) -> Result<bool, RingError> {
+        self.apply_with(plan, own, header, delta, None)
+    }
+
+    /// `apply`, sharing decoded tables with the other clients of `cache` (`plan` from
+    /// `DecodeCache::plan`): the result, and every error, is the same as `apply`'s.
+    pub fn apply_shared(
+        &mut self,
+        plan: &Arc<Plan>,
+        own: Option<EntityId>,
+        header: &SnapshotHeader,
+        delta: &[u8],
+        cache: &DecodeCache,
+    ) -> Result<bool, RingError> {
+        self.apply_with(plan, own, header, delta, Some((plan, cache)))
+    }
+
+    fn apply_with(
+        &mut self,
+        plan: &Plan,
+        own: Option<EntityId>,
+        header: &SnapshotHeader,
+        delta: &[u8],
+        shared: Option<(&Arc<Plan>, &DecodeCache)>,
+    ) -> Result<bool, RingError> {
         let tick = header.tick;
         if let Some((newest, _)) = self.latest()
             && tick <= newest
@@ -132,26 +161,31 @@ impl TableRing {
                 },
             ),
         };
-        let mut table = self.spare.pop().unwrap_or_default();
-        let base = first.map(|(i, b)| Baseline {
-            table: &self.tables[i].1,
-            tick: b,
-            second: second.map(|(j, b2)| (&self.tables[j].1, b2)),
-        });
-        if let Err(error) = state_delta::apply(plan, own, base.as_ref(), tick, delta, &mut table) {
-            self.spare.push(table);
-            return Err(RingError::BadDelta { tick, error });
-        }
-        if let Some(expected) = header.checksum {
-            let actual = plan.checksum(&table, own);
-            if actual != expected {
-                self.spare.push(table);
-                return Err(RingError::ChecksumMismatch {
-                    tick,
-                    expected,
-                    actual,
-                });
+        // A table that holds no player's private values is the same for every client.
+        let decoded = match shared.filter(|_| !plan.has_private_fields()) {
+            Some((plan, cache)) => self.decode_shared(plan, cache, tick, first, second, delta),
+            None => None,
+        };
+        let (table, actual) = match decoded {
+            Some(d) => (d.table, d.checksum),
+            None => {
+                let table = self.decode_alone(plan, own, tick, first, second, delta)?;
+                let actual = match header.checksum {
+                    Some(_) => plan.checksum(&table, own),
+                    None => 0,
+                };
+                (table, actual)
             }
+        };
+        if let Some(expected) = header.checksum
+            && actual != expected
+        {
+            self.recycle(table);
+            return Err(RingError::ChecksumMismatch {
+                tick,
+                expected,
+                actual,
+            });
         }
         self.tables.push_back((tick, table));
         let oldest_needed = match (header.baseline, header.baseline2) {
@@ -167,6 +201,58 @@ impl TableRing {
         Ok(header.checksum.is_some())
     }
 
+    /// The delta applied to the tables at ring positions `first` and `second`, in a spare.
+    fn decode_alone(
+        &mut self,
+        plan: &Plan,
+        own: Option<EntityId>,
+        tick: u32,
+        first: Option<(usize, u32)>,
+        second: Option<(usize, u32)>,
+        delta: &[u8],
+    ) -> Result<Arc<StateTable>, RingError> {
+        let mut spare = self.spare.pop().unwrap_or_default();
+        let table = Arc::get_mut(&mut spare).expect("spares are held by no one else");
+        let base = first.map(|(i, b)| Baseline {
+            table: &self.tables[i].1,
+            tick: b,
+            second: second.map(|(j, b2)| (&*self.tables[j].1, b2)),
+        });
+        match state_delta::apply(plan, own, base.as_ref(), tick, delta, table) {
+            Ok(()) => Ok(spare),
+            Err(error) => {
+                self.spare.push(spare);
+                Err(RingError::BadDelta { tick, error })
+            }
+        }
+    }
+
+    /// The snapshot from `cache`, or decoded here and offered to it. `None` when the delta
+    /// does not apply as any client's: `decode_alone` then gives this client's own answer.
+    fn decode_shared(
+        &mut self,
+        plan: &Arc<Plan>,
+        cache: &DecodeCache,
+        tick: u32,
+        first: Option<(usize, u32)>,
+        second: Option<(usize, u32)>,
+        delta: &[u8],
+    ) -> Option<Decoded> {
+        let key = Key {
+            plan: plan.clone(),
+            tick,
+            base: first.map(|(i, _)| self.tables[i].1.clone()),
+            base2: second.map(|(j, _)| self.tables[j].1.clone()),
+        };
+        if let Some(hit) = cache.get(&key, delta) {
+            return Some(hit);
+        }
+        let table = self
+            .decode_alone(plan, None, tick, first, second, delta)
+            .ok()?;
+        Some(cache.insert(key, delta, table))
+    }
+
     fn drop_older_than(&mut self, tick: u32) {
         while self.tables.front().is_some_and(|(t, _)| *t < tick) {
             self.recycle_oldest();
@@ -175,8 +261,15 @@ impl TableRing {
 
     fn recycle_oldest(&mut self) -> Option<u32> {
         let (tick, table) = self.tables.pop_front()?;
-        self.spare.push(table);
+        self.recycle(table);
         Some(tick)
+    }
+
+    /// Keeps `table` as a spare if no one else holds it.
+    fn recycle(&mut self, mut table: Arc<StateTable>) {
+        if Arc::get_mut(&mut table).is_some() {
+            self.spare.push(table);
+        }
     }
 }
 

@@ -16,6 +16,7 @@ use std::sync::Mutex;
 
 use rand::rngs::SmallRng;
 use rand::{RngCore, SeedableRng};
+use tokio::io::Interest;
 use tokio::net::TcpStream;
 
 use super::error::NO_STATUS;
@@ -199,9 +200,23 @@ impl FrameReader {
         self.buf.reserve(READ_CHUNK);
         loop {
             tcp.readable().await?;
-            match tcp.try_read_buf(&mut self.buf) {
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => continue,
-                r => return r,
+            let room = self.buf.capacity() - self.buf.len();
+            let mut read = None;
+            // A read shorter than the room offered emptied the socket: saying so here clears
+            // tokio's readiness for it, which saves the read that would only find it empty
+            // (one syscall per snapshot). Readiness that arrives during the read is kept.
+            let cleared = tcp.try_io(Interest::READABLE, || {
+                let n = tcp.try_read_buf(&mut self.buf)?;
+                read = Some(n);
+                match n {
+                    n if n > 0 && n < room => Err(io::ErrorKind::WouldBlock.into()),
+                    n => Ok(n),
+                }
+            });
+            match (read, cleared) {
+                (Some(n), _) => return Ok(n),
+                (None, Err(e)) if e.kind() == io::ErrorKind::WouldBlock => continue,
+                (None, r) => return r,
             }
         }
     }
