@@ -309,6 +309,8 @@ async fn a_load_run_of_skirmish_bots() {
     assert_eq!((report.checksum_mismatches, report.protocol_errors), (0, 0));
     let rate = report.snapshots_per_sec_p50.expect("measured");
     assert!(rate >= 40.0, "median {rate:.1} snapshots/s");
+    // Private ammo: each bot's table is its own, so each decodes alone.
+    assert_eq!(report.shared_decode_share, None);
     assert_eq!(server.inspect("tanks").await.unwrap().game, "skirmish");
     server.shutdown().await;
 }

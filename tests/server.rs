@@ -552,6 +552,9 @@ async fn a_load_run_of_bots_with_minted_join_tokens() {
     let rate = report.snapshots_per_sec_p50.expect("measured");
     assert!(rate >= 40.0, "median {rate:.1} snapshots/s");
     assert!(report.input_latency_ms_p50.is_some());
+    // Arena has no private fields: bots after the first decode each snapshot from the cache.
+    let shared = report.shared_decode_share.expect("bots share decodes");
+    assert!(shared > 0.5, "{shared}");
     // Without the secret, nobody gets in.
     cfg.join_secret = None;
     cfg.bots = 2;

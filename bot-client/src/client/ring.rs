@@ -284,6 +284,11 @@ mod tests {
     /// One type: `x` (linear prediction), `v` and `x2` (velocity-predicted by `v`), and an
     /// owner-only `secret`.
     fn plan() -> Plan {
+        Plan::new(&descriptor(Visibility::Owner))
+    }
+
+    /// `plan`'s descriptor, with `secret` visible as given.
+    fn descriptor(secret_visibility: Visibility) -> protocol::Descriptor {
         let fixed = |min, max| Coding::Fixed {
             scale: 16,
             min,
@@ -299,8 +304,8 @@ mod tests {
             den: 0,
         };
         let mut secret = FieldDesc::new("secret", Coding::Int { min: 0, max: 1000 });
-        secret.visibility = Visibility::Owner;
-        let d = Descriptor {
+        secret.visibility = secret_visibility;
+        Descriptor {
             game: "t".into(),
             types: vec![TypeDesc {
                 id: 0,
@@ -314,8 +319,7 @@ mod tests {
             params: vec![],
         }
         .resolve(16)
-        .unwrap();
-        Plan::new(&d)
+        .unwrap()
     }
 
     const OWN: EntityId = EntityId {
@@ -359,7 +363,17 @@ mod tests {
         baseline2: Option<u32>,
         now: &StateTable,
     ) -> Vec<u8> {
-        let plan = plan();
+        delta_for(&plan(), ring, tick, baseline, baseline2, now)
+    }
+
+    fn delta_for(
+        plan: &Plan,
+        ring: &TableRing,
+        tick: u32,
+        baseline: Option<u32>,
+        baseline2: Option<u32>,
+        now: &StateTable,
+    ) -> Vec<u8> {
         let base = baseline.map(|b| Baseline {
             table: ring.get(b).unwrap(),
             tick: b,
@@ -367,8 +381,10 @@ mod tests {
         });
         let mut enc = Encoder::default();
         let mut out = Vec::new();
-        enc.shared(&plan, base.as_ref(), now, tick, &mut out);
-        enc.private(&plan, OWN, base.as_ref(), now, tick, &mut out);
+        enc.shared(plan, base.as_ref(), now, tick, &mut out);
+        if plan.has_private_fields() {
+            enc.private(plan, OWN, base.as_ref(), now, tick, &mut out);
+        }
         out
     }
 
@@ -517,5 +533,101 @@ mod tests {
             ring.apply(&plan(), Some(OWN), &header(3, Some(3), None), &[0, 0, 0]),
             Err(RingError::OutOfOrder { tick: 3, newest: 3 })
         );
+    }
+
+    /// Sends `now` at `tick` to a client sharing `cache`, as the server would; returns the
+    /// table the client now holds.
+    fn send_shared<'a>(
+        ring: &'a mut TableRing,
+        plan: &Arc<Plan>,
+        cache: &DecodeCache,
+        tick: u32,
+        b: Option<u32>,
+        now: &StateTable,
+    ) -> &'a StateTable {
+        let bytes = delta_for(plan, ring, tick, b, None, now);
+        let mut h = header(tick, b, None);
+        h.checksum = Some(plan.checksum(now, Some(OWN)));
+        assert_eq!(
+            ring.apply_shared(plan, Some(OWN), &h, &bytes, cache),
+            Ok(true)
+        );
+        let got = ring.get(tick).unwrap();
+        assert_eq!(got, now);
+        got
+    }
+
+    #[test]
+    fn clients_share_decoded_tables_once_their_baselines_meet() {
+        let cache = DecodeCache::default();
+        let d = descriptor(Visibility::Everyone);
+        let plan = cache.plan(&d);
+        assert!(Arc::ptr_eq(&plan, &cache.plan(&d)), "one plan per schema");
+        let (mut a, mut b) = (TableRing::new(8), TableRing::new(8));
+        // `a` joined earlier: its chain starts at tick 10, `b`'s at 12 (a full snapshot).
+        send_shared(&mut a, &plan, &cache, 10, None, &world(&[1, 2]));
+        send_shared(&mut a, &plan, &cache, 11, Some(10), &world(&[2, 2]));
+        let a12: *const StateTable =
+            send_shared(&mut a, &plan, &cache, 12, Some(11), &world(&[3, 2, 5]));
+        let b12: *const StateTable =
+            send_shared(&mut b, &plan, &cache, 12, None, &world(&[3, 2, 5]));
+        assert_eq!(a12, b12, "equal tables of one tick are merged");
+        // From there the same bytes against the same baseline: decoded once.
+        let (hits, _) = cache.counts();
+        let a13: *const StateTable =
+            send_shared(&mut a, &plan, &cache, 13, Some(12), &world(&[4, 2, 6]));
+        let b13: *const StateTable =
+            send_shared(&mut b, &plan, &cache, 13, Some(12), &world(&[4, 2, 6]));
+        assert_eq!(a13, b13);
+        assert_eq!(cache.counts().0, hits + 1);
+        // Other bytes (another state) are never taken for a cached entry's.
+        send_shared(&mut a, &plan, &cache, 14, Some(13), &world(&[5, 2, 7]));
+        let b14: *const StateTable =
+            send_shared(&mut b, &plan, &cache, 14, Some(13), &world(&[5, 9, 7]));
+        assert_ne!(a.get(14).unwrap() as *const StateTable, b14);
+    }
+
+    #[test]
+    fn a_shared_table_is_still_checked_against_each_clients_checksum() {
+        let cache = DecodeCache::default();
+        let plan = cache.plan(&descriptor(Visibility::Everyone));
+        let (mut a, mut b) = (TableRing::new(8), TableRing::new(8));
+        for ring in [&mut a, &mut b] {
+            send_shared(ring, &plan, &cache, 1, None, &world(&[1]));
+        }
+        send_shared(&mut a, &plan, &cache, 2, Some(1), &world(&[2]));
+        let bytes = delta_for(&plan, &b, 2, Some(1), None, &world(&[2]));
+        let mut h = header(2, Some(1), None);
+        h.checksum = Some(plan.checksum(&world(&[2]), Some(OWN)) ^ 1);
+        let (hits, _) = cache.counts();
+        assert!(matches!(
+            b.apply_shared(&plan, Some(OWN), &h, &bytes, &cache),
+            Err(RingError::ChecksumMismatch { tick: 2, .. })
+        ));
+        assert_eq!(cache.counts().0, hits + 1, "the table came from the cache");
+        assert!(b.get(2).is_none());
+        // A delta that does not apply is each client's own error, as without the cache.
+        let err = b.apply_shared(&plan, Some(OWN), &header(2, Some(1), None), &[0, 1], &cache);
+        assert!(matches!(err, Err(RingError::BadDelta { tick: 2, .. })));
+    }
+
+    #[test]
+    fn games_with_private_fields_and_evicted_entries_decode_alone() {
+        let cache = DecodeCache::new(1);
+        // `secret` is owner-only: each client's table holds its own, so nothing is shared.
+        let private = cache.plan(&descriptor(Visibility::Owner));
+        let mut a = TableRing::new(8);
+        send_shared(&mut a, &private, &cache, 1, None, &world(&[1]));
+        send_shared(&mut a, &private, &cache, 2, Some(1), &world(&[2]));
+        assert_eq!(cache.counts(), (0, 0));
+        // With room for one entry, the tick-2 decode pushes out tick 1's: a client that
+        // asks for tick 1 later decodes it alone, with the same result.
+        let plan = cache.plan(&descriptor(Visibility::Everyone));
+        let (mut b, mut c) = (TableRing::new(8), TableRing::new(8));
+        send_shared(&mut b, &plan, &cache, 1, None, &world(&[1]));
+        send_shared(&mut b, &plan, &cache, 2, Some(1), &world(&[2]));
+        let (hits, misses) = cache.counts();
+        send_shared(&mut c, &plan, &cache, 1, None, &world(&[1]));
+        assert_eq!(cache.counts(), (hits, misses + 1));
     }
 }
