@@ -823,31 +823,41 @@ impl Plan {
         base: &StateTable,
         now: &StateTable,
         ticks: i64,
-        visit: impl FnMut(u32, Slot),
+        mut visit: impl FnMut(u32, Slot),
     ) {
-        match self.lanes.exact_width {
-            0 => self.scan_lanes::<0>(base, now, ticks, true, visit),
-            1 => self.scan_lanes::<1>(base, now, ticks, true, visit),
-            2 => self.scan_lanes::<2>(base, now, ticks, true, visit),
-            3 => self.scan_lanes::<3>(base, now, ticks, true, visit),
-            4 => self.scan_lanes::<4>(base, now, ticks, true, visit),
-            _ => self.scan_lanes::<0>(base, now, ticks, false, visit),
+        // One call per slot the encoder writes, not per entity: not worth a copy of the
+        // encoder in each of the loops below.
+        let visit: &mut dyn FnMut(u32, Slot) = &mut visit;
+        let s = self.stride;
+        if base.stride != s || now.stride != s {
+            return self.scan_lanes::<0>(base, now, ticks, false, s, visit);
         }
+        // The stride a constant, as for the checksum: the per-cell loops unroll.
+        with_const_stride!(s, S => match self.lanes.exact_width {
+            0 => self.scan_lanes::<0>(base, now, ticks, true, S, visit),
+            1 => self.scan_lanes::<1>(base, now, ticks, true, S, visit),
+            2 => self.scan_lanes::<2>(base, now, ticks, true, S, visit),
+            3 => self.scan_lanes::<3>(base, now, ticks, true, S, visit),
+            4 => self.scan_lanes::<4>(base, now, ticks, true, S, visit),
+            _ => self.scan_lanes::<0>(base, now, ticks, false, S, visit),
+        })
     }
 
-    /// `scan` with `W` exact ops per type (`use_lanes` false: every pair is checked).
+    /// `scan` with `W` exact ops per type (`use_lanes` false: every pair is checked) on
+    /// tables of stride `s`, the plan's.
+    #[inline(always)]
     fn scan_lanes<const W: usize>(
         &self,
         base: &StateTable,
         now: &StateTable,
         ticks: i64,
         use_lanes: bool,
-        mut visit: impl FnMut(u32, Slot),
+        s: usize,
+        visit: &mut dyn FnMut(u32, Slot),
     ) {
         const MAX_OPS: usize = 64;
-        let s = self.stride;
         let known = self.types.len();
-        let lanes = use_lanes && known * W <= MAX_OPS && base.stride == s && now.stride == s;
+        let lanes = use_lanes && known * W <= MAX_OPS;
         let mut scaled = [0i64; MAX_OPS];
         for (k, &(_, _, num)) in scaled.iter_mut().zip(&self.lanes.exact) {
             *k = num.wrapping_mul(ticks);
@@ -868,7 +878,7 @@ impl Plan {
                     } else {
                         let b = &base.values[i * s..][..s];
                         let n = &now.values[i * s..][..s];
-                        match self.lane_diff::<W>(ty, b, n, &scaled) {
+                        match self.lane_diff::<W>(ty, s, b, n, &scaled) {
                             Some(0) if self.types[ty].has_public_strings() => Slot::Check,
                             Some(0) => continue,
                             Some(_) => Slot::Differs,
@@ -887,11 +897,11 @@ impl Plan {
     fn lane_diff<const W: usize>(
         &self,
         ty: usize,
+        s: usize,
         b: &[i32],
         n: &[i32],
         scaled: &[i64; 64],
     ) -> Option<u32> {
-        let s = self.stride;
         // Unpredicted cells compare as they are, predicted ones against their prediction.
         let plain = &self.lanes.plain_mask[ty * s..][..s];
         let mut diff = b
