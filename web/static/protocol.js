@@ -1182,10 +1182,8 @@ export function applyDelta(plan, own, base, tick, deltaBytes) {
     }
   }
   applyUpdates(plan, r, out, null);
-  if (r.remaining() > 0) {
-    if (!own) fail('bad_mask', 'entity slot 0: a private part, but this client has no player');
-    applyUpdates(plan, r, out, own);
-  }
+  // A client without a player accepts an empty private section; any entry in it is an error.
+  if (r.remaining() > 0) applyUpdates(plan, r, out, own ?? NOBODY);
   if (r.remaining() !== 0) fail('malformed', 'malformed delta: bytes after the delta');
   return out;
 }
@@ -1209,6 +1207,9 @@ function readStr(r, t, index, field) {
   }
   t.setString(index, field, s, raw.length);
 }
+
+/** The owner of a private section received by a client that has no player: no entity. */
+const NOBODY = Object.freeze({ index: -1, version: -1 });
 
 /** One update section (`owner`: the client's player, for the private one). */
 function applyUpdates(plan, r, t, owner) {
