@@ -2,6 +2,7 @@
 //! writer (fed by the connection's `Outbox`). Split because `read_frame` is not cancel-safe.
 
 use std::sync::Arc;
+use std::task::Poll;
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
@@ -232,11 +233,13 @@ where
 {
     loop {
         let frame = rd.read_frame(send_fn).await.map_err(frame_error)?;
-        outbox.heard();
+        // One clock read per frame, for both.
+        let now = Instant::now();
+        outbox.heard(now);
         // A close is always honoured (its echo is already queued).
         let verdict = match frame.opcode {
             OpCode::Close => Verdict::Allow,
-            _ => limit.check(Instant::now()),
+            _ => limit.check(now),
         };
         match verdict {
             Verdict::Allow => {}
@@ -421,8 +424,16 @@ async fn write_loop(
                 }
             };
             // A peer that stops reading fills its socket; past the timeout it is dropped
-            // (no close frame can get through a full socket).
-            match timeout(cfg.write_timeout, wr.write_frame(frame)).await {
+            // (no close frame can get through a full socket). The timer is only armed for a
+            // write the socket does not take at once: arming and dropping one per frame was
+            // a lock on the timer wheel per client per tick.
+            let mut write = std::pin::pin!(wr.write_frame(frame));
+            let done = std::future::poll_fn(|cx| Poll::Ready(write.as_mut().poll(cx))).await;
+            let written = match done {
+                Poll::Ready(r) => Ok(r),
+                Poll::Pending => timeout(cfg.write_timeout, write).await,
+            };
+            match written {
                 Ok(Ok(())) => {
                     if let Some(code) = closing {
                         return WriterEnd::Closed(code);

@@ -215,8 +215,8 @@ impl Outbox {
     }
 
     /// The peer sent something (any frame).
-    pub fn heard(&self) {
-        let ms = self.created.elapsed().as_millis() as u64;
+    pub fn heard(&self, now: std::time::Instant) {
+        let ms = now.saturating_duration_since(self.created).as_millis() as u64;
         self.last_heard_ms.store(ms, Ordering::Relaxed);
     }
 
