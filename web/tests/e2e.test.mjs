@@ -95,13 +95,17 @@ async function setup(t) {
   const server = await startServer();
   t.after(() => stopServer(server.proc));
   const profile = mkdtempSync(path.join(os.tmpdir(), 'ticksync-e2e-'));
-  t.after(() => rmSync(profile, { recursive: true, force: true }));
   const context = await chromium.launchPersistentContext(profile, {
     executablePath: chromiumPath,
     args: CHROMIUM_ARGS,
     viewport: { width: 1000, height: 760 },
   });
-  t.after(() => context.close());
+  // Hooks run in the order they were added: the browser must be gone before its profile is
+  // removed, or it writes the directory back.
+  t.after(async () => {
+    await context.close();
+    rmSync(profile, { recursive: true, force: true });
+  });
   const pageA = context.pages()[0] || await context.newPage();
   const pageB = await context.newPage();
   const errA = watchErrors(pageA, 'A');
