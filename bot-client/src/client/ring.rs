@@ -357,16 +357,6 @@ mod tests {
     /// The delta from the ring's tables at `baseline` (and `baseline2`) to `now`, as a server
     /// builds it.
     fn delta(
-        ring: &TableRing,
-        tick: u32,
-        baseline: Option<u32>,
-        baseline2: Option<u32>,
-        now: &StateTable,
-    ) -> Vec<u8> {
-        delta_for(&plan(), ring, tick, baseline, baseline2, now)
-    }
-
-    fn delta_for(
         plan: &Plan,
         ring: &TableRing,
         tick: u32,
@@ -389,7 +379,7 @@ mod tests {
     }
 
     fn send(ring: &mut TableRing, tick: u32, b: Option<u32>, b2: Option<u32>, now: &StateTable) {
-        let bytes = delta(ring, tick, b, b2, now);
+        let bytes = delta(&plan(), ring, tick, b, b2, now);
         let mut h = header(tick, b, b2);
         h.checksum = Some(plan().checksum(now, Some(OWN)));
         assert_eq!(ring.apply(&plan(), Some(OWN), &h, &bytes), Ok(true));
@@ -500,7 +490,7 @@ mod tests {
         let mut ring = TableRing::new(8);
         send(&mut ring, 1, None, None, &world(&[1]));
         let now = world(&[5]);
-        let bytes = delta(&ring, 2, Some(1), None, &now);
+        let bytes = delta(&plan(), &ring, 2, Some(1), None, &now);
         let mut h = header(2, Some(1), None);
         h.checksum = Some(plan().checksum(&now, Some(OWN)) ^ 1);
         let err = ring.apply(&plan(), Some(OWN), &h, &bytes);
@@ -524,7 +514,7 @@ mod tests {
         let mut other = TableRing::new(8);
         send(&mut other, 3, None, None, &two);
         two.values_mut(1).unwrap()[0] = 9;
-        let bytes = delta(&other, 4, Some(3), None, &two);
+        let bytes = delta(&plan(), &other, 4, Some(3), None, &two);
         assert!(matches!(
             ring.apply(&plan(), Some(OWN), &header(4, Some(3), None), &bytes),
             Err(RingError::BadDelta { tick: 4, .. })
@@ -545,7 +535,7 @@ mod tests {
         b: Option<u32>,
         now: &StateTable,
     ) -> &'a StateTable {
-        let bytes = delta_for(plan, ring, tick, b, None, now);
+        let bytes = delta(plan, ring, tick, b, None, now);
         let mut h = header(tick, b, None);
         h.checksum = Some(plan.checksum(now, Some(OWN)));
         assert_eq!(
@@ -596,7 +586,7 @@ mod tests {
             send_shared(ring, &plan, &cache, 1, None, &world(&[1]));
         }
         send_shared(&mut a, &plan, &cache, 2, Some(1), &world(&[2]));
-        let bytes = delta_for(&plan, &b, 2, Some(1), None, &world(&[2]));
+        let bytes = delta(&plan, &b, 2, Some(1), None, &world(&[2]));
         let mut h = header(2, Some(1), None);
         h.checksum = Some(plan.checksum(&world(&[2]), Some(OWN)) ^ 1);
         let (hits, _) = cache.counts();
