@@ -102,6 +102,45 @@ async fn a_dropped_client_resumes_its_player_within_the_grace() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_resume_before_the_old_connection_dropped_takes_the_player_over() {
+    let server = start_server(|c| c.npcs = 10).await;
+    let addr = server.local_addr();
+    let (mut watcher, _) = connect(addr, "arena", "watcher").await;
+    // The old connection is still up as far as the server can tell (a phone that changed
+    // networks leaves such a socket behind), and its client resumes on a new one.
+    let (mut old, welcome) = connect(addr, "arena", "ann").await;
+    let o = resuming(addr, "ann", welcome.resume_token.clone());
+    let (mut new, again) = Client::connect(o).await.expect("takes the player over");
+    assert_eq!(again.player, welcome.player, "the same entity");
+    let ended = bounded("the old connection closes", async {
+        loop {
+            if let Err(e) = old.recv().await {
+                return e;
+            }
+        }
+    })
+    .await;
+    assert_eq!(ended.close_code(), Some(codes::REPLACED), "{ended}");
+    // The new connection plays the player; no one saw it leave.
+    let n = snapshots_during(&mut new, Duration::from_millis(500), Some((1.0, 0.0))).await;
+    assert!(n > 10);
+    let end = tokio::time::Instant::now() + Duration::from_millis(300);
+    while let Ok(m) = tokio::time::timeout_at(end, watcher.recv()).await {
+        let left = matches!(m, Ok(Received::Event(Event::PlayerLeft { entity })) if entity == welcome.player);
+        assert!(!left, "a player taken over never left");
+    }
+    let o = resuming(addr, "ann", welcome.resume_token);
+    assert_eq!(
+        refused_with(o).await,
+        Some(codes::BAD_RESUME),
+        "the old token is spent"
+    );
+    new.close().await;
+    watcher.close().await;
+    server.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn after_the_grace_the_dropped_player_leaves() {
     let server = start_server(|c| {
         c.npcs = 10;

@@ -213,7 +213,8 @@ pub async fn run_bot(
             }
         };
         out.close_codes.push(code);
-        if !config.reconnect || !pause(&config, &mut stop).await {
+        // Replaced: another connection plays this player now; coming back would fight it.
+        if !config.reconnect || code == codes::REPLACED || !pause(&config, &mut stop).await {
             break;
         }
     }

@@ -41,6 +41,33 @@ pub const INVALID_VALUE: u16 = 4009;
 pub const UNKNOWN_MESSAGE: u16 = 4010;
 /// No such game on this server, or the room plays another game than the `Hello` asked for.
 pub const WRONG_GAME: u16 = 4011;
+/// Another connection resumed this player (its client reconnected before this connection's
+/// drop was noticed, or the token was used elsewhere). Do not reconnect.
+pub const REPLACED: u16 = 4012;
+
+/// Every code above, ascending.
+pub const ALL: [u16; 20] = [
+    NORMAL,
+    GOING_AWAY,
+    PROTOCOL_ERROR,
+    UNSUPPORTED_DATA,
+    POLICY_VIOLATION,
+    TOO_BIG,
+    SERVER_ERROR,
+    VERSION_MISMATCH,
+    UNAUTHORIZED,
+    ROOM_FULL,
+    SERVER_FULL,
+    BAD_HELLO,
+    TOO_SLOW,
+    TIMEOUT,
+    BAD_RESUME,
+    ROOM_CLOSED,
+    INVALID_VALUE,
+    UNKNOWN_MESSAGE,
+    WRONG_GAME,
+    REPLACED,
+];
 
 /// A short name for logs and reports.
 pub fn name(code: u16) -> &'static str {
@@ -64,6 +91,7 @@ pub fn name(code: u16) -> &'static str {
         INVALID_VALUE => "invalid_value",
         UNKNOWN_MESSAGE => "unknown_message",
         WRONG_GAME => "wrong_game",
+        REPLACED => "replaced",
         _ => "other",
     }
 }

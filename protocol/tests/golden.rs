@@ -20,6 +20,7 @@
 //! This test fails when any encoding changes and the files were not regenerated:
 //! `UPDATE_GOLDEN=1 cargo test -p protocol --test golden` rewrites them (and deletes stale ones).
 
+use std::collections::BTreeMap;
 use std::f64::consts::PI;
 use std::path::PathBuf;
 
@@ -1086,6 +1087,16 @@ fn vectors() -> Vec<Vector> {
     ];
     v.extend(delta_cases());
     v.extend(values_cases());
+    // The close codes by name, so the browser client's table cannot drift from this one.
+    let codes: BTreeMap<&str, u16> = protocol::codes::ALL
+        .iter()
+        .map(|&c| (protocol::codes::name(c), c))
+        .collect();
+    v.push(vector(
+        "close_codes",
+        Vec::new(),
+        json!({"kind": "codes", "codes": codes}),
+    ));
     v.push(vector(
         "descriptor",
         codec::encode_descriptor(&d),

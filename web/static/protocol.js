@@ -55,6 +55,7 @@ export const CODES = Object.freeze({
   INVALID_VALUE: 4009,
   UNKNOWN_MESSAGE: 4010,
   WRONG_GAME: 4011,
+  REPLACED: 4012,
 });
 
 /** The short name `protocol::codes::name` gives a code (`other` for unknown ones). */

@@ -45,6 +45,8 @@ export function describeClose(code, reason = '', room = '') {
       return retry(`The server refused a value this page sent${why}.`, 2000);
     case CODES.UNKNOWN_MESSAGE:
       return retry(`The server does not know a message this page sent${why}.`, 2000);
+    case CODES.REPLACED:
+      return stop(`This game continues in another tab or connection${why}.`);
     case CODES.WRONG_GAME:
       return stop(`Room${room ? ` "${room}"` : ''} plays another game, or this server does not have it${why}. Pick another room.`);
     case 1006:

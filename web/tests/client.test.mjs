@@ -266,8 +266,8 @@ test('the games\' rules: arena moves along the stick; skirmish drives, turns hul
 
 // ---- status, backoff, rates -----------------------------------------------------------------
 
-test('every close code has a message; only version, auth and wrong game stop retrying', () => {
-  const stops = [CODES.VERSION_MISMATCH, CODES.UNAUTHORIZED, CODES.WRONG_GAME];
+test('every close code has a message; only version, auth, wrong game and replaced stop retrying', () => {
+  const stops = [CODES.VERSION_MISMATCH, CODES.UNAUTHORIZED, CODES.WRONG_GAME, CODES.REPLACED];
   for (const [name, code] of Object.entries(CODES)) {
     const d = describeClose(code, 'why', 'arena');
     assert.ok(d.message.length > 10, name);

@@ -341,10 +341,16 @@ impl Room {
         };
         let joined = result.as_ref().ok().copied();
         if req.reply.send(result).is_err()
-            && let Some(_) = joined
+            && let Some(player) = joined
         {
-            // The connection gave up waiting: undo.
-            self.leave(req.conn, false);
+            // The connection gave up waiting: undo. A resumed player goes back to waiting for
+            // its client, under the token that client still holds.
+            self.leave(req.conn, req.resume_token.is_some());
+            if let Some(token) = req.resume_token
+                && let Some(d) = self.detached.iter_mut().find(|d| d.member.player == player)
+            {
+                d.member.resume_token = token;
+            }
         }
     }
 
@@ -391,22 +397,31 @@ impl Room {
         name: &str,
         outbox: Arc<Outbox>,
     ) -> Result<EntityId, Rejection> {
-        let Some(i) = self
-            .detached
+        let matches = |m: &Member| m.resume_token == token && m.name == name;
+        let detached = self.detached.iter().position(|d| matches(&d.member));
+        let connected = self
+            .members
             .iter()
-            .position(|d| d.member.resume_token == token && d.member.name == name)
-        else {
-            let reason = if self.members.values().any(|m| m.resume_token == token) {
-                "resume token belongs to a connected player"
-            } else {
-                "unknown or expired resume token"
-            };
-            return Err(Rejection {
-                code: codes::BAD_RESUME,
-                reason: reason.into(),
-            });
+            .find(|(_, m)| matches(m))
+            .map(|(conn, _)| *conn);
+        let (mut member, was_detached) = match (detached, connected) {
+            (Some(i), _) => (self.detached.swap_remove(i).member, true),
+            // Still connected as far as the room knows: its client reconnected before the old
+            // connection's drop showed (a phone changing networks). The new connection takes
+            // the player over, and the old one is closed.
+            (None, Some(old)) => {
+                let m = self.members.remove(&old).expect("found just now");
+                m.outbox
+                    .close(codes::REPLACED, "another connection resumed this player");
+                (m, false)
+            }
+            (None, None) => {
+                return Err(Rejection {
+                    code: codes::BAD_RESUME,
+                    reason: "unknown or expired resume token".into(),
+                });
+            }
         };
-        let mut member = self.detached.swap_remove(i).member;
         member.outbox = outbox;
         // A new connection numbers its inputs afresh, and has its own round trip.
         member.newest_seq = 0;
@@ -415,7 +430,9 @@ impl Room {
         member.last_put = 0;
         member.lag_floor = LagFloor::default();
         let id = member.player;
-        self.game.rejoined(id);
+        if was_detached {
+            self.game.rejoined(id);
+        }
         self.seat(conn, member);
         self.send_events();
         Ok(id)
