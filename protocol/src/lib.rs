@@ -27,4 +27,4 @@ pub use state_delta::{Baseline, DeltaError};
 
 /// Bumped on every incompatible wire change. `Hello` carries it first, so a mismatch is detected
 /// whatever else changed (see `codec::peek_hello_version`).
-pub const PROTOCOL_VERSION: u16 = 2;
+pub const PROTOCOL_VERSION: u16 = 3;

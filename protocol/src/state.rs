@@ -567,9 +567,11 @@ fn term(f: u16) -> (u32, u32, u32) {
 }
 
 /// One entity's key: its id and type, xor each counted field's word, multiplied and rotated
-/// by its field id, then mixed. The words are independent of each other and keys of the
-/// running hash, so the CPU computes them side by side; word-wise, so a browser computes it
-/// with `Math.imul` just as fast.
+/// by its field id, then mixed. The checksum adds the keys up (wrapping), so it does not
+/// depend on the order of the entities: a server can sum a part of the world once and give
+/// the sum to every client that sees that part. The mix is a bijection, so an entity that
+/// differs in any one field changes the sum. Word-wise, so a browser computes it with
+/// `Math.imul` just as fast.
 #[inline]
 fn entity_key(id: EntityId, ty: u16, fields: impl Iterator<Item = (u16, u32)>) -> u32 {
     let mut k = id_key(id, ty);
@@ -590,14 +592,6 @@ fn id_key(id: EntityId, ty: u16) -> u32 {
 #[inline(always)]
 fn mix_key(k: u32) -> u32 {
     k.wrapping_mul(C1).rotate_left(15).wrapping_mul(C2)
-}
-
-#[inline]
-fn round(h: u32, k: u32) -> u32 {
-    (h ^ k)
-        .rotate_left(13)
-        .wrapping_mul(5)
-        .wrapping_add(0xe654_6b64)
 }
 
 #[inline]
@@ -706,7 +700,7 @@ impl Plan {
                     k ^= self.string_terms(t, index as u32, tp);
                 }
             }
-            h = round(h, mix_key(k));
+            h = h.wrapping_add(mix_key(k));
             count = count.wrapping_add(1);
         }
         finish(h, count)
@@ -737,7 +731,7 @@ impl Plan {
                 }
                 k ^= self.string_terms(t, e.id.index, tp);
             }
-            h = round(h, mix_key(k));
+            h = h.wrapping_add(mix_key(k));
             count = count.wrapping_add(1);
         }
         finish(h, count)
@@ -946,7 +940,7 @@ impl Plan {
                 .iter()
                 .map(|&f| (f, word(t, &e, &tp.fields[usize::from(f)], f))),
         );
-        finish(round(CHECKSUM_SEED, k), 1)
+        finish(CHECKSUM_SEED.wrapping_add(k), 1)
     }
 
     /// The checksum a client whose player is `own` verifies: every field it can see.

@@ -1001,7 +1001,7 @@ fn vectors() -> Vec<Vector> {
             "server_reject",
             ServerMsg::Reject {
                 code: protocol::codes::VERSION_MISMATCH,
-                reason: "protocol version 300 is not supported; this server speaks 2".into(),
+                reason: "protocol version 300 is not supported; this server speaks 3".into(),
             },
         ),
         server(

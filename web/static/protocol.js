@@ -1,4 +1,4 @@
-// The ticksync wire protocol, version 2, in JavaScript: a port of the Rust `protocol` crate
+// The ticksync wire protocol, version 3, in JavaScript: a port of the Rust `protocol` crate
 // (protocol/src), which is the spec; protocol/golden/ pins both to the same bytes.
 //
 // Pure: no DOM, no sockets, so pages and node's test runner import the same module.
@@ -13,7 +13,7 @@
 // predictions (a valid schema keeps every intermediate below 2^53, so it is exact), Math.imul
 // for the checksum's wrapping u32 multiplies.
 
-export const PROTOCOL_VERSION = 2;
+export const PROTOCOL_VERSION = 3;
 
 // protocol/src/limits.rs
 export const MAX_CLIENT_MSG_BYTES = 1024;
@@ -1335,8 +1335,6 @@ function entityKey(t, index, version, ty, tp, fields) {
   return Math.imul(rotl(Math.imul(k, 0xcc9e2d51), 15), 0x1b873593);
 }
 
-const round = (h, k) => (Math.imul(rotl(h ^ k, 13), 5) + 0xe6546b64) | 0;
-
 function finish(h, count) {
   h ^= count;
   h ^= h >>> 16;
@@ -1356,7 +1354,8 @@ export function publicChecksum(plan, t) {
     if (version === 0) continue;
     const ty = t.type[i];
     const tp = plan.types[ty];
-    h = round(h, entityKey(t, i, version, ty, tp, tp ? tp.public : []));
+    // A sum: the order of the entities does not matter (as in Rust).
+    h = (h + entityKey(t, i, version, ty, tp, tp ? tp.public : [])) | 0;
     n = (n + 1) | 0;
   }
   return finish(h, n);
@@ -1368,7 +1367,7 @@ export function ownerChecksum(plan, t, own) {
   const ty = t.type[own.index];
   const tp = plan.types[ty];
   if (!tp || tp.owner.length === 0) return 0;
-  return finish(round(CHECKSUM_SEED, entityKey(t, own.index, own.version, ty, tp, tp.owner)), 1);
+  return finish((CHECKSUM_SEED + entityKey(t, own.index, own.version, ty, tp, tp.owner)) | 0, 1);
 }
 
 /** `Plan::checksum`: what a client whose player is `own` verifies against the header. */

@@ -10,7 +10,7 @@ import { fileURLToPath } from 'node:url';
 import path from 'node:path';
 
 import {
-  CODES, Plan, StateTable, applyDelta, checksum, decodeClient, decodeServer, encodeValues,
+  CODES, PROTOCOL_VERSION, Plan, StateTable, applyDelta, checksum, decodeClient, decodeServer, encodeValues,
   ownerChecksum, predict, publicChecksum, KIND_ANGLE, PRED_LINEAR, PRED_VELOCITY,
 } from '../static/protocol.js';
 import { SnapshotRing, SyncError, olderThan } from '../static/ring.js';
@@ -363,7 +363,7 @@ test('the connection says Hello with the game, resumes with the Welcome token, a
     const ws1 = FakeSocket.all[0];
     assert.equal(ws1.binaryType, 'arraybuffer');
     ws1.open();
-    assert.deepEqual(ws1.sent[0], { type: 'Hello', version: 2, room: 'arena', name: 'ann', auth_token: null, resume_token: null, game: 'skirmish' });
+    assert.deepEqual(ws1.sent[0], { type: 'Hello', version: PROTOCOL_VERSION, room: 'arena', name: 'ann', auth_token: null, resume_token: null, game: 'skirmish' });
     ws1.deliver('server_welcome');
     assert.equal(conn.state, 'playing');
     assert.equal(ws1.sent[1].type, 'Ping', 'pings at once for a first RTT');
@@ -619,20 +619,20 @@ test("docs/protocol.md's worked examples hold in this client", () => {
   const section = doc.split('### Worked example: an arena delta')[1];
   const msgHex = section.split('```')[1];
   const msg = decodeServer(hexBytes(msgHex));
-  assert.deepEqual([msg.tick, msg.baseline, msg.baseline2, msg.input_seq, msg.checksum], [103, 100, null, 42, 0x451502f7]);
-  assert.equal(checksum(arena, base, { index: 3, version: 1 }), 0xcbc5d530);
+  assert.deepEqual([msg.tick, msg.baseline, msg.baseline2, msg.input_seq, msg.checksum], [103, 100, null, 42, 0xaa3a6325]);
+  assert.equal(checksum(arena, base, { index: 3, version: 1 }), 0x0ddbc4e2);
   const now = applyDelta(arena, { index: 3, version: 1 }, { table: base, tick: 100, second: null }, 103, msg.delta);
   assert.deepEqual(now.entries(arena).map((e) => [e.index, ...e.values]), [
     [1, 98400, 192000, 800, 0], [2, 482400, 478400, 1200, 0], [3, 9600, 9600, 0, 0], [5, 480000, 960000, 0, -3200],
   ]);
-  assert.equal(checksum(arena, now, { index: 3, version: 1 }), 0x451502f7);
+  assert.equal(checksum(arena, now, { index: 3, version: 1 }), 0xaa3a6325);
   const fullHex = section.split('has the delta (50 bytes)\n')[1] ?? section.split('has the delta (50 bytes)')[1];
   const full = applyDelta(arena, null, null, 103, hexBytes(fullHex.split('(')[0].replace(/`/g, '')));
   assert.deepEqual(full.entries(arena), now.entries(arena));
   // One NPC, and the empty table.
   assert.equal(checksum(arena, plan.newTable(), null), 0x9955b2a6);
   const one = StateTable.fromEntries(arena, [{ index: 1, version: 1, type: 0, values: [96000, 192000, 800, 0], strings: {} }]);
-  assert.equal(checksum(arena, one, null), 0x355c0eca);
+  assert.equal(checksum(arena, one, null), 0x51ebbbc4);
 
   // Private fields: a tank whose ammo only its player sees.
   const tank = new Plan(descriptor([['tank', [
@@ -643,9 +643,9 @@ test("docs/protocol.md's worked examples hold in this client", () => {
   const own = { index: 4, version: 1 };
   const t10 = applyDelta(tank, own, null, 10, hexBytes('00 01 04 01 00 c8 01 03 61 6e 6e 00 01 04 04 0a'));
   assert.deepEqual(t10.entries(tank), [{ index: 4, version: 1, type: 0, values: [100, 3, 5], strings: { 1: 'ann' } }]);
-  assert.equal(publicChecksum(tank, t10), 0x62b685da);
-  assert.equal(ownerChecksum(tank, t10, own), 0xeae69173);
-  assert.equal(checksum(tank, t10, own), 0x885014a9);
+  assert.equal(publicChecksum(tank, t10), 0x7b5ca4f5);
+  assert.equal(ownerChecksum(tank, t10, own), 0xb88b0af4);
+  assert.equal(checksum(tank, t10, own), 0xc3d7ae01);
   const t11 = applyDelta(tank, own, { table: t10, tick: 10, second: null }, 11, hexBytes('00 00 01 04 01 31 01 04 04 01'));
   assert.deepEqual(t11.entries(tank)[0].values, [75, 3, 4]);
 

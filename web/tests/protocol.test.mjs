@@ -264,7 +264,7 @@ test('the encoder refuses values outside their wire types', () => {
     { type: 'Ack', tick: 1.5 },
     { type: 'Ping', client_time_us: 2 ** 60 },
     { type: 'Hello', version: 70000, room: 'a', name: 'b' },
-    { type: 'Hello', version: 2, room: 'a', name: 'b', game: 7 },
+    { type: 'Hello', version: PROTOCOL_VERSION, room: 'a', name: 'b', game: 7 },
     { type: 'Action', id: 70000, values: [] },
     { type: 'Chat', text: 'x'.repeat(2000) },
   ];
