@@ -5,8 +5,11 @@
 //! field per its `Predictor`; other fields keep their baseline value). The delta then lists
 //! despawns, spawns (public fields in full) and updates: per entity, a mask of the fields that
 //! differ from their prediction and their residuals (zig-zag LEB128; angles wrap). An entity
-//! whose every field matches its prediction costs nothing. A per-client private section follows
-//! the shared part: the same update format, for the client's own entity's private fields.
+//! whose every field matches its prediction costs nothing. The lists come in *parts*, pieces
+//! of the world each encoded once for every client that sees them (every part's despawns
+//! apply before any part's spawns, so an entity may leave one part and enter another); the
+//! encoder here writes one part, the whole world. A per-client private section follows the
+//! parts: the same update format, for the client's own entity's private fields.
 
 use serde::Serialize;
 
@@ -260,6 +263,9 @@ impl Encoder {
             }
         });
         self.scratch = scratch;
+        // One part: the whole world. (A server that gives each client only part of the world
+        // would send several, each encoded once for every client that sees it.)
+        put_u64(out, 1);
         for (count, bytes) in [
             (nd, &self.despawns),
             (ns, &self.spawns),
@@ -449,29 +455,23 @@ pub fn apply(
         None => out.reset(plan.stride),
     }
     let mut r = Reader::new(bytes);
-    let mut next = 0u32;
-    // Removing after predicting is the same as before: an empty slot's cells are never read.
-    for _ in 0..count(&mut r)? {
-        out.remove(checked_index(&mut next, r.u32()?)?)?;
-    }
-    let mut next = 0u32;
-    for _ in 0..count(&mut r)? {
-        let index = checked_index(&mut next, r.u32()?)?;
-        let version = r.u32()?;
-        let ty = u16::try_from(r.u32()?).map_err(|_| TableError::UnknownType(u16::MAX))?;
-        let tp = plan.ty(ty)?;
-        out.insert(EntityId { index, version }, ty)?;
-        for &f in &tp.public {
-            if tp.fields[usize::from(f)].kind == Kind::Str {
-                let s = read_str(&mut r)?;
-                out.set_string(index, f, s)?;
-            } else {
-                let v = to_i32(r.i64()?, index)?;
-                out.values_mut(index)?[usize::from(f)] = v;
-            }
+    // Every part's despawns, then every part's spawns, then every part's updates: an entity
+    // that one part removes may be spawned by another.
+    let parts = count(&mut r)?;
+    for _ in 0..parts {
+        // Removing after predicting is the same as before: an empty slot's cells are never
+        // read.
+        let mut next = 0u32;
+        for _ in 0..count(&mut r)? {
+            out.remove(checked_index(&mut next, r.u32()?)?)?;
         }
     }
-    apply_updates(plan, &mut r, out, Section::Shared)?;
+    for _ in 0..parts {
+        apply_spawns(plan, &mut r, out)?;
+    }
+    for _ in 0..parts {
+        apply_updates(plan, &mut r, out, Section::Shared)?;
+    }
     if r.remaining() > 0 {
         apply_updates(plan, &mut r, out, Section::Private(own))?;
     }
@@ -479,6 +479,28 @@ pub fn apply(
         0 => Ok(()),
         _ => Err(DeltaError::Malformed("bytes after the delta")),
     }
+}
+
+/// Applies one spawn list to `out`.
+fn apply_spawns(plan: &Plan, r: &mut Reader<'_>, out: &mut StateTable) -> Result<(), DeltaError> {
+    let mut next = 0u32;
+    for _ in 0..count(r)? {
+        let index = checked_index(&mut next, r.u32()?)?;
+        let version = r.u32()?;
+        let ty = u16::try_from(r.u32()?).map_err(|_| TableError::UnknownType(u16::MAX))?;
+        let tp = plan.ty(ty)?;
+        out.insert(EntityId { index, version }, ty)?;
+        for &f in &tp.public {
+            if tp.fields[usize::from(f)].kind == Kind::Str {
+                let s = read_str(r)?;
+                out.set_string(index, f, s)?;
+            } else {
+                let v = to_i32(r.i64()?, index)?;
+                out.values_mut(index)?[usize::from(f)] = v;
+            }
+        }
+    }
+    Ok(())
 }
 
 /// The predictions `Plan::predict_exact_into` leaves out: the public fields of types with
@@ -523,6 +545,8 @@ fn predict_rest(
 /// A delta decoded without applying it: golden vectors and debugging.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
 pub struct DeltaView {
+    /// How many parts the shared lists came in (each list below joins them, in order).
+    pub parts: usize,
     pub despawns: Vec<u32>,
     pub spawns: Vec<SpawnView>,
     pub updates: Vec<UpdateView>,
@@ -566,63 +590,84 @@ pub fn decode(
             types.insert(e.id.index, e.ty);
         }
     }
-    let mut next = 0;
-    for _ in 0..count(&mut r)? {
-        let i = checked_index(&mut next, r.u32()?)?;
-        types.remove(&i);
-        v.despawns.push(i);
+    let parts = count(&mut r)?;
+    v.parts = parts;
+    for _ in 0..parts {
+        let mut next = 0;
+        for _ in 0..count(&mut r)? {
+            let i = checked_index(&mut next, r.u32()?)?;
+            types.remove(&i);
+            v.despawns.push(i);
+        }
     }
+    for _ in 0..parts {
+        decode_spawns(plan, &mut r, &mut types, &mut v.spawns)?;
+    }
+    for _ in 0..parts {
+        decode_updates(plan, &mut r, &types, &mut v.updates)?;
+    }
+    if r.remaining() > 0 {
+        decode_updates(plan, &mut r, &types, &mut v.private)?;
+    }
+    match r.remaining() {
+        0 => Ok(v),
+        _ => Err(DeltaError::Malformed("bytes after the delta")),
+    }
+}
+
+fn decode_spawns(
+    plan: &Plan,
+    r: &mut Reader<'_>,
+    types: &mut std::collections::HashMap<u32, u16>,
+    spawns: &mut Vec<SpawnView>,
+) -> Result<(), DeltaError> {
     let mut next = 0;
-    for _ in 0..count(&mut r)? {
+    for _ in 0..count(r)? {
         let index = checked_index(&mut next, r.u32()?)?;
         let version = r.u32()?;
         let ty = u16::try_from(r.u32()?).map_err(|_| TableError::UnknownType(u16::MAX))?;
         let tp = plan.ty(ty)?;
         let mut values = Vec::new();
         for &f in &tp.public {
-            values.push((f, read_value(&tp.fields[usize::from(f)], &mut r)?));
+            values.push((f, read_value(&tp.fields[usize::from(f)], r)?));
         }
         types.insert(index, ty);
-        v.spawns.push(SpawnView {
+        spawns.push(SpawnView {
             index,
             version,
             ty,
             values,
         });
     }
-    for private in [false, true] {
-        if private && r.remaining() == 0 {
-            break;
+    Ok(())
+}
+
+fn decode_updates(
+    plan: &Plan,
+    r: &mut Reader<'_>,
+    types: &std::collections::HashMap<u32, u16>,
+    updates: &mut Vec<UpdateView>,
+) -> Result<(), DeltaError> {
+    let mut next = 0;
+    for _ in 0..count(r)? {
+        let index = checked_index(&mut next, r.u32()?)?;
+        let mask = r.u64()?;
+        let ty = *types.get(&index).ok_or(TableError::Vacant(index))?;
+        let tp = plan.ty(ty)?;
+        let mut fields = Vec::new();
+        let mut bits = mask;
+        while bits != 0 {
+            let f = bits.trailing_zeros() as u16;
+            bits &= bits - 1;
+            let fp = tp
+                .fields
+                .get(usize::from(f))
+                .ok_or(DeltaError::BadMask(index))?;
+            fields.push((f, read_value(fp, r)?));
         }
-        let mut next = 0;
-        for _ in 0..count(&mut r)? {
-            let index = checked_index(&mut next, r.u32()?)?;
-            let mask = r.u64()?;
-            let ty = *types.get(&index).ok_or(TableError::Vacant(index))?;
-            let tp = plan.ty(ty)?;
-            let mut fields = Vec::new();
-            let mut bits = mask;
-            while bits != 0 {
-                let f = bits.trailing_zeros() as u16;
-                bits &= bits - 1;
-                let fp = tp
-                    .fields
-                    .get(usize::from(f))
-                    .ok_or(DeltaError::BadMask(index))?;
-                fields.push((f, read_value(fp, &mut r)?));
-            }
-            let list = if private {
-                &mut v.private
-            } else {
-                &mut v.updates
-            };
-            list.push(UpdateView { index, fields });
-        }
+        updates.push(UpdateView { index, fields });
     }
-    match r.remaining() {
-        0 => Ok(v),
-        _ => Err(DeltaError::Malformed("bytes after the delta")),
-    }
+    Ok(())
 }
 
 fn read_value(fp: &FieldPlan, r: &mut Reader<'_>) -> Result<FieldValue, DeltaError> {

@@ -594,12 +594,41 @@ fn cat(parts: &[&[u8]]) -> Vec<u8> {
 
 const BOM_X_SOH: &str = "\u{feff}x\u{1}";
 
+/// `lists` as the delta's only part: the part count 1, then the lists.
+fn one_part(lists: Vec<u8>) -> Vec<u8> {
+    cat(&[&[1], &lists])
+}
+
 fn delta_cases() -> Vec<Vector> {
     let own = Some(OWN);
-    let e = |name: &str, bytes: Vec<u8>, kind: &str| delta_case(name, own, bytes, Some(kind));
-    let ok = |name: &str, bytes: Vec<u8>| delta_case(name, own, bytes, None);
+    let e =
+        |name: &str, lists: Vec<u8>, kind: &str| delta_case(name, own, one_part(lists), Some(kind));
+    let ok = |name: &str, lists: Vec<u8>| delta_case(name, own, one_part(lists), None);
     // Masks: ship fields 4 (heading), 7 (name), 8 (fuel, private), 9 (ammo, private).
     vec![
+        // Two parts: the second removes rock 5, the first spawns it again elsewhere (an entity
+        // that moved from one part of the world to another). Every part's despawns come first.
+        delta_case(
+            "delta_two_parts",
+            own,
+            cat(&[
+                &[2, 0, 1, 5, 1, 5, 1, 1],
+                &zz(160),
+                &zz(320),
+                &zz(9),
+                &[0, 0, 0],
+            ]),
+            None,
+        ),
+        // No part at all: every entity stays on its prediction.
+        delta_case("delta_no_parts", own, vec![0], None),
+        delta_case("delta_error_empty", own, vec![], Some("malformed")),
+        delta_case(
+            "delta_error_more_parts_than_bytes",
+            own,
+            vec![200, 0, 0, 0],
+            Some("malformed"),
+        ),
         e("delta_error_truncated_list", vec![1], "malformed"),
         e("delta_error_despawn_vacant", vec![1, 4, 0, 0], "vacant"),
         e(
@@ -662,7 +691,7 @@ fn delta_cases() -> Vec<Vector> {
         delta_case(
             "delta_error_private_part_without_player",
             None,
-            cat(&[&[0, 0, 0, 1, 3], &leb(1 << 9), &[2]]),
+            one_part(cat(&[&[0, 0, 0, 1, 3], &leb(1 << 9), &[2]])),
             Some("bad_mask"),
         ),
         e(
@@ -1109,9 +1138,10 @@ fn vectors() -> Vec<Vector> {
 fn the_world_is_what_the_comments_say() {
     let d = descriptor();
     let plan = Plan::new(&d);
-    // The empty delta is empty, and the one-tick delta has a private entry.
+    // The empty delta is one part of empty lists and an empty private section, and the
+    // one-tick delta has a private entry.
     let empty = snapshot("e", Some(OWN), Some(112), Some(110), 113);
-    assert_eq!(empty.meaning["delta_hex"], "00000000");
+    assert_eq!(empty.meaning["delta_hex"], "0100000000");
     let one = snapshot("o", Some(OWN), Some(100), None, 101);
     assert_eq!(
         one.meaning["delta_view"]["private"]

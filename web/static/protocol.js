@@ -1161,28 +1161,36 @@ export function applyDelta(plan, own, base, tick, deltaBytes) {
     next = i + 1;
     return i;
   };
-  for (let n = count(r); n > 0; n--) out.remove(index(r.u32()));
+  // Every part's despawns, then every part's spawns, then every part's updates: an entity one
+  // part removes may be spawned by another. Each list's gaps start at 0.
+  const parts = count(r);
+  for (let p = 0; p < parts; p++) {
+    next = 0;
+    for (let n = count(r); n > 0; n--) out.remove(index(r.u32()));
+  }
   if (base) predictAll(plan, own, base, tick, out);
-  next = 0;
-  for (let n = count(r); n > 0; n--) {
-    const i = index(r.u32());
-    const version = r.u32();
-    const ty = r.u32();
-    const tp = ty <= 0xffff ? plan.types[ty] : undefined;
-    if (!tp) fail('unknown_type', `entity type ${ty > 0xffff ? 0xffff : ty} is not in the schema`);
-    out.insert(i, version, ty);
-    const at = i * out.stride;
-    for (const f of tp.public) {
-      if (tp.fields[f].kind === KIND_STR) {
-        readStr(r, out, i, f);
-      } else {
-        const v = r.i64();
-        if (r.wide || v < I32_MIN || v > I32_MAX) fail('overflow', `entity slot ${i}: value out of the i32 range`);
-        out.values[at + f] = v;
+  for (let p = 0; p < parts; p++) {
+    next = 0;
+    for (let n = count(r); n > 0; n--) {
+      const i = index(r.u32());
+      const version = r.u32();
+      const ty = r.u32();
+      const tp = ty <= 0xffff ? plan.types[ty] : undefined;
+      if (!tp) fail('unknown_type', `entity type ${ty > 0xffff ? 0xffff : ty} is not in the schema`);
+      out.insert(i, version, ty);
+      const at = i * out.stride;
+      for (const f of tp.public) {
+        if (tp.fields[f].kind === KIND_STR) {
+          readStr(r, out, i, f);
+        } else {
+          const v = r.i64();
+          if (r.wide || v < I32_MIN || v > I32_MAX) fail('overflow', `entity slot ${i}: value out of the i32 range`);
+          out.values[at + f] = v;
+        }
       }
     }
   }
-  applyUpdates(plan, r, out, null);
+  for (let p = 0; p < parts; p++) applyUpdates(plan, r, out, null);
   // A client without a player accepts an empty private section; any entry in it is an error.
   if (r.remaining() > 0) applyUpdates(plan, r, out, own ?? NOBODY);
   if (r.remaining() !== 0) fail('malformed', 'malformed delta: bytes after the delta');

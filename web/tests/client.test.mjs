@@ -626,7 +626,7 @@ test("docs/protocol.md's worked examples hold in this client", () => {
     [1, 98400, 192000, 800, 0], [2, 482400, 478400, 1200, 0], [3, 9600, 9600, 0, 0], [5, 480000, 960000, 0, -3200],
   ]);
   assert.equal(checksum(arena, now, { index: 3, version: 1 }), 0xaa3a6325);
-  const fullHex = section.split('has the delta (50 bytes)\n')[1] ?? section.split('has the delta (50 bytes)')[1];
+  const fullHex = section.split('has the delta (51 bytes)\n')[1] ?? section.split('has the delta (51 bytes)')[1];
   const full = applyDelta(arena, null, null, 103, hexBytes(fullHex.split('(')[0].replace(/`/g, '')));
   assert.deepEqual(full.entries(arena), now.entries(arena));
   // One NPC, and the empty table.
@@ -641,12 +641,12 @@ test("docs/protocol.md's worked examples hold in this client", () => {
     { name: 'ammo', coding: { type: 'Int', min: 0, max: 5 }, visibility: 'Owner' },
   ]]]));
   const own = { index: 4, version: 1 };
-  const t10 = applyDelta(tank, own, null, 10, hexBytes('00 01 04 01 00 c8 01 03 61 6e 6e 00 01 04 04 0a'));
+  const t10 = applyDelta(tank, own, null, 10, hexBytes('01 00 01 04 01 00 c8 01 03 61 6e 6e 00 01 04 04 0a'));
   assert.deepEqual(t10.entries(tank), [{ index: 4, version: 1, type: 0, values: [100, 3, 5], strings: { 1: 'ann' } }]);
   assert.equal(publicChecksum(tank, t10), 0x7b5ca4f5);
   assert.equal(ownerChecksum(tank, t10, own), 0xb88b0af4);
   assert.equal(checksum(tank, t10, own), 0xc3d7ae01);
-  const t11 = applyDelta(tank, own, { table: t10, tick: 10, second: null }, 11, hexBytes('00 00 01 04 01 31 01 04 04 01'));
+  const t11 = applyDelta(tank, own, { table: t10, tick: 10, second: null }, 11, hexBytes('01 00 00 01 04 01 31 01 04 04 01'));
   assert.deepEqual(t11.entries(tank)[0].values, [75, 3, 4]);
 
   // The prediction examples.

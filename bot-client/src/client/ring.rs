@@ -432,7 +432,7 @@ mod tests {
                 &plan(),
                 Some(OWN),
                 &header(11, Some(6), None),
-                &[0, 0, 0, 0]
+                &[1, 0, 0, 0, 0]
             ),
             Err(RingError::Evicted {
                 tick: 11,
@@ -440,12 +440,7 @@ mod tests {
             })
         );
         assert_eq!(
-            ring.apply(
-                &plan(),
-                Some(OWN),
-                &header(11, Some(9), Some(5)),
-                &[0, 0, 0]
-            ),
+            ring.apply(&plan(), Some(OWN), &header(11, Some(9), Some(5)), &[0]),
             Err(RingError::Evicted {
                 tick: 11,
                 baseline: 5
@@ -453,7 +448,7 @@ mod tests {
         );
         send(&mut ring, 11, Some(9), None, &world(&[11]));
         assert_eq!(
-            ring.apply(&plan(), Some(OWN), &header(12, Some(8), None), &[0, 0, 0]),
+            ring.apply(&plan(), Some(OWN), &header(12, Some(8), None), &[0]),
             Err(RingError::UnknownBaseline {
                 tick: 12,
                 baseline: 8
@@ -467,7 +462,7 @@ mod tests {
         send(&mut ring, 5, None, None, &world(&[1]));
         for (b, b2, want) in [(Some(4), None, 4), (Some(5), Some(3), 3)] {
             assert_eq!(
-                ring.apply(&plan(), Some(OWN), &header(6, b, b2), &[0, 0, 0]),
+                ring.apply(&plan(), Some(OWN), &header(6, b, b2), &[0]),
                 Err(RingError::UnknownBaseline {
                     tick: 6,
                     baseline: want
@@ -475,7 +470,7 @@ mod tests {
             );
         }
         assert_eq!(
-            ring.apply(&plan(), Some(OWN), &header(6, None, Some(5)), &[0, 0, 0]),
+            ring.apply(&plan(), Some(OWN), &header(6, None, Some(5)), &[0]),
             Err(RingError::SecondWithoutFirst {
                 tick: 6,
                 baseline2: 5
@@ -520,7 +515,7 @@ mod tests {
             Err(RingError::BadDelta { tick: 4, .. })
         ));
         assert_eq!(
-            ring.apply(&plan(), Some(OWN), &header(3, Some(3), None), &[0, 0, 0]),
+            ring.apply(&plan(), Some(OWN), &header(3, Some(3), None), &[0]),
             Err(RingError::OutOfOrder { tick: 3, newest: 3 })
         );
     }
