@@ -328,6 +328,32 @@ struct Lanes {
     general: Vec<bool>,
 }
 
+/// Some entities' share of the public checksum: the sum of their keys and their count.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct ChecksumPart {
+    pub sum: u32,
+    pub count: u32,
+}
+
+impl ChecksumPart {
+    fn add_key(&mut self, key: u32) {
+        self.sum = self.sum.wrapping_add(key);
+        self.count = self.count.wrapping_add(1);
+    }
+}
+
+impl std::ops::Add for ChecksumPart {
+    type Output = ChecksumPart;
+
+    /// Both parts' entities.
+    fn add(self, other: ChecksumPart) -> ChecksumPart {
+        ChecksumPart {
+            sum: self.sum.wrapping_add(other.sum),
+            count: self.count.wrapping_add(other.count),
+        }
+    }
+}
+
 /// What the encoder must write for one slot (`Plan::scan`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum Slot {
@@ -720,21 +746,44 @@ impl Plan {
     /// `public_checksum` type by type, for tables of any stride (and as the reference the lane
     /// version is tested against).
     fn public_checksum_by_type(&self, t: &StateTable) -> u32 {
-        let mut h = CHECKSUM_SEED;
-        let mut count = 0u32;
+        let mut part = ChecksumPart::default();
         for e in t.iter() {
-            let mut k = id_key(e.id, e.ty);
-            if let Some(tp) = self.types.get(usize::from(e.ty)) {
-                for &(f, mul, rot) in &tp.public_terms {
-                    let w = e.values.get(f as usize).copied().unwrap_or(0) as u32;
-                    k ^= w.wrapping_mul(mul).rotate_left(rot);
-                }
-                k ^= self.string_terms(t, e.id.index, tp);
-            }
-            h = h.wrapping_add(mix_key(k));
-            count = count.wrapping_add(1);
+            part.add_key(self.public_key(t, &e));
         }
-        finish(h, count)
+        self.public_checksum_of([part])
+    }
+
+    /// Entity `e`'s term in the public checksum.
+    fn public_key(&self, t: &StateTable, e: &EntityRef<'_>) -> u32 {
+        let mut k = id_key(e.id, e.ty);
+        if let Some(tp) = self.types.get(usize::from(e.ty)) {
+            for &(f, mul, rot) in &tp.public_terms {
+                let w = e.values.get(f as usize).copied().unwrap_or(0) as u32;
+                k ^= w.wrapping_mul(mul).rotate_left(rot);
+            }
+            k ^= self.string_terms(t, e.id.index, tp);
+        }
+        mix_key(k)
+    }
+
+    /// The public checksum's share of the entities of `t` in `slots` (empty slots count for
+    /// nothing). A server that shows each client part of the world sums each part once and
+    /// gives every client `public_checksum_of` the parts it sees.
+    pub fn checksum_part(&self, t: &StateTable, slots: &[u32]) -> ChecksumPart {
+        let mut part = ChecksumPart::default();
+        for e in slots.iter().filter_map(|&i| t.at(i)) {
+            part.add_key(self.public_key(t, &e));
+        }
+        part
+    }
+
+    /// The public checksum of a table made of these parts (no entity in two of them): for all
+    /// of `t`'s entities, the same as `public_checksum(t)`.
+    pub fn public_checksum_of(&self, parts: impl IntoIterator<Item = ChecksumPart>) -> u32 {
+        let all = parts
+            .into_iter()
+            .fold(ChecksumPart::default(), |a, b| a + b);
+        finish(CHECKSUM_SEED.wrapping_add(all.sum), all.count)
     }
 
     /// Fills `out` with `base` `ticks` later: every entity's `exact_public` fields dead-reckoned,

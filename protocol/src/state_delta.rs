@@ -51,14 +51,137 @@ impl From<&'static str> for DeltaError {
 /// Reusable buffers for building deltas.
 #[derive(Default)]
 pub struct Encoder {
-    despawns: Vec<u8>,
-    spawns: Vec<u8>,
-    updates: Vec<u8>,
+    lists: Lists,
     scratch: Vec<u8>,
     entry: Vec<u8>,
     base_buf: Vec<i32>,
 }
 
+/// One part of a delta: its despawn, spawn and update lists, each with its count. Built by
+/// `Encoder::part`; a client's delta is `write_parts` of the parts it sees (then its private
+/// section).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Part {
+    lists: [Vec<u8>; 3],
+    pub counts: DeltaCounts,
+}
+
+/// Writes the parts of a delta: their count, every part's despawns, every part's spawns,
+/// every part's updates.
+pub fn write_parts<'a>(parts: impl Iterator<Item = &'a Part> + Clone, out: &mut Vec<u8>) {
+    put_u64(out, parts.clone().count() as u64);
+    for list in 0..3 {
+        for p in parts.clone() {
+            out.extend_from_slice(&p.lists[list]);
+        }
+    }
+}
+
+/// The three lists of the part being built.
+#[derive(Default)]
+struct Lists {
+    despawns: Vec<u8>,
+    spawns: Vec<u8>,
+    updates: Vec<u8>,
+    gaps: [Gaps; 3],
+    counts: DeltaCounts,
+}
+
+impl Lists {
+    fn clear(&mut self) {
+        self.despawns.clear();
+        self.spawns.clear();
+        self.updates.clear();
+        self.gaps = Default::default();
+        self.counts = DeltaCounts::default();
+    }
+
+    /// Writes what `slot` says of index `i` between `bt` (the baseline's table) and `now`.
+    #[allow(clippy::too_many_arguments)]
+    fn slot(
+        &mut self,
+        plan: &Plan,
+        base: Option<&Baseline<'_>>,
+        bt: &StateTable,
+        now: &StateTable,
+        tick: u32,
+        i: u32,
+        slot: Slot,
+        scratch: &mut Vec<u8>,
+    ) {
+        let (b, n) = (bt.at(i), now.at(i));
+        match (slot, b, n) {
+            (Slot::Gone, Some(_), _) => self.despawn(i),
+            (Slot::Differs | Slot::Check, Some(b), Some(n)) => {
+                let Some(tp) = plan.types.get(usize::from(n.ty)) else {
+                    return;
+                };
+                let base = base.expect("a baseline entity means a baseline");
+                let span = span_for(base, tick, n.id, n.ty);
+                if slot == Slot::Check && !differs(tp, &b, bt, &n, now, &span) {
+                    return;
+                }
+                let gap = &mut self.gaps[2];
+                if encode_update(
+                    tp,
+                    &tp.public,
+                    &b,
+                    bt,
+                    &n,
+                    now,
+                    &span,
+                    gap,
+                    scratch,
+                    &mut self.updates,
+                ) {
+                    self.counts.updates += 1;
+                }
+            }
+            (Slot::Replaced, b, Some(n)) => {
+                if b.is_some() {
+                    self.despawn(i);
+                }
+                self.spawn(plan, now, &n);
+            }
+            (Slot::New, _, Some(n)) => self.spawn(plan, now, &n),
+            _ => {}
+        }
+    }
+
+    fn despawn(&mut self, i: u32) {
+        put_u64(&mut self.despawns, u64::from(self.gaps[0].gap(i)));
+        self.counts.despawns += 1;
+    }
+
+    fn spawn(&mut self, plan: &Plan, now: &StateTable, n: &EntityRef<'_>) {
+        let s = &mut self.spawns;
+        put_u64(s, u64::from(self.gaps[1].gap(n.id.index)));
+        put_u64(s, u64::from(n.id.version));
+        put_u64(s, u64::from(n.ty));
+        if let Some(tp) = plan.types.get(usize::from(n.ty)) {
+            for &f in &tp.public {
+                encode_value(now, n, &tp.fields[usize::from(f)], f, s);
+            }
+        }
+        self.counts.spawns += 1;
+    }
+
+    /// The lists with their counts, as they go on the wire.
+    fn write(&self, out: &mut [Vec<u8>; 3]) {
+        let c = self.counts;
+        for ((out, count), bytes) in out.iter_mut().zip([c.despawns, c.spawns, c.updates]).zip([
+            &self.despawns,
+            &self.spawns,
+            &self.updates,
+        ]) {
+            out.clear();
+            put_u64(out, count as u64);
+            out.extend_from_slice(bytes);
+        }
+    }
+}
+
+#[derive(Default)]
 struct Gaps(u32);
 impl Gaps {
     #[inline]
@@ -203,82 +326,76 @@ impl Encoder {
         tick: u32,
         out: &mut Vec<u8>,
     ) -> DeltaCounts {
-        let (mut nd, mut ns, mut nu) = (0usize, 0usize, 0usize);
-        self.despawns.clear();
-        self.spawns.clear();
-        self.updates.clear();
-        let (mut gd, mut gs, mut gu) = (Gaps(0), Gaps(0), Gaps(0));
+        self.lists.clear();
         let empty = StateTable::new(plan.stride);
         let bt = base.map_or(&empty, |b| b.table);
         let mut scratch = std::mem::take(&mut self.scratch);
         let ticks = base.map_or(1, |b| i64::from(tick.wrapping_sub(b.tick)).max(1));
+        let lists = &mut self.lists;
         plan.scan(bt, now, ticks, |i, slot| {
-            let (b, n) = (bt.at(i), now.at(i));
-            match (slot, b, n) {
-                (Slot::Gone, _, _) => {
-                    put_u64(&mut self.despawns, u64::from(gd.gap(i)));
-                    nd += 1;
-                }
-                (Slot::Differs | Slot::Check, Some(b), Some(n)) => {
-                    let Some(tp) = plan.types.get(usize::from(n.ty)) else {
-                        return;
-                    };
-                    let base = base.expect("a baseline entity means a baseline");
-                    let span = span_for(base, tick, n.id, n.ty);
-                    if slot == Slot::Check && !differs(tp, &b, bt, &n, now, &span) {
-                        return;
-                    }
-                    if encode_update(
-                        tp,
-                        &tp.public,
-                        &b,
-                        bt,
-                        &n,
-                        now,
-                        &span,
-                        &mut gu,
-                        &mut scratch,
-                        &mut self.updates,
-                    ) {
-                        nu += 1;
-                    }
-                }
-                (_, b, Some(n)) => {
-                    if b.is_some() {
-                        put_u64(&mut self.despawns, u64::from(gd.gap(i)));
-                        nd += 1;
-                    }
-                    let s = &mut self.spawns;
-                    put_u64(s, u64::from(gs.gap(i)));
-                    put_u64(s, u64::from(n.id.version));
-                    put_u64(s, u64::from(n.ty));
-                    if let Some(tp) = plan.types.get(usize::from(n.ty)) {
-                        for &f in &tp.public {
-                            encode_value(now, &n, &tp.fields[usize::from(f)], f, s);
-                        }
-                    }
-                    ns += 1;
-                }
-                (_, _, None) => {}
-            }
+            lists.slot(plan, base, bt, now, tick, i, slot, &mut scratch);
         });
         self.scratch = scratch;
-        // One part: the whole world. (A server that gives each client only part of the world
-        // would send several, each encoded once for every client that sees it.)
-        put_u64(out, 1);
-        for (count, bytes) in [
-            (nd, &self.despawns),
-            (ns, &self.spawns),
-            (nu, &self.updates),
-        ] {
-            put_u64(out, count as u64);
-            out.extend_from_slice(bytes);
+        // One part: the whole world.
+        let mut part = Part::default();
+        self.lists.write(&mut part.lists);
+        part.counts = self.lists.counts;
+        write_parts(std::iter::once(&part), out);
+        part.counts
+    }
+
+    /// One part of a delta from `base` (`None`: against nothing) to `now` at `tick`: the
+    /// entities that were in the part at the baseline (`base_slots` of the baseline's table)
+    /// and those in it now (`now_slots` of `now`), both in ascending order. One that is only
+    /// in `base_slots` is despawned (it left the part, or the world), one only in `now_slots`
+    /// spawned (it entered), one in both updated against its prediction. Parts must not share
+    /// an entity at either tick. The second baseline is not used: it would depend on what the
+    /// client saw at that tick too.
+    pub fn part(
+        &mut self,
+        plan: &Plan,
+        base: Option<(&StateTable, u32, &[u32])>,
+        now: &StateTable,
+        now_slots: &[u32],
+        tick: u32,
+        part: &mut Part,
+    ) {
+        self.lists.clear();
+        let empty = StateTable::new(plan.stride);
+        let (bt, base_tick, base_slots) = base.unwrap_or((&empty, tick, &[]));
+        let baseline = Baseline {
+            table: bt,
+            tick: base_tick,
+            second: None,
+        };
+        let baseline = base.map(|_| &baseline);
+        let mut scratch = std::mem::take(&mut self.scratch);
+        let (mut b, mut n) = (base_slots.iter().peekable(), now_slots.iter().peekable());
+        loop {
+            let (i, was, is) = match (b.peek(), n.peek()) {
+                (Some(&&x), Some(&&y)) if x == y => (x, b.next().is_some(), n.next().is_some()),
+                (Some(&&x), Some(&&y)) if x < y => (x, b.next().is_some(), false),
+                (Some(_), Some(&&y)) => (y, false, n.next().is_some()),
+                (Some(&&x), None) => (x, b.next().is_some(), false),
+                (None, Some(&&y)) => (y, false, n.next().is_some()),
+                (None, None) => break,
+            };
+            let slot = match (
+                was.then(|| bt.at(i)).flatten(),
+                is.then(|| now.at(i)).flatten(),
+            ) {
+                (Some(_), None) => Slot::Gone,
+                (None, Some(_)) => Slot::New,
+                (Some(x), Some(y)) if x.id != y.id || x.ty != y.ty => Slot::Replaced,
+                (Some(_), Some(_)) => Slot::Check,
+                (None, None) => continue,
+            };
+            self.lists
+                .slot(plan, baseline, bt, now, tick, i, slot, &mut scratch);
         }
-        DeltaCounts {
-            despawns: nd,
-            spawns: ns,
-            updates: nu,
-        }
+        self.scratch = scratch;
+        self.lists.write(&mut part.lists);
+        part.counts = self.lists.counts;
     }
 
     /// Appends the private part for the client whose player is `own`: its private fields
@@ -458,16 +575,24 @@ pub fn apply(
     // Every part's despawns, then every part's spawns, then every part's updates: an entity
     // that one part removes may be spawned by another.
     let parts = count(&mut r)?;
+    let mut moved = None;
     for _ in 0..parts {
         // Removing after predicting is the same as before: an empty slot's cells are never
         // read.
         let mut next = 0u32;
         for _ in 0..count(&mut r)? {
-            out.remove(checked_index(&mut next, r.u32()?)?)?;
+            let index = checked_index(&mut next, r.u32()?)?;
+            if own.is_some_and(|o| o.index == index) {
+                moved = own.and_then(|o| OwnPrivate::save(plan, out, o));
+            }
+            out.remove(index)?;
         }
     }
     for _ in 0..parts {
         apply_spawns(plan, &mut r, out)?;
+    }
+    if let Some(saved) = moved {
+        saved.restore(out)?;
     }
     for _ in 0..parts {
         apply_updates(plan, &mut r, out, Section::Shared)?;
@@ -478,6 +603,53 @@ pub fn apply(
     match r.remaining() {
         0 => Ok(()),
         _ => Err(DeltaError::Malformed("bytes after the delta")),
+    }
+}
+
+/// The client's own entity's private fields, kept while one part of a delta despawns it and
+/// another spawns it again (it moved between parts: the same entity, same version and type).
+struct OwnPrivate {
+    id: EntityId,
+    ty: u16,
+    cells: Vec<(u16, i32)>,
+    strings: Vec<(u16, String)>,
+}
+
+impl OwnPrivate {
+    fn save(plan: &Plan, t: &StateTable, id: EntityId) -> Option<OwnPrivate> {
+        let e = t.get(id)?;
+        let tp = plan.types.get(usize::from(e.ty))?;
+        let (strings, cells): (Vec<u16>, Vec<u16>) = tp
+            .owner
+            .iter()
+            .partition(|&&f| tp.fields[usize::from(f)].kind == Kind::Str);
+        Some(OwnPrivate {
+            id,
+            ty: e.ty,
+            cells: cells
+                .into_iter()
+                .map(|f| (f, e.values[usize::from(f)]))
+                .collect(),
+            strings: strings
+                .into_iter()
+                .map(|f| (f, t.string(id.index, f).to_owned()))
+                .collect(),
+        })
+    }
+
+    /// Puts the fields back if the same entity was spawned again.
+    fn restore(self, t: &mut StateTable) -> Result<(), DeltaError> {
+        if t.get(self.id).is_none_or(|e| e.ty != self.ty) {
+            return Ok(());
+        }
+        let cells = t.values_mut(self.id.index)?;
+        for (f, v) in self.cells {
+            cells[usize::from(f)] = v;
+        }
+        for (f, text) in self.strings {
+            t.set_string(self.id.index, f, &text)?;
+        }
+        Ok(())
     }
 }
 

@@ -620,6 +620,26 @@ fn delta_cases() -> Vec<Vector> {
             ]),
             None,
         ),
+        // The client's own ship moves from one part to another: despawned by the second part,
+        // spawned again (1 step further right) by the first. The same entity: it keeps its
+        // private fields (fuel 1000 stays, ammo 50 - 1).
+        delta_case(
+            "delta_own_moves_between_parts",
+            own,
+            cat(&[
+                &[2, 0, 1, 3, 1, 3, 1, 0],
+                &zz(-1984),
+                &zz(3000),
+                &[0, 0],
+                &zz(2048),
+                &zz(1),
+                &zz(1),
+                &[2, b'm', b'e', 0, 0, 0, 1, 3],
+                &leb(1 << 9),
+                &zz(-1),
+            ]),
+            None,
+        ),
         // No part at all: every entity stays on its prediction.
         delta_case("delta_no_parts", own, vec![0], None),
         delta_case("delta_error_empty", own, vec![], Some("malformed")),

@@ -1163,12 +1163,18 @@ export function applyDelta(plan, own, base, tick, deltaBytes) {
   };
   // Every part's despawns, then every part's spawns, then every part's updates: an entity one
   // part removes may be spawned by another. Each list's gaps start at 0.
+  // Predicting before removing is the same as after: an empty slot's cells are never read.
+  if (base) predictAll(plan, own, base, tick, out);
   const parts = count(r);
+  let moved = null;
   for (let p = 0; p < parts; p++) {
     next = 0;
-    for (let n = count(r); n > 0; n--) out.remove(index(r.u32()));
+    for (let n = count(r); n > 0; n--) {
+      const i = index(r.u32());
+      if (own && own.index === i && out.holds(own)) moved = saveOwnPrivate(plan, out, own);
+      out.remove(i);
+    }
   }
-  if (base) predictAll(plan, own, base, tick, out);
   for (let p = 0; p < parts; p++) {
     next = 0;
     for (let n = count(r); n > 0; n--) {
@@ -1190,11 +1196,36 @@ export function applyDelta(plan, own, base, tick, deltaBytes) {
       }
     }
   }
+  if (moved) restoreOwnPrivate(out, moved);
   for (let p = 0; p < parts; p++) applyUpdates(plan, r, out, null);
   // A client without a player accepts an empty private section; any entry in it is an error.
   if (r.remaining() > 0) applyUpdates(plan, r, out, own ?? NOBODY);
   if (r.remaining() !== 0) fail('malformed', 'malformed delta: bytes after the delta');
   return out;
+}
+
+/** The own entity's private fields, kept while one part despawns it and another spawns it
+ * again in the same delta (it moved between parts: the same entity). */
+function saveOwnPrivate(plan, t, own) {
+  const ty = t.type[own.index];
+  const tp = plan.types[ty];
+  if (!tp) return null;
+  const at = own.index * t.stride;
+  const cells = [];
+  const strings = [];
+  for (const f of tp.owner) {
+    if (tp.fields[f].kind === KIND_STR) strings.push([f, t.string(own.index, f)]);
+    else cells.push([f, t.values[at + f]]);
+  }
+  return { own, ty, cells, strings };
+}
+
+function restoreOwnPrivate(t, saved) {
+  const { own, ty } = saved;
+  if (!t.holds(own) || t.type[own.index] !== ty) return;
+  const at = own.index * t.stride;
+  for (const [f, v] of saved.cells) t.values[at + f] = v;
+  for (const [f, text] of saved.strings) t.setString(own.index, f, text);
 }
 
 function count(r) {
