@@ -1,6 +1,8 @@
 //! The reference scenario "arena", built only on the public game API: K NPCs wandering a
 //! 1000 x 1000 world, bouncing off the walls, plus one player entity per client. Deterministic
-//! for a seed, so every benchmark and test runs the same work.
+//! for a seed, so every benchmark and test runs the same work. "arena-large" has the same
+//! rules in a 4000 x 4000 world with 10,000 NPCs, and each client sees only what is within 250
+//! units of its player.
 //!
 //! What goes on the wire: positions at 1/960 unit kept within 1/32 unit of the truth (the same
 //! error bound as rounding to 1/16 unit) and predicted from velocities at 1/16 unit/s, so an
@@ -12,10 +14,15 @@ use glam::Vec2;
 use protocol::declare::NoMessages;
 use ticksync_derive::{Fields, Replicate};
 
-use crate::game::{Ctx, EntityKey, Game};
+use crate::game::{Ctx, EntityKey, Game, View};
 
 pub const NAME: &str = "arena";
 pub const WORLD_SIZE: f32 = 1000.0;
+pub const LARGE_NAME: &str = "arena-large";
+/// The large world's side; the declared position range covers it (arena uses a quarter).
+pub const LARGE_WORLD_SIZE: f32 = 4000.0;
+pub const LARGE_NPCS: usize = 10_000;
+pub const LARGE_VIEW_RADIUS: f32 = 250.0;
 pub const PLAYER_SPEED: f32 = 200.0;
 pub const DEFAULT_SEED: u32 = 12345;
 const PLAYER_SEED_XOR: u32 = 0x9E37_79B9;
@@ -45,7 +52,7 @@ impl Mulberry32 {
 #[replicate(name = "npc")]
 pub struct Npc {
     #[field(
-        fixed(scale = 960, min = 0, max = 1000, tolerance = 0.03125),
+        fixed(scale = 960, min = 0, max = 4000, tolerance = 0.03125),
         predict = velocity(vel),
         interp = linear
     )]
@@ -61,7 +68,7 @@ pub struct Npc {
 #[replicate(name = "player")]
 pub struct Player {
     #[field(
-        fixed(scale = 960, min = 0, max = 1000, tolerance = 0.03125),
+        fixed(scale = 960, min = 0, max = 4000, tolerance = 0.03125),
         predict = velocity(vel),
         interp = linear
     )]
@@ -102,15 +109,36 @@ pub struct Arena {
     npcs: Vec<EntityKey>,
     /// Players' chosen velocities (their input), applied each step.
     wanted: slotmap::SecondaryMap<EntityKey, Vec2>,
+    /// The world's side.
+    size: f32,
+    /// Each client sees this far (`None`: everything).
+    view_radius: Option<f32>,
 }
 
 impl Arena {
-    /// Spawns `npc_count` NPCs into the world.
+    /// Spawns `npc_count` NPCs into the 1000 x 1000 world; everyone sees everything.
     pub fn new(ctx: &mut Ctx<'_, Arena>, npc_count: usize, seed: u32) -> Self {
+        Self::with_world(ctx, npc_count, seed, WORLD_SIZE, None)
+    }
+
+    /// "arena-large": 10,000 NPCs in a 4000 x 4000 world, each client seeing 250 units.
+    pub fn large(ctx: &mut Ctx<'_, Arena>, seed: u32) -> Self {
+        let (size, radius) = (LARGE_WORLD_SIZE, LARGE_VIEW_RADIUS);
+        Self::with_world(ctx, LARGE_NPCS, seed, size, Some(radius))
+    }
+
+    /// `npc_count` NPCs in a `size` x `size` world.
+    pub fn with_world(
+        ctx: &mut Ctx<'_, Arena>,
+        npc_count: usize,
+        seed: u32,
+        size: f32,
+        view_radius: Option<f32>,
+    ) -> Self {
         let mut rng = Mulberry32::new(seed);
         let npcs = (0..npc_count)
             .map(|_| {
-                let pos = Vec2::new(rng.next_f64() as f32, rng.next_f64() as f32) * WORLD_SIZE;
+                let pos = Vec2::new(rng.next_f64() as f32, rng.next_f64() as f32) * size;
                 let heading = rng.next_f64() * TAU;
                 let speed = (50.0 + rng.next_f64() * 100.0) as f32;
                 let vel = heading_vec(heading) * speed;
@@ -122,6 +150,8 @@ impl Arena {
             player_rng: Mulberry32::new(seed ^ PLAYER_SEED_XOR),
             npcs,
             wanted: slotmap::SecondaryMap::new(),
+            size,
+            view_radius,
         }
     }
 }
@@ -130,13 +160,13 @@ fn heading_vec(heading: f64) -> Vec2 {
     Vec2::new(heading.cos() as f32, heading.sin() as f32)
 }
 
-/// Reflects one axis off the walls at 0 and `WORLD_SIZE`.
-fn reflect(p: &mut f32, v: &mut f32) {
+/// Reflects one axis off the walls at 0 and `size`.
+fn reflect(p: &mut f32, v: &mut f32, size: f32) {
     if *p < 0.0 {
         *p = -*p;
         *v = -*v;
-    } else if *p > WORLD_SIZE {
-        *p = 2.0 * WORLD_SIZE - *p;
+    } else if *p > size {
+        *p = 2.0 * size - *p;
         *v = -*v;
     }
 }
@@ -161,15 +191,15 @@ impl Game for Arena {
 
     fn params(&self) -> Vec<(&'static str, f64)> {
         vec![
-            ("world_width", f64::from(WORLD_SIZE)),
-            ("world_height", f64::from(WORLD_SIZE)),
+            ("world_width", f64::from(self.size)),
+            ("world_height", f64::from(self.size)),
             ("player_speed", f64::from(PLAYER_SPEED)),
         ]
     }
 
     fn join(&mut self, ctx: &mut Ctx<'_, Self>, _name: &str) -> EntityKey {
-        let x = self.player_rng.next_f64() as f32 * WORLD_SIZE;
-        let y = self.player_rng.next_f64() as f32 * WORLD_SIZE;
+        let x = self.player_rng.next_f64() as f32 * self.size;
+        let y = self.player_rng.next_f64() as f32 * self.size;
         let key = ctx.world.insert(Body::Player(Player {
             pos: Vec2::new(x, y),
             vel: Vec2::ZERO,
@@ -198,18 +228,25 @@ impl Game for Arena {
                 e.vel = heading_vec(self.npc_rng.next_f64() * TAU) * e.speed;
             }
             e.pos += e.vel * dt;
-            reflect(&mut e.pos.x, &mut e.vel.x);
-            reflect(&mut e.pos.y, &mut e.vel.y);
+            reflect(&mut e.pos.x, &mut e.vel.x, self.size);
+            reflect(&mut e.pos.y, &mut e.vel.y, self.size);
         }
         for (key, wanted) in &self.wanted {
             let Some(Body::Player(p)) = ctx.world.get_mut(key) else {
                 continue;
             };
-            let to = (p.pos + *wanted * dt).clamp(Vec2::ZERO, Vec2::splat(WORLD_SIZE));
+            let to = (p.pos + *wanted * dt).clamp(Vec2::ZERO, Vec2::splat(self.size));
             // Replicate what actually moved: an axis held against a wall has no velocity.
             p.vel = Vec2::select((to - p.pos).cmpeq(Vec2::ZERO), Vec2::ZERO, *wanted);
             p.pos = to;
         }
+    }
+
+    fn view(&self) -> Option<View> {
+        self.view_radius.map(|radius| View {
+            radius,
+            position: "pos",
+        })
     }
 }
 

@@ -39,6 +39,12 @@ pub struct Config {
     #[arg(long, env = "TICKSYNC_GAME", default_value = "arena")]
     pub game: String,
 
+    /// How far each client sees, in world units, in games that declare a view (arena-large):
+    /// it gets the entities in the grid cells this wide around its player. 0 shows everything.
+    /// By default the game's own radius.
+    #[arg(long, env = "TICKSYNC_VIEW_RADIUS", value_parser = parse_radius)]
+    pub view_radius: Option<f32>,
+
     /// NPCs in each arena room.
     #[arg(long, env = "TICKSYNC_NPCS", default_value_t = 1000)]
     pub npcs: usize,
@@ -193,5 +199,15 @@ impl Config {
         u32::from(self.tick_rate)
             .div_ceil(u32::from(self.lagging_rate.max(1)))
             .max(1)
+    }
+}
+
+/// A view radius: a finite number of world units, 0 or more.
+fn parse_radius(s: &str) -> Result<f32, String> {
+    match s.parse::<f32>() {
+        Ok(r) if r.is_finite() && r >= 0.0 => Ok(r),
+        _ => Err(format!(
+            "{s:?}: expected a radius in world units, 0 or more"
+        )),
     }
 }

@@ -165,6 +165,23 @@ pub trait Game: Sized + Send + 'static {
 
     /// The room is closing.
     fn dispose(&mut self, _ctx: &mut Ctx<'_, Self>) {}
+
+    /// What each client sees (`None`, the default: every entity). With a view, a client gets
+    /// the entities near its player; `--view-radius` overrides the radius.
+    fn view(&self) -> Option<View> {
+        None
+    }
+}
+
+/// Interest management: each client sees the entities within `radius` world units of its
+/// player, by a grid of square cells `radius` wide (so a little more: every entity in a cell
+/// the square of half-width `radius` around the player touches). Entities are placed by their
+/// `position` field, a `Vec2` replicated as `NAME.x` and `NAME.y` of a `fixed` coding; types
+/// without it (the room state, say) are seen by everyone.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct View {
+    pub radius: f32,
+    pub position: &'static str,
 }
 
 /// The descriptor of game `G` named `name`, with `params`, resolved for `tick_rate`.
@@ -311,6 +328,7 @@ pub trait RoomGame: Send {
     fn take_events(&mut self, out: &mut Vec<(Option<EntityId>, Bytes)>);
     fn entities(&self) -> usize;
     fn dispose(&mut self);
+    fn view(&self) -> Option<View>;
 }
 
 pub use protocol::state_delta::Baseline;
@@ -399,6 +417,10 @@ impl<G: Game> Sim<G> {
 impl<G: Game> RoomGame for Sim<G> {
     fn descriptor(&self) -> &Arc<Descriptor> {
         &self.descriptor
+    }
+
+    fn view(&self) -> Option<View> {
+        self.game.view()
     }
 
     fn plan(&self) -> &Plan {

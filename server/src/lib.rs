@@ -229,12 +229,13 @@ impl Server {
     }
 }
 
-/// The games every ticksync server hosts: `arena` (with `cfg.npcs` NPCs and `cfg.seed`) and
-/// `skirmish`.
+/// The games every ticksync server hosts: `arena` (with `cfg.npcs` NPCs and `cfg.seed`),
+/// `arena-large` (10,000 NPCs, views) and `skirmish`.
 pub fn reference_games(cfg: &Config) -> Games {
     let (npcs, seed) = (cfg.npcs, cfg.seed);
     let mut games = Games::default();
     games.register(arena::NAME, move |ctx| arena::Arena::new(ctx, npcs, seed));
+    games.register(arena::LARGE_NAME, move |ctx| arena::Arena::large(ctx, seed));
     games.register(skirmish::NAME, move |_| skirmish::Skirmish::new(seed));
     games
 }

@@ -19,6 +19,8 @@ use protocol::{Descriptor, Plan, StateTable};
 /// How many decoded snapshots are kept, oldest dropped first: some 20 ticks of a room whose
 /// clients are spread over a dozen baselines. A bot that lags further decodes alone.
 pub const DEFAULT_ENTRIES: usize = 256;
+/// How many of a tick's cached tables a new one is compared with, to merge equal ones.
+const MERGE_CANDIDATES: usize = 4;
 /// How many distinct plans (games) are interned.
 const MAX_PLANS: usize = 64;
 
@@ -147,11 +149,14 @@ impl DecodeCache {
     pub(crate) fn insert(&self, key: Key, delta: &[u8], table: Arc<StateTable>) -> Decoded {
         let mut inner = self.lock();
         let same_tick = |e: &&Entry| e.key.tick == key.tick && Arc::ptr_eq(&e.key.plan, &key.plan);
+        // A few tables of the tick suffice to meet the others' chains; under views every
+        // client's table differs, and comparing with all of them would cost more than decoding.
         let decoded = match inner
             .entries
             .iter()
             .rev()
             .filter(same_tick)
+            .take(MERGE_CANDIDATES)
             .find(|e| Arc::ptr_eq(&e.decoded.table, &table) || *e.decoded.table == *table)
         {
             Some(e) if e.key.same(&key) && *e.delta == *delta => return e.decoded.clone(),

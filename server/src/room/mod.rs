@@ -7,6 +7,7 @@
 mod history;
 pub mod snapshots;
 mod stats;
+pub mod views;
 
 use std::collections::HashMap;
 use std::panic::{AssertUnwindSafe, catch_unwind};
@@ -29,6 +30,7 @@ use crate::registry::Rooms;
 pub use history::History;
 use snapshots::DeltaCache;
 pub use stats::{RoomInfo, TickStats};
+use views::{Grid, Placements, ViewCache, ViewSnapshot};
 
 /// A connection's id, unique for the server's life.
 pub type ConnId = u64;
@@ -105,6 +107,8 @@ struct Member {
     /// The tick of the newest snapshot handed to its outbox.
     last_put: u32,
     lag_floor: LagFloor,
+    /// Under views: the cell its player was in at each tick it was sent, newest last.
+    seen: std::collections::VecDeque<(u32, Option<u32>)>,
 }
 
 /// The lowest ack lag a client showed over the last two windows of `LagFloor::WINDOW_S`: its
@@ -165,12 +169,21 @@ pub struct Room {
     detached: Vec<Detached>,
     history: History,
     cache: DeltaCache,
+    /// Interest management, for a game with a view.
+    views: Option<Views>,
     tick: u32,
     stats: TickStats,
     info: Arc<Mutex<RoomInfo>>,
     empty_since: Option<Instant>,
     /// Clients behind (`--max-ack-lag`) at the last tick.
     lagging: usize,
+}
+
+/// A room's grid, where its entities were at each tick of its history, and this tick's parts.
+struct Views {
+    grid: Grid,
+    placements: Placements,
+    cache: ViewCache,
 }
 
 /// Why the loop stopped.
@@ -198,6 +211,22 @@ impl Room {
             .iter()
             .flat_map(|t| &t.fields)
             .any(|f| f.predictor == Predictor::Linear);
+        let view = game
+            .view()
+            .map(|v| crate::game::View {
+                radius: cfg.view_radius.unwrap_or(v.radius),
+                ..v
+            })
+            .filter(|v| v.radius > 0.0);
+        let views = view
+            .and_then(|v| Grid::new(game.descriptor(), v))
+            .map(|grid| Views {
+                grid,
+                placements: Placements::new(cfg.history),
+                cache: ViewCache::default(),
+            });
+        // Under views a second baseline is not used (see `state_delta::Encoder::part`).
+        let linear = linear && views.is_none();
         Self {
             history: History::new(cfg.history, game.plan().stride),
             stats: TickStats::new(Instant::now()),
@@ -214,6 +243,7 @@ impl Room {
             members: HashMap::new(),
             detached: Vec::new(),
             cache: DeltaCache::default(),
+            views,
             tick: 0,
             info,
             empty_since: Some(Instant::now()),
@@ -384,6 +414,7 @@ impl Room {
             applied_seq: 0,
             last_put: 0,
             lag_floor: LagFloor::default(),
+            seen: Default::default(),
         };
         self.seat(conn, member);
         Ok(id)
@@ -429,6 +460,7 @@ impl Room {
         member.pending = None;
         member.last_put = 0;
         member.lag_floor = LagFloor::default();
+        member.seen.clear();
         let id = member.player;
         if was_detached {
             self.game.rejoined(id);
@@ -564,7 +596,11 @@ impl Room {
         }
         let now = self.history.get(tick).expect("just recorded");
         let plan = self.game.plan();
-        let public = self.cfg.checksum.then(|| plan.public_checksum(now));
+        if let Some(v) = &mut self.views {
+            v.placements.record(&v.grid, tick, now);
+            v.cache.clear();
+        }
+        let public = (self.cfg.checksum && self.views.is_none()).then(|| plan.public_checksum(now));
         let server_time_us = self.epoch.elapsed().as_micros() as u64;
         self.cache.clear();
         let (max_lag, lagging_every) = (
@@ -587,6 +623,43 @@ impl Room {
             }
             // The client's acked ticks, if the ring still holds them; else a full snapshot.
             let (acked, acked2) = m.outbox.acked_pair();
+            if let Some(v) = &mut self.views {
+                let placed = v.placements.get(tick).expect("just placed");
+                let own_cell = placed.cell(now, m.player);
+                let base = acked.filter(|&a| a != tick).and_then(|a| {
+                    let cell = m.seen.iter().rev().find(|(t, _)| *t == a)?.1;
+                    Some((a, self.history.get(a)?, v.placements.get(a)?, cell))
+                });
+                let header = SnapshotHeader {
+                    tick,
+                    baseline: base.map(|b| b.0),
+                    baseline2: None,
+                    input_seq: m.applied_seq,
+                    server_time_us,
+                    checksum: None,
+                };
+                let snapshot = ViewSnapshot {
+                    plan,
+                    grid: &v.grid,
+                    now: (now, placed),
+                    base,
+                    own: m.player,
+                    own_cell,
+                    own_private: now
+                        .get(m.player)
+                        .and_then(|e| plan.types.get(usize::from(e.ty)))
+                        .is_some_and(|t| !t.owner.is_empty()),
+                    checksum: self.cfg.checksum,
+                };
+                let msg = v.cache.client_snapshot(&snapshot, header);
+                if m.seen.len() >= self.cfg.history as usize {
+                    m.seen.pop_front();
+                }
+                m.seen.push_back((tick, own_cell));
+                m.outbox.put_snapshot(tick, msg);
+                m.last_put = tick;
+                continue;
+            }
             let base = acked
                 .filter(|&a| a != tick)
                 .and_then(|a| Some((a, self.history.get(a)?)));
@@ -659,7 +732,8 @@ impl Room {
         info.players = self.members.len() + self.detached.len();
         info.entities = self.game.entities();
         info.tick = self.tick;
-        info.encodes_per_tick = self.cache.encodes;
+        info.encodes_per_tick =
+            self.cache.encodes + self.views.as_ref().map_or(0, |v| v.cache.encodes);
         info.lagging_clients = self.lagging;
         info.stale_dropped = self
             .members
@@ -756,7 +830,7 @@ pub mod bench {
             }
             self.room.step(1.0 / 60.0);
             self.room.publish_snapshots();
-            self.room.cache.encodes
+            self.room.cache.encodes + self.room.views.as_ref().map_or(0, |v| v.cache.encodes)
         }
 
         /// Takes every client's pending snapshot (what the writers would do), returning bytes.
