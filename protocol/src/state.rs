@@ -354,6 +354,10 @@ impl std::ops::Add for ChecksumPart {
     }
 }
 
+/// Up to this many exact ops (types x `exact_width`) take the lanes (a game with more falls
+/// back to the field-by-field path).
+const MAX_LANE_OPS: usize = 64;
+
 /// What the encoder must write for one slot (`Plan::scan`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum Slot {
@@ -824,17 +828,11 @@ impl Plan {
     /// never predicted themselves, so each read sees the baseline); `W` is `exact_width`.
     /// False when some prediction left the `i32` range: `out` then holds wrapped values.
     fn predict_lanes<const W: usize>(&self, ticks: i64, out: &mut StateTable) -> bool {
-        /// Up to this many ops per table take the fast path (a game with more falls back).
-        const MAX_OPS: usize = 64;
         let known = self.types.len();
-        if known * W > MAX_OPS {
+        if known * W > MAX_LANE_OPS {
             return false;
         }
-        // Each op's velocity multiplier for this span, once per table rather than per entity.
-        let mut scaled = [0i64; MAX_OPS];
-        for (k, &(_, _, num)) in scaled.iter_mut().zip(&self.lanes.exact) {
-            *k = num.wrapping_mul(ticks);
-        }
+        let scaled = self.scaled(ticks);
         let mut wrapped = false;
         let (meta, values, stride) = out.raw_mut();
         for (m, cells) in meta.iter().zip(values.chunks_exact_mut(stride)) {
@@ -898,13 +896,9 @@ impl Plan {
         s: usize,
         visit: &mut dyn FnMut(u32, Slot),
     ) {
-        const MAX_OPS: usize = 64;
         let known = self.types.len();
-        let lanes = use_lanes && known * W <= MAX_OPS;
-        let mut scaled = [0i64; MAX_OPS];
-        for (k, &(_, _, num)) in scaled.iter_mut().zip(&self.lanes.exact) {
-            *k = num.wrapping_mul(ticks);
-        }
+        let lanes = use_lanes && known * W <= MAX_LANE_OPS;
+        let scaled = self.scaled(ticks);
         let slots = base.meta.len().max(now.meta.len());
         for i in 0..slots {
             let bm = base.meta.get(i).copied().unwrap_or_default();
@@ -943,7 +937,7 @@ impl Plan {
         s: usize,
         b: &[i32],
         n: &[i32],
-        scaled: &[i64; 64],
+        scaled: &[i64; MAX_LANE_OPS],
     ) -> Option<u32> {
         // Unpredicted cells compare as they are, predicted ones against their prediction.
         let plain = &self.lanes.plain_mask[ty * s..][..s];
@@ -963,6 +957,16 @@ impl Plan {
             diff |= (p as i32 ^ n[f]) as u32 & live;
         }
         (!wrapped).then_some(diff)
+    }
+
+    /// Each exact op's velocity multiplier for a span of `ticks`, once per table rather than
+    /// per entity.
+    pub(crate) fn scaled(&self, ticks: i64) -> [i64; MAX_LANE_OPS] {
+        let mut scaled = [0i64; MAX_LANE_OPS];
+        for (k, &(_, _, num)) in scaled.iter_mut().zip(&self.lanes.exact) {
+            *k = num.wrapping_mul(ticks);
+        }
+        scaled
     }
 
     /// Whether some type has public predictions beyond `exact_public`.

@@ -57,6 +57,39 @@ pub struct Encoder {
     base_buf: Vec<i32>,
 }
 
+/// Which entities of a table are off their prediction from a baseline, judged once per
+/// (baseline, tick) for the whole table, so that each part built against that baseline only
+/// looks at the entities it has to write (`Encoder::part`).
+#[derive(Clone, Debug, Default)]
+pub struct Verdicts(Vec<u8>);
+
+/// `Verdicts` codes: on its prediction (or nothing to say), must be written, or must be
+/// compared field by field.
+const ON_TRACK: u8 = 0;
+const DIFFERS: u8 = 1;
+const CHECK: u8 = 2;
+
+impl Verdicts {
+    /// Judges every slot of `now` against `base`, `ticks` apart.
+    pub fn judge(&mut self, plan: &Plan, base: &StateTable, now: &StateTable, ticks: i64) {
+        let v = &mut self.0;
+        v.clear();
+        v.resize(base.slot_count().max(now.slot_count()), ON_TRACK);
+        plan.scan(base, now, ticks, |i, slot| {
+            v[i as usize] = match slot {
+                Slot::Differs => DIFFERS,
+                // Spawns and despawns depend on the part: a part compares the entities it
+                // holds at both ticks, and those are the same entity.
+                _ => CHECK,
+            };
+        });
+    }
+
+    fn get(&self, i: u32) -> u8 {
+        self.0.get(i as usize).copied().unwrap_or(CHECK)
+    }
+}
+
 /// One part of a delta: its despawn, spawn and update lists, each with its count. Built by
 /// `Encoder::part`; a client's delta is `write_parts` of the parts it sees (then its private
 /// section).
@@ -351,10 +384,11 @@ impl Encoder {
     /// spawned (it entered), one in both updated against its prediction. Parts must not share
     /// an entity at either tick. The second baseline is not used: it would depend on what the
     /// client saw at that tick too.
+    /// `verdicts`: `Verdicts::judge` of `now` against the baseline's table.
     pub fn part(
         &mut self,
         plan: &Plan,
-        base: Option<(&StateTable, u32, &[u32])>,
+        base: Option<(&StateTable, u32, &[u32], &Verdicts)>,
         now: &StateTable,
         now_slots: &[u32],
         tick: u32,
@@ -362,7 +396,8 @@ impl Encoder {
     ) {
         self.lists.clear();
         let empty = StateTable::new(plan.stride);
-        let (bt, base_tick, base_slots) = base.unwrap_or((&empty, tick, &[]));
+        let none = Verdicts::default();
+        let (bt, base_tick, base_slots, verdicts) = base.unwrap_or((&empty, tick, &[], &none));
         let baseline = Baseline {
             table: bt,
             tick: base_tick,
@@ -380,6 +415,11 @@ impl Encoder {
                 (None, Some(&&y)) => (y, false, n.next().is_some()),
                 (None, None) => break,
             };
+            // In the part at both ticks and on its prediction: the same entity (the verdict
+            // would say otherwise), nothing to write, and no need to touch the tables.
+            if was && is && verdicts.get(i) == ON_TRACK {
+                continue;
+            }
             let slot = match (
                 was.then(|| bt.at(i)).flatten(),
                 is.then(|| now.at(i)).flatten(),
@@ -387,6 +427,7 @@ impl Encoder {
                 (Some(_), None) => Slot::Gone,
                 (None, Some(_)) => Slot::New,
                 (Some(x), Some(y)) if x.id != y.id || x.ty != y.ty => Slot::Replaced,
+                (Some(_), Some(_)) if verdicts.get(i) == DIFFERS => Slot::Differs,
                 (Some(_), Some(_)) => Slot::Check,
                 (None, None) => continue,
             };

@@ -10,7 +10,7 @@ use golden_files::view;
 use proptest::prelude::*;
 use protocol::StateTable;
 use protocol::state::ChecksumPart;
-use protocol::state_delta::{self, Baseline, Encoder, Part, write_parts};
+use protocol::state_delta::{self, Baseline, Encoder, Part, Verdicts, write_parts};
 use support::*;
 
 mod golden_files;
@@ -69,6 +69,9 @@ proptest! {
         // The server: one part per region the client sees now or saw, each of which it would
         // encode once for every client in the same case.
         let mut enc = Encoder::default();
+        let mut verdicts = Verdicts::default();
+        let ticks = i64::from(w.tick.wrapping_sub(w.tick1)).max(1);
+        verdicts.judge(&w.plan, &w.base, &w.now, ticks);
         let mut parts = Vec::new();
         for r in 0..REGIONS {
             let (was, is) = (saw[r as usize], sees[r as usize]);
@@ -77,7 +80,7 @@ proptest! {
             }
             let base_slots = slots_in(&w.base, &at_base, r);
             let now_slots = if is { slots_in(&w.now, &at_now, r) } else { Vec::new() };
-            let base = was.then_some((&w.base, w.tick1, base_slots.as_slice()));
+            let base = was.then_some((&w.base, w.tick1, base_slots.as_slice(), &verdicts));
             let mut part = Part::default();
             enc.part(&w.plan, base, &w.now, &now_slots, w.tick, &mut part);
             parts.push(part);

@@ -598,7 +598,7 @@ impl Room {
         let plan = self.game.plan();
         if let Some(v) = &mut self.views {
             v.placements.record(&v.grid, tick, now);
-            v.cache.clear();
+            v.cache.start(tick);
         }
         let public = (self.cfg.checksum && self.views.is_none()).then(|| plan.public_checksum(now));
         let server_time_us = self.epoch.elapsed().as_micros() as u64;

@@ -8,17 +8,17 @@
 //! cells' checksum parts, also computed once per cell. So the work per tick grows with the
 //! cells and baselines in use, not with clients x entities.
 
-use std::collections::HashMap;
-
 use bytes::Bytes;
 use protocol::schema::{Coding, Descriptor};
 use protocol::state::ChecksumPart;
-use protocol::state_delta::{Baseline, Encoder, Part, write_parts};
+use protocol::state_delta::{Baseline, Encoder, Part, Verdicts, write_parts};
 use protocol::{EntityId, Plan, SnapshotHeader, StateTable, codec};
 
 use crate::game::View;
 use crate::outbox::SnapshotMsg;
 
+/// A grid has at most this many cells a side.
+const MAX_CELLS_PER_SIDE: u32 = 256;
 /// The cell of entities that have no position: everyone sees it.
 pub const GLOBAL: u32 = u32::MAX - 1;
 /// No entity in the slot.
@@ -77,8 +77,13 @@ impl Grid {
         if place.iter().all(Option::is_none) || cell.is_nan() || cell <= 0.0 {
             return None;
         }
-        // Bounded: a radius tiny against the world would make a huge grid.
-        let span = |a: f64, b: f64| ((b - a) / cell).ceil().clamp(1.0, 4096.0) as u32;
+        // Bounded: a radius tiny against the world would make a huge grid; cells then grow.
+        let cell = cell.max((hi.0 - lo.0).max(hi.1 - lo.1) / f64::from(MAX_CELLS_PER_SIDE));
+        let span = |a: f64, b: f64| {
+            ((b - a) / cell)
+                .ceil()
+                .clamp(1.0, f64::from(MAX_CELLS_PER_SIDE)) as u32
+        };
         Some(Grid {
             place,
             origin: lo,
@@ -101,6 +106,15 @@ impl Grid {
             at(values[*y], self.origin.1, self.rows),
         );
         cy * self.cols + cx
+    }
+
+    /// Where `cell` (or `GLOBAL`, last) is kept in per-cell storage.
+    fn index(&self, cell: u32) -> usize {
+        if cell == GLOBAL {
+            (self.cols * self.rows) as usize
+        } else {
+            cell as usize
+        }
     }
 
     /// The cells a player in `cell` sees, ascending, then `GLOBAL`.
@@ -192,22 +206,33 @@ impl Placements {
 /// What one (cell, baseline) part is: the cell's entities now against the baseline's, now's
 /// against nothing (a cell new to the client), or the baseline's against nothing now (a cell
 /// the client no longer sees).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 struct PartKey {
     cell: u32,
     base: Option<u32>,
     now: bool,
 }
 
-/// The parts and checksum parts of the current tick, each built once.
+/// A part built for `tick` (older ones are spare buffers).
+struct Built {
+    tick: u32,
+    base: Option<u32>,
+    now: bool,
+    part: Part,
+}
+
+/// The parts and checksum parts of the current tick, each built once, kept per cell.
 #[derive(Default)]
 pub struct ViewCache {
-    parts: HashMap<PartKey, Part>,
-    sums: HashMap<u32, ChecksumPart>,
+    tick: u32,
+    parts: Vec<Vec<Built>>,
+    /// Per baseline in use this tick: which entities are off their prediction from it.
+    verdicts: Vec<(u32, u32, Verdicts)>,
+    sums: Vec<Option<(u32, ChecksumPart)>>,
     encoder: Encoder,
     seen_now: Vec<u32>,
     seen_base: Vec<u32>,
-    keys: Vec<PartKey>,
+    keys: Vec<(PartKey, usize)>,
     private: Vec<u8>,
     /// Parts encoded this tick.
     pub encodes: usize,
@@ -228,11 +253,94 @@ pub struct ViewSnapshot<'a> {
 }
 
 impl ViewCache {
-    /// Starts a new tick.
-    pub fn clear(&mut self) {
-        self.parts.clear();
-        self.sums.clear();
+    /// Starts tick `tick` (what earlier ticks built is stale from now on).
+    pub fn start(&mut self, tick: u32) {
+        self.tick = tick;
         self.encodes = 0;
+    }
+
+    /// The built part for `key` this tick: its place in `parts[cell]`, built now if need be.
+    fn part(&mut self, s: &ViewSnapshot<'_>, key: PartKey) -> usize {
+        let (now, placed) = s.now;
+        let (tick, cell) = (self.tick, s.grid.index(key.cell));
+        if self.parts.len() <= cell {
+            self.parts.resize_with(cell + 1, Vec::new);
+        }
+        let built = &mut self.parts[cell];
+        if let Some(i) = built
+            .iter()
+            .position(|b| b.tick == tick && b.base == key.base && b.now == key.now)
+        {
+            return i;
+        }
+        // Reuse a stale entry's buffers.
+        let i = match built.iter().position(|b| b.tick != tick) {
+            Some(i) => i,
+            None => {
+                built.push(Built {
+                    tick,
+                    base: None,
+                    now: false,
+                    part: Part::default(),
+                });
+                built.len() - 1
+            }
+        };
+        let v = key.base.map(|b| self.verdicts(s, b));
+        let base = key.base.zip(v).and_then(|(b, v)| {
+            let (_, table, placed_then, _) = s.base.filter(|x| x.0 == b)?;
+            Some((table, b, placed_then.slots(key.cell), &self.verdicts[v].2))
+        });
+        let now_slots = if key.now { placed.slots(key.cell) } else { &[] };
+        let entry = &mut self.parts[cell][i];
+        (entry.tick, entry.base, entry.now) = (tick, key.base, key.now);
+        self.encoder
+            .part(s.plan, base, now, now_slots, tick, &mut entry.part);
+        self.encodes += 1;
+        i
+    }
+
+    /// Where the verdicts of this tick against baseline `b` are, judged now if need be.
+    fn verdicts(&mut self, s: &ViewSnapshot<'_>, b: u32) -> usize {
+        let tick = self.tick;
+        if let Some(i) = self
+            .verdicts
+            .iter()
+            .position(|(t, base, _)| *t == tick && *base == b)
+        {
+            return i;
+        }
+        let i = match self.verdicts.iter().position(|(t, _, _)| *t != tick) {
+            Some(i) => i,
+            None => {
+                self.verdicts.push((tick, b, Verdicts::default()));
+                self.verdicts.len() - 1
+            }
+        };
+        if let Some((_, table, _, _)) = s.base.filter(|x| x.0 == b) {
+            let ticks = i64::from(tick.wrapping_sub(b)).max(1);
+            let entry = &mut self.verdicts[i];
+            (entry.0, entry.1) = (tick, b);
+            entry.2.judge(s.plan, table, s.now.0, ticks);
+        }
+        i
+    }
+
+    /// The checksum part of `cell` now, summed once per tick.
+    fn sum(&mut self, s: &ViewSnapshot<'_>, cell: u32) -> ChecksumPart {
+        let (now, placed) = s.now;
+        let i = s.grid.index(cell);
+        if self.sums.len() <= i {
+            self.sums.resize(i + 1, None);
+        }
+        match self.sums[i] {
+            Some((t, sum)) if t == self.tick => sum,
+            _ => {
+                let sum = s.plan.checksum_part(now, placed.slots(cell));
+                self.sums[i] = Some((self.tick, sum));
+                sum
+            }
+        }
     }
 
     /// The snapshot message for one client: `header` with its checksum filled in, then its
@@ -242,7 +350,7 @@ impl ViewCache {
         s: &ViewSnapshot<'_>,
         mut header: SnapshotHeader,
     ) -> SnapshotMsg {
-        let (now, placed) = s.now;
+        let (now, _) = s.now;
         let tick = header.tick;
         s.grid.seen_from(s.own_cell, &mut self.seen_now);
         match s.base {
@@ -253,46 +361,33 @@ impl ViewCache {
         // only then, emptied.
         self.keys.clear();
         let base_tick = s.base.map(|b| b.0);
-        for &cell in &self.seen_now {
+        for n in 0..self.seen_now.len() {
+            let cell = self.seen_now[n];
             let was = self.seen_base.contains(&cell);
-            self.keys.push(PartKey {
+            let key = PartKey {
                 cell,
                 base: base_tick.filter(|_| was),
                 now: true,
-            });
+            };
+            let i = self.part(s, key);
+            self.keys.push((key, i));
         }
-        for &cell in &self.seen_base {
+        for n in 0..self.seen_base.len() {
+            let cell = self.seen_base[n];
             if !self.seen_now.contains(&cell) {
-                self.keys.push(PartKey {
+                let key = PartKey {
                     cell,
                     base: base_tick,
                     now: false,
-                });
+                };
+                let i = self.part(s, key);
+                self.keys.push((key, i));
             }
-        }
-        for &key in &self.keys {
-            if self.parts.contains_key(&key) {
-                continue;
-            }
-            let base = key.base.and_then(|b| {
-                let (_, table, placed_then, _) = s.base.filter(|x| x.0 == b)?;
-                Some((table, b, placed_then.slots(key.cell)))
-            });
-            let now_slots = if key.now { placed.slots(key.cell) } else { &[] };
-            let mut part = Part::default();
-            self.encoder
-                .part(s.plan, base, now, now_slots, tick, &mut part);
-            self.encodes += 1;
-            self.parts.insert(key, part);
         }
         if s.checksum {
             let mut sum = ChecksumPart::default();
-            for &cell in &self.seen_now {
-                sum = sum
-                    + *self
-                        .sums
-                        .entry(cell)
-                        .or_insert_with(|| s.plan.checksum_part(now, placed.slots(cell)));
+            for n in 0..self.seen_now.len() {
+                sum = sum + self.sum(s, self.seen_now[n]);
             }
             header.checksum =
                 Some(s.plan.public_checksum_of([sum]) ^ s.plan.owner_checksum(now, Some(s.own)));
@@ -300,7 +395,14 @@ impl ViewCache {
         let mut own = Vec::with_capacity(64);
         codec::encode_snapshot_header(&header, &mut own);
         let head_len = own.len();
-        write_parts(self.keys.iter().map(|k| &self.parts[k]), &mut own);
+        let parts = &self.parts;
+        let grid = s.grid;
+        write_parts(
+            self.keys
+                .iter()
+                .map(|(k, i)| &parts[grid.index(k.cell)][*i].part),
+            &mut own,
+        );
         if s.own_private {
             let base = s.base.map(|(tick, table, _, _)| Baseline {
                 table,
