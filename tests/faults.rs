@@ -103,14 +103,40 @@ async fn a_dropped_client_resumes_its_player_within_the_grace() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_resume_before_the_old_connection_dropped_takes_the_player_over() {
-    let server = start_server(|c| c.npcs = 10).await;
+    let server = start_server(|c| {
+        c.npcs = 10;
+        c.resume_takeover_after = Duration::from_millis(300);
+    })
+    .await;
     let addr = server.local_addr();
     let (mut watcher, _) = connect(addr, "arena", "watcher").await;
     // The old connection is still up as far as the server can tell (a phone that changed
     // networks leaves such a socket behind), and its client resumes on a new one.
     let (mut old, welcome) = connect(addr, "arena", "ann").await;
+    // While the old connection is heard from (it acks), a resume is refused: whoever else
+    // holds the token cannot kick a live player.
+    recv_until(&mut old, "a snapshot acked", |_, m| {
+        matches!(m, Received::Snapshot { .. })
+    })
+    .await;
     let o = resuming(addr, "ann", welcome.resume_token.clone());
-    let (mut new, again) = Client::connect(o).await.expect("takes the player over");
+    assert_eq!(
+        refused_with(o).await,
+        Some(codes::BAD_RESUME),
+        "a live player stays"
+    );
+    // Once it has gone silent (this client no longer reads, so no longer acks), it is.
+    let (mut new, again) = bounded("taken over", async {
+        loop {
+            let o = resuming(addr, "ann", welcome.resume_token.clone());
+            if let Ok(taken) = Client::connect(o).await {
+                return taken;
+            }
+            // Polled, like `poll_until`: the silence is the server's to judge.
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    })
+    .await;
     assert_eq!(again.player, welcome.player, "the same entity");
     let ended = bounded("the old connection closes", async {
         loop {

@@ -145,6 +145,12 @@ pub struct Config {
     #[arg(long, env = "TICKSYNC_RESUME_GRACE", default_value = "10s", value_parser = humantime::parse_duration)]
     pub resume_grace: Duration,
 
+    /// A resume whose player is still connected takes it over only if that connection has
+    /// been silent this long (a client reconnecting from a new network); otherwise it is
+    /// refused (4007), so a live player cannot be kicked by whoever else holds its token.
+    #[arg(long, env = "TICKSYNC_RESUME_TAKEOVER_AFTER", default_value = "1s", value_parser = humantime::parse_duration)]
+    pub resume_takeover_after: Duration,
+
     /// Secret for join tokens. When set, every `Hello` needs a token minted with it for its
     /// room and player name (docs/security.md); when unset, the server is open.
     #[arg(long, env = "TICKSYNC_JOIN_SECRET", hide_env_values = true)]

@@ -430,16 +430,19 @@ impl Room {
     ) -> Result<EntityId, Rejection> {
         let matches = |m: &Member| m.resume_token == token && m.name == name;
         let detached = self.detached.iter().position(|d| matches(&d.member));
+        // A connected player is taken over only once its connection has gone silent: a live
+        // one is not kicked by whoever else holds its token.
+        let quiet = self.cfg.resume_takeover_after;
         let connected = self
             .members
             .iter()
-            .find(|(_, m)| matches(m))
+            .find(|(_, m)| matches(m) && m.outbox.silent_for() >= quiet)
             .map(|(conn, _)| *conn);
         let (mut member, was_detached) = match (detached, connected) {
             (Some(i), _) => (self.detached.swap_remove(i).member, true),
-            // Still connected as far as the room knows: its client reconnected before the old
-            // connection's drop showed (a phone changing networks). The new connection takes
-            // the player over, and the old one is closed.
+            // Still connected as far as the room knows, but silent: its client reconnected
+            // before the old connection's drop showed (a phone changing networks). The new
+            // connection takes the player over, and the old one is closed.
             (None, Some(old)) => {
                 let m = self.members.remove(&old).expect("found just now");
                 m.outbox
@@ -447,9 +450,14 @@ impl Room {
                 (m, false)
             }
             (None, None) => {
+                let reason = if self.members.values().any(matches) {
+                    "resume token of a player still connected"
+                } else {
+                    "unknown or expired resume token"
+                };
                 return Err(Rejection {
                     code: codes::BAD_RESUME,
-                    reason: "unknown or expired resume token".into(),
+                    reason: reason.into(),
                 });
             }
         };
