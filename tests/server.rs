@@ -181,14 +181,15 @@ async fn a_client_that_stops_reading_slows_no_one() {
         "stale snapshots were replaced, not queued"
     );
     // The pending-snapshot count can never pass one (it is a slot): what shows that nothing
-    // queued for the stalled client is that most of the stall's ~300 snapshots were replaced,
-    // and its reliable queue stayed empty.
+    // queued for the stalled client is that most of what it was handed in the stall was
+    // replaced, and its reliable queue stayed empty. Its ack soon leaves the history, so it
+    // is handed full snapshots at `--full-rate` (15 a second): some 75 in 5 s.
     eprintln!(
         "stalled client: {} stale of {} ticks",
         me.stale_dropped, room.tick
     );
     assert!(
-        me.stale_dropped >= 150,
+        me.stale_dropped >= 40,
         "only {} snapshots replaced in a 5 s stall",
         me.stale_dropped
     );

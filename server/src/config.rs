@@ -35,6 +35,12 @@ pub struct Config {
     #[arg(long, env = "TICKSYNC_LAGGING_RATE", default_value_t = 15, value_parser = clap::value_parser!(u16).range(1..))]
     pub lagging_rate: u16,
 
+    /// Full snapshots per second, at most, for a client without a usable baseline (it never
+    /// acked, or its ack left the history); the first goes out at once. A client that acks
+    /// gets deltas every tick.
+    #[arg(long, env = "TICKSYNC_FULL_RATE", default_value_t = 15, value_parser = clap::value_parser!(u16).range(1..))]
+    pub full_rate: u16,
+
     /// The game of new rooms whose `Hello` names none (browser: `?game=NAME`).
     #[arg(long, env = "TICKSYNC_GAME", default_value = "arena")]
     pub game: String,
@@ -202,8 +208,17 @@ impl Config {
 
     /// Ticks between two snapshots for a client that is behind (`--lagging-rate`).
     pub fn lagging_interval_ticks(&self) -> u32 {
-        u32::from(self.tick_rate)
-            .div_ceil(u32::from(self.lagging_rate.max(1)))
+        Self::interval(self.tick_rate, self.lagging_rate)
+    }
+
+    /// Ticks between two full snapshots for a client without a baseline (`--full-rate`).
+    pub fn full_interval_ticks(&self) -> u32 {
+        Self::interval(self.tick_rate, self.full_rate)
+    }
+
+    fn interval(tick_rate: u16, per_sec: u16) -> u32 {
+        u32::from(tick_rate)
+            .div_ceil(u32::from(per_sec.max(1)))
             .max(1)
     }
 }

@@ -107,6 +107,8 @@ struct Member {
     /// The tick of the newest snapshot handed to its outbox.
     last_put: u32,
     lag_floor: LagFloor,
+    /// The tick of the newest full snapshot it was sent (`--full-rate`).
+    last_full: Option<u32>,
     /// Under views: the cell its player was in at each tick it was sent, newest last.
     seen: std::collections::VecDeque<(u32, Option<u32>)>,
 }
@@ -414,6 +416,7 @@ impl Room {
             applied_seq: 0,
             last_put: 0,
             lag_floor: LagFloor::default(),
+            last_full: None,
             seen: Default::default(),
         };
         self.seat(conn, member);
@@ -469,6 +472,7 @@ impl Room {
         member.last_put = 0;
         member.lag_floor = LagFloor::default();
         member.seen.clear();
+        member.last_full = None;
         let id = member.player;
         if was_detached {
             self.game.rejoined(id);
@@ -611,9 +615,10 @@ impl Room {
         let public = (self.cfg.checksum && self.views.is_none()).then(|| plan.public_checksum(now));
         let server_time_us = self.epoch.elapsed().as_micros() as u64;
         self.cache.clear();
-        let (max_lag, lagging_every) = (
+        let (max_lag, lagging_every, full_every) = (
             self.cfg.max_ack_lag_ticks(),
             self.cfg.lagging_interval_ticks(),
+            self.cfg.full_interval_ticks(),
         );
         self.lagging = 0;
         for m in self.members.values_mut() {
@@ -629,8 +634,19 @@ impl Room {
                     continue;
                 }
             }
-            // The client's acked ticks, if the ring still holds them; else a full snapshot.
+            // The client's acked ticks, if the ring still holds them; else a full snapshot,
+            // at most `--full-rate` a second (a client that never acks gets few).
             let (acked, acked2) = m.outbox.acked_pair();
+            let usable = acked.filter(|&a| a != tick && self.history.get(a).is_some());
+            if usable.is_none() {
+                if m.last_full
+                    .is_some_and(|t| tick.wrapping_sub(t) < full_every)
+                {
+                    self.rooms.snapshots_throttled.inc();
+                    continue;
+                }
+                m.last_full = Some(tick);
+            }
             if let Some(v) = &mut self.views {
                 let placed = v.placements.get(tick).expect("just placed");
                 let own_cell = placed.cell(now, m.player);
