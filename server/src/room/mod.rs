@@ -109,6 +109,9 @@ struct Member {
     lag_floor: LagFloor,
     /// The tick of the newest full snapshot it was sent (`--full-rate`).
     last_full: Option<u32>,
+    /// Snapshots handed to its outbox since tick `counting_since`, for its send rate.
+    puts: u32,
+    counting_since: Option<u32>,
     /// Under views: the cell its player was in at each tick it was sent, newest last.
     seen: std::collections::VecDeque<(u32, Option<u32>)>,
 }
@@ -417,6 +420,8 @@ impl Room {
             last_put: 0,
             lag_floor: LagFloor::default(),
             last_full: None,
+            puts: 0,
+            counting_since: None,
             seen: Default::default(),
         };
         self.seat(conn, member);
@@ -473,6 +478,7 @@ impl Room {
         member.lag_floor = LagFloor::default();
         member.seen.clear();
         member.last_full = None;
+        (member.puts, member.counting_since) = (0, None);
         let id = member.player;
         if was_detached {
             self.game.rejoined(id);
@@ -682,6 +688,8 @@ impl Room {
                 m.seen.push_back((tick, own_cell));
                 m.outbox.put_snapshot(tick, msg);
                 m.last_put = tick;
+                m.puts += 1;
+                m.puts += 1;
                 continue;
             }
             let base = acked
@@ -720,6 +728,7 @@ impl Room {
             );
             m.outbox.put_snapshot(tick, bytes);
             m.last_put = tick;
+            m.puts += 1;
         }
     }
 
@@ -750,8 +759,24 @@ impl Room {
         }
     }
 
-    fn publish_info(&self) {
+    fn publish_info(&mut self) {
+        let (tick, rate) = (self.tick, f64::from(self.cfg.tick_rate));
+        // Each client's send rate since the last report; clients counted for too short a
+        // time (they just joined) are left out.
+        let mut rates: Vec<f64> = Vec::with_capacity(self.members.len());
+        for m in self.members.values_mut() {
+            let span = m.counting_since.map(|t| tick.wrapping_sub(t));
+            if let Some(span) = span.filter(|&s| s >= 15) {
+                rates.push(f64::from(m.puts) * rate / f64::from(span));
+            }
+            (m.puts, m.counting_since) = (0, Some(tick));
+        }
+        rates.sort_by(f64::total_cmp);
         let mut info = self.info.lock().unwrap_or_else(|e| e.into_inner());
+        info.send_rate_min = rates.first().map(|r| (r * 10.0).round() / 10.0);
+        info.send_rate_p50 = rates
+            .get(rates.len() / 2)
+            .map(|r| (r * 10.0).round() / 10.0);
         self.stats.fill(&mut info);
         info.players = self.members.len() + self.detached.len();
         info.entities = self.game.entities();

@@ -26,6 +26,10 @@ pub struct RoomInfo {
     /// Clients behind at the last tick: their acks lag what they were sent by more than
     /// `--max-ack-lag`, so they get `--lagging-rate` snapshots a second.
     pub lagging_clients: usize,
+    /// Snapshots handed to each client per second over the last half second: the median
+    /// client's and the slowest's (`None`: no client counted yet).
+    pub send_rate_p50: Option<f64>,
+    pub send_rate_min: Option<f64>,
 }
 
 /// Durations of the last `WINDOW` ticks.
