@@ -52,6 +52,9 @@ pub struct TableRing {
     capacity: usize,
     /// The newest tick dropped for capacity rather than by the baseline rule.
     evicted_through: Option<u32>,
+    /// `apply_shared` lookups, and those that found another client's table.
+    shared_lookups: u64,
+    shared_hits: u64,
 }
 
 impl Default for TableRing {
@@ -68,7 +71,14 @@ impl TableRing {
             spare: Vec::with_capacity(capacity + 1),
             capacity,
             evicted_through: None,
+            shared_lookups: 0,
+            shared_hits: 0,
         }
+    }
+
+    /// How many `apply_shared` lookups found another client's table, of how many.
+    pub fn shared_counts(&self) -> (u64, u64) {
+        (self.shared_hits, self.shared_lookups)
     }
 
     pub fn len(&self) -> usize {
@@ -244,7 +254,9 @@ impl TableRing {
             base: first.map(|(i, _)| self.tables[i].1.clone()),
             base2: second.map(|(j, _)| self.tables[j].1.clone()),
         };
+        self.shared_lookups += 1;
         if let Some(hit) = cache.get(&key, delta) {
+            self.shared_hits += 1;
             return Some(hit);
         }
         let table = self
