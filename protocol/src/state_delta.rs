@@ -99,6 +99,17 @@ pub struct Part {
     pub counts: DeltaCounts,
 }
 
+impl Part {
+    /// Its bytes on the wire.
+    pub fn len(&self) -> usize {
+        self.lists.iter().map(Vec::len).sum()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
 /// Writes the parts of a delta: their count, every part's despawns, every part's spawns,
 /// every part's updates.
 pub fn write_parts<'a>(parts: impl Iterator<Item = &'a Part> + Clone, out: &mut Vec<u8>) {

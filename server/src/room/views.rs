@@ -392,11 +392,17 @@ impl ViewCache {
             header.checksum =
                 Some(s.plan.public_checksum_of([sum]) ^ s.plan.owner_checksum(now, Some(s.own)));
         }
-        let mut own = Vec::with_capacity(64);
-        codec::encode_snapshot_header(&header, &mut own);
-        let head_len = own.len();
         let parts = &self.parts;
         let grid = s.grid;
+        // Header, part count, parts and private section in one allocation.
+        let size: usize = self
+            .keys
+            .iter()
+            .map(|(k, i)| parts[grid.index(k.cell)][*i].part.len())
+            .sum();
+        let mut own = Vec::with_capacity(size + 96);
+        codec::encode_snapshot_header(&header, &mut own);
+        let head_len = own.len();
         write_parts(
             self.keys
                 .iter()
