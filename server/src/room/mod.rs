@@ -816,7 +816,12 @@ pub mod bench {
     impl BenchRoom {
         /// A room of `game` (from `games`) with `clients` joined players.
         pub fn new(games: &crate::game::Games, game: &str, clients: usize) -> Self {
-            let cfg = Arc::new(Config::default());
+            // Every client is sent every tick, so the ticks the bench acks were all sent (a
+            // throttled full snapshot would leave its ack pointing at a tick never sent).
+            let cfg = Arc::new(Config {
+                full_rate: Config::default().tick_rate,
+                ..Config::default()
+            });
             let stop = tokio_util::sync::CancellationToken::new();
             let throttled = Default::default();
             let rooms = Rooms::new(cfg.clone(), games.clone(), Instant::now(), stop, throttled);
