@@ -71,6 +71,21 @@ async fn a_client_holds_only_what_is_near_its_player() {
         while let Ok(Ok(_)) = tokio::time::timeout(Duration::ZERO, b.recv()).await {}
     }
     assert!(verified > 60, "{verified} snapshots verified");
+    // `/rooms` counts each client's snapshots once: at most one a tick.
+    let rate = bounded("a send rate in /rooms", async {
+        loop {
+            let (_, rooms) = http_get(server.local_addr(), "/rooms").await;
+            let rooms: serde_json::Value = serde_json::from_str(&rooms).unwrap();
+            if let Some(r) = rooms[0]["send_rate_p50"].as_f64() {
+                return r;
+            }
+            // Keep both clients reading while /rooms refreshes (twice a second).
+            let _ = bounded("a snapshot", a.recv()).await;
+            let _ = bounded("a snapshot", b.recv()).await;
+        }
+    })
+    .await;
+    assert!(rate <= 61.0, "send rate {rate} a second at 60 Hz");
     let (fewest, most) = (held.iter().min().unwrap(), held.iter().max().unwrap());
     assert!(
         *most < 402,
@@ -93,5 +108,25 @@ async fn bots_verify_every_snapshot_of_a_game_with_views() {
     assert_eq!((report.checksum_mismatches, report.protocol_errors), (0, 0));
     let rate = report.snapshots_per_sec_p50.expect("measured");
     assert!(rate >= 40.0, "median {rate:.1} snapshots/s");
+    server.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_view_radius_of_0_shows_everything() {
+    let server = start_server_with(
+        |c| {
+            c.game = GAME.into();
+            c.view_radius = Some(0.0);
+        },
+        near_game,
+    )
+    .await;
+    let (mut a, _) = connect(server.local_addr(), "arena", "ann").await;
+    // 400 NPCs and ann: the whole world, whatever the game's own radius.
+    recv_until(&mut a, "the whole world", |c, _| {
+        c.latest().is_some_and(|(_, t)| t.len() == 401)
+    })
+    .await;
+    a.close().await;
     server.shutdown().await;
 }

@@ -84,7 +84,8 @@ pub struct Args {
     pub allow_remote: bool,
 }
 
-fn parse_duration(s: &str) -> Result<Duration, String> {
+/// A duration like `30s`, `500ms` or `2m`, with a clear error otherwise.
+pub fn parse_duration(s: &str) -> Result<Duration, String> {
     humantime::parse_duration(s).map_err(|e| format!("{s:?}: {e} (try 30s, 500ms, 2m)"))
 }
 

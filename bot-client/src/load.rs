@@ -104,6 +104,22 @@ impl LoadConfig {
     }
 }
 
+/// Waits up to `grace` for every task of `tasks` to finish, then aborts the rest. Returns
+/// what the finished ones returned (a panicked task leaves nothing) and whether all finished.
+pub async fn collect_within<T: 'static>(tasks: &mut JoinSet<T>, grace: Duration) -> (Vec<T>, bool) {
+    let mut done = Vec::with_capacity(tasks.len());
+    let collect = async {
+        while let Some(finished) = tasks.join_next().await {
+            if let Ok(outcome) = finished {
+                done.push(outcome);
+            }
+        }
+    };
+    let all = tokio::time::timeout(grace, collect).await.is_ok();
+    tasks.abort_all();
+    (done, all)
+}
+
 /// Runs the bots until `ramp + duration` has passed or `interrupt` completes (Ctrl-C), then
 /// stops them and reports. `live` is updated while it runs.
 pub async fn run_load(
@@ -162,17 +178,8 @@ pub async fn run_load(
         });
     stop_tx.send_replace(true);
 
-    let mut outcomes = Vec::with_capacity(cfg.bots);
-    let collect = async {
-        while let Some(done) = bots.join_next().await {
-            // A panicked bot leaves no outcome and so counts as failed.
-            if let Ok(outcome) = done {
-                outcomes.push(outcome);
-            }
-        }
-    };
-    let stopped_in_time = tokio::time::timeout(STOP_GRACE, collect).await.is_ok();
-    bots.abort_all();
+    // A panicked bot leaves no outcome and so counts as failed.
+    let (outcomes, stopped_in_time) = collect_within(&mut bots, STOP_GRACE).await;
     let mut report = Report::from_outcomes(cfg.bots, cfg.ramp, measured, &outcomes);
     report.client_cpu_cores = cpu_cores.map(|c| (c * 1000.0).round() / 1000.0);
     report.client_peak_rss_mb = process::peak_rss_mb().map(f64::round);

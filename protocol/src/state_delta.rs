@@ -52,6 +52,8 @@ impl From<&'static str> for DeltaError {
 #[derive(Default)]
 pub struct Encoder {
     lists: Lists,
+    /// `shared`'s one part, kept so its buffers are reused.
+    whole: Part,
     scratch: Vec<u8>,
     entry: Vec<u8>,
     base_buf: Vec<i32>,
@@ -381,11 +383,10 @@ impl Encoder {
         });
         self.scratch = scratch;
         // One part: the whole world.
-        let mut part = Part::default();
-        self.lists.write(&mut part.lists);
-        part.counts = self.lists.counts;
-        write_parts(std::iter::once(&part), out);
-        part.counts
+        self.lists.write(&mut self.whole.lists);
+        self.whole.counts = self.lists.counts;
+        write_parts(std::iter::once(&self.whole), out);
+        self.whole.counts
     }
 
     /// One part of a delta from `base` (`None`: against nothing) to `now` at `tick`: the

@@ -29,7 +29,8 @@ pub struct Metrics {
     pub inputs_dropped: Counter,
     /// Inputs and actions refused because they do not fit the game's declaration, by kind.
     pub invalid_messages: Family<CodeLabel, Counter>,
-    /// Snapshots not sent to clients that were behind (`--max-ack-lag`).
+    /// Snapshots not sent to clients that were behind (`--max-ack-lag`) or had no baseline
+    /// (`--full-rate`).
     pub snapshots_throttled: Counter,
 }
 
@@ -90,7 +91,7 @@ impl Default for Metrics {
         );
         r.register(
             "snapshots_throttled",
-            "Snapshots not sent to clients whose acks lag too far behind what they were sent",
+            "Snapshots not sent to clients whose acks lag too far behind what they were sent, or full snapshots held back from clients without a baseline",
             m.snapshots_throttled.clone(),
         );
         m

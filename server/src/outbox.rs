@@ -188,7 +188,7 @@ impl Outbox {
 
     /// Ticks between the newest snapshot the writer took and the newest ack: snapshots in
     /// flight or waiting in the client's socket. 0 before the first ack or snapshot (a client
-    /// that never acks is not lagging: it gets full snapshots).
+    /// that never acks is not lagging: it gets full snapshots, at `--full-rate`).
     pub fn ack_lag(&self) -> u32 {
         match (self.taken_tick.load(Ordering::Relaxed), self.acked()) {
             (NO_ACK, _) | (_, None) => 0,

@@ -34,7 +34,8 @@ pub struct Rooms {
     pub(crate) epoch: Instant,
     /// Cancelled at server shutdown: every room closes its clients (1001) and stops.
     pub(crate) stop: CancellationToken,
-    /// Snapshots rooms did not send to clients that were behind (a `/metrics` counter).
+    /// Snapshots rooms held back from clients that were behind or had no baseline (a
+    /// `/metrics` counter).
     pub(crate) snapshots_throttled: Counter,
 }
 

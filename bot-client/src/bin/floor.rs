@@ -18,6 +18,8 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering::Relaxed};
 use std::time::Duration;
 
+use bot_client::cli::parse_duration;
+use bot_client::load::collect_within;
 use bot_client::process;
 use bot_client::report::percentile;
 use bytes::Bytes;
@@ -118,10 +120,6 @@ impl ClientsArgs {
         }
         Ok(())
     }
-}
-
-fn parse_duration(s: &str) -> Result<Duration, String> {
-    humantime::parse_duration(s).map_err(|e| format!("{s:?}: {e} (try 20s, 500ms, 2m)"))
 }
 
 /// `IP:PORT` or `localhost:PORT`, on this machine only: the floor is a local measurement and
@@ -344,17 +342,8 @@ async fn clients(args: ClientsArgs) -> serde_json::Value {
         .zip(process::cpu_seconds())
         .map(|(a, b)| round3((b - a) / measured.as_secs_f64().max(1e-3)));
 
-    let mut outcomes = Vec::with_capacity(args.clients as usize);
-    let collect = async {
-        while let Some(done) = tasks.join_next().await {
-            // A panicked client leaves no outcome and so counts as not connected.
-            if let Ok(outcome) = done {
-                outcomes.push(outcome);
-            }
-        }
-    };
-    let stopped_in_time = tokio::time::timeout(STOP_GRACE, collect).await.is_ok();
-    tasks.abort_all();
+    // A panicked client leaves no outcome and so counts as not connected.
+    let (outcomes, stopped_in_time) = collect_within(&mut tasks, STOP_GRACE).await;
 
     let connected = outcomes.iter().filter(|o| o.connected).count();
     let ended_early = outcomes.iter().filter(|o| o.ended_early).count();

@@ -35,8 +35,6 @@ use wire::{FrameReader, FrameWriter, Incoming, OP_BINARY, OP_CLOSE, OP_PONG, OP_
 const CLOSE_WAIT: Duration = Duration::from_secs(2);
 /// How long `connect` waits for the close frame that follows a `Reject`.
 const REJECT_CLOSE_WAIT: Duration = Duration::from_secs(1);
-/// Snapshots after which a client that rarely finds another's decoded table stops looking.
-const SHARING_TRIAL: u64 = 120;
 /// Inputs waiting for a snapshot that acks them. A server that never acks (or a client that
 /// sends much faster than the tick) loses the oldest samples rather than growing memory.
 const MAX_PENDING_INPUTS: usize = 1024;
@@ -413,12 +411,6 @@ impl Client {
         }
         self.newest_tick = Some(s.tick);
         self.stats.counters.snapshots += 1;
-        // Sharing only pays when other clients get the same bytes: under interest management
-        // each sees its own part of the world, and this client then decodes alone.
-        let (hits, lookups) = self.ring.shared_counts();
-        if lookups >= SHARING_TRIAL && hits * 10 < lookups {
-            self.decode_cache = None;
-        }
         self.record_input_latency(s.input_seq, at);
         if self.auto_ack {
             // Acks ride on inputs. No input since the previous snapshot means the client is

@@ -15,6 +15,8 @@ use protocol::{EntityId, Plan, SnapshotHeader, StateTable};
 
 use super::decode_cache::{DecodeCache, Decoded, Key};
 
+/// Shared lookups after which a client that rarely finds another's table stops looking.
+const SHARING_TRIAL: u64 = 120;
 /// How many tables a client keeps by default: about one second at 60 Hz, far more than the
 /// server's acked baseline ever lags on a working connection.
 pub const DEFAULT_RING_CAPACITY: usize = 64;
@@ -76,9 +78,11 @@ impl TableRing {
         }
     }
 
-    /// How many `apply_shared` lookups found another client's table, of how many.
-    pub fn shared_counts(&self) -> (u64, u64) {
-        (self.shared_hits, self.shared_lookups)
+    /// Whether sharing still pays: after `SHARING_TRIAL` lookups, only if at least one in ten
+    /// found another client's table. Under interest management every client sees its own part
+    /// of the world, and then decodes alone.
+    fn sharing_pays(&self) -> bool {
+        self.shared_lookups < SHARING_TRIAL || self.shared_hits * 10 >= self.shared_lookups
     }
 
     pub fn len(&self) -> usize {
@@ -172,7 +176,7 @@ impl TableRing {
             ),
         };
         // A table that holds no player's private values is the same for every client.
-        let decoded = match shared.filter(|_| !plan.has_private_fields()) {
+        let decoded = match shared.filter(|_| !plan.has_private_fields() && self.sharing_pays()) {
             Some((plan, cache)) => self.decode_shared(plan, cache, tick, first, second, delta),
             None => None,
         };
@@ -606,6 +610,21 @@ mod tests {
         // A delta that does not apply is each client's own error, as without the cache.
         let err = b.apply_shared(&plan, Some(OWN), &header(2, Some(1), None), &[0, 1], &cache);
         assert!(matches!(err, Err(RingError::BadDelta { tick: 2, .. })));
+    }
+
+    #[test]
+    fn a_client_that_never_finds_anothers_table_stops_looking() {
+        let cache = DecodeCache::default();
+        let plan = cache.plan(&descriptor(Visibility::Everyone));
+        let mut a = TableRing::new(8);
+        send_shared(&mut a, &plan, &cache, 1, None, &world(&[1]));
+        // Alone on the cache, every lookup misses (as under views, where every client's
+        // bytes differ): after the trial it decodes alone, with the same results.
+        for tick in 2..SHARING_TRIAL as u32 + 20 {
+            let now = world(&[tick as i32]);
+            send_shared(&mut a, &plan, &cache, tick, Some(tick - 1), &now);
+        }
+        assert_eq!(cache.counts(), (0, SHARING_TRIAL));
     }
 
     #[test]

@@ -643,8 +643,10 @@ impl Room {
             // The client's acked ticks, if the ring still holds them; else a full snapshot,
             // at most `--full-rate` a second (a client that never acks gets few).
             let (acked, acked2) = m.outbox.acked_pair();
-            let usable = acked.filter(|&a| a != tick && self.history.get(a).is_some());
-            if usable.is_none() {
+            let base = acked
+                .filter(|&a| a != tick)
+                .and_then(|a| Some((a, self.history.get(a)?)));
+            if base.is_none() {
                 if m.last_full
                     .is_some_and(|t| tick.wrapping_sub(t) < full_every)
                 {
@@ -653,21 +655,27 @@ impl Room {
                 }
                 m.last_full = Some(tick);
             }
-            if let Some(v) = &mut self.views {
+            let own_private = now
+                .get(m.player)
+                .and_then(|e| plan.types.get(usize::from(e.ty)))
+                .is_some_and(|t| !t.owner.is_empty());
+            let mut header = SnapshotHeader {
+                tick,
+                baseline: None,
+                baseline2: None,
+                input_seq: m.applied_seq,
+                server_time_us,
+                checksum: None,
+            };
+            let msg = if let Some(v) = &mut self.views {
                 let placed = v.placements.get(tick).expect("just placed");
                 let own_cell = placed.cell(now, m.player);
-                let base = acked.filter(|&a| a != tick).and_then(|a| {
+                // The baseline also needs where things were then, and where its player was.
+                let base = base.and_then(|(a, table)| {
                     let cell = m.seen.iter().rev().find(|(t, _)| *t == a)?.1;
-                    Some((a, self.history.get(a)?, v.placements.get(a)?, cell))
+                    Some((a, table, v.placements.get(a)?, cell))
                 });
-                let header = SnapshotHeader {
-                    tick,
-                    baseline: base.map(|b| b.0),
-                    baseline2: None,
-                    input_seq: m.applied_seq,
-                    server_time_us,
-                    checksum: None,
-                };
+                header.baseline = base.map(|b| b.0);
                 let snapshot = ViewSnapshot {
                     plan,
                     grid: &v.grid,
@@ -675,58 +683,38 @@ impl Room {
                     base,
                     own: m.player,
                     own_cell,
-                    own_private: now
-                        .get(m.player)
-                        .and_then(|e| plan.types.get(usize::from(e.ty)))
-                        .is_some_and(|t| !t.owner.is_empty()),
+                    own_private,
                     checksum: self.cfg.checksum,
                 };
-                let msg = v.cache.client_snapshot(&snapshot, header);
                 if m.seen.len() >= self.cfg.history as usize {
                     m.seen.pop_front();
                 }
                 m.seen.push_back((tick, own_cell));
-                m.outbox.put_snapshot(tick, msg);
-                m.last_put = tick;
-                m.puts += 1;
-                m.puts += 1;
-                continue;
-            }
-            let base = acked
-                .filter(|&a| a != tick)
-                .and_then(|a| Some((a, self.history.get(a)?)));
-            let second = base
-                .filter(|_| self.linear)
-                .and(acked2)
-                .and_then(|a2| Some((a2, self.history.get(a2)?)));
-            let key = (base.map(|b| b.0), second.map(|s| s.0));
-            let baseline = base.map(|(tick, table)| Baseline {
-                table,
-                tick,
-                second: second.map(|(t, table)| (table, t)),
-            });
-            let own_private = now
-                .get(m.player)
-                .and_then(|e| plan.types.get(usize::from(e.ty)))
-                .is_some_and(|t| !t.owner.is_empty());
-            let header = SnapshotHeader {
-                tick,
-                baseline: key.0,
-                baseline2: key.1,
-                input_seq: m.applied_seq,
-                server_time_us,
-                checksum: public.map(|c| c ^ plan.owner_checksum(now, Some(m.player))),
+                v.cache.client_snapshot(&snapshot, header)
+            } else {
+                let second = base
+                    .filter(|_| self.linear)
+                    .and(acked2)
+                    .and_then(|a2| Some((a2, self.history.get(a2)?)));
+                let key = (base.map(|b| b.0), second.map(|s| s.0));
+                let baseline = base.map(|(tick, table)| Baseline {
+                    table,
+                    tick,
+                    second: second.map(|(t, table)| (table, t)),
+                });
+                (header.baseline, header.baseline2) = key;
+                header.checksum = public.map(|c| c ^ plan.owner_checksum(now, Some(m.player)));
+                self.cache.client_snapshot(
+                    plan,
+                    &header,
+                    key,
+                    baseline.as_ref(),
+                    now,
+                    m.player,
+                    own_private,
+                )
             };
-            let bytes = self.cache.client_snapshot(
-                plan,
-                &header,
-                key,
-                baseline.as_ref(),
-                now,
-                m.player,
-                own_private,
-            );
-            m.outbox.put_snapshot(tick, bytes);
+            m.outbox.put_snapshot(tick, msg);
             m.last_put = tick;
             m.puts += 1;
         }

@@ -465,6 +465,18 @@ mod tests {
     }
 
     #[test]
+    fn a_tiny_radius_is_capped_at_256_cells_a_side() {
+        let (sim, _) = grid();
+        let view = View {
+            radius: 0.5,
+            position: "pos",
+        };
+        let g = Grid::new(RoomGame::descriptor(&sim), view).expect("a grid");
+        assert_eq!((g.cols, g.rows), (MAX_CELLS_PER_SIDE, MAX_CELLS_PER_SIDE));
+        assert!(g.cell >= 4000.0 / 256.0);
+    }
+
+    #[test]
     fn a_game_without_the_position_field_has_no_grid() {
         let (sim, _) = grid();
         let view = View {
