@@ -20,6 +20,7 @@ use crate::metrics::Metrics;
 use crate::outbox::{Outbox, Outgoing};
 use crate::ratelimit::{RateLimit, Verdict};
 use crate::registry::RoomHandle;
+use crate::room::published::ClientState;
 use crate::room::{ConnId, JoinRequest, RoomMsg};
 use crate::{Rejection, ServerCtx};
 
@@ -400,8 +401,9 @@ async fn write_loop(
         cfg.ping_interval,
     );
     ping.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    // Where a snapshot's parts are joined into one frame: reused, so it stays warm.
-    let mut joined = Vec::new();
+    // Where snapshots are built: reused, so it stays warm.
+    let mut built = Vec::new();
+    let mut client = ClientState::default();
     loop {
         while let Some(out) = outbox.take() {
             // `closing`: the close code when this frame is the last one.
@@ -417,10 +419,12 @@ async fn write_loop(
                     )
                 }
                 Outgoing::Reliable(b) => (Frame::binary(Payload::Borrowed(b)), None),
-                Outgoing::Snapshot(m) => {
-                    joined.clear();
-                    m.join_into(&mut joined);
-                    (Frame::binary(Payload::Borrowed(&joined)), None)
+                Outgoing::Snapshot(order) => {
+                    // Built now, from the newest tick published for this client.
+                    order
+                        .tick
+                        .build(order, outbox.acked_pair(), &mut client, &mut built);
+                    (Frame::binary(Payload::Borrowed(&built)), None)
                 }
             };
             // A peer that stops reading fills its socket; past the timeout it is dropped

@@ -310,7 +310,8 @@ impl Games {
 /// A game as the room drives it, with the wire's types: entity ids and decoded values.
 pub trait RoomGame: Send {
     fn descriptor(&self) -> &Arc<Descriptor>;
-    fn plan(&self) -> &Plan;
+    /// Shared with the writers that build snapshots from published ticks.
+    fn plan(&self) -> &Arc<Plan>;
     fn join(&mut self, name: &str) -> EntityId;
     fn leave(&mut self, player: EntityId);
     fn disconnected(&mut self, player: EntityId);
@@ -342,7 +343,7 @@ pub struct Sim<G: Game> {
     tick: u32,
     tick_rate: u16,
     descriptor: Arc<Descriptor>,
-    plan: Plan,
+    plan: Arc<Plan>,
     writer: Writer,
 }
 
@@ -362,7 +363,7 @@ impl<G: Game> Sim<G> {
             events: &mut events,
         });
         let descriptor = descriptor::<G>(name, &game.params(), tick_rate)?;
-        let plan = Plan::new(&descriptor);
+        let plan = Arc::new(Plan::new(&descriptor));
         Ok(Sim {
             game,
             world,
@@ -423,7 +424,7 @@ impl<G: Game> RoomGame for Sim<G> {
         self.game.view()
     }
 
-    fn plan(&self) -> &Plan {
+    fn plan(&self) -> &Arc<Plan> {
         &self.plan
     }
 

@@ -11,6 +11,8 @@ use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 use bytes::Bytes;
 use tokio::sync::Notify;
 
+pub use crate::room::published::Pending;
+
 /// No ack yet.
 pub const NO_ACK: u32 = u32::MAX;
 /// Both acks unset (newest in the high half, the one before in the low half).
@@ -18,64 +20,31 @@ const NO_ACKS: u64 = u64::MAX;
 
 /// What the writer sends next, in priority order.
 #[derive(Debug)]
-pub enum Outgoing {
+pub enum Outgoing<S = Pending> {
     /// A WebSocket control frame reply produced by the reader (pong, close echo).
     Control(fastwebsockets::OpCode, Vec<u8>),
     /// A reliable message, in order (a `Reject` goes out before its close).
     Reliable(Bytes),
     /// Close with this code and reason, then stop.
     Close(u16, String),
-    /// The newest snapshot.
-    Snapshot(SnapshotMsg),
+    /// The newest snapshot: an order the writer builds from its published tick.
+    Snapshot(S),
 }
 
-/// A snapshot message in parts: the delta's shared part, encoded once per tick for every
-/// client on the same baselines and only referenced here, between this client's own header
-/// and private part. The room never copies the shared part per client; the writer joins the
-/// parts into one frame on the connection's own task.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct SnapshotMsg {
-    /// The header, then the private part.
-    pub own: Bytes,
-    /// Where the header ends in `own`.
-    pub head_len: usize,
-    pub shared: Bytes,
-}
-
-impl SnapshotMsg {
-    /// The message's length in bytes.
-    pub fn len(&self) -> usize {
-        self.own.len() + self.shared.len()
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.len() == 0
-    }
-
-    /// Appends the whole message to `out`.
-    pub fn join_into(&self, out: &mut Vec<u8>) {
-        let (head, private) = self.own.split_at(self.head_len.min(self.own.len()));
-        out.reserve(self.len());
-        out.extend_from_slice(head);
-        out.extend_from_slice(&self.shared);
-        out.extend_from_slice(private);
-    }
-}
-
-#[derive(Default)]
-struct Inner {
+struct Inner<S> {
     close: Option<(u16, String)>,
     control: VecDeque<(fastwebsockets::OpCode, Vec<u8>)>,
     reliable: VecDeque<Bytes>,
-    snapshot: Option<(u32, SnapshotMsg)>,
+    snapshot: Option<(u32, S)>,
 }
 
-pub struct Outbox {
-    inner: Mutex<Inner>,
+/// `S`: what a snapshot is until the writer takes it (the room's `Pending` order).
+pub struct Outbox<S = Pending> {
+    inner: Mutex<Inner<S>>,
     notify: Notify,
     reliable_cap: usize,
     /// The newest snapshot tick the client applied (high half) and the ack before it (low
-    /// half), `NO_ACK` when unset: one atomic, so the room reads a consistent pair.
+    /// half), `NO_ACK` when unset: one atomic, so a writer reads a consistent pair.
     acked: AtomicU64,
     /// The newest snapshot tick handed over: acks past it are bogus and ignored (one would
     /// otherwise pin this client to full snapshots, since acks only move forward).
@@ -83,6 +52,8 @@ pub struct Outbox {
     /// The newest snapshot tick the writer took (sent, or on its way): with the ack, how far
     /// the client lags behind what it was sent.
     taken_tick: AtomicU32,
+    /// Snapshots the writer took, for the client's send rate.
+    taken: AtomicU64,
     /// Snapshots replaced before the writer took them.
     stale_dropped: AtomicU64,
     /// When the peer last sent anything (ms since `created`), for the idle timeout.
@@ -93,29 +64,35 @@ pub struct Outbox {
 /// A control frame queue longer than this means the peer floods pings: close it.
 const CONTROL_CAP: usize = 16;
 
-impl Outbox {
+impl<S> Outbox<S> {
     pub fn new(reliable_cap: usize) -> Self {
         Self {
-            inner: Mutex::new(Inner::default()),
+            inner: Mutex::new(Inner {
+                close: None,
+                control: VecDeque::new(),
+                reliable: VecDeque::new(),
+                snapshot: None,
+            }),
             notify: Notify::new(),
             reliable_cap,
             acked: AtomicU64::new(NO_ACKS),
             sent_tick: AtomicU32::new(0),
             taken_tick: AtomicU32::new(NO_ACK),
+            taken: AtomicU64::new(0),
             stale_dropped: AtomicU64::new(0),
             last_heard_ms: AtomicU64::new(0),
             created: std::time::Instant::now(),
         }
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, Inner> {
+    fn lock(&self) -> std::sync::MutexGuard<'_, Inner<S>> {
         // A panic while holding this lock cannot leave it inconsistent (plain swaps): recover.
         self.inner.lock().unwrap_or_else(|e| e.into_inner())
     }
 
     /// Replaces the pending snapshot with this one of `tick`. Returns true if one was pending
     /// (now dropped as stale).
-    pub fn put_snapshot(&self, tick: u32, msg: SnapshotMsg) -> bool {
+    pub fn put_snapshot(&self, tick: u32, msg: S) -> bool {
         self.sent_tick.store(tick, Ordering::Relaxed);
         let replaced = self.lock().snapshot.replace((tick, msg)).is_some();
         if replaced {
@@ -170,7 +147,7 @@ impl Outbox {
     }
 
     /// The next thing to send, without waiting.
-    pub fn take(&self) -> Option<Outgoing> {
+    pub fn take(&self) -> Option<Outgoing<S>> {
         let mut inner = self.lock();
         if let Some((op, p)) = inner.control.pop_front() {
             return Some(Outgoing::Control(op, p));
@@ -183,6 +160,7 @@ impl Outbox {
         }
         let (tick, msg) = inner.snapshot.take()?;
         self.taken_tick.store(tick, Ordering::Relaxed);
+        self.taken.fetch_add(1, Ordering::Relaxed);
         Some(Outgoing::Snapshot(msg))
     }
 
@@ -199,6 +177,11 @@ impl Outbox {
     /// Waits until something may be ready to `take`.
     pub async fn ready(&self) {
         self.notify.notified().await
+    }
+
+    /// Snapshots the writer took (to send) so far.
+    pub fn snapshots_taken(&self) -> u64 {
+        self.taken.load(Ordering::Relaxed)
     }
 
     /// Snapshots replaced before the writer took them.
@@ -262,12 +245,10 @@ impl Outbox {
 mod tests {
     use super::*;
 
-    fn snap(b: &'static [u8]) -> SnapshotMsg {
-        SnapshotMsg {
-            own: Bytes::from_static(b),
-            head_len: b.len(),
-            shared: Bytes::new(),
-        }
+    type Outbox = super::Outbox<&'static [u8]>;
+
+    fn snap(b: &'static [u8]) -> &'static [u8] {
+        b
     }
 
     #[test]
@@ -297,19 +278,6 @@ mod tests {
         assert_eq!(o.ack_lag(), 2);
         o.set_acked(12);
         assert_eq!(o.ack_lag(), 0);
-    }
-
-    #[test]
-    fn a_snapshot_joins_header_shared_part_and_private_part() {
-        let m = SnapshotMsg {
-            own: Bytes::from_static(b"HHpp"),
-            head_len: 2,
-            shared: Bytes::from_static(b"sss"),
-        };
-        let mut out = b"x".to_vec();
-        m.join_into(&mut out);
-        assert_eq!(out, b"xHHssspp");
-        assert_eq!(m.len(), 7);
     }
 
     #[test]

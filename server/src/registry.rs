@@ -122,7 +122,7 @@ impl Rooms {
             schema: game.descriptor().clone(),
         };
         let room = Room::new(name.to_string(), id, self.clone(), rx, info, game);
-        tokio::spawn(room.run());
+        spawn_room(name, id, room)?;
         tracing::info!(room = name, game = game_name, "room opened");
         map.insert(name.to_string(), handle.clone());
         Ok(handle)
@@ -171,4 +171,27 @@ impl Rooms {
         v.sort_by(|a, b| a.name.cmp(&b.name));
         v
     }
+}
+
+/// Runs a room on a thread of its own: the tick then never waits behind the connections'
+/// tasks (which build and send the snapshots) for a worker of the runtime, and the OS
+/// scheduler wakes it on time even when the runtime's workers are busy.
+fn spawn_room(name: &str, id: u64, room: Room) -> Result<(), Rejection> {
+    let failed = |e: std::io::Error| {
+        tracing::error!(room = name, error = %e, "room thread did not start");
+        Rejection {
+            code: protocol::codes::SERVER_ERROR,
+            reason: "the room cannot start".into(),
+        }
+    };
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_time()
+        .build()
+        .map_err(failed)?;
+    std::thread::Builder::new()
+        // By id: a room's name comes from clients.
+        .name(format!("room-{id}"))
+        .spawn(move || rt.block_on(room.run()))
+        .map_err(failed)?;
+    Ok(())
 }

@@ -75,7 +75,7 @@ fn record<G: Game>(
     Recording {
         name,
         descriptor: (**sim.descriptor()).clone(),
-        plan: sim.plan().clone(),
+        plan: (**sim.plan()).clone(),
         players,
         own,
         tables,

@@ -1,10 +1,13 @@
 //! A room's bounded history: the replicated state of each of the last N recorded ticks, so a
-//! client's delta can be taken against the tick it acked (invariant 5).
+//! client's delta can be taken against the tick it acked (invariant 5). Tables are shared with
+//! the published ticks whose snapshots may still be built against them.
+
+use std::sync::Arc;
 
 use protocol::StateTable;
 
 pub struct History {
-    slots: Vec<Option<(u32, StateTable)>>,
+    slots: Vec<Option<(u32, Arc<StateTable>)>>,
     stride: usize,
 }
 
@@ -21,23 +24,34 @@ impl History {
     }
 
     /// The table recorded for `tick`, if it is still in the ring.
-    pub fn get(&self, tick: u32) -> Option<&StateTable> {
+    pub fn get(&self, tick: u32) -> Option<&Arc<StateTable>> {
         match &self.slots[self.slot(tick)] {
             Some((t, table)) if *t == tick => Some(table),
             _ => None,
         }
     }
 
-    /// Records `tick`: `fill` writes the (cleared) table (in the allocation of the entry it evicts) and
-    /// may read the rest of the ring meanwhile.
-    pub fn record(&mut self, tick: u32, fill: impl FnOnce(&History, &mut StateTable)) {
+    /// Every tick held, with its table.
+    pub fn tables(&self) -> impl Iterator<Item = (u32, &Arc<StateTable>)> {
+        self.slots.iter().flatten().map(|(t, table)| (*t, table))
+    }
+
+    /// Records `tick`: `fill` writes the (cleared) table and may read the rest of the ring
+    /// meanwhile. The table reuses the evicted entry's memory unless a published tick still
+    /// holds it.
+    pub fn record(
+        &mut self,
+        tick: u32,
+        fill: impl FnOnce(&History, &mut StateTable),
+    ) -> &Arc<StateTable> {
         let i = self.slot(tick);
         let mut table = self.slots[i]
             .take()
-            .map_or_else(|| StateTable::new(self.stride), |(_, t)| t);
+            .and_then(|(_, t)| Arc::try_unwrap(t).ok())
+            .unwrap_or_else(|| StateTable::new(self.stride));
         table.clear();
         fill(self, &mut table);
-        self.slots[i] = Some((tick, table));
+        &self.slots[i].insert((tick, Arc::new(table))).1
     }
 }
 

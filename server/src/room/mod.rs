@@ -5,7 +5,7 @@
 //! world in the history ring, and hand every client its delta snapshot without waiting.
 
 mod history;
-pub mod snapshots;
+pub mod published;
 mod stats;
 pub mod views;
 
@@ -17,9 +17,7 @@ use std::time::Instant;
 use bytes::Bytes;
 use protocol::schema::{Predictor, Value};
 use protocol::state_delta::Baseline;
-use protocol::{
-    EntityId, Event, PlayerInfo, ServerMsg, SnapshotHeader, StateTable, Welcome, codec, codes,
-};
+use protocol::{EntityId, Event, PlayerInfo, ServerMsg, StateTable, Welcome, codec, codes};
 use tokio::sync::{mpsc, oneshot};
 
 use crate::Rejection;
@@ -28,9 +26,9 @@ use crate::game::RoomGame;
 use crate::outbox::Outbox;
 use crate::registry::Rooms;
 pub use history::History;
-use snapshots::DeltaCache;
+use published::{Pending, Publish, PublishedTick};
 pub use stats::{RoomInfo, TickStats};
-use views::{Grid, Placements, ViewCache, ViewSnapshot};
+use views::{Grid, Placements, ViewTick};
 
 /// A connection's id, unique for the server's life.
 pub type ConnId = u64;
@@ -109,11 +107,9 @@ struct Member {
     lag_floor: LagFloor,
     /// The tick of the newest full snapshot it was sent (`--full-rate`).
     last_full: Option<u32>,
-    /// Snapshots handed to its outbox since tick `counting_since`, for its send rate.
-    puts: u32,
+    /// Its outbox's snapshots taken at tick `counting_since`, for its send rate.
+    taken_since: u64,
     counting_since: Option<u32>,
-    /// Under views: the cell its player was in at each tick it was sent, newest last.
-    seen: std::collections::VecDeque<(u32, Option<u32>)>,
 }
 
 /// The lowest ack lag a client showed over the last two windows of `LagFloor::WINDOW_S`: its
@@ -173,9 +169,11 @@ pub struct Room {
     members: HashMap<ConnId, Member>,
     detached: Vec<Detached>,
     history: History,
-    cache: DeltaCache,
     /// Interest management, for a game with a view.
     views: Option<Views>,
+    /// Encodes made for the tick published before the last (by then its snapshots are built).
+    encodes_last: usize,
+    published: Option<Arc<PublishedTick>>,
     tick: u32,
     stats: TickStats,
     info: Arc<Mutex<RoomInfo>>,
@@ -184,11 +182,10 @@ pub struct Room {
     lagging: usize,
 }
 
-/// A room's grid, where its entities were at each tick of its history, and this tick's parts.
+/// A room's grid, and where its entities were at each tick of its history.
 struct Views {
-    grid: Grid,
+    grid: Arc<Grid>,
     placements: Placements,
-    cache: ViewCache,
 }
 
 /// Why the loop stopped.
@@ -226,9 +223,8 @@ impl Room {
         let views = view
             .and_then(|v| Grid::new(game.descriptor(), v))
             .map(|grid| Views {
-                grid,
+                grid: Arc::new(grid),
                 placements: Placements::new(cfg.history),
-                cache: ViewCache::default(),
             });
         // Under views a second baseline is not used (see `state_delta::Encoder::part`).
         let linear = linear && views.is_none();
@@ -247,8 +243,9 @@ impl Room {
             recorded: (None, None),
             members: HashMap::new(),
             detached: Vec::new(),
-            cache: DeltaCache::default(),
             views,
+            encodes_last: 0,
+            published: None,
             tick: 0,
             info,
             empty_since: Some(Instant::now()),
@@ -420,9 +417,8 @@ impl Room {
             last_put: 0,
             lag_floor: LagFloor::default(),
             last_full: None,
-            puts: 0,
+            taken_since: 0,
             counting_since: None,
-            seen: Default::default(),
         };
         self.seat(conn, member);
         Ok(id)
@@ -476,9 +472,8 @@ impl Room {
         member.pending = None;
         member.last_put = 0;
         member.lag_floor = LagFloor::default();
-        member.seen.clear();
         member.last_full = None;
-        (member.puts, member.counting_since) = (0, None);
+        (member.taken_since, member.counting_since) = (0, None);
         let id = member.player;
         if was_detached {
             self.game.rejoined(id);
@@ -594,33 +589,57 @@ impl Room {
         self.send_events();
     }
 
-    /// Records this tick's replicated state and hands every client its snapshot.
+    /// Records this tick's replicated state, publishes it, and hands every client that is due
+    /// one an order for its snapshot (its writer builds it).
     fn publish_snapshots(&mut self) {
         let tick = self.tick;
+        // The last published tick holds the table about to be evicted: let it go, so that
+        // recording reuses its memory (unless a slow client's pending snapshot still holds it).
+        if let Some(last) = self.published.take() {
+            self.encodes_last = last.encodes();
+        }
         let (prev, prev2) = self.recorded;
         let game = &mut self.game;
-        self.history.record(tick, |h, table| {
-            let prev = prev.filter(|&p| p != tick).and_then(|p| {
-                Some(Baseline {
-                    table: h.get(p)?,
-                    tick: p,
-                    second: prev2.and_then(|p2| Some((h.get(p2)?, p2))),
-                })
-            });
-            game.record(tick, prev, table);
-        });
+        let now = self
+            .history
+            .record(tick, |h, table| {
+                let prev = prev.filter(|&p| p != tick).and_then(|p| {
+                    Some(Baseline {
+                        table: h.get(p)?,
+                        tick: p,
+                        second: prev2.and_then(|p2| Some((&**h.get(p2)?, p2))),
+                    })
+                });
+                game.record(tick, prev, table);
+            })
+            .clone();
         if prev != Some(tick) {
             self.recorded = (Some(tick), prev);
         }
-        let now = self.history.get(tick).expect("just recorded");
-        let plan = self.game.plan();
-        if let Some(v) = &mut self.views {
-            v.placements.record(&v.grid, tick, now);
-            v.cache.start(tick);
-        }
-        let public = (self.cfg.checksum && self.views.is_none()).then(|| plan.public_checksum(now));
-        let server_time_us = self.epoch.elapsed().as_micros() as u64;
-        self.cache.clear();
+        let views = self.views.as_mut().map(|v| {
+            v.placements.record(&v.grid, tick, &now);
+            let placements = self
+                .history
+                .tables()
+                .filter_map(|(t, _)| Some((t, v.placements.get(t)?.clone())))
+                .collect();
+            ViewTick::new(v.grid.clone(), placements)
+        });
+        let published = Arc::new(PublishedTick::new(Publish {
+            tick,
+            server_time_us: self.epoch.elapsed().as_micros() as u64,
+            plan: self.game.plan().clone(),
+            now: now.clone(),
+            history: self
+                .history
+                .tables()
+                .map(|(t, table)| (t, table.clone()))
+                .collect(),
+            history_len: self.cfg.history as usize,
+            linear: self.linear,
+            checksum: self.cfg.checksum,
+            views,
+        }));
         let (max_lag, lagging_every, full_every) = (
             self.cfg.max_ack_lag_ticks(),
             self.cfg.lagging_interval_ticks(),
@@ -631,8 +650,13 @@ impl Room {
             // A client whose acks lag what it was sent by more than its own floor has a
             // backlog in its socket: more snapshots would only wait there and age its
             // baseline. It gets a fresh one now and then until its acks catch up.
+            // The floor is capped: under an overload that slows every client alike it would
+            // otherwise rise with the backlog it is there to find.
             let lag = m.outbox.ack_lag();
-            let floor = m.lag_floor.observe(tick, lag, self.cfg.tick_rate);
+            let floor = m
+                .lag_floor
+                .observe(tick, lag, self.cfg.tick_rate)
+                .min(max_lag);
             if lag > floor.saturating_add(max_lag) {
                 self.lagging += 1;
                 if tick.wrapping_sub(m.last_put) < lagging_every {
@@ -640,13 +664,10 @@ impl Room {
                     continue;
                 }
             }
-            // The client's acked ticks, if the ring still holds them; else a full snapshot,
-            // at most `--full-rate` a second (a client that never acks gets few).
-            let (acked, acked2) = m.outbox.acked_pair();
-            let base = acked
-                .filter(|&a| a != tick)
-                .and_then(|a| Some((a, self.history.get(a)?)));
-            if base.is_none() {
+            // Without an acked tick the history still holds, the snapshot is full: at most
+            // `--full-rate` a second (a client that never acks gets few).
+            let acked = m.outbox.acked().filter(|&a| a != tick);
+            if acked.and_then(|a| self.history.get(a)).is_none() {
                 if m.last_full
                     .is_some_and(|t| tick.wrapping_sub(t) < full_every)
                 {
@@ -655,69 +676,17 @@ impl Room {
                 }
                 m.last_full = Some(tick);
             }
-            let own_private = now
-                .get(m.player)
-                .and_then(|e| plan.types.get(usize::from(e.ty)))
-                .is_some_and(|t| !t.owner.is_empty());
-            let mut header = SnapshotHeader {
+            m.outbox.put_snapshot(
                 tick,
-                baseline: None,
-                baseline2: None,
-                input_seq: m.applied_seq,
-                server_time_us,
-                checksum: None,
-            };
-            let msg = if let Some(v) = &mut self.views {
-                let placed = v.placements.get(tick).expect("just placed");
-                let own_cell = placed.cell(now, m.player);
-                // The baseline also needs where things were then, and where its player was.
-                let base = base.and_then(|(a, table)| {
-                    let cell = m.seen.iter().rev().find(|(t, _)| *t == a)?.1;
-                    Some((a, table, v.placements.get(a)?, cell))
-                });
-                header.baseline = base.map(|b| b.0);
-                let snapshot = ViewSnapshot {
-                    plan,
-                    grid: &v.grid,
-                    now: (now, placed),
-                    base,
-                    own: m.player,
-                    own_cell,
-                    own_private,
-                    checksum: self.cfg.checksum,
-                };
-                if m.seen.len() >= self.cfg.history as usize {
-                    m.seen.pop_front();
-                }
-                m.seen.push_back((tick, own_cell));
-                v.cache.client_snapshot(&snapshot, header)
-            } else {
-                let second = base
-                    .filter(|_| self.linear)
-                    .and(acked2)
-                    .and_then(|a2| Some((a2, self.history.get(a2)?)));
-                let key = (base.map(|b| b.0), second.map(|s| s.0));
-                let baseline = base.map(|(tick, table)| Baseline {
-                    table,
-                    tick,
-                    second: second.map(|(t, table)| (table, t)),
-                });
-                (header.baseline, header.baseline2) = key;
-                header.checksum = public.map(|c| c ^ plan.owner_checksum(now, Some(m.player)));
-                self.cache.client_snapshot(
-                    plan,
-                    &header,
-                    key,
-                    baseline.as_ref(),
-                    now,
-                    m.player,
-                    own_private,
-                )
-            };
-            m.outbox.put_snapshot(tick, msg);
+                Pending {
+                    tick: published.clone(),
+                    player: m.player,
+                    input_seq: m.applied_seq,
+                },
+            );
             m.last_put = tick;
-            m.puts += 1;
         }
+        self.published = Some(published);
     }
 
     fn idle_expired(&self) -> bool {
@@ -730,7 +699,11 @@ impl Room {
         RoomInspect {
             tick: self.tick,
             game: self.game.descriptor().game.clone(),
-            table: self.history.get(self.tick).cloned().unwrap_or_default(),
+            table: self
+                .history
+                .get(self.tick)
+                .map(|t| (**t).clone())
+                .unwrap_or_default(),
             clients: self
                 .members
                 .iter()
@@ -753,11 +726,12 @@ impl Room {
         // time (they just joined) are left out.
         let mut rates: Vec<f64> = Vec::with_capacity(self.members.len());
         for m in self.members.values_mut() {
+            let taken = m.outbox.snapshots_taken();
             let span = m.counting_since.map(|t| tick.wrapping_sub(t));
             if let Some(span) = span.filter(|&s| s >= 15) {
-                rates.push(f64::from(m.puts) * rate / f64::from(span));
+                rates.push((taken - m.taken_since) as f64 * rate / f64::from(span));
             }
-            (m.puts, m.counting_since) = (0, Some(tick));
+            (m.taken_since, m.counting_since) = (taken, Some(tick));
         }
         rates.sort_by(f64::total_cmp);
         let mut info = self.info.lock().unwrap_or_else(|e| e.into_inner());
@@ -769,8 +743,7 @@ impl Room {
         info.players = self.members.len() + self.detached.len();
         info.entities = self.game.entities();
         info.tick = self.tick;
-        info.encodes_per_tick =
-            self.cache.encodes + self.views.as_ref().map_or(0, |v| v.cache.encodes);
+        info.encodes_per_tick = self.encodes_last;
         info.lagging_clients = self.lagging;
         info.stale_dropped = self
             .members
@@ -794,10 +767,13 @@ pub mod bench {
     use std::sync::Arc;
 
     use super::*;
+    use crate::outbox::Outgoing;
+    use published::ClientState;
 
     pub struct BenchRoom {
         room: Room,
-        clients: Vec<Arc<Outbox>>,
+        /// Each client's outbox and what its writer keeps.
+        clients: Vec<(Arc<Outbox>, Mutex<ClientState>)>,
         seq: u32,
     }
 
@@ -836,23 +812,27 @@ pub mod bench {
             }
             let mut bench = Self {
                 room,
-                clients: outboxes,
+                clients: outboxes
+                    .into_iter()
+                    .map(|o| (o, Mutex::default()))
+                    .collect(),
                 seq: 0,
             };
+            // Welcomes and join events are not part of a steady tick.
+            for (o, _) in &bench.clients {
+                while let Some(Outgoing::Reliable(_)) = o.take() {}
+            }
             for _ in 0..8 {
                 bench.tick();
-            }
-            // Welcomes and join events: not part of a steady tick.
-            for o in &bench.clients {
-                while o.take().is_some() {}
+                bench.drain(1);
             }
             bench
         }
 
-        /// One whole tick: every client's input (a steady direction per client), step,
-        /// history, every client's snapshot. Client `i` has acked the tick `1 + i % 6` ticks
-        /// back. Returns the encodes made.
-        pub fn tick(&mut self) -> usize {
+        /// The room task's part of a tick: every client's input (a steady direction per
+        /// client), step, history, publish. Client `i` has acked the tick `1 + i % 6` ticks
+        /// back.
+        pub fn tick(&mut self) {
             self.seq += 1;
             let tick = self.room.tick;
             for (i, (conn, m)) in self.room.members.iter_mut().enumerate() {
@@ -863,8 +843,6 @@ pub mod bench {
                     vec![Value::Num(angle.cos()), Value::Num(angle.sin())],
                 ));
                 let age = 1 + (i as u32 % 6);
-                m.outbox.reset_ack();
-                m.outbox.put_snapshot(tick, Default::default());
                 if tick > age {
                     m.outbox.set_acked(tick - age);
                     m.outbox.set_acked(tick + 1 - age);
@@ -872,18 +850,43 @@ pub mod bench {
             }
             self.room.step(1.0 / 60.0);
             self.room.publish_snapshots();
-            self.room.cache.encodes + self.room.views.as_ref().map_or(0, |v| v.cache.encodes)
         }
 
-        /// Takes every client's pending snapshot (what the writers would do), returning bytes.
-        pub fn drain(&self) -> usize {
-            self.clients
-                .iter()
-                .map(|o| match o.take() {
-                    Some(crate::outbox::Outgoing::Snapshot(m)) => m.len(),
-                    _ => 0,
-                })
-                .sum()
+        /// The writers' part: builds every client's pending snapshot, on `threads` threads
+        /// (as writers run on the runtime's workers). Returns the bytes built and the encodes
+        /// the tick needed.
+        pub fn drain(&self, threads: usize) -> (usize, usize) {
+            let threads = threads.clamp(1, self.clients.len().max(1));
+            let chunk = self.clients.len().div_ceil(threads).max(1);
+            let bytes = std::thread::scope(|scope| {
+                let workers: Vec<_> = self
+                    .clients
+                    .chunks(chunk)
+                    .map(|clients| scope.spawn(move || build_all(clients)))
+                    .collect();
+                workers
+                    .into_iter()
+                    .map(|w| w.join().expect("a builder thread"))
+                    .sum()
+            });
+            let encodes = self.room.published.as_ref().map_or(0, |p| p.encodes());
+            (bytes, encodes)
         }
+    }
+
+    /// What a writer does with each pending snapshot: builds it (bytes are counted).
+    fn build_all(clients: &[(Arc<Outbox>, Mutex<ClientState>)]) -> usize {
+        let mut out = Vec::new();
+        let mut bytes = 0;
+        for (outbox, state) in clients {
+            if let Some(Outgoing::Snapshot(p)) = outbox.take() {
+                let mut state = state.lock().unwrap_or_else(|e| e.into_inner());
+                // Acks reset each tick, as the bench sets them.
+                p.tick.build(&p, outbox.acked_pair(), &mut state, &mut out);
+                bytes += out.len();
+            }
+            outbox.reset_ack();
+        }
+        bytes
     }
 }

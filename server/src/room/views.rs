@@ -8,14 +8,18 @@
 //! cells' checksum parts, also computed once per cell. So the work per tick grows with the
 //! cells and baselines in use, not with clients x entities.
 
-use bytes::Bytes;
+use std::cell::RefCell;
+use std::collections::VecDeque;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, OnceLock};
+
 use protocol::schema::{Coding, Descriptor};
 use protocol::state::ChecksumPart;
-use protocol::state_delta::{Baseline, Encoder, Part, Verdicts, write_parts};
-use protocol::{EntityId, Plan, SnapshotHeader, StateTable, codec};
+use protocol::state_delta::{Encoder, Part, Verdicts, write_parts};
+use protocol::{EntityId, Plan, StateTable};
 
+use super::published::BuiltOnce;
 use crate::game::View;
-use crate::outbox::SnapshotMsg;
 
 /// A grid has at most this many cells a side.
 const MAX_CELLS_PER_SIDE: u32 = 256;
@@ -175,9 +179,10 @@ impl Placement {
     }
 }
 
-/// The placements of the last `len` ticks, alongside the room's history of tables.
+/// The placements of the last `len` ticks, alongside the room's history of tables. Shared
+/// with the published ticks that may use them as baselines.
 pub struct Placements {
-    ring: Vec<Option<(u32, Placement)>>,
+    ring: Vec<Option<(u32, Arc<Placement>)>>,
 }
 
 impl Placements {
@@ -187,19 +192,23 @@ impl Placements {
         }
     }
 
-    pub fn get(&self, tick: u32) -> Option<&Placement> {
+    pub fn get(&self, tick: u32) -> Option<&Arc<Placement>> {
         match &self.ring[tick as usize % self.ring.len()] {
             Some((t, p)) if *t == tick => Some(p),
             _ => None,
         }
     }
 
-    /// Places the entities of `t`, recorded for `tick`.
-    pub fn record(&mut self, grid: &Grid, tick: u32, t: &StateTable) {
+    /// Places the entities of `t`, recorded for `tick` (in the evicted entry's memory when no
+    /// published tick still holds it).
+    pub fn record(&mut self, grid: &Grid, tick: u32, t: &StateTable) -> &Arc<Placement> {
         let i = tick as usize % self.ring.len();
-        let mut p = self.ring[i].take().map(|(_, p)| p).unwrap_or_default();
+        let mut p = self.ring[i]
+            .take()
+            .and_then(|(_, p)| Arc::try_unwrap(p).ok())
+            .unwrap_or_default();
         p.fill(grid, t);
-        self.ring[i] = Some((tick, p));
+        &self.ring[i].insert((tick, Arc::new(p))).1
     }
 }
 
@@ -213,221 +222,195 @@ struct PartKey {
     now: bool,
 }
 
-/// A part built for `tick` (older ones are spare buffers).
-struct Built {
-    tick: u32,
-    base: Option<u32>,
-    now: bool,
-    part: Part,
+/// One published tick under views: where everything is now and was at each baseline, and the
+/// parts, verdicts and checksum sums built so far, each once for every client that needs it.
+pub struct ViewTick {
+    grid: Arc<Grid>,
+    /// Now's placement and those of the history's ticks.
+    placements: Vec<(u32, Arc<Placement>)>,
+    /// Per cell (`GLOBAL` last): its parts, by baseline and whether it is seen now.
+    parts: Vec<BuiltOnce<PartKey, Part>>,
+    /// Per baseline: which entities are off their prediction from it.
+    verdicts: BuiltOnce<u32, Verdicts>,
+    /// Per cell (`GLOBAL` last): the checksum part of its entities now.
+    sums: Vec<OnceLock<ChecksumPart>>,
 }
 
-/// The parts and checksum parts of the current tick, each built once, kept per cell.
+/// One client's snapshot request under views: where its player is, and what it holds.
+pub struct ViewClient<'a> {
+    pub now: &'a StateTable,
+    /// The client's acked tick and its table (already checked to be in the history).
+    pub base: Option<(u32, &'a StateTable)>,
+    pub own: EntityId,
+}
+
+/// What a client's writer keeps between snapshots under views: the cell its player was in at
+/// each tick it was sent, newest last (a baseline's parts are that cell's 3 x 3).
 #[derive(Default)]
-pub struct ViewCache {
-    tick: u32,
-    parts: Vec<Vec<Built>>,
-    /// Per baseline in use this tick: which entities are off their prediction from it.
-    verdicts: Vec<(u32, u32, Verdicts)>,
-    sums: Vec<Option<(u32, ChecksumPart)>>,
-    encoder: Encoder,
+pub struct SeenCells(VecDeque<(u32, Option<u32>)>);
+
+/// Per-thread buffers for building view snapshots.
+#[derive(Default)]
+struct Scratch {
     seen_now: Vec<u32>,
     seen_base: Vec<u32>,
-    keys: Vec<(PartKey, usize)>,
-    private: Vec<u8>,
-    /// Parts encoded this tick.
-    pub encodes: usize,
+    parts: Vec<Arc<OnceLock<Part>>>,
 }
 
-/// One client's snapshot under views.
-pub struct ViewSnapshot<'a> {
-    pub plan: &'a Plan,
-    pub grid: &'a Grid,
-    pub now: (&'a StateTable, &'a Placement),
-    /// The client's acked tick, its table and placement, and the cell its player was in.
-    pub base: Option<(u32, &'a StateTable, &'a Placement, Option<u32>)>,
-    /// The client's player and the cell it is in now.
-    pub own: EntityId,
-    pub own_cell: Option<u32>,
-    pub own_private: bool,
-    pub checksum: bool,
+thread_local! {
+    static SCRATCH: RefCell<Scratch> = RefCell::default();
 }
 
-impl ViewCache {
-    /// Starts tick `tick` (what earlier ticks built is stale from now on).
-    pub fn start(&mut self, tick: u32) {
-        self.tick = tick;
-        self.encodes = 0;
+impl ViewTick {
+    /// The tick whose placement is `now` (of `tick`), with the history's placements.
+    pub fn new(grid: Arc<Grid>, placements: Vec<(u32, Arc<Placement>)>) -> Self {
+        let cells = (grid.cols * grid.rows) as usize + 1;
+        Self {
+            grid,
+            placements,
+            parts: (0..cells).map(|_| BuiltOnce::default()).collect(),
+            verdicts: BuiltOnce::default(),
+            sums: (0..cells).map(|_| OnceLock::new()).collect(),
+        }
     }
 
-    /// The built part for `key` this tick: its place in `parts[cell]`, built now if need be.
-    fn part(&mut self, s: &ViewSnapshot<'_>, key: PartKey) -> usize {
-        let (now, placed) = s.now;
-        let (tick, cell) = (self.tick, s.grid.index(key.cell));
-        if self.parts.len() <= cell {
-            self.parts.resize_with(cell + 1, Vec::new);
-        }
-        let built = &mut self.parts[cell];
-        if let Some(i) = built
+    fn placement(&self, tick: u32) -> Option<&Placement> {
+        self.placements
             .iter()
-            .position(|b| b.tick == tick && b.base == key.base && b.now == key.now)
-        {
-            return i;
-        }
-        // Reuse a stale entry's buffers.
-        let i = match built.iter().position(|b| b.tick != tick) {
-            Some(i) => i,
-            None => {
-                built.push(Built {
-                    tick,
-                    base: None,
-                    now: false,
-                    part: Part::default(),
-                });
-                built.len() - 1
-            }
-        };
-        let v = key.base.map(|b| self.verdicts(s, b));
-        let base = key.base.zip(v).and_then(|(b, v)| {
-            let (_, table, placed_then, _) = s.base.filter(|x| x.0 == b)?;
-            Some((table, b, placed_then.slots(key.cell), &self.verdicts[v].2))
-        });
-        let now_slots = if key.now { placed.slots(key.cell) } else { &[] };
-        let entry = &mut self.parts[cell][i];
-        (entry.tick, entry.base, entry.now) = (tick, key.base, key.now);
-        self.encoder
-            .part(s.plan, base, now, now_slots, tick, &mut entry.part);
-        self.encodes += 1;
-        i
+            .find(|(t, _)| *t == tick)
+            .map(|(_, p)| &**p)
     }
 
-    /// Where the verdicts of this tick against baseline `b` are, judged now if need be.
-    fn verdicts(&mut self, s: &ViewSnapshot<'_>, b: u32) -> usize {
-        let tick = self.tick;
-        if let Some(i) = self
-            .verdicts
-            .iter()
-            .position(|(t, base, _)| *t == tick && *base == b)
-        {
-            return i;
-        }
-        let i = match self.verdicts.iter().position(|(t, _, _)| *t != tick) {
-            Some(i) => i,
-            None => {
-                self.verdicts.push((tick, b, Verdicts::default()));
-                self.verdicts.len() - 1
+    /// The verdicts of `now` against baseline `b`, judged by the first client that needs them.
+    fn verdicts(
+        &self,
+        plan: &Plan,
+        tick: u32,
+        c: &ViewClient<'_>,
+        b: u32,
+    ) -> Arc<OnceLock<Verdicts>> {
+        self.verdicts.get_or_build(b, || {
+            let mut v = Verdicts::default();
+            if let Some((_, table)) = c.base.filter(|x| x.0 == b) {
+                v.judge(plan, table, c.now, i64::from(tick.wrapping_sub(b)).max(1));
             }
-        };
-        if let Some((_, table, _, _)) = s.base.filter(|x| x.0 == b) {
-            let ticks = i64::from(tick.wrapping_sub(b)).max(1);
-            let entry = &mut self.verdicts[i];
-            (entry.0, entry.1) = (tick, b);
-            entry.2.judge(s.plan, table, s.now.0, ticks);
-        }
-        i
+            v
+        })
     }
 
-    /// The checksum part of `cell` now, summed once per tick.
-    fn sum(&mut self, s: &ViewSnapshot<'_>, cell: u32) -> ChecksumPart {
-        let (now, placed) = s.now;
-        let i = s.grid.index(cell);
-        if self.sums.len() <= i {
-            self.sums.resize(i + 1, None);
-        }
-        match self.sums[i] {
-            Some((t, sum)) if t == self.tick => sum,
-            _ => {
-                let sum = s.plan.checksum_part(now, placed.slots(cell));
-                self.sums[i] = Some((self.tick, sum));
-                sum
-            }
-        }
-    }
-
-    /// The snapshot message for one client: `header` with its checksum filled in, then its
-    /// parts and private section.
-    pub fn client_snapshot(
-        &mut self,
-        s: &ViewSnapshot<'_>,
-        mut header: SnapshotHeader,
-    ) -> SnapshotMsg {
-        let (now, _) = s.now;
-        let tick = header.tick;
-        s.grid.seen_from(s.own_cell, &mut self.seen_now);
-        match s.base {
-            Some((_, _, _, cell)) => s.grid.seen_from(cell, &mut self.seen_base),
-            None => self.seen_base.clear(),
-        }
-        // Every cell seen now, against the baseline if it was seen then too; every cell seen
-        // only then, emptied.
-        self.keys.clear();
-        let base_tick = s.base.map(|b| b.0);
-        for n in 0..self.seen_now.len() {
-            let cell = self.seen_now[n];
-            let was = self.seen_base.contains(&cell);
-            let key = PartKey {
-                cell,
-                base: base_tick.filter(|_| was),
-                now: true,
+    /// The part for `key`, built by the first client that needs it. `base`: the client's
+    /// baseline, its table and placement.
+    #[allow(clippy::too_many_arguments)]
+    fn part(
+        &self,
+        plan: &Plan,
+        tick: u32,
+        c: &ViewClient<'_>,
+        base: Option<(u32, &StateTable, &Placement)>,
+        key: PartKey,
+        encoder: &mut Encoder,
+        encodes: &AtomicUsize,
+    ) -> Arc<OnceLock<Part>> {
+        self.parts[self.grid.index(key.cell)].get_or_build(key, || {
+            let base = base.filter(|_| key.base.is_some());
+            let verdicts = base.map(|(b, _, _)| self.verdicts(plan, tick, c, b));
+            let base = base.zip(verdicts.as_ref()).map(|((b, table, placed), v)| {
+                let v = v.get().expect("judged above");
+                (table, b, placed.slots(key.cell), v)
+            });
+            let now_slots = match self.placement(tick) {
+                Some(p) if key.now => p.slots(key.cell),
+                _ => &[],
             };
-            let i = self.part(s, key);
-            self.keys.push((key, i));
-        }
-        for n in 0..self.seen_base.len() {
-            let cell = self.seen_base[n];
-            if !self.seen_now.contains(&cell) {
+            let mut part = Part::default();
+            encoder.part(plan, base, c.now, now_slots, tick, &mut part);
+            encodes.fetch_add(1, Ordering::Relaxed);
+            part
+        })
+    }
+
+    /// The checksum part of `cell` now, summed by the first client that needs it.
+    fn sum(&self, plan: &Plan, tick: u32, now: &StateTable, cell: u32) -> ChecksumPart {
+        let i = self.grid.index(cell);
+        *self.sums[i].get_or_init(|| match self.placement(tick) {
+            Some(p) => plan.checksum_part(now, p.slots(cell)),
+            None => ChecksumPart::default(),
+        })
+    }
+
+    /// Appends one client's delta (its parts, not its private section) to `out`; returns the
+    /// baseline it is taken against (`None`: full) and, if `checksum`, the public checksum
+    /// of what the client sees. Records the cell its player is in now
+    /// in `seen`, which keeps the last `history` of them.
+    #[allow(clippy::too_many_arguments)]
+    pub fn write_delta(
+        &self,
+        plan: &Plan,
+        tick: u32,
+        c: &ViewClient<'_>,
+        seen: &mut SeenCells,
+        history: usize,
+        checksum: bool,
+        encoder: &mut Encoder,
+        encodes: &AtomicUsize,
+        out: &mut Vec<u8>,
+    ) -> (Option<u32>, Option<u32>) {
+        SCRATCH.with_borrow_mut(|s| {
+            let own_cell = self.placement(tick).and_then(|p| p.cell(c.now, c.own));
+            self.grid.seen_from(own_cell, &mut s.seen_now);
+            // The baseline, with where things were then and the cell its player was in (the
+            // cells it saw are that cell's 3 x 3). Without them the delta is full.
+            let base = c.base.and_then(|(b, table)| {
+                let cell = seen.0.iter().rev().find(|(t, _)| *t == b)?.1;
+                Some((b, table, self.placement(b)?, cell))
+            });
+            match base {
+                Some((_, _, _, cell)) => self.grid.seen_from(cell, &mut s.seen_base),
+                None => s.seen_base.clear(),
+            }
+            let base = base.map(|(b, table, placed, _)| (b, table, placed));
+            // Every cell seen now, against the baseline if it was seen then too; every cell
+            // seen only then, emptied.
+            s.parts.clear();
+            for &cell in &s.seen_now {
+                let was = s.seen_base.contains(&cell);
                 let key = PartKey {
                     cell,
-                    base: base_tick,
-                    now: false,
+                    base: base.map(|b| b.0).filter(|_| was),
+                    now: true,
                 };
-                let i = self.part(s, key);
-                self.keys.push((key, i));
+                s.parts
+                    .push(self.part(plan, tick, c, base, key, encoder, encodes));
             }
-        }
-        if s.checksum {
-            let mut sum = ChecksumPart::default();
-            for n in 0..self.seen_now.len() {
-                sum = sum + self.sum(s, self.seen_now[n]);
+            for &cell in &s.seen_base {
+                if !s.seen_now.contains(&cell) {
+                    let key = PartKey {
+                        cell,
+                        base: base.map(|b| b.0),
+                        now: false,
+                    };
+                    s.parts
+                        .push(self.part(plan, tick, c, base, key, encoder, encodes));
+                }
             }
-            header.checksum =
-                Some(s.plan.public_checksum_of([sum]) ^ s.plan.owner_checksum(now, Some(s.own)));
-        }
-        let parts = &self.parts;
-        let grid = s.grid;
-        // Header, part count, parts and private section in one allocation.
-        let size: usize = self
-            .keys
-            .iter()
-            .map(|(k, i)| parts[grid.index(k.cell)][*i].part.len())
-            .sum();
-        let mut own = Vec::with_capacity(size + 96);
-        codec::encode_snapshot_header(&header, &mut own);
-        let head_len = own.len();
-        write_parts(
-            self.keys
-                .iter()
-                .map(|(k, i)| &parts[grid.index(k.cell)][*i].part),
-            &mut own,
-        );
-        if s.own_private {
-            let base = s.base.map(|(tick, table, _, _)| Baseline {
-                table,
-                tick,
-                second: None,
+            let size: usize = s.parts.iter().filter_map(|p| p.get()).map(Part::len).sum();
+            out.reserve(size + 8);
+            write_parts(s.parts.iter().filter_map(|p| p.get()), out);
+            if seen.0.len() >= history {
+                seen.0.pop_front();
+            }
+            seen.0.push_back((tick, own_cell));
+            let sum = checksum.then(|| {
+                let sum = s
+                    .seen_now
+                    .iter()
+                    .fold(ChecksumPart::default(), |acc, &cell| {
+                        acc + self.sum(plan, tick, c.now, cell)
+                    });
+                plan.public_checksum_of([sum])
             });
-            self.private.clear();
-            self.encoder
-                .private(s.plan, s.own, base.as_ref(), now, tick, &mut self.private);
-            // A section with no entry is left out: the delta simply ends.
-            if self.private != [0] {
-                own.extend_from_slice(&self.private);
-            }
-        }
-        SnapshotMsg {
-            own: Bytes::from(own),
-            head_len,
-            shared: Bytes::new(),
-        }
+            (base.map(|b| b.0), sum)
+        })
     }
 }
 

@@ -1,0 +1,256 @@
+//! A published tick: what the room hands each client's outbox instead of a finished snapshot.
+//!
+//! The room records the world, publishes the tick and moves on. A client's writer builds its
+//! snapshot from the newest published tick when its socket can take one, so a snapshot is
+//! only built if it is sent (a client that falls behind skips ticks at no cost to the room),
+//! and the per-client work (baseline lookup, view, framing, private section) runs on the
+//! writers' tasks across the runtime's worker threads. What clients share, a delta per
+//! baseline (or under views a part per grid cell and baseline), is built once per tick by
+//! whichever writer needs it first; the others wait for it or find it done.
+
+use std::cell::RefCell;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, OnceLock};
+
+use protocol::state_delta::{Baseline, Encoder};
+use protocol::{EntityId, Plan, SnapshotHeader, StateTable, codec};
+
+use super::views::{SeenCells, ViewClient, ViewTick};
+
+/// The baselines a delta is taken against: `(baseline, baseline2)`; `(None, None)` is full.
+type BaseKey = (Option<u32>, Option<u32>);
+
+/// One tick as the room published it.
+pub struct PublishedTick {
+    pub tick: u32,
+    server_time_us: u64,
+    plan: Arc<Plan>,
+    now: Arc<StateTable>,
+    /// The history's tables when the tick was published: the baselines its deltas may use.
+    history: Vec<(u32, Arc<StateTable>)>,
+    /// Ticks the room's history holds (what a writer remembers of its client's views).
+    history_len: usize,
+    /// Whether deltas use a second baseline (a linear predictor, and no views).
+    linear: bool,
+    checksum: bool,
+    /// All-see-all: the public checksum of `now`.
+    public: OnceLock<u32>,
+    /// All-see-all: the delta per baseline pair.
+    shared: BuiltOnce<BaseKey, Vec<u8>>,
+    views: Option<ViewTick>,
+    /// Deltas (or parts) encoded for this tick so far.
+    encodes: AtomicUsize,
+}
+
+/// A client's order for the snapshot of a published tick.
+pub struct Pending {
+    pub tick: Arc<PublishedTick>,
+    pub player: EntityId,
+    /// The newest input applied for this client, reported in the header.
+    pub input_seq: u32,
+}
+
+/// What a client's writer keeps between its snapshots.
+#[derive(Default)]
+pub struct ClientState {
+    seen: SeenCells,
+}
+
+/// Per-thread buffers, reused by every snapshot a thread builds.
+#[derive(Default)]
+struct Scratch {
+    encoder: Encoder,
+    body: Vec<u8>,
+    private: Vec<u8>,
+}
+
+thread_local! {
+    static SCRATCH: RefCell<Scratch> = RefCell::default();
+}
+
+/// What the room publishes with a tick.
+pub struct Publish {
+    pub tick: u32,
+    pub server_time_us: u64,
+    pub plan: Arc<Plan>,
+    pub now: Arc<StateTable>,
+    pub history: Vec<(u32, Arc<StateTable>)>,
+    pub history_len: usize,
+    pub linear: bool,
+    pub checksum: bool,
+    pub views: Option<ViewTick>,
+}
+
+impl PublishedTick {
+    pub fn new(p: Publish) -> Self {
+        Self {
+            tick: p.tick,
+            server_time_us: p.server_time_us,
+            plan: p.plan,
+            now: p.now,
+            history: p.history,
+            history_len: p.history_len.max(1),
+            linear: p.linear,
+            checksum: p.checksum,
+            public: OnceLock::new(),
+            shared: BuiltOnce::default(),
+            views: p.views,
+            encodes: AtomicUsize::new(0),
+        }
+    }
+
+    /// Deltas (or parts, under views) encoded for this tick so far.
+    pub fn encodes(&self) -> usize {
+        self.encodes.load(Ordering::Relaxed)
+    }
+
+    fn table(&self, tick: u32) -> Option<&StateTable> {
+        self.history
+            .iter()
+            .find(|(t, _)| *t == tick)
+            .map(|(_, table)| &**table)
+    }
+
+    /// The delta from `base` to now, encoded by the first client on these baselines.
+    fn shared(
+        &self,
+        key: BaseKey,
+        base: Option<&Baseline<'_>>,
+        encoder: &mut Encoder,
+    ) -> Arc<OnceLock<Vec<u8>>> {
+        self.shared.get_or_build(key, || {
+            let mut bytes = Vec::new();
+            encoder.shared(&self.plan, base, &self.now, self.tick, &mut bytes);
+            self.encodes.fetch_add(1, Ordering::Relaxed);
+            bytes
+        })
+    }
+
+    /// Builds the snapshot message of `order` into `out` (cleared first): against the
+    /// client's newest acks (`acked`: the newest and the one before) if this tick's history
+    /// still holds them, else full.
+    pub fn build(
+        &self,
+        order: &Pending,
+        acked: (Option<u32>, Option<u32>),
+        client: &mut ClientState,
+        out: &mut Vec<u8>,
+    ) {
+        let (tick, plan, now) = (self.tick, &*self.plan, &*self.now);
+        let base = acked
+            .0
+            .filter(|&a| a != tick)
+            .and_then(|a| Some((a, self.table(a)?)));
+        let mut header = SnapshotHeader {
+            tick,
+            baseline: None,
+            baseline2: None,
+            input_seq: order.input_seq,
+            server_time_us: self.server_time_us,
+            checksum: None,
+        };
+        let owner = || plan.owner_checksum(now, Some(order.player));
+        out.clear();
+        SCRATCH.with_borrow_mut(|s| {
+            let baseline = if let Some(v) = &self.views {
+                let c = ViewClient {
+                    now,
+                    base,
+                    own: order.player,
+                };
+                s.body.clear();
+                let (used, sum) = v.write_delta(
+                    plan,
+                    tick,
+                    &c,
+                    &mut client.seen,
+                    self.history_len,
+                    self.checksum,
+                    &mut s.encoder,
+                    &self.encodes,
+                    &mut s.body,
+                );
+                header.baseline = used;
+                header.checksum = sum.map(|sum| sum ^ owner());
+                codec::encode_snapshot_header(&header, out);
+                out.extend_from_slice(&s.body);
+                base.filter(|_| used.is_some())
+                    .map(|(tick, table)| Baseline {
+                        table,
+                        tick,
+                        second: None,
+                    })
+            } else {
+                let second = base
+                    .filter(|_| self.linear)
+                    .and(acked.1)
+                    .and_then(|a2| Some((a2, self.table(a2)?)));
+                let key = (base.map(|b| b.0), second.map(|s| s.0));
+                let baseline = base.map(|(tick, table)| Baseline {
+                    table,
+                    tick,
+                    second: second.map(|(t, table)| (table, t)),
+                });
+                (header.baseline, header.baseline2) = key;
+                if self.checksum {
+                    let public = *self.public.get_or_init(|| plan.public_checksum(now));
+                    header.checksum = Some(public ^ owner());
+                }
+                let shared = self.shared(key, baseline.as_ref(), &mut s.encoder);
+                let shared = shared.get().expect("encoded above");
+                out.reserve(shared.len() + 48);
+                codec::encode_snapshot_header(&header, out);
+                out.extend_from_slice(shared);
+                baseline
+            };
+            let has_private = now
+                .get(order.player)
+                .and_then(|e| plan.types.get(usize::from(e.ty)))
+                .is_some_and(|t| !t.owner.is_empty());
+            if has_private {
+                s.private.clear();
+                s.encoder.private(
+                    plan,
+                    order.player,
+                    baseline.as_ref(),
+                    now,
+                    tick,
+                    &mut s.private,
+                );
+                // A section with no entry is left out: the delta simply ends.
+                if s.private != [0] {
+                    out.extend_from_slice(&s.private);
+                }
+            }
+        });
+    }
+}
+
+/// Values built once per key by whichever thread asks first; the others asking meanwhile wait
+/// for it (the lock is only held to find the key's cell, not while building).
+pub(super) struct BuiltOnce<K, V>(Mutex<Vec<(K, Arc<OnceLock<V>>)>>);
+
+impl<K, V> Default for BuiltOnce<K, V> {
+    fn default() -> Self {
+        Self(Mutex::default())
+    }
+}
+
+impl<K: PartialEq, V> BuiltOnce<K, V> {
+    /// The value of `key`, built with `build` if no one has.
+    pub(super) fn get_or_build(&self, key: K, build: impl FnOnce() -> V) -> Arc<OnceLock<V>> {
+        let cell = {
+            let mut cells = self.0.lock().unwrap_or_else(|e| e.into_inner());
+            match cells.iter().find(|(k, _)| *k == key) {
+                Some((_, cell)) => cell.clone(),
+                None => {
+                    let cell = Arc::new(OnceLock::new());
+                    cells.push((key, cell.clone()));
+                    cell
+                }
+            }
+        };
+        cell.get_or_init(build);
+        cell
+    }
+}
