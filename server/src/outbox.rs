@@ -258,8 +258,10 @@ mod tests {
         assert!(o.put_snapshot(2, snap(b"2")));
         assert!(o.put_snapshot(3, snap(b"3")));
         assert_eq!(o.stale_dropped(), 2);
+        assert_eq!(o.snapshots_taken(), 0);
         assert!(matches!(o.take(), Some(Outgoing::Snapshot(m)) if m == snap(b"3")));
         assert!(o.take().is_none());
+        assert_eq!(o.snapshots_taken(), 1);
     }
 
     #[test]

@@ -209,7 +209,7 @@ fn snapshot(r: &Recording, name: &str, base: Option<u32>, base2: Option<u32>) ->
         tick: b,
         second: base2.map(|b2| (r.at(b2), b2)),
     });
-    // As the room's DeltaCache::client_snapshot: the private section only for a player whose
+    // As a writer's PublishedTick::build: the private section only for a player whose
     // type has private fields, left out when it has no entry.
     let mut enc = Encoder::default();
     let mut delta = Vec::new();

@@ -869,8 +869,17 @@ pub mod bench {
                     .map(|w| w.join().expect("a builder thread"))
                     .sum()
             });
-            let encodes = self.room.published.as_ref().map_or(0, |p| p.encodes());
-            (bytes, encodes)
+            (bytes, self.encodes_now())
+        }
+
+        /// Encodes made so far for the newest published tick.
+        pub fn encodes_now(&self) -> usize {
+            self.room.published.as_ref().map_or(0, |p| p.encodes())
+        }
+
+        /// Encodes made for the tick published before the newest.
+        pub fn encodes_before(&self) -> usize {
+            self.room.encodes_last
         }
     }
 
@@ -888,5 +897,26 @@ pub mod bench {
             outbox.reset_ack();
         }
         bytes
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::bench::BenchRoom;
+    use crate::{Config, reference_games};
+
+    #[test]
+    fn a_snapshot_is_built_only_when_its_writer_takes_it_and_of_the_newest_tick() {
+        for game in ["arena", "arena-large"] {
+            let mut room = BenchRoom::new(&reference_games(&Config::default()), game, 3);
+            room.tick();
+            room.tick();
+            assert_eq!(room.encodes_before(), 0, "{game}: a tick no writer took");
+            assert_eq!(room.encodes_now(), 0, "{game}: nothing built at publish");
+            let (bytes, encodes) = room.drain(1);
+            assert!(bytes > 0 && encodes > 0, "{game}: built when taken");
+            room.tick();
+            assert_eq!(room.encodes_before(), encodes, "{game}: counted once");
+        }
     }
 }
