@@ -85,7 +85,9 @@ async fn a_client_holds_only_what_is_near_its_player() {
         }
     })
     .await;
-    assert!(rate <= 61.0, "send rate {rate} a second at 60 Hz");
+    // Writers take snapshots when they can, so a half-second window may count one taken just
+    // after it closed: 62 at most. Counting twice would show 120.
+    assert!(rate <= 62.5, "send rate {rate} a second at 60 Hz");
     let (fewest, most) = (held.iter().min().unwrap(), held.iter().max().unwrap());
     assert!(
         *most < 402,
