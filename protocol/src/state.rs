@@ -5,6 +5,9 @@
 //! which are private, and how. Prediction and the checksum live here so the server, the bots
 //! and (ported line for line) the browser compute them identically.
 
+use std::collections::HashMap;
+use std::collections::hash_map::Entry;
+use std::hash::{BuildHasherDefault, Hasher};
 use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
@@ -40,9 +43,16 @@ pub(crate) struct Meta {
     pub(crate) ty: u16,
 }
 
-/// Entities by slot index, iterated in index order; `stride` value cells per slot.
+/// Entities by slot; `stride` value cells per entity.
+///
+/// A table is *dense* (`new`: cells by slot index, iterated in index order: the server's,
+/// which holds most slots of its world) or *compact* (`compact`: cells by row, in no
+/// particular order, with a map from slot to row: a client's under interest management,
+/// which holds a few hundred entities scattered over thousands of slots). Both behave the
+/// same through this API; only their cost differs.
 #[derive(Debug, Default)]
 pub struct StateTable {
+    /// Per slot (dense) or per row (compact).
     meta: Vec<Meta>,
     values: Vec<i32>,
     /// String fields by cell (`slot * stride + field`), sorted by cell; the cell holds the
@@ -50,6 +60,53 @@ pub struct StateTable {
     strings: Vec<(u32, Arc<str>)>,
     stride: usize,
     len: usize,
+    /// Compact tables: each row's slot, and each slot's row.
+    compact: Option<Box<Rows>>,
+}
+
+#[derive(Debug, Default)]
+struct Rows {
+    slots: Vec<u32>,
+    rows: HashMap<u32, u32, BuildHasherDefault<SlotHasher>>,
+    /// One past the highest slot index used since the last `clear`.
+    end: u32,
+}
+
+impl Clone for Rows {
+    fn clone(&self) -> Self {
+        Self {
+            slots: self.slots.clone(),
+            rows: self.rows.clone(),
+            end: self.end,
+        }
+    }
+
+    /// Field by field, so a table copied into keeps its memory.
+    fn clone_from(&mut self, source: &Self) {
+        self.slots.clone_from(&source.slots);
+        self.rows.clone_from(&source.rows);
+        self.end = source.end;
+    }
+}
+
+/// Slot indices are small and dense enough that a multiplicative hash spreads them well.
+#[derive(Default)]
+struct SlotHasher(u64);
+
+impl Hasher for SlotHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.0 = (self.0 << 8 | u64::from(b)).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+        }
+    }
+
+    fn write_u32(&mut self, n: u32) {
+        self.0 = u64::from(n).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+    }
 }
 
 impl Clone for StateTable {
@@ -60,6 +117,7 @@ impl Clone for StateTable {
             strings: self.strings.clone(),
             stride: self.stride,
             len: self.len,
+            compact: self.compact.clone(),
         }
     }
 
@@ -70,15 +128,23 @@ impl Clone for StateTable {
         self.strings.clone_from(&source.strings);
         self.stride = source.stride;
         self.len = source.len;
+        match (&mut self.compact, &source.compact) {
+            (Some(mine), Some(theirs)) => mine.clone_from(theirs),
+            (mine, theirs) => mine.clone_from(theirs),
+        }
     }
 }
 
 impl PartialEq for StateTable {
-    /// Equal when they hold the same entities with the same values.
+    /// Equal when they hold the same entities with the same values (dense or compact).
     fn eq(&self, other: &Self) -> bool {
-        self.len == other.len
-            && self.iter().eq(other.iter())
-            && self.strings.iter().eq(other.strings.iter())
+        if self.len != other.len || !self.strings.iter().eq(other.strings.iter()) {
+            return false;
+        }
+        match (&self.compact, &other.compact) {
+            (None, None) => self.iter().eq(other.iter()),
+            _ => self.iter().all(|e| other.get(e.id) == Some(e)),
+        }
     }
 }
 impl Eq for StateTable {}
@@ -93,12 +159,45 @@ pub struct EntityRef<'a> {
 }
 
 impl StateTable {
-    /// An empty table with `stride` cells per entity (`Plan::stride`).
+    /// An empty dense table with `stride` cells per entity (`Plan::stride`).
     pub fn new(stride: usize) -> Self {
         Self {
             stride: stride.max(1),
             ..Self::default()
         }
+    }
+
+    /// An empty compact table with `stride` cells per entity: memory and copies in
+    /// proportion to the entities held, not to the highest slot index.
+    pub fn compact(stride: usize) -> Self {
+        Self {
+            compact: Some(Box::default()),
+            ..Self::new(stride)
+        }
+    }
+
+    pub fn is_compact(&self) -> bool {
+        self.compact.is_some()
+    }
+
+    /// A compact copy of this table: the same entities, values and strings.
+    pub fn to_compact(&self) -> StateTable {
+        self.copy_into(StateTable::compact(self.stride))
+    }
+
+    /// A dense copy of this table: the same entities, values and strings.
+    pub fn to_dense(&self) -> StateTable {
+        self.copy_into(StateTable::new(self.stride))
+    }
+
+    fn copy_into(&self, mut c: StateTable) -> StateTable {
+        for e in self.iter() {
+            if let Ok(cells) = c.insert(e.id, e.ty) {
+                cells.copy_from_slice(e.values);
+            }
+        }
+        c.strings.clone_from(&self.strings);
+        c
     }
 
     pub fn stride(&self) -> usize {
@@ -115,7 +214,10 @@ impl StateTable {
 
     /// One past the highest slot index in use or used since the last `clear`.
     pub fn slot_count(&self) -> usize {
-        self.meta.len()
+        match &self.compact {
+            Some(c) => c.end as usize,
+            None => self.meta.len(),
+        }
     }
 
     /// Empties the table for `stride` cells per entity, keeping the allocations.
@@ -130,21 +232,41 @@ impl StateTable {
         self.values.clear();
         self.strings.clear();
         self.len = 0;
+        if let Some(c) = &mut self.compact {
+            c.slots.clear();
+            c.rows.clear();
+            c.end = 0;
+        }
     }
 
+    /// Where slot `index`'s entity is in `meta`, if the slot holds one.
     #[inline]
-    fn occupied(&self, index: u32) -> Option<Meta> {
-        self.meta
-            .get(index as usize)
-            .copied()
-            .filter(|m| m.version != 0)
+    fn row(&self, index: u32) -> Option<usize> {
+        match &self.compact {
+            None => self
+                .meta
+                .get(index as usize)
+                .filter(|m| m.version != 0)
+                .map(|_| index as usize),
+            Some(c) => c.rows.get(&index).map(|&r| r as usize),
+        }
+    }
+
+    /// The slot of the entity in row `row` of `meta`.
+    #[inline]
+    fn slot_of(&self, row: usize) -> u32 {
+        match &self.compact {
+            None => row as u32,
+            Some(c) => c.slots[row],
+        }
     }
 
     /// The entity in slot `index`, whatever its version.
     #[inline]
     pub fn at(&self, index: u32) -> Option<EntityRef<'_>> {
-        let m = self.occupied(index)?;
-        let i = index as usize * self.stride;
+        let r = self.row(index)?;
+        let m = self.meta[r];
+        let i = r * self.stride;
         Some(EntityRef {
             id: EntityId {
                 index,
@@ -164,46 +286,78 @@ impl StateTable {
         if id.index >= MAX_ENTITY_INDEX {
             return Err(TableError::IndexOutOfRange(id.index));
         }
-        let i = id.index as usize;
-        if i >= self.meta.len() {
-            self.meta.resize(i + 1, Meta::default());
-            self.values.resize((i + 1) * self.stride, 0);
-        }
-        if self.meta[i].version != 0 {
-            return Err(TableError::Occupied(id.index));
-        }
         // A version of 0 would read as empty: store it as given but never 0.
-        self.meta[i] = Meta {
+        let m = Meta {
             version: id.version.max(1),
             ty,
         };
+        let stride = self.stride;
+        let r = match &mut self.compact {
+            None => {
+                let i = id.index as usize;
+                if i >= self.meta.len() {
+                    self.meta.resize(i + 1, Meta::default());
+                    self.values.resize((i + 1) * stride, 0);
+                }
+                if self.meta[i].version != 0 {
+                    return Err(TableError::Occupied(id.index));
+                }
+                self.meta[i] = m;
+                i
+            }
+            Some(c) => {
+                let r = self.meta.len();
+                match c.rows.entry(id.index) {
+                    Entry::Occupied(_) => return Err(TableError::Occupied(id.index)),
+                    Entry::Vacant(v) => v.insert(r as u32),
+                };
+                c.slots.push(id.index);
+                c.end = c.end.max(id.index + 1);
+                self.meta.push(m);
+                self.values.resize((r + 1) * stride, 0);
+                r
+            }
+        };
         self.len += 1;
-        let cells = &mut self.values[i * self.stride..(i + 1) * self.stride];
+        let cells = &mut self.values[r * stride..(r + 1) * stride];
         cells.fill(0);
         Ok(cells)
     }
 
     /// Removes the entity in slot `index`.
     pub fn remove(&mut self, index: u32) -> Result<EntityId, TableError> {
-        let m = self.occupied(index).ok_or(TableError::Vacant(index))?;
-        self.meta[index as usize] = Meta::default();
+        let r = self.row(index).ok_or(TableError::Vacant(index))?;
+        let version = self.meta[r].version;
+        match &mut self.compact {
+            None => self.meta[r] = Meta::default(),
+            Some(c) => {
+                // The last row moves into the hole.
+                c.rows.remove(&index);
+                c.slots.swap_remove(r);
+                self.meta.swap_remove(r);
+                let (stride, last) = (self.stride, self.meta.len());
+                if r < last {
+                    self.values
+                        .copy_within(last * stride..(last + 1) * stride, r * stride);
+                    c.rows.insert(c.slots[r], r as u32);
+                }
+                self.values.truncate(last * stride);
+            }
+        }
         self.len -= 1;
         if !self.strings.is_empty() {
             let lo = index * self.stride as u32;
             let hi = lo + self.stride as u32;
             self.strings.retain(|(k, _)| !(lo..hi).contains(k));
         }
-        Ok(EntityId {
-            index,
-            version: m.version,
-        })
+        Ok(EntityId { index, version })
     }
 
     /// The cells of the entity in slot `index`, to change in place.
     #[inline]
     pub fn values_mut(&mut self, index: u32) -> Result<&mut [i32], TableError> {
-        self.occupied(index).ok_or(TableError::Vacant(index))?;
-        let i = index as usize * self.stride;
+        let r = self.row(index).ok_or(TableError::Vacant(index))?;
+        let i = r * self.stride;
         Ok(&mut self.values[i..i + self.stride])
     }
 
@@ -235,15 +389,29 @@ impl StateTable {
         Ok(())
     }
 
-    /// Every slot's meta and the cells, for linear passes over the whole table.
+    /// Every row's meta and the cells, for linear passes over the whole table (a dense
+    /// table's rows are its slots, empty ones included).
     #[inline]
     pub(crate) fn raw_mut(&mut self) -> (&[Meta], &mut [i32], usize) {
         (&self.meta, &mut self.values, self.stride)
     }
 
-    /// Entities in index order.
+    /// Entities in index order (dense) or in no particular order (compact).
     pub fn iter(&self) -> impl Iterator<Item = EntityRef<'_>> + '_ {
-        (0..self.meta.len() as u32).filter_map(|i| self.at(i))
+        let stride = self.stride;
+        self.meta
+            .iter()
+            .zip(self.values.chunks_exact(stride))
+            .enumerate()
+            .filter(|(_, (m, _))| m.version != 0)
+            .map(move |(r, (m, values))| EntityRef {
+                id: EntityId {
+                    index: self.slot_of(r),
+                    version: m.version,
+                },
+                ty: m.ty,
+                values,
+            })
     }
 }
 
@@ -707,12 +875,13 @@ impl Plan {
         let mut h = CHECKSUM_SEED;
         let mut count = 0u32;
         let known = self.types.len();
-        for (index, (m, cells)) in t.meta.iter().zip(t.values.chunks_exact(stride)).enumerate() {
+        for (row, (m, cells)) in t.meta.iter().zip(t.values.chunks_exact(stride)).enumerate() {
             if m.version == 0 {
                 continue;
             }
+            let index = t.slot_of(row);
             let id = EntityId {
-                index: index as u32,
+                index,
                 version: m.version,
             };
             let ty = usize::from(m.ty);
@@ -727,7 +896,7 @@ impl Plan {
                 }
                 let tp = &self.types[ty];
                 if tp.has_public_strings() {
-                    k ^= self.string_terms(t, index as u32, tp);
+                    k ^= self.string_terms(t, index, tp);
                 }
             }
             h = h.wrapping_add(mix_key(k));
@@ -793,11 +962,7 @@ impl Plan {
     /// Fills `out` with `base` `ticks` later: every entity's `exact_public` fields dead-reckoned,
     /// the rest copied. One pass over both tables, the same loop for every type.
     pub(crate) fn predict_exact_into(&self, base: &StateTable, ticks: i64, out: &mut StateTable) {
-        out.meta.clone_from(&base.meta);
-        out.strings.clone_from(&base.strings);
-        out.stride = base.stride;
-        out.len = base.len;
-        out.values.clone_from(&base.values);
+        out.clone_from(base);
         let exact = match self.lanes.exact_width {
             0 => true,
             1 => self.predict_lanes::<1>(ticks, out),
@@ -870,6 +1035,9 @@ impl Plan {
         // encoder in each of the loops below.
         let visit: &mut dyn FnMut(u32, Slot) = &mut visit;
         let s = self.stride;
+        if base.is_compact() || now.is_compact() {
+            return self.scan_compact(base, now, visit);
+        }
         if base.stride != s || now.stride != s {
             return self.scan_lanes::<0>(base, now, ticks, false, s, visit);
         }
@@ -882,6 +1050,22 @@ impl Plan {
             4 => self.scan_lanes::<4>(base, now, ticks, true, S, visit),
             _ => self.scan_lanes::<0>(base, now, ticks, false, S, visit),
         })
+    }
+
+    /// `scan` where a table is compact (only tests and tools build deltas from a client's
+    /// tables): slot by slot, every entity held at both ticks checked field by field.
+    fn scan_compact(&self, base: &StateTable, now: &StateTable, visit: &mut dyn FnMut(u32, Slot)) {
+        let slots = base.slot_count().max(now.slot_count()) as u32;
+        for i in 0..slots {
+            let slot = match (base.at(i), now.at(i)) {
+                (None, None) => continue,
+                (Some(_), None) => Slot::Gone,
+                (None, Some(_)) => Slot::New,
+                (Some(b), Some(n)) if b.id != n.id || b.ty != n.ty => Slot::Replaced,
+                (Some(_), Some(_)) => Slot::Check,
+            };
+            visit(i, slot);
+        }
     }
 
     /// `scan` with `W` exact ops per type (`use_lanes` false: every pair is checked) on
@@ -1037,6 +1221,35 @@ mod tests {
             t.insert(id(MAX_ENTITY_INDEX, 1), 0),
             Err(TableError::IndexOutOfRange(MAX_ENTITY_INDEX))
         );
+    }
+
+    #[test]
+    fn a_compact_table_moves_its_last_row_into_a_removed_one() {
+        let mut t = StateTable::compact(2);
+        for (i, index) in [900, 7, 40_000].into_iter().enumerate() {
+            t.insert(id(index, 1), 0).unwrap()[0] = i as i32;
+        }
+        assert_eq!(t.insert(id(7, 3), 0), Err(TableError::Occupied(7)));
+        assert_eq!(t.slot_count(), 40_001);
+        t.set_string(900, 1, "first").unwrap();
+        assert_eq!(t.remove(900), Ok(id(900, 1)));
+        assert_eq!(t.remove(900), Err(TableError::Vacant(900)));
+        assert_eq!(t.string(900, 1), "", "its strings go with it");
+        assert_eq!(t.at(40_000).unwrap().values, &[2, 0], "the moved row");
+        t.values_mut(40_000).unwrap()[1] = 9;
+        assert_eq!(t.get(id(40_000, 1)).unwrap().values, &[2, 9]);
+        assert_eq!(t.get(id(7, 1)).unwrap().values, &[1, 0]);
+        assert_eq!(t.len(), 2);
+        let mut dense = StateTable::new(2);
+        dense
+            .insert(id(40_000, 1), 0)
+            .unwrap()
+            .copy_from_slice(&[2, 9]);
+        dense.insert(id(7, 1), 0).unwrap()[0] = 1;
+        assert_eq!(t, dense, "the same entities, whatever the layout");
+        assert_eq!(dense.to_compact(), t);
+        t.clear();
+        assert!(t.is_empty() && t.at(7).is_none() && t.slot_count() == 0);
     }
 
     #[test]

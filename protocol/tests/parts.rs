@@ -106,6 +106,14 @@ proptest! {
         let want = view(&w.plan, &only(&w.now, &at_now, &sees), w.own);
         prop_assert!(got == want, "the client holds what it sees:\n got {:?}\nwant {:?}\nbytes {:?} saw {:?} sees {:?} base {:?} now {:?}", got.iter().collect::<Vec<_>>(), want.iter().collect::<Vec<_>>(), bytes, saw, sees, w.base.iter().collect::<Vec<_>>(), w.now.iter().collect::<Vec<_>>());
         prop_assert_eq!(w.plan.checksum(&got, w.own), checksum);
+        // The same on compact tables, as bots keep them.
+        let compact_base = client_base.to_compact();
+        let b = Baseline { table: &compact_base, tick: w.tick1, second: None };
+        let mut compact = StateTable::compact(w.plan.stride);
+        state_delta::apply(&w.plan, w.own, Some(&b), w.tick, &bytes, &mut compact)
+            .map_err(|e| TestCaseError::fail(format!("apply (compact): {e}")))?;
+        prop_assert!(compact == want, "a compact table holds the same");
+        prop_assert_eq!(w.plan.checksum(&compact, w.own), checksum);
     }
 
     /// Summing the checksum by parts gives the checksum of the whole table.

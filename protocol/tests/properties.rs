@@ -48,6 +48,37 @@ fn client_apply(
     Ok(out)
 }
 
+/// `client_apply` on compact tables (as bots keep them): baselines copied compact.
+fn client_apply_compact(
+    w: &World,
+    base: Option<&Baseline<'_>>,
+    bytes: &[u8],
+) -> Result<StateTable, state_delta::DeltaError> {
+    let tables = base.map(|b| {
+        (
+            view(&w.plan, b.table, w.own).to_compact(),
+            b.second
+                .map(|(t2, tick2)| (view(&w.plan, t2, w.own).to_compact(), tick2)),
+            b.tick,
+        )
+    });
+    let client_base = tables.as_ref().map(|(t, second, tick)| Baseline {
+        table: t,
+        tick: *tick,
+        second: second.as_ref().map(|(t2, tick2)| (t2, *tick2)),
+    });
+    let mut out = StateTable::compact(w.plan.stride);
+    state_delta::apply(
+        &w.plan,
+        w.own,
+        client_base.as_ref(),
+        w.tick,
+        bytes,
+        &mut out,
+    )?;
+    Ok(out)
+}
+
 fn check_round_trip(w: &World, base: Option<&Baseline<'_>>) -> Result<(), TestCaseError> {
     let bytes = w.delta(base);
     let got =
@@ -65,6 +96,15 @@ fn check_round_trip(w: &World, base: Option<&Baseline<'_>>) -> Result<(), TestCa
             .collect::<Vec<_>>()
     };
     prop_assert_eq!(cells(&got), cells(&want));
+    // A compact table ends up holding the same, and sums to the same checksum.
+    let compact = client_apply_compact(w, base, &bytes)
+        .map_err(|e| TestCaseError::fail(format!("apply (compact): {e}")))?;
+    prop_assert!(compact.is_compact());
+    prop_assert!(compact == want, "{}", first_difference(w, &compact, &want));
+    prop_assert_eq!(
+        w.plan.checksum(&compact, w.own),
+        w.plan.checksum(&w.now, w.own)
+    );
     Ok(())
 }
 

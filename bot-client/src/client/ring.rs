@@ -233,7 +233,20 @@ impl TableRing {
             second: second.map(|(j, b2)| (&*self.tables[j].1, b2)),
         });
         match state_delta::apply(plan, own, base.as_ref(), tick, delta, table) {
-            Ok(()) => Ok(spare),
+            Ok(()) => {
+                // A full snapshot sets the layout the tables built on it copy: compact when
+                // the client holds a few of the world's slots (under interest management a
+                // few hundred entities spread over thousands), dense otherwise.
+                let sparse = table.len() * 4 < table.slot_count();
+                if first.is_none() && sparse != table.is_compact() {
+                    *table = if sparse {
+                        table.to_compact()
+                    } else {
+                        table.to_dense()
+                    };
+                }
+                Ok(spare)
+            }
             Err(error) => {
                 self.spare.push(spare);
                 Err(RingError::BadDelta { tick, error })
@@ -400,6 +413,36 @@ mod tests {
         h.checksum = Some(plan().checksum(now, Some(OWN)));
         assert_eq!(ring.apply(&plan(), Some(OWN), &h, &bytes), Ok(true));
         assert_eq!(ring.get(tick), Some(now));
+    }
+
+    /// `world(xs)` with its entities moved to slots `stride` apart.
+    fn spread(xs: &[i32], stride: u32) -> StateTable {
+        let mut t = StateTable::new(4);
+        for e in world(xs).iter() {
+            let id = EntityId {
+                index: e.id.index * stride,
+                version: 1,
+            };
+            t.insert(id, e.ty).unwrap().copy_from_slice(e.values);
+        }
+        t
+    }
+
+    #[test]
+    fn a_client_holding_few_of_the_worlds_slots_keeps_compact_tables() {
+        let mut ring = TableRing::new(8);
+        send(&mut ring, 1, None, None, &spread(&[5, 6, 7], 1000));
+        assert!(ring.get(1).unwrap().is_compact(), "sparse: compact");
+        send(&mut ring, 2, Some(1), None, &spread(&[5, 9, 7, 8], 1000));
+        assert!(
+            ring.get(2).unwrap().is_compact(),
+            "built on a compact table"
+        );
+        send(&mut ring, 3, None, None, &world(&[5, 9, 7, 8]));
+        assert!(
+            !ring.get(3).unwrap().is_compact(),
+            "dense again from a full snapshot"
+        );
     }
 
     #[test]
