@@ -59,36 +59,44 @@ pub struct Encoder {
     base_buf: Vec<i32>,
 }
 
-/// Which entities of a table are off their prediction from a baseline, judged once per
-/// (baseline, tick) for the whole table, so that each part built against that baseline only
-/// looks at the entities it has to write (`Encoder::part`).
+/// When each slot's entity last left its prediction: the tick it appeared at, or the newest
+/// tick whose recorded values were not the prediction from the tick recorded before. One that
+/// has not since a baseline's tick is on its prediction from that baseline (exact dead
+/// reckoning over many ticks is the sum of single ticks, and what the lanes cannot judge
+/// counts as a departure every tick), so a part skips it without reading either table.
+/// Advanced once per recorded tick, for every baseline at once.
 #[derive(Clone, Debug, Default)]
-pub struct Verdicts(Vec<u8>);
+pub struct Steady(Vec<u32>);
 
-/// `Verdicts` codes: on its prediction (or nothing to say), must be written, or must be
-/// compared field by field.
-const ON_TRACK: u8 = 0;
-const DIFFERS: u8 = 1;
-const CHECK: u8 = 2;
-
-impl Verdicts {
-    /// Judges every slot of `now` against `base`, `ticks` apart.
-    pub fn judge(&mut self, plan: &Plan, base: &StateTable, now: &StateTable, ticks: i64) {
-        let v = &mut self.0;
-        v.clear();
-        v.resize(base.slot_count().max(now.slot_count()), ON_TRACK);
-        plan.scan(base, now, ticks, |i, slot| {
-            v[i as usize] = match slot {
-                Slot::Differs => DIFFERS,
-                // Spawns and despawns depend on the part: a part compares the entities it
-                // holds at both ticks, and those are the same entity.
-                _ => CHECK,
-            };
-        });
+impl Steady {
+    /// Moves on to `now`, recorded at `tick`, from `prev`: the table recorded before it, and
+    /// its tick (`None`: the first).
+    pub fn advance(
+        &mut self,
+        plan: &Plan,
+        prev: Option<(&StateTable, u32)>,
+        now: &StateTable,
+        tick: u32,
+    ) {
+        let since = &mut self.0;
+        match prev {
+            None => {
+                since.clear();
+                since.resize(now.slot_count(), tick);
+            }
+            Some((p, at)) => {
+                since.resize(since.len().max(p.slot_count()).max(now.slot_count()), tick);
+                let ticks = i64::from(tick.wrapping_sub(at)).max(1);
+                plan.scan(p, now, ticks, |i, _| since[i as usize] = tick);
+            }
+        }
     }
 
-    fn get(&self, i: u32) -> u8 {
-        self.0.get(i as usize).copied().unwrap_or(CHECK)
+    /// Whether slot `i`'s entity has kept to its prediction from `base` to `tick`.
+    fn since(&self, i: u32, base: u32, tick: u32) -> bool {
+        self.0
+            .get(i as usize)
+            .is_some_and(|&s| tick.wrapping_sub(s) >= tick.wrapping_sub(base))
     }
 }
 
@@ -395,21 +403,21 @@ impl Encoder {
     /// in `base_slots` is despawned (it left the part, or the world), one only in `now_slots`
     /// spawned (it entered), one in both updated against its prediction. Parts must not share
     /// an entity at either tick. The second baseline is not used: it would depend on what the
-    /// client saw at that tick too.
-    /// `verdicts`: `Verdicts::judge` of `now` against the baseline's table.
+    /// client saw at that tick too. `steady`: of `now`, at `tick`.
+    #[allow(clippy::too_many_arguments)]
     pub fn part(
         &mut self,
         plan: &Plan,
-        base: Option<(&StateTable, u32, &[u32], &Verdicts)>,
+        base: Option<(&StateTable, u32, &[u32])>,
         now: &StateTable,
         now_slots: &[u32],
         tick: u32,
+        steady: &Steady,
         part: &mut Part,
     ) {
         self.lists.clear();
         let empty = StateTable::new(plan.stride);
-        let none = Verdicts::default();
-        let (bt, base_tick, base_slots, verdicts) = base.unwrap_or((&empty, tick, &[], &none));
+        let (bt, base_tick, base_slots) = base.unwrap_or((&empty, tick, &[]));
         let baseline = Baseline {
             table: bt,
             tick: base_tick,
@@ -427,9 +435,9 @@ impl Encoder {
                 (None, Some(&&y)) => (y, false, n.next().is_some()),
                 (None, None) => break,
             };
-            // In the part at both ticks and on its prediction: the same entity (the verdict
-            // would say otherwise), nothing to write, and no need to touch the tables.
-            if was && is && verdicts.get(i) == ON_TRACK {
+            // In the part at both ticks and on its prediction since the baseline: the same
+            // entity, nothing to write, and no need to touch the tables.
+            if was && is && base.is_some() && steady.since(i, base_tick, tick) {
                 continue;
             }
             let slot = match (
@@ -439,7 +447,6 @@ impl Encoder {
                 (Some(_), None) => Slot::Gone,
                 (None, Some(_)) => Slot::New,
                 (Some(x), Some(y)) if x.id != y.id || x.ty != y.ty => Slot::Replaced,
-                (Some(_), Some(_)) if verdicts.get(i) == DIFFERS => Slot::Differs,
                 (Some(_), Some(_)) => Slot::Check,
                 (None, None) => continue,
             };

@@ -10,7 +10,7 @@ use golden_files::view;
 use proptest::prelude::*;
 use protocol::StateTable;
 use protocol::state::ChecksumPart;
-use protocol::state_delta::{self, Baseline, Encoder, Part, Verdicts, write_parts};
+use protocol::state_delta::{self, Baseline, Encoder, Part, Steady, write_parts};
 use support::*;
 
 mod golden_files;
@@ -69,9 +69,9 @@ proptest! {
         // The server: one part per region the client sees now or saw, each of which it would
         // encode once for every client in the same case.
         let mut enc = Encoder::default();
-        let mut verdicts = Verdicts::default();
-        let ticks = i64::from(w.tick.wrapping_sub(w.tick1)).max(1);
-        verdicts.judge(&w.plan, &w.base, &w.now, ticks);
+        let mut steady = Steady::default();
+        steady.advance(&w.plan, None, &w.base, w.tick1);
+        steady.advance(&w.plan, Some((&w.base, w.tick1)), &w.now, w.tick);
         let mut parts = Vec::new();
         for r in 0..REGIONS {
             let (was, is) = (saw[r as usize], sees[r as usize]);
@@ -80,9 +80,9 @@ proptest! {
             }
             let base_slots = slots_in(&w.base, &at_base, r);
             let now_slots = if is { slots_in(&w.now, &at_now, r) } else { Vec::new() };
-            let base = was.then_some((&w.base, w.tick1, base_slots.as_slice(), &verdicts));
+            let base = was.then_some((&w.base, w.tick1, base_slots.as_slice()));
             let mut part = Part::default();
-            enc.part(&w.plan, base, &w.now, &now_slots, w.tick, &mut part);
+            enc.part(&w.plan, base, &w.now, &now_slots, w.tick, &steady, &mut part);
             parts.push(part);
         }
         let mut bytes = Vec::new();
@@ -114,6 +114,40 @@ proptest! {
             .map_err(|e| TestCaseError::fail(format!("apply (compact): {e}")))?;
         prop_assert!(compact == want, "a compact table holds the same");
         prop_assert_eq!(w.plan.checksum(&compact, w.own), checksum);
+    }
+
+    /// A part against a baseline two recorded ticks back skips the entities that kept to their
+    /// prediction over both steps (`Steady`), and the client still ends up with the world.
+    #[test]
+    fn a_part_against_an_older_baseline_skips_only_what_kept_its_course(w in world()) {
+        let mut steady = Steady::default();
+        steady.advance(&w.plan, None, &w.base2, w.tick2);
+        steady.advance(&w.plan, Some((&w.base2, w.tick2)), &w.base, w.tick1);
+        steady.advance(&w.plan, Some((&w.base, w.tick1)), &w.now, w.tick);
+        let all = |t: &StateTable| t.iter().map(|e| e.id.index).collect::<Vec<_>>();
+        let mut part = Part::default();
+        let base_slots = all(&w.base2);
+        Encoder::default().part(
+            &w.plan,
+            Some((&w.base2, w.tick2, base_slots.as_slice())),
+            &w.now,
+            &all(&w.now),
+            w.tick,
+            &steady,
+            &mut part,
+        );
+        let mut bytes = Vec::new();
+        write_parts(std::iter::once(&part), &mut bytes);
+        if let Some(own) = w.own {
+            let server_base = Baseline { table: &w.base2, tick: w.tick2, second: None };
+            Encoder::default().private(&w.plan, own, Some(&server_base), &w.now, w.tick, &mut bytes);
+        }
+        let client_base = view(&w.plan, &w.base2, w.own);
+        let b = Baseline { table: &client_base, tick: w.tick2, second: None };
+        let mut got = w.plan.new_table();
+        state_delta::apply(&w.plan, w.own, Some(&b), w.tick, &bytes, &mut got)
+            .map_err(|e| TestCaseError::fail(format!("apply: {e}")))?;
+        prop_assert!(got == view(&w.plan, &w.now, w.own), "the client holds the world");
     }
 
     /// Summing the checksum by parts gives the checksum of the whole table.

@@ -16,7 +16,7 @@ use std::time::Instant;
 
 use bytes::Bytes;
 use protocol::schema::{Predictor, Value};
-use protocol::state_delta::Baseline;
+use protocol::state_delta::{Baseline, Steady};
 use protocol::{EntityId, Event, PlayerInfo, ServerMsg, StateTable, Welcome, codec, codes};
 use tokio::sync::{mpsc, oneshot};
 
@@ -182,10 +182,12 @@ pub struct Room {
     lagging: usize,
 }
 
-/// A room's grid, and where its entities were at each tick of its history.
+/// A room's grid, where its entities were at each tick of its history, and since when each
+/// has kept to its prediction.
 struct Views {
     grid: Arc<Grid>,
     placements: Placements,
+    steady: Arc<Steady>,
 }
 
 /// Why the loop stopped.
@@ -225,6 +227,7 @@ impl Room {
             .map(|grid| Views {
                 grid: Arc::new(grid),
                 placements: Placements::new(cfg.history),
+                steady: Arc::default(),
             });
         // Under views a second baseline is not used (see `state_delta::Encoder::part`).
         let linear = linear && views.is_none();
@@ -616,19 +619,25 @@ impl Room {
         if prev != Some(tick) {
             self.recorded = (Some(tick), prev);
         }
+        let plan = self.game.plan();
         let views = self.views.as_mut().map(|v| {
             v.placements.record(&v.grid, tick, &now);
+            // One scan against the tick recorded before serves every baseline.
+            let before = prev
+                .filter(|&p| p != tick)
+                .and_then(|p| Some((&**self.history.get(p)?, p)));
+            Arc::make_mut(&mut v.steady).advance(plan, before, &now, tick);
             let placements = self
                 .history
                 .tables()
                 .filter_map(|(t, _)| Some((t, v.placements.get(t)?.clone())))
                 .collect();
-            ViewTick::new(v.grid.clone(), placements)
+            ViewTick::new(v.grid.clone(), placements, v.steady.clone())
         });
         let published = Arc::new(PublishedTick::new(Publish {
             tick,
             server_time_us: self.epoch.elapsed().as_micros() as u64,
-            plan: self.game.plan().clone(),
+            plan: plan.clone(),
             now: now.clone(),
             history: self
                 .history

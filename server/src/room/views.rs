@@ -15,7 +15,7 @@ use std::sync::{Arc, OnceLock};
 
 use protocol::schema::{Coding, Descriptor};
 use protocol::state::ChecksumPart;
-use protocol::state_delta::{Encoder, Part, Verdicts, write_parts};
+use protocol::state_delta::{Encoder, Part, Steady, write_parts};
 use protocol::{EntityId, Plan, StateTable};
 
 use super::published::BuiltOnce;
@@ -230,8 +230,8 @@ pub struct ViewTick {
     placements: Vec<(u32, Arc<Placement>)>,
     /// Per cell (`GLOBAL` last): its parts, by baseline and whether it is seen now.
     parts: Vec<BuiltOnce<PartKey, Part>>,
-    /// Per baseline: which entities are off their prediction from it.
-    verdicts: BuiltOnce<u32, Verdicts>,
+    /// Since when each entity has kept to its prediction.
+    steady: Arc<Steady>,
     /// Per cell (`GLOBAL` last): the checksum part of its entities now.
     sums: Vec<OnceLock<ChecksumPart>>,
 }
@@ -262,14 +262,19 @@ thread_local! {
 }
 
 impl ViewTick {
-    /// The tick whose placement is `now` (of `tick`), with the history's placements.
-    pub fn new(grid: Arc<Grid>, placements: Vec<(u32, Arc<Placement>)>) -> Self {
+    /// A tick's view data: the grid, now's placement and the history's, and since when each
+    /// entity has kept to its prediction.
+    pub fn new(
+        grid: Arc<Grid>,
+        placements: Vec<(u32, Arc<Placement>)>,
+        steady: Arc<Steady>,
+    ) -> Self {
         let cells = (grid.cols * grid.rows) as usize + 1;
         Self {
             grid,
             placements,
             parts: (0..cells).map(|_| BuiltOnce::default()).collect(),
-            verdicts: BuiltOnce::default(),
+            steady,
             sums: (0..cells).map(|_| OnceLock::new()).collect(),
         }
     }
@@ -279,23 +284,6 @@ impl ViewTick {
             .iter()
             .find(|(t, _)| *t == tick)
             .map(|(_, p)| &**p)
-    }
-
-    /// The verdicts of `now` against baseline `b`, judged by the first client that needs them.
-    fn verdicts(
-        &self,
-        plan: &Plan,
-        tick: u32,
-        c: &ViewClient<'_>,
-        b: u32,
-    ) -> Arc<OnceLock<Verdicts>> {
-        self.verdicts.get_or_build(b, || {
-            let mut v = Verdicts::default();
-            if let Some((_, table)) = c.base.filter(|x| x.0 == b) {
-                v.judge(plan, table, c.now, i64::from(tick.wrapping_sub(b)).max(1));
-            }
-            v
-        })
     }
 
     /// The part for `key`, built by the first client that needs it. `base`: the client's
@@ -312,18 +300,15 @@ impl ViewTick {
         encodes: &AtomicUsize,
     ) -> Arc<OnceLock<Part>> {
         self.parts[self.grid.index(key.cell)].get_or_build(key, || {
-            let base = base.filter(|_| key.base.is_some());
-            let verdicts = base.map(|(b, _, _)| self.verdicts(plan, tick, c, b));
-            let base = base.zip(verdicts.as_ref()).map(|((b, table, placed), v)| {
-                let v = v.get().expect("judged above");
-                (table, b, placed.slots(key.cell), v)
-            });
+            let base = base
+                .filter(|_| key.base.is_some())
+                .map(|(b, table, placed)| (table, b, placed.slots(key.cell)));
             let now_slots = match self.placement(tick) {
                 Some(p) if key.now => p.slots(key.cell),
                 _ => &[],
             };
             let mut part = Part::default();
-            encoder.part(plan, base, c.now, now_slots, tick, &mut part);
+            encoder.part(plan, base, c.now, now_slots, tick, &self.steady, &mut part);
             encodes.fetch_add(1, Ordering::Relaxed);
             part
         })
