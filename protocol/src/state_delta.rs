@@ -380,15 +380,59 @@ impl Encoder {
         tick: u32,
         out: &mut Vec<u8>,
     ) -> DeltaCounts {
+        self.shared_with(plan, base, now, tick, None, out)
+    }
+
+    /// `shared`, skipping without a look the entities `steady` (of `now`, at `tick`) says
+    /// kept to their prediction since the baseline: a pass over one array instead of a
+    /// comparison of both tables.
+    pub fn shared_steady(
+        &mut self,
+        plan: &Plan,
+        base: Option<&Baseline<'_>>,
+        now: &StateTable,
+        tick: u32,
+        steady: &Steady,
+        out: &mut Vec<u8>,
+    ) -> DeltaCounts {
+        self.shared_with(plan, base, now, tick, Some(steady), out)
+    }
+
+    fn shared_with(
+        &mut self,
+        plan: &Plan,
+        base: Option<&Baseline<'_>>,
+        now: &StateTable,
+        tick: u32,
+        steady: Option<&Steady>,
+        out: &mut Vec<u8>,
+    ) -> DeltaCounts {
         self.lists.clear();
         let empty = StateTable::new(plan.stride);
         let bt = base.map_or(&empty, |b| b.table);
         let mut scratch = std::mem::take(&mut self.scratch);
         let ticks = base.map_or(1, |b| i64::from(tick.wrapping_sub(b.tick)).max(1));
         let lists = &mut self.lists;
-        plan.scan(bt, now, ticks, |i, slot| {
-            lists.slot(plan, base, bt, now, tick, i, slot, &mut scratch);
-        });
+        match (base, steady) {
+            (Some(b), Some(steady)) => {
+                for i in 0..bt.slot_count().max(now.slot_count()) as u32 {
+                    if steady.since(i, b.tick, tick) {
+                        continue;
+                    }
+                    let slot = match (bt.at(i), now.at(i)) {
+                        (None, None) => continue,
+                        (Some(_), None) => Slot::Gone,
+                        (None, Some(_)) => Slot::New,
+                        (Some(x), Some(y)) if x.id != y.id || x.ty != y.ty => Slot::Replaced,
+                        (Some(_), Some(_)) => Slot::Check,
+                    };
+                    lists.slot(plan, base, bt, now, tick, i, slot, &mut scratch);
+                }
+            }
+            _ => plan.scan(bt, now, ticks, |i, slot| {
+                lists.slot(plan, base, bt, now, tick, i, slot, &mut scratch);
+            }),
+        }
         self.scratch = scratch;
         // One part: the whole world.
         self.lists.write(&mut self.whole.lists);

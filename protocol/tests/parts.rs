@@ -150,6 +150,26 @@ proptest! {
         prop_assert!(got == view(&w.plan, &w.now, w.own), "the client holds the world");
     }
 
+    /// The whole-world delta skipping steady entities is the whole-world delta: against a
+    /// baseline two recorded ticks back, with and without a second baseline.
+    #[test]
+    fn a_shared_delta_that_skips_steady_entities_is_the_same_delta(w in world()) {
+        let mut steady = Steady::default();
+        steady.advance(&w.plan, None, &w.base2, w.tick2);
+        steady.advance(&w.plan, Some((&w.base2, w.tick2)), &w.base, w.tick1);
+        steady.advance(&w.plan, Some((&w.base, w.tick1)), &w.now, w.tick);
+        let mut enc = Encoder::default();
+        for base in [
+            Baseline { table: &w.base2, tick: w.tick2, second: None },
+            Baseline { table: &w.base, tick: w.tick1, second: Some((&w.base2, w.tick2)) },
+        ] {
+            let (mut want, mut got) = (Vec::new(), Vec::new());
+            enc.shared(&w.plan, Some(&base), &w.now, w.tick, &mut want);
+            enc.shared_steady(&w.plan, Some(&base), &w.now, w.tick, &steady, &mut got);
+            prop_assert_eq!(got, want);
+        }
+    }
+
     /// Summing the checksum by parts gives the checksum of the whole table.
     #[test]
     fn the_checksum_of_all_parts_is_the_checksum(w in world(), seed in any::<u64>()) {

@@ -169,6 +169,8 @@ pub struct Room {
     members: HashMap<ConnId, Member>,
     detached: Vec<Detached>,
     history: History,
+    /// Since when each entity of the tick recorded last has kept to its prediction.
+    steady: Arc<Steady>,
     /// Interest management, for a game with a view.
     views: Option<Views>,
     /// Encodes made for the tick published before the last (by then its snapshots are built).
@@ -182,12 +184,10 @@ pub struct Room {
     lagging: usize,
 }
 
-/// A room's grid, where its entities were at each tick of its history, and since when each
-/// has kept to its prediction.
+/// A room's grid, and where its entities were at each tick of its history.
 struct Views {
     grid: Arc<Grid>,
     placements: Placements,
-    steady: Arc<Steady>,
 }
 
 /// Why the loop stopped.
@@ -227,7 +227,6 @@ impl Room {
             .map(|grid| Views {
                 grid: Arc::new(grid),
                 placements: Placements::new(cfg.history),
-                steady: Arc::default(),
             });
         // Under views a second baseline is not used (see `state_delta::Encoder::part`).
         let linear = linear && views.is_none();
@@ -247,6 +246,7 @@ impl Room {
             members: HashMap::new(),
             detached: Vec::new(),
             views,
+            steady: Arc::default(),
             encodes_last: 0,
             published: None,
             tick: 0,
@@ -620,25 +620,27 @@ impl Room {
             self.recorded = (Some(tick), prev);
         }
         let plan = self.game.plan();
+        // One scan against the tick recorded before serves every baseline.
+        let before = prev
+            .filter(|&p| p != tick)
+            .and_then(|p| Some((&**self.history.get(p)?, p)));
+        Arc::make_mut(&mut self.steady).advance(plan, before, &now, tick);
+        let steady = &self.steady;
         let views = self.views.as_mut().map(|v| {
             v.placements.record(&v.grid, tick, &now);
-            // One scan against the tick recorded before serves every baseline.
-            let before = prev
-                .filter(|&p| p != tick)
-                .and_then(|p| Some((&**self.history.get(p)?, p)));
-            Arc::make_mut(&mut v.steady).advance(plan, before, &now, tick);
             let placements = self
                 .history
                 .tables()
                 .filter_map(|(t, _)| Some((t, v.placements.get(t)?.clone())))
                 .collect();
-            ViewTick::new(v.grid.clone(), placements, v.steady.clone())
+            ViewTick::new(v.grid.clone(), placements, steady.clone())
         });
         let published = Arc::new(PublishedTick::new(Publish {
             tick,
             server_time_us: self.epoch.elapsed().as_micros() as u64,
             plan: plan.clone(),
             now: now.clone(),
+            steady: self.steady.clone(),
             history: self
                 .history
                 .tables()

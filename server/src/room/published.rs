@@ -12,7 +12,7 @@ use std::cell::RefCell;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
 
-use protocol::state_delta::{Baseline, Encoder};
+use protocol::state_delta::{Baseline, Encoder, Steady};
 use protocol::{EntityId, Plan, SnapshotHeader, StateTable, codec};
 
 use super::views::{SeenCells, ViewClient, ViewTick};
@@ -26,6 +26,8 @@ pub struct PublishedTick {
     server_time_us: u64,
     plan: Arc<Plan>,
     now: Arc<StateTable>,
+    /// Since when each entity of `now` has kept to its prediction.
+    steady: Arc<Steady>,
     /// The history's tables when the tick was published: the baselines its deltas may use.
     history: Vec<(u32, Arc<StateTable>)>,
     /// Ticks the room's history holds (what a writer remembers of its client's views).
@@ -74,6 +76,7 @@ pub struct Publish {
     pub server_time_us: u64,
     pub plan: Arc<Plan>,
     pub now: Arc<StateTable>,
+    pub steady: Arc<Steady>,
     pub history: Vec<(u32, Arc<StateTable>)>,
     pub history_len: usize,
     pub linear: bool,
@@ -88,6 +91,7 @@ impl PublishedTick {
             server_time_us: p.server_time_us,
             plan: p.plan,
             now: p.now,
+            steady: p.steady,
             history: p.history,
             history_len: p.history_len.max(1),
             linear: p.linear,
@@ -120,7 +124,14 @@ impl PublishedTick {
     ) -> Arc<OnceLock<Vec<u8>>> {
         self.shared.get_or_build(key, || {
             let mut bytes = Vec::new();
-            encoder.shared(&self.plan, base, &self.now, self.tick, &mut bytes);
+            encoder.shared_steady(
+                &self.plan,
+                base,
+                &self.now,
+                self.tick,
+                &self.steady,
+                &mut bytes,
+            );
             self.encodes.fetch_add(1, Ordering::Relaxed);
             bytes
         })
