@@ -182,8 +182,8 @@ async fn a_client_that_stops_reading_slows_no_one() {
     );
     // The pending-snapshot count can never pass one (it is a slot): what shows that nothing
     // queued for the stalled client is that most of what it was handed in the stall was
-    // replaced, and its reliable queue stayed empty. Its ack soon leaves the history, so it
-    // is handed full snapshots at `--full-rate` (15 a second): some 75 in 5 s.
+    // replaced, and its reliable queue stayed empty. Its acks stop, so it soon counts as
+    // behind and is handed a snapshot at `--lagging-rate` (15 a second): some 75 in 5 s.
     eprintln!(
         "stalled client: {} stale of {} ticks",
         me.stale_dropped, room.tick

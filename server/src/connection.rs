@@ -420,10 +420,14 @@ async fn write_loop(
                 }
                 Outgoing::Reliable(b) => (Frame::binary(Payload::Borrowed(b)), None),
                 Outgoing::Snapshot(order) => {
-                    // Built now, from the newest tick published for this client.
-                    order
+                    // Built now, from the newest tick published for this client (unless it
+                    // is a full snapshot too soon after the last).
+                    if !order
                         .tick
-                        .build(order, outbox.acked_pair(), &mut client, &mut built);
+                        .build(order, outbox.acked_pair(), &mut client, &mut built)
+                    {
+                        continue;
+                    }
                     (Frame::binary(Payload::Borrowed(&built)), None)
                 }
             };

@@ -1,6 +1,6 @@
-//! A room's bounded history: the replicated state of each of the last N recorded ticks, so a
-//! client's delta can be taken against the tick it acked (invariant 5). Tables are shared with
-//! the published ticks whose snapshots may still be built against them.
+//! A room's bounded history: the replicated state of each of the last N recorded ticks (the
+//! recorder keeps fields on the track predicted from the previous two). Tables are shared with
+//! the published ticks and with the connections that keep them as their clients' baselines.
 
 use std::sync::Arc;
 
@@ -29,11 +29,6 @@ impl History {
             Some((t, table)) if *t == tick => Some(table),
             _ => None,
         }
-    }
-
-    /// Every tick held, with its table.
-    pub fn tables(&self) -> impl Iterator<Item = (u32, &Arc<StateTable>)> {
-        self.slots.iter().flatten().map(|(t, table)| (*t, table))
     }
 
     /// Records `tick`: `fill` writes the (cleared) table and may read the rest of the ring

@@ -28,7 +28,7 @@ use crate::registry::Rooms;
 pub use history::History;
 use published::{Pending, Publish, PublishedTick};
 pub use stats::{RoomInfo, TickStats};
-use views::{Grid, Placements, ViewTick};
+use views::{Grid, Placement, ViewTick};
 
 /// A connection's id, unique for the server's life.
 pub type ConnId = u64;
@@ -105,8 +105,6 @@ struct Member {
     /// The tick of the newest snapshot handed to its outbox.
     last_put: u32,
     lag_floor: LagFloor,
-    /// The tick of the newest full snapshot it was sent (`--full-rate`).
-    last_full: Option<u32>,
     /// Its outbox's snapshots taken at tick `counting_since`, for its send rate.
     taken_since: u64,
     counting_since: Option<u32>,
@@ -184,10 +182,10 @@ pub struct Room {
     lagging: usize,
 }
 
-/// A room's grid, and where its entities were at each tick of its history.
+/// A room's grid, and where its entities were at the tick published last.
 struct Views {
     grid: Arc<Grid>,
-    placements: Placements,
+    placement: Option<Arc<Placement>>,
 }
 
 /// Why the loop stopped.
@@ -226,12 +224,13 @@ impl Room {
             .and_then(|v| Grid::new(game.descriptor(), v))
             .map(|grid| Views {
                 grid: Arc::new(grid),
-                placements: Placements::new(cfg.history),
+                placement: None,
             });
         // Under views a second baseline is not used (see `state_delta::Encoder::part`).
         let linear = linear && views.is_none();
         Self {
-            history: History::new(cfg.history, game.plan().stride),
+            // The recorder's previous two ticks, and the newest.
+            history: History::new(3, game.plan().stride),
             stats: TickStats::new(Instant::now()),
             name,
             id,
@@ -419,7 +418,6 @@ impl Room {
             applied_seq: 0,
             last_put: 0,
             lag_floor: LagFloor::default(),
-            last_full: None,
             taken_since: 0,
             counting_since: None,
         };
@@ -475,7 +473,6 @@ impl Room {
         member.pending = None;
         member.last_put = 0;
         member.lag_floor = LagFloor::default();
-        member.last_full = None;
         (member.taken_since, member.counting_since) = (0, None);
         let id = member.player;
         if was_detached {
@@ -627,13 +624,9 @@ impl Room {
         Arc::make_mut(&mut self.steady).advance(plan, before, &now, tick);
         let steady = &self.steady;
         let views = self.views.as_mut().map(|v| {
-            v.placements.record(&v.grid, tick, &now);
-            let placements = self
-                .history
-                .tables()
-                .filter_map(|(t, _)| Some((t, v.placements.get(t)?.clone())))
-                .collect();
-            ViewTick::new(v.grid.clone(), placements, steady.clone())
+            let placement = views::place(&v.grid, v.placement.take(), &now);
+            v.placement = Some(placement.clone());
+            ViewTick::new(v.grid.clone(), placement, steady.clone())
         });
         let published = Arc::new(PublishedTick::new(Publish {
             tick,
@@ -641,20 +634,16 @@ impl Room {
             plan: plan.clone(),
             now: now.clone(),
             steady: self.steady.clone(),
-            history: self
-                .history
-                .tables()
-                .map(|(t, table)| (t, table.clone()))
-                .collect(),
-            history_len: self.cfg.history as usize,
+            keep: self.cfg.history as usize,
+            full_every: self.cfg.full_interval_ticks(),
+            throttled: self.rooms.snapshots_throttled.clone(),
             linear: self.linear,
             checksum: self.cfg.checksum,
             views,
         }));
-        let (max_lag, lagging_every, full_every) = (
+        let (max_lag, lagging_every) = (
             self.cfg.max_ack_lag_ticks(),
             self.cfg.lagging_interval_ticks(),
-            self.cfg.full_interval_ticks(),
         );
         self.lagging = 0;
         for m in self.members.values_mut() {
@@ -674,18 +663,6 @@ impl Room {
                     self.rooms.snapshots_throttled.inc();
                     continue;
                 }
-            }
-            // Without an acked tick the history still holds, the snapshot is full: at most
-            // `--full-rate` a second (a client that never acks gets few).
-            let acked = m.outbox.acked().filter(|&a| a != tick);
-            if acked.and_then(|a| self.history.get(a)).is_none() {
-                if m.last_full
-                    .is_some_and(|t| tick.wrapping_sub(t) < full_every)
-                {
-                    self.rooms.snapshots_throttled.inc();
-                    continue;
-                }
-                m.last_full = Some(tick);
             }
             m.outbox.put_snapshot(
                 tick,
@@ -902,8 +879,9 @@ pub mod bench {
             if let Some(Outgoing::Snapshot(p)) = outbox.take() {
                 let mut state = state.lock().unwrap_or_else(|e| e.into_inner());
                 // Acks reset each tick, as the bench sets them.
-                p.tick.build(&p, outbox.acked_pair(), &mut state, &mut out);
-                bytes += out.len();
+                if p.tick.build(&p, outbox.acked_pair(), &mut state, &mut out) {
+                    bytes += out.len();
+                }
             }
             outbox.reset_ack();
         }

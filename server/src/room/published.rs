@@ -9,13 +9,17 @@
 //! whichever writer needs it first; the others wait for it or find it done.
 
 use std::cell::RefCell;
+use std::collections::VecDeque;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
 
+use protocol::schema::MAX_PREDICT_TICKS;
 use protocol::state_delta::{Baseline, Encoder, Steady};
 use protocol::{EntityId, Plan, SnapshotHeader, StateTable, codec};
 
-use super::views::{SeenCells, ViewClient, ViewTick};
+use prometheus_client::metrics::counter::Counter;
+
+use super::views::{Placement, ViewClient, ViewTick};
 
 /// The baselines a delta is taken against: `(baseline, baseline2)`; `(None, None)` is full.
 type BaseKey = (Option<u32>, Option<u32>);
@@ -28,10 +32,12 @@ pub struct PublishedTick {
     now: Arc<StateTable>,
     /// Since when each entity of `now` has kept to its prediction.
     steady: Arc<Steady>,
-    /// The history's tables when the tick was published: the baselines its deltas may use.
-    history: Vec<(u32, Arc<StateTable>)>,
-    /// Ticks the room's history holds (what a writer remembers of its client's views).
-    history_len: usize,
+    /// Snapshots each writer keeps of what it sent (`--history`).
+    keep: usize,
+    /// Ticks between two full snapshots to one client (`--full-rate`), and where the ones
+    /// held back are counted.
+    full_every: u32,
+    throttled: Counter,
     /// Whether deltas use a second baseline (a linear predictor, and no views).
     linear: bool,
     checksum: bool,
@@ -52,10 +58,26 @@ pub struct Pending {
     pub input_seq: u32,
 }
 
-/// What a client's writer keeps between its snapshots.
+/// What a client's writer keeps between its snapshots: what it sent, so that whatever the
+/// client acks is a baseline (as long as it is one of the last `--history` sent, however old:
+/// a client that lags gets deltas, not full snapshots), and when it sent a full one.
 #[derive(Default)]
 pub struct ClientState {
-    seen: SeenCells,
+    sent: VecDeque<Sent>,
+    last_full: Option<u32>,
+}
+
+/// A snapshot sent: its tick's table and, under views, where everything was then and the
+/// cell the client's player was in.
+struct Sent {
+    tick: u32,
+    table: Arc<StateTable>,
+    view: Option<(Arc<Placement>, Option<u32>)>,
+}
+
+/// The snapshot of `tick` among those sent.
+fn sent_at(sent: &VecDeque<Sent>, tick: u32) -> Option<&Sent> {
+    sent.iter().rev().find(|s| s.tick == tick)
 }
 
 /// Per-thread buffers, reused by every snapshot a thread builds.
@@ -77,8 +99,9 @@ pub struct Publish {
     pub plan: Arc<Plan>,
     pub now: Arc<StateTable>,
     pub steady: Arc<Steady>,
-    pub history: Vec<(u32, Arc<StateTable>)>,
-    pub history_len: usize,
+    pub keep: usize,
+    pub full_every: u32,
+    pub throttled: Counter,
     pub linear: bool,
     pub checksum: bool,
     pub views: Option<ViewTick>,
@@ -92,8 +115,9 @@ impl PublishedTick {
             plan: p.plan,
             now: p.now,
             steady: p.steady,
-            history: p.history,
-            history_len: p.history_len.max(1),
+            keep: p.keep.max(1),
+            full_every: p.full_every,
+            throttled: p.throttled,
             linear: p.linear,
             checksum: p.checksum,
             public: OnceLock::new(),
@@ -106,13 +130,6 @@ impl PublishedTick {
     /// Deltas (or parts, under views) encoded for this tick so far.
     pub fn encodes(&self) -> usize {
         self.encodes.load(Ordering::Relaxed)
-    }
-
-    fn table(&self, tick: u32) -> Option<&StateTable> {
-        self.history
-            .iter()
-            .find(|(t, _)| *t == tick)
-            .map(|(_, table)| &**table)
     }
 
     /// The delta from `base` to now, encoded by the first client on these baselines.
@@ -137,24 +154,38 @@ impl PublishedTick {
         })
     }
 
-    /// Builds the snapshot message of `order` into `out` (cleared first): against the
-    /// client's newest acks (`acked`: the newest and the one before) if this tick's history
-    /// still holds them, else full.
+    /// Builds the snapshot message of `order` into `out` (cleared first), against the
+    /// client's newest acks (`acked`: the newest and the one before) if they are among what
+    /// it was sent, else full. False when nothing is to be sent: a full snapshot too soon
+    /// after the last (`--full-rate`).
     pub fn build(
         &self,
         order: &Pending,
         acked: (Option<u32>, Option<u32>),
         client: &mut ClientState,
         out: &mut Vec<u8>,
-    ) {
+    ) -> bool {
         let (tick, plan, now) = (self.tick, &*self.plan, &*self.now);
+        // However old, up to the longest span a prediction may cover.
+        let usable = |a: &u32| *a != tick && i64::from(tick.wrapping_sub(*a)) <= MAX_PREDICT_TICKS;
         let base = acked
             .0
-            .filter(|&a| a != tick)
-            .and_then(|a| Some((a, self.table(a)?)));
+            .filter(usable)
+            .and_then(|a| sent_at(&client.sent, a));
+        if base.is_none() {
+            // A client that never acks keeps getting full snapshots, at this rate.
+            if client
+                .last_full
+                .is_some_and(|t| tick.wrapping_sub(t) < self.full_every)
+            {
+                self.throttled.inc();
+                return false;
+            }
+            client.last_full = Some(tick);
+        }
         let mut header = SnapshotHeader {
             tick,
-            baseline: None,
+            baseline: base.map(|b| b.tick),
             baseline2: None,
             input_seq: order.input_seq,
             server_time_us: self.server_time_us,
@@ -162,57 +193,58 @@ impl PublishedTick {
         };
         let owner = || plan.owner_checksum(now, Some(order.player));
         out.clear();
-        SCRATCH.with_borrow_mut(|s| {
-            let baseline = if let Some(v) = &self.views {
+        let own_cell = SCRATCH.with_borrow_mut(|s| {
+            let (baseline, own_cell) = if let Some(v) = &self.views {
                 let c = ViewClient {
                     now,
-                    base,
+                    base: base.and_then(|b| {
+                        let (placed, cell) = b.view.as_ref()?;
+                        Some((b.tick, &*b.table, &**placed, *cell))
+                    }),
                     own: order.player,
                 };
+                header.baseline = c.base.map(|b| b.0);
                 s.body.clear();
-                let (used, sum) = v.write_delta(
+                let sum = v.write_delta(
                     plan,
                     tick,
                     &c,
-                    &mut client.seen,
-                    self.history_len,
                     self.checksum,
                     &mut s.encoder,
                     &self.encodes,
                     &mut s.body,
                 );
-                header.baseline = used;
                 header.checksum = sum.map(|sum| sum ^ owner());
                 codec::encode_snapshot_header(&header, out);
                 out.extend_from_slice(&s.body);
-                base.filter(|_| used.is_some())
-                    .map(|(tick, table)| Baseline {
-                        table,
-                        tick,
-                        second: None,
-                    })
+                let baseline = c.base.map(|(tick, table, _, _)| Baseline {
+                    table,
+                    tick,
+                    second: None,
+                });
+                (baseline, v.cell_of(now, order.player))
             } else {
                 let second = base
                     .filter(|_| self.linear)
-                    .and(acked.1)
-                    .and_then(|a2| Some((a2, self.table(a2)?)));
-                let key = (base.map(|b| b.0), second.map(|s| s.0));
-                let baseline = base.map(|(tick, table)| Baseline {
-                    table,
-                    tick,
-                    second: second.map(|(t, table)| (table, t)),
+                    .and(acked.1.filter(usable))
+                    .and_then(|a2| sent_at(&client.sent, a2));
+                header.baseline2 = second.map(|s| s.tick);
+                let baseline = base.map(|b| Baseline {
+                    table: &b.table,
+                    tick: b.tick,
+                    second: second.map(|s| (&*s.table, s.tick)),
                 });
-                (header.baseline, header.baseline2) = key;
                 if self.checksum {
                     let public = *self.public.get_or_init(|| plan.public_checksum(now));
                     header.checksum = Some(public ^ owner());
                 }
+                let key = (header.baseline, header.baseline2);
                 let shared = self.shared(key, baseline.as_ref(), &mut s.encoder);
                 let shared = shared.get().expect("encoded above");
                 out.reserve(shared.len() + 48);
                 codec::encode_snapshot_header(&header, out);
                 out.extend_from_slice(shared);
-                baseline
+                (baseline, None)
             };
             let has_private = now
                 .get(order.player)
@@ -233,7 +265,21 @@ impl PublishedTick {
                     out.extend_from_slice(&s.private);
                 }
             }
+            own_cell
         });
+        // The client may ack it: keep it as a baseline.
+        if client.sent.len() >= self.keep {
+            client.sent.pop_front();
+        }
+        client.sent.push_back(Sent {
+            tick,
+            table: self.now.clone(),
+            view: self
+                .views
+                .as_ref()
+                .map(|v| (v.placement().clone(), own_cell)),
+        });
+        true
     }
 }
 

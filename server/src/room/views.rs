@@ -9,7 +9,6 @@
 //! cells and baselines in use, not with clients x entities.
 
 use std::cell::RefCell;
-use std::collections::VecDeque;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, OnceLock};
 
@@ -179,37 +178,14 @@ impl Placement {
     }
 }
 
-/// The placements of the last `len` ticks, alongside the room's history of tables. Shared
-/// with the published ticks that may use them as baselines.
-pub struct Placements {
-    ring: Vec<Option<(u32, Arc<Placement>)>>,
-}
-
-impl Placements {
-    pub fn new(len: u32) -> Self {
-        Self {
-            ring: (0..len.max(1)).map(|_| None).collect(),
-        }
-    }
-
-    pub fn get(&self, tick: u32) -> Option<&Arc<Placement>> {
-        match &self.ring[tick as usize % self.ring.len()] {
-            Some((t, p)) if *t == tick => Some(p),
-            _ => None,
-        }
-    }
-
-    /// Places the entities of `t`, recorded for `tick` (in the evicted entry's memory when no
-    /// published tick still holds it).
-    pub fn record(&mut self, grid: &Grid, tick: u32, t: &StateTable) -> &Arc<Placement> {
-        let i = tick as usize % self.ring.len();
-        let mut p = self.ring[i]
-            .take()
-            .and_then(|(_, p)| Arc::try_unwrap(p).ok())
-            .unwrap_or_default();
-        p.fill(grid, t);
-        &self.ring[i].insert((tick, Arc::new(p))).1
-    }
+/// Where every entity is now, placed in the memory of the last placement when no published
+/// tick or client still holds it.
+pub fn place(grid: &Grid, last: Option<Arc<Placement>>, t: &StateTable) -> Arc<Placement> {
+    let mut p = last
+        .and_then(|p| Arc::try_unwrap(p).ok())
+        .unwrap_or_default();
+    p.fill(grid, t);
+    Arc::new(p)
 }
 
 /// What one (cell, baseline) part is: the cell's entities now against the baseline's, now's
@@ -222,12 +198,11 @@ struct PartKey {
     now: bool,
 }
 
-/// One published tick under views: where everything is now and was at each baseline, and the
-/// parts, verdicts and checksum sums built so far, each once for every client that needs it.
+/// One published tick under views: where everything is now, and the parts and checksum sums
+/// built so far, each once for every client that needs it.
 pub struct ViewTick {
     grid: Arc<Grid>,
-    /// Now's placement and those of the history's ticks.
-    placements: Vec<(u32, Arc<Placement>)>,
+    placement: Arc<Placement>,
     /// Per cell (`GLOBAL` last): its parts, by baseline and whether it is seen now.
     parts: Vec<BuiltOnce<PartKey, Part>>,
     /// Since when each entity has kept to its prediction.
@@ -236,18 +211,16 @@ pub struct ViewTick {
     sums: Vec<OnceLock<ChecksumPart>>,
 }
 
-/// One client's snapshot request under views: where its player is, and what it holds.
+/// A client's baseline under views: its tick, its table, where everything was then, and the
+/// cell the client's player was in (the client saw that cell's 3 x 3).
+pub type ViewBase<'a> = (u32, &'a StateTable, &'a Placement, Option<u32>);
+
+/// One client's snapshot request under views.
 pub struct ViewClient<'a> {
     pub now: &'a StateTable,
-    /// The client's acked tick and its table (already checked to be in the history).
-    pub base: Option<(u32, &'a StateTable)>,
+    pub base: Option<ViewBase<'a>>,
     pub own: EntityId,
 }
-
-/// What a client's writer keeps between snapshots under views: the cell its player was in at
-/// each tick it was sent, newest last (a baseline's parts are that cell's 3 x 3).
-#[derive(Default)]
-pub struct SeenCells(VecDeque<(u32, Option<u32>)>);
 
 /// Per-thread buffers for building view snapshots.
 #[derive(Default)]
@@ -262,28 +235,26 @@ thread_local! {
 }
 
 impl ViewTick {
-    /// A tick's view data: the grid, now's placement and the history's, and since when each
-    /// entity has kept to its prediction.
-    pub fn new(
-        grid: Arc<Grid>,
-        placements: Vec<(u32, Arc<Placement>)>,
-        steady: Arc<Steady>,
-    ) -> Self {
+    /// A tick's view data: the grid, where everything is, and since when each entity has
+    /// kept to its prediction.
+    pub fn new(grid: Arc<Grid>, placement: Arc<Placement>, steady: Arc<Steady>) -> Self {
         let cells = (grid.cols * grid.rows) as usize + 1;
         Self {
             grid,
-            placements,
+            placement,
             parts: (0..cells).map(|_| BuiltOnce::default()).collect(),
             steady,
             sums: (0..cells).map(|_| OnceLock::new()).collect(),
         }
     }
 
-    fn placement(&self, tick: u32) -> Option<&Placement> {
-        self.placements
-            .iter()
-            .find(|(t, _)| *t == tick)
-            .map(|(_, p)| &**p)
+    pub fn placement(&self) -> &Arc<Placement> {
+        &self.placement
+    }
+
+    /// The cell the player `own` is in now.
+    pub fn cell_of(&self, now: &StateTable, own: EntityId) -> Option<u32> {
+        self.placement.cell(now, own)
     }
 
     /// The part for `key`, built by the first client that needs it. `base`: the client's
@@ -303,9 +274,10 @@ impl ViewTick {
             let base = base
                 .filter(|_| key.base.is_some())
                 .map(|(b, table, placed)| (table, b, placed.slots(key.cell)));
-            let now_slots = match self.placement(tick) {
-                Some(p) if key.now => p.slots(key.cell),
-                _ => &[],
+            let now_slots = if key.now {
+                self.placement.slots(key.cell)
+            } else {
+                &[]
             };
             let mut part = Part::default();
             encoder.part(plan, base, c.now, now_slots, tick, &self.steady, &mut part);
@@ -315,45 +287,32 @@ impl ViewTick {
     }
 
     /// The checksum part of `cell` now, summed by the first client that needs it.
-    fn sum(&self, plan: &Plan, tick: u32, now: &StateTable, cell: u32) -> ChecksumPart {
+    fn sum(&self, plan: &Plan, now: &StateTable, cell: u32) -> ChecksumPart {
         let i = self.grid.index(cell);
-        *self.sums[i].get_or_init(|| match self.placement(tick) {
-            Some(p) => plan.checksum_part(now, p.slots(cell)),
-            None => ChecksumPart::default(),
-        })
+        *self.sums[i].get_or_init(|| plan.checksum_part(now, self.placement.slots(cell)))
     }
 
     /// Appends one client's delta (its parts, not its private section) to `out`; returns the
-    /// baseline it is taken against (`None`: full) and, if `checksum`, the public checksum
-    /// of what the client sees. Records the cell its player is in now
-    /// in `seen`, which keeps the last `history` of them.
+    /// public checksum of what the client sees, if `checksum`.
     #[allow(clippy::too_many_arguments)]
     pub fn write_delta(
         &self,
         plan: &Plan,
         tick: u32,
         c: &ViewClient<'_>,
-        seen: &mut SeenCells,
-        history: usize,
         checksum: bool,
         encoder: &mut Encoder,
         encodes: &AtomicUsize,
         out: &mut Vec<u8>,
-    ) -> (Option<u32>, Option<u32>) {
+    ) -> Option<u32> {
         SCRATCH.with_borrow_mut(|s| {
-            let own_cell = self.placement(tick).and_then(|p| p.cell(c.now, c.own));
-            self.grid.seen_from(own_cell, &mut s.seen_now);
-            // The baseline, with where things were then and the cell its player was in (the
-            // cells it saw are that cell's 3 x 3). Without them the delta is full.
-            let base = c.base.and_then(|(b, table)| {
-                let cell = seen.0.iter().rev().find(|(t, _)| *t == b)?.1;
-                Some((b, table, self.placement(b)?, cell))
-            });
-            match base {
+            self.grid
+                .seen_from(self.cell_of(c.now, c.own), &mut s.seen_now);
+            match c.base {
                 Some((_, _, _, cell)) => self.grid.seen_from(cell, &mut s.seen_base),
                 None => s.seen_base.clear(),
             }
-            let base = base.map(|(b, table, placed, _)| (b, table, placed));
+            let base = c.base.map(|(b, table, placed, _)| (b, table, placed));
             // Every cell seen now, against the baseline if it was seen then too; every cell
             // seen only then, emptied.
             s.parts.clear();
@@ -381,20 +340,15 @@ impl ViewTick {
             let size: usize = s.parts.iter().filter_map(|p| p.get()).map(Part::len).sum();
             out.reserve(size + 8);
             write_parts(s.parts.iter().filter_map(|p| p.get()), out);
-            if seen.0.len() >= history {
-                seen.0.pop_front();
-            }
-            seen.0.push_back((tick, own_cell));
-            let sum = checksum.then(|| {
+            checksum.then(|| {
                 let sum = s
                     .seen_now
                     .iter()
                     .fold(ChecksumPart::default(), |acc, &cell| {
-                        acc + self.sum(plan, tick, c.now, cell)
+                        acc + self.sum(plan, c.now, cell)
                     });
                 plan.public_checksum_of([sum])
-            });
-            (base.map(|b| b.0), sum)
+            })
         })
     }
 }
