@@ -541,6 +541,21 @@ pub(crate) enum Slot {
     Check,
 }
 
+impl Slot {
+    /// What a slot holding `b` at the baseline and `n` now asks of the encoder before any
+    /// value is compared: `None` when it is empty at both.
+    #[inline]
+    pub(crate) fn of(b: Option<EntityRef<'_>>, n: Option<EntityRef<'_>>) -> Option<Slot> {
+        Some(match (b, n) {
+            (None, None) => return None,
+            (Some(_), None) => Slot::Gone,
+            (None, Some(_)) => Slot::New,
+            (Some(b), Some(n)) if b.id != n.id || b.ty != n.ty => Slot::Replaced,
+            (Some(_), Some(_)) => Slot::Check,
+        })
+    }
+}
+
 impl Lanes {
     fn new(types: &[TypePlan], stride: usize) -> Lanes {
         let width = types
@@ -1057,14 +1072,9 @@ impl Plan {
     fn scan_compact(&self, base: &StateTable, now: &StateTable, visit: &mut dyn FnMut(u32, Slot)) {
         let slots = base.slot_count().max(now.slot_count()) as u32;
         for i in 0..slots {
-            let slot = match (base.at(i), now.at(i)) {
-                (None, None) => continue,
-                (Some(_), None) => Slot::Gone,
-                (None, Some(_)) => Slot::New,
-                (Some(b), Some(n)) if b.id != n.id || b.ty != n.ty => Slot::Replaced,
-                (Some(_), Some(_)) => Slot::Check,
-            };
-            visit(i, slot);
+            if let Some(slot) = Slot::of(base.at(i), now.at(i)) {
+                visit(i, slot);
+            }
         }
     }
 

@@ -419,14 +419,9 @@ impl Encoder {
                     if steady.since(i, b.tick, tick) {
                         continue;
                     }
-                    let slot = match (bt.at(i), now.at(i)) {
-                        (None, None) => continue,
-                        (Some(_), None) => Slot::Gone,
-                        (None, Some(_)) => Slot::New,
-                        (Some(x), Some(y)) if x.id != y.id || x.ty != y.ty => Slot::Replaced,
-                        (Some(_), Some(_)) => Slot::Check,
-                    };
-                    lists.slot(plan, base, bt, now, tick, i, slot, &mut scratch);
+                    if let Some(slot) = Slot::of(bt.at(i), now.at(i)) {
+                        lists.slot(plan, base, bt, now, tick, i, slot, &mut scratch);
+                    }
                 }
             }
             _ => plan.scan(bt, now, ticks, |i, slot| {
@@ -484,15 +479,11 @@ impl Encoder {
             if was && is && base.is_some() && steady.since(i, base_tick, tick) {
                 continue;
             }
-            let slot = match (
+            let Some(slot) = Slot::of(
                 was.then(|| bt.at(i)).flatten(),
                 is.then(|| now.at(i)).flatten(),
-            ) {
-                (Some(_), None) => Slot::Gone,
-                (None, Some(_)) => Slot::New,
-                (Some(x), Some(y)) if x.id != y.id || x.ty != y.ty => Slot::Replaced,
-                (Some(_), Some(_)) => Slot::Check,
-                (None, None) => continue,
+            ) else {
+                continue;
             };
             self.lists
                 .slot(plan, baseline, bt, now, tick, i, slot, &mut scratch);

@@ -39,6 +39,15 @@ fn only(t: &StateTable, regions: &[u64], visible: &[bool]) -> StateTable {
     out
 }
 
+/// `Steady` of `now`, advanced through the world's three recorded ticks.
+fn steady_through(w: &World) -> Steady {
+    let mut steady = Steady::default();
+    steady.advance(&w.plan, None, &w.base2, w.tick2);
+    steady.advance(&w.plan, Some((&w.base2, w.tick2)), &w.base, w.tick1);
+    steady.advance(&w.plan, Some((&w.base, w.tick1)), &w.now, w.tick);
+    steady
+}
+
 proptest! {
     #![proptest_config(ProptestConfig::with_cases(256))]
 
@@ -120,10 +129,7 @@ proptest! {
     /// prediction over both steps (`Steady`), and the client still ends up with the world.
     #[test]
     fn a_part_against_an_older_baseline_skips_only_what_kept_its_course(w in world()) {
-        let mut steady = Steady::default();
-        steady.advance(&w.plan, None, &w.base2, w.tick2);
-        steady.advance(&w.plan, Some((&w.base2, w.tick2)), &w.base, w.tick1);
-        steady.advance(&w.plan, Some((&w.base, w.tick1)), &w.now, w.tick);
+        let steady = steady_through(&w);
         let all = |t: &StateTable| t.iter().map(|e| e.id.index).collect::<Vec<_>>();
         let mut part = Part::default();
         let base_slots = all(&w.base2);
@@ -154,10 +160,7 @@ proptest! {
     /// baseline two recorded ticks back, with and without a second baseline.
     #[test]
     fn a_shared_delta_that_skips_steady_entities_is_the_same_delta(w in world()) {
-        let mut steady = Steady::default();
-        steady.advance(&w.plan, None, &w.base2, w.tick2);
-        steady.advance(&w.plan, Some((&w.base2, w.tick2)), &w.base, w.tick1);
-        steady.advance(&w.plan, Some((&w.base, w.tick1)), &w.now, w.tick);
+        let steady = steady_through(&w);
         let mut enc = Encoder::default();
         for base in [
             Baseline { table: &w.base2, tick: w.tick2, second: None },
