@@ -267,8 +267,14 @@ impl PublishedTick {
             }
             own_cell
         });
-        // The client may ack it: keep it as a baseline.
-        if client.sent.len() >= self.keep {
+        // The client may ack it: keep it as a baseline, and let go of what is too many or
+        // too old to be one.
+        while client.sent.len() >= self.keep
+            || client
+                .sent
+                .front()
+                .is_some_and(|s| i64::from(tick.wrapping_sub(s.tick)) > MAX_PREDICT_TICKS)
+        {
             client.sent.pop_front();
         }
         client.sent.push_back(Sent {
