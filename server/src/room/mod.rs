@@ -1,8 +1,9 @@
-//! A room: one task that owns a world and runs it on a fixed tick.
+//! A room: one task, on a thread of its own, that owns a world and runs it on a fixed tick.
 //!
 //! Each tick: drain the inbox (joins, leaves, inputs), apply each player's newest input, step
 //! the game (catching up at most `max_catchup` ticks, then dropping lost time), record the
-//! world in the history ring, and hand every client its delta snapshot without waiting.
+//! world, publish the tick (`published`), and hand every client an order for its snapshot
+//! without waiting: the client's writer builds it when its socket can take one.
 
 mod history;
 pub mod published;
