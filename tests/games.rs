@@ -305,10 +305,7 @@ async fn a_load_run_of_skirmish_bots() {
     cfg.game = Some("skirmish".into());
     cfg.ramp = Duration::from_millis(200);
     let report = load_run(&cfg).await;
-    assert_eq!((report.bots_connected, report.bots_failed), (6, 0));
-    assert_eq!((report.checksum_mismatches, report.protocol_errors), (0, 0));
-    let rate = report.snapshots_per_sec_p50.expect("measured");
-    assert!(rate >= 40.0, "median {rate:.1} snapshots/s");
+    assert_clean_run(&report, 6);
     // Private ammo: each bot's table is its own, so each decodes alone.
     assert_eq!(report.shared_decode_share, None);
     assert_eq!(server.inspect("tanks").await.unwrap().game, "skirmish");

@@ -106,10 +106,7 @@ async fn bots_verify_every_snapshot_of_a_game_with_views() {
     let mut cfg = bot_client::load::LoadConfig::new(&url, "arena", 8, Duration::from_millis(2000));
     cfg.ramp = Duration::from_millis(200);
     let report = load_run(&cfg).await;
-    assert_eq!((report.bots_connected, report.bots_failed), (8, 0));
-    assert_eq!((report.checksum_mismatches, report.protocol_errors), (0, 0));
-    let rate = report.snapshots_per_sec_p50.expect("measured");
-    assert!(rate >= 40.0, "median {rate:.1} snapshots/s");
+    assert_clean_run(&report, 8);
     server.shutdown().await;
 }
 

@@ -300,7 +300,8 @@ fn quantile_ms(h: &Histogram<u64>, q: f64) -> Option<f64> {
     (!h.is_empty()).then(|| round3(h.value_at_quantile(q) as f64 / 1000.0))
 }
 
-fn round3(v: f64) -> f64 {
+/// `v` to three decimals, as reports print figures.
+pub fn round3(v: f64) -> f64 {
     (v * 1000.0).round() / 1000.0
 }
 

@@ -167,6 +167,14 @@ impl StateTable {
         }
     }
 
+    /// An empty dense table with room for `slots` slots: filled up to there, it does not grow.
+    pub fn with_slots(stride: usize, slots: usize) -> Self {
+        let mut t = Self::new(stride);
+        t.meta.reserve(slots);
+        t.values.reserve(slots * t.stride);
+        t
+    }
+
     /// An empty compact table with `stride` cells per entity: memory and copies in
     /// proportion to the entities held, not to the highest slot index.
     pub fn compact(stride: usize) -> Self {

@@ -120,6 +120,15 @@ pub async fn load_run(cfg: &bot_client::load::LoadConfig) -> bot_client::report:
     .await
 }
 
+/// A load run's report shows every one of `bots` connected, every snapshot verified, and a
+/// median of at least 40 snapshots/s.
+pub fn assert_clean_run(report: &bot_client::report::Report, bots: usize) {
+    assert_eq!((report.bots_connected, report.bots_failed), (bots, 0));
+    assert_eq!((report.checksum_mismatches, report.protocol_errors), (0, 0));
+    let rate = report.snapshots_per_sec_p50.expect("measured");
+    assert!(rate >= 40.0, "median {rate:.1} snapshots/s");
+}
+
 /// Receives until `pred` holds for a message; panics on error or timeout.
 pub async fn recv_until(
     client: &mut Client,

@@ -21,7 +21,7 @@ use std::time::Duration;
 use bot_client::cli::parse_duration;
 use bot_client::load::collect_within;
 use bot_client::process;
-use bot_client::report::percentile;
+use bot_client::report::{percentile, round3};
 use bytes::Bytes;
 use clap::{Args, Parser, Subcommand};
 use rand::Rng;
@@ -455,10 +455,6 @@ async fn connect(addr: SocketAddr) -> io::Result<TcpStream> {
     // Inputs are tiny and go out at once, as the bots' do.
     stream.set_nodelay(true)?;
     Ok(stream)
-}
-
-fn round3(v: f64) -> f64 {
-    (v * 1000.0).round() / 1000.0
 }
 
 #[cfg(test)]

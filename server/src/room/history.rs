@@ -32,18 +32,19 @@ impl History {
     }
 
     /// Records `tick`: `fill` writes the (cleared) table and may read the rest of the ring
-    /// meanwhile. The table reuses the evicted entry's memory unless a published tick still
-    /// holds it.
+    /// meanwhile. The table reuses the evicted entry's memory unless a published tick or a
+    /// connection still holds it; a new one starts with room for as many slots as that one.
     pub fn record(
         &mut self,
         tick: u32,
         fill: impl FnOnce(&History, &mut StateTable),
     ) -> &Arc<StateTable> {
         let i = self.slot(tick);
-        let mut table = self.slots[i]
-            .take()
-            .and_then(|(_, t)| Arc::try_unwrap(t).ok())
-            .unwrap_or_else(|| StateTable::new(self.stride));
+        let mut table = match self.slots[i].take() {
+            Some((_, t)) => Arc::try_unwrap(t)
+                .unwrap_or_else(|held| StateTable::with_slots(self.stride, held.slot_count())),
+            None => StateTable::new(self.stride),
+        };
         table.clear();
         fill(self, &mut table);
         &self.slots[i].insert((tick, Arc::new(table))).1

@@ -113,6 +113,8 @@ struct Member {
 
 /// The lowest ack lag a client showed over the last two windows of `LagFloor::WINDOW_S`: its
 /// round trip when nothing queues. What lags beyond it waits in a queue (its socket).
+/// Capped: under an overload that slows every client alike, the lowest lag rises with the
+/// very backlog the floor is there to find.
 #[derive(Clone, Copy, Debug)]
 struct LagFloor {
     current: u32,
@@ -133,8 +135,8 @@ impl Default for LagFloor {
 impl LagFloor {
     const WINDOW_S: u32 = 2;
 
-    /// Takes this tick's lag; returns the floor.
-    fn observe(&mut self, tick: u32, lag: u32, tick_rate: u16) -> u32 {
+    /// Takes this tick's lag; returns the floor, at most `cap`.
+    fn observe(&mut self, tick: u32, lag: u32, tick_rate: u16, cap: u32) -> u32 {
         if tick.wrapping_sub(self.since) >= Self::WINDOW_S * u32::from(tick_rate) {
             self.previous = self.current;
             self.current = lag;
@@ -142,7 +144,7 @@ impl LagFloor {
         } else {
             self.current = self.current.min(lag);
         }
-        self.current.min(self.previous)
+        self.current.min(self.previous).min(cap)
     }
 }
 
@@ -600,11 +602,12 @@ impl Room {
             self.encodes_last = last.encodes();
         }
         let (prev, prev2) = self.recorded;
+        let before = prev.filter(|&p| p != tick);
         let game = &mut self.game;
         let now = self
             .history
             .record(tick, |h, table| {
-                let prev = prev.filter(|&p| p != tick).and_then(|p| {
+                let prev = before.and_then(|p| {
                     Some(Baseline {
                         table: h.get(p)?,
                         tick: p,
@@ -619,9 +622,7 @@ impl Room {
         }
         let plan = self.game.plan();
         // One scan against the tick recorded before serves every baseline.
-        let before = prev
-            .filter(|&p| p != tick)
-            .and_then(|p| Some((&**self.history.get(p)?, p)));
+        let before = before.and_then(|p| Some((&**self.history.get(p)?, p)));
         Arc::make_mut(&mut self.steady).advance(plan, before, &now, tick);
         let steady = &self.steady;
         let views = self.views.as_mut().map(|v| {
@@ -651,13 +652,8 @@ impl Room {
             // A client whose acks lag what it was sent by more than its own floor has a
             // backlog in its socket: more snapshots would only wait there and age its
             // baseline. It gets a fresh one now and then until its acks catch up.
-            // The floor is capped: under an overload that slows every client alike it would
-            // otherwise rise with the backlog it is there to find.
             let lag = m.outbox.ack_lag();
-            let floor = m
-                .lag_floor
-                .observe(tick, lag, self.cfg.tick_rate)
-                .min(max_lag);
+            let floor = m.lag_floor.observe(tick, lag, self.cfg.tick_rate, max_lag);
             if lag > floor.saturating_add(max_lag) {
                 self.lagging += 1;
                 if tick.wrapping_sub(m.last_put) < lagging_every {
@@ -892,8 +888,24 @@ pub mod bench {
 
 #[cfg(test)]
 mod tests {
+    use super::LagFloor;
     use super::bench::BenchRoom;
     use crate::{Config, reference_games};
+
+    #[test]
+    fn the_lag_floor_is_the_lowest_recent_lag_but_no_more_than_its_cap() {
+        let mut f = LagFloor::default();
+        // Every client as slow as the rest: the floor stays at the cap, so the backlog shows.
+        for tick in 0..60 {
+            assert_eq!(f.observe(tick, 50, 60, 12), 12);
+        }
+        assert_eq!(
+            f.observe(60, 3, 60, 12),
+            3,
+            "a short round trip is its own floor"
+        );
+        assert_eq!(f.observe(61, 40, 60, 12), 3, "and stays it for the window");
+    }
 
     #[test]
     fn a_snapshot_is_built_only_when_its_writer_takes_it_and_of_the_newest_tick() {

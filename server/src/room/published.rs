@@ -24,28 +24,13 @@ use super::views::{Placement, ViewClient, ViewTick};
 /// The baselines a delta is taken against: `(baseline, baseline2)`; `(None, None)` is full.
 type BaseKey = (Option<u32>, Option<u32>);
 
-/// One tick as the room published it.
+/// One tick as the room published it, with what its clients' snapshots share.
 pub struct PublishedTick {
-    pub tick: u32,
-    server_time_us: u64,
-    plan: Arc<Plan>,
-    now: Arc<StateTable>,
-    /// Since when each entity of `now` has kept to its prediction.
-    steady: Arc<Steady>,
-    /// Snapshots each writer keeps of what it sent (`--history`).
-    keep: usize,
-    /// Ticks between two full snapshots to one client (`--full-rate`), and where the ones
-    /// held back are counted.
-    full_every: u32,
-    throttled: Counter,
-    /// Whether deltas use a second baseline (a linear predictor, and no views).
-    linear: bool,
-    checksum: bool,
+    p: Publish,
     /// All-see-all: the public checksum of `now`.
     public: OnceLock<u32>,
     /// All-see-all: the delta per baseline pair.
     shared: BuiltOnce<BaseKey, Vec<u8>>,
-    views: Option<ViewTick>,
     /// Deltas (or parts) encoded for this tick so far.
     encodes: AtomicUsize,
 }
@@ -98,10 +83,15 @@ pub struct Publish {
     pub server_time_us: u64,
     pub plan: Arc<Plan>,
     pub now: Arc<StateTable>,
+    /// Since when each entity of `now` has kept to its prediction.
     pub steady: Arc<Steady>,
+    /// Snapshots each writer keeps of what it sent (`--history`).
     pub keep: usize,
+    /// Ticks between two full snapshots to one client (`--full-rate`), and where the ones
+    /// held back are counted.
     pub full_every: u32,
     pub throttled: Counter,
+    /// Whether deltas use a second baseline (a linear predictor, and no views).
     pub linear: bool,
     pub checksum: bool,
     pub views: Option<ViewTick>,
@@ -110,19 +100,12 @@ pub struct Publish {
 impl PublishedTick {
     pub fn new(p: Publish) -> Self {
         Self {
-            tick: p.tick,
-            server_time_us: p.server_time_us,
-            plan: p.plan,
-            now: p.now,
-            steady: p.steady,
-            keep: p.keep.max(1),
-            full_every: p.full_every,
-            throttled: p.throttled,
-            linear: p.linear,
-            checksum: p.checksum,
+            p: Publish {
+                keep: p.keep.max(1),
+                ..p
+            },
             public: OnceLock::new(),
             shared: BuiltOnce::default(),
-            views: p.views,
             encodes: AtomicUsize::new(0),
         }
     }
@@ -142,11 +125,11 @@ impl PublishedTick {
         self.shared.get_or_build(key, || {
             let mut bytes = Vec::new();
             encoder.shared_steady(
-                &self.plan,
+                &self.p.plan,
                 base,
-                &self.now,
-                self.tick,
-                &self.steady,
+                &self.p.now,
+                self.p.tick,
+                &self.p.steady,
                 &mut bytes,
             );
             self.encodes.fetch_add(1, Ordering::Relaxed);
@@ -165,7 +148,7 @@ impl PublishedTick {
         client: &mut ClientState,
         out: &mut Vec<u8>,
     ) -> bool {
-        let (tick, plan, now) = (self.tick, &*self.plan, &*self.now);
+        let (tick, plan, now) = (self.p.tick, &*self.p.plan, &*self.p.now);
         // However old, up to the longest span a prediction may cover.
         let usable = |a: &u32| *a != tick && i64::from(tick.wrapping_sub(*a)) <= MAX_PREDICT_TICKS;
         let base = acked
@@ -176,9 +159,9 @@ impl PublishedTick {
             // A client that never acks keeps getting full snapshots, at this rate.
             if client
                 .last_full
-                .is_some_and(|t| tick.wrapping_sub(t) < self.full_every)
+                .is_some_and(|t| tick.wrapping_sub(t) < self.p.full_every)
             {
-                self.throttled.inc();
+                self.p.throttled.inc();
                 return false;
             }
             client.last_full = Some(tick);
@@ -188,13 +171,13 @@ impl PublishedTick {
             baseline: base.map(|b| b.tick),
             baseline2: None,
             input_seq: order.input_seq,
-            server_time_us: self.server_time_us,
+            server_time_us: self.p.server_time_us,
             checksum: None,
         };
         let owner = || plan.owner_checksum(now, Some(order.player));
         out.clear();
         let own_cell = SCRATCH.with_borrow_mut(|s| {
-            let (baseline, own_cell) = if let Some(v) = &self.views {
+            let (baseline, own_cell) = if let Some(v) = &self.p.views {
                 let c = ViewClient {
                     now,
                     base: base.and_then(|b| {
@@ -209,7 +192,7 @@ impl PublishedTick {
                     plan,
                     tick,
                     &c,
-                    self.checksum,
+                    self.p.checksum,
                     &mut s.encoder,
                     &self.encodes,
                     &mut s.body,
@@ -225,7 +208,7 @@ impl PublishedTick {
                 (baseline, v.cell_of(now, order.player))
             } else {
                 let second = base
-                    .filter(|_| self.linear)
+                    .filter(|_| self.p.linear)
                     .and(acked.1.filter(usable))
                     .and_then(|a2| sent_at(&client.sent, a2));
                 header.baseline2 = second.map(|s| s.tick);
@@ -234,7 +217,7 @@ impl PublishedTick {
                     tick: b.tick,
                     second: second.map(|s| (&*s.table, s.tick)),
                 });
-                if self.checksum {
+                if self.p.checksum {
                     let public = *self.public.get_or_init(|| plan.public_checksum(now));
                     header.checksum = Some(public ^ owner());
                 }
@@ -269,7 +252,7 @@ impl PublishedTick {
         });
         // The client may ack it: keep it as a baseline, and let go of what is too many or
         // too old to be one.
-        while client.sent.len() >= self.keep
+        while client.sent.len() >= self.p.keep
             || client
                 .sent
                 .front()
@@ -279,8 +262,9 @@ impl PublishedTick {
         }
         client.sent.push_back(Sent {
             tick,
-            table: self.now.clone(),
+            table: self.p.now.clone(),
             view: self
+                .p
                 .views
                 .as_ref()
                 .map(|v| (v.placement().clone(), own_cell)),
@@ -315,5 +299,118 @@ impl<K: PartialEq, V> BuiltOnce<K, V> {
         };
         cell.get_or_init(build);
         cell
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::arena::Arena;
+    use crate::game::{RoomGame, Sim};
+
+    /// `sim`'s world published as `tick`; writers keep `keep` snapshots and send a full one
+    /// at most every `full_every` ticks.
+    fn publish(
+        sim: &mut Sim<Arena>,
+        tick: u32,
+        keep: usize,
+        full_every: u32,
+    ) -> Arc<PublishedTick> {
+        let plan = RoomGame::plan(sim).clone();
+        let mut now = StateTable::new(plan.stride);
+        RoomGame::record(sim, tick, None, &mut now);
+        let mut steady = Steady::default();
+        steady.advance(&plan, None, &now, tick);
+        Arc::new(PublishedTick::new(Publish {
+            tick,
+            server_time_us: 0,
+            plan,
+            now: Arc::new(now),
+            steady: Arc::new(steady),
+            keep,
+            full_every,
+            throttled: Counter::default(),
+            linear: false,
+            checksum: true,
+            views: None,
+        }))
+    }
+
+    /// Builds `tick` for the client whose newest ack is `acked`: the baseline it names, or
+    /// `None` when nothing is sent.
+    fn send(
+        sim: &mut Sim<Arena>,
+        client: &mut ClientState,
+        (tick, acked): (u32, Option<u32>),
+        (keep, full_every): (usize, u32),
+    ) -> Option<Option<u32>> {
+        let player = EntityId {
+            index: 1,
+            version: 1,
+        };
+        let published = publish(sim, tick, keep, full_every);
+        let order = Pending {
+            tick: published.clone(),
+            player,
+            input_seq: 0,
+        };
+        let mut out = Vec::new();
+        published
+            .build(&order, (acked, None), client, &mut out)
+            .then(|| {
+                let (header, _) = codec::decode_snapshot_header(&out).unwrap().unwrap();
+                header.baseline
+            })
+    }
+
+    #[test]
+    fn an_ack_is_a_baseline_while_it_is_among_the_last_snapshots_sent_however_old() {
+        let mut sim = Sim::new(|ctx| Arena::new(ctx, 20, 1));
+        let mut c = ClientState::default();
+        let limits = (4, 1);
+        assert_eq!(
+            send(&mut sim, &mut c, (10, None), limits),
+            Some(None),
+            "full"
+        );
+        // 490 ticks later: far past any room-wide history, still a baseline.
+        assert_eq!(
+            send(&mut sim, &mut c, (500, Some(10)), limits),
+            Some(Some(10))
+        );
+        for tick in 501..=503 {
+            assert_eq!(
+                send(&mut sim, &mut c, (tick, Some(500)), limits),
+                Some(Some(500))
+            );
+        }
+        // Five sent, four kept: tick 10 is gone.
+        assert_eq!(send(&mut sim, &mut c, (504, Some(10)), limits), Some(None));
+        // Older than the longest prediction span: gone too.
+        let late = 503 + MAX_PREDICT_TICKS as u32 + 1;
+        assert_eq!(
+            send(&mut sim, &mut c, (late, Some(503)), limits),
+            Some(None)
+        );
+    }
+
+    #[test]
+    fn full_snapshots_are_held_back_to_their_rate() {
+        let mut sim = Sim::new(|ctx| Arena::new(ctx, 20, 1));
+        let mut c = ClientState::default();
+        let limits = (4, 15);
+        assert_eq!(send(&mut sim, &mut c, (100, None), limits), Some(None));
+        assert_eq!(
+            send(&mut sim, &mut c, (101, None), limits),
+            None,
+            "too soon"
+        );
+        assert_eq!(send(&mut sim, &mut c, (114, None), limits), None);
+        assert_eq!(send(&mut sim, &mut c, (115, None), limits), Some(None));
+        // A delta is not held back.
+        assert_eq!(
+            send(&mut sim, &mut c, (116, Some(115)), limits),
+            Some(Some(115))
+        );
     }
 }

@@ -140,32 +140,56 @@ impl Grid {
 pub struct Placement {
     /// Per slot: its cell, `GLOBAL`, or `EMPTY`.
     cell_of: Vec<u32>,
-    /// Per cell (and `GLOBAL` last): its entities' slots, ascending.
-    slots: Vec<Vec<u32>>,
+    /// Every entity's slot, cell by cell (`GLOBAL` last), ascending within a cell.
+    by_cell: Vec<u32>,
+    /// Where each cell's slots start in `by_cell`, then where the last one's end.
+    starts: Vec<u32>,
 }
 
 impl Placement {
     fn fill(&mut self, grid: &Grid, t: &StateTable) {
-        let cells = (grid.cols * grid.rows) as usize;
+        let cells = (grid.cols * grid.rows) as usize + 1;
         self.cell_of.clear();
         self.cell_of.resize(t.slot_count(), EMPTY);
-        self.slots.resize_with(cells + 1, Vec::new);
-        self.slots.iter_mut().for_each(Vec::clear);
+        self.starts.clear();
+        self.starts.resize(cells + 1, 0);
         for e in t.iter() {
             let c = grid.cell_of(e.ty, e.values);
             self.cell_of[e.id.index as usize] = c;
-            let i = if c == GLOBAL { cells } else { c as usize };
-            self.slots[i].push(e.id.index);
+            self.starts[grid.index(c) + 1] += 1;
         }
+        for k in 1..=cells {
+            self.starts[k] += self.starts[k - 1];
+        }
+        // A counting sort: slots in ascending order go to their cell's next place.
+        self.by_cell.clear();
+        self.by_cell.resize(self.starts[cells] as usize, 0);
+        let mut next = std::mem::take(&mut self.starts);
+        for (slot, &c) in self
+            .cell_of
+            .iter()
+            .enumerate()
+            .filter(|(_, c)| **c != EMPTY)
+        {
+            let k = grid.index(c);
+            self.by_cell[next[k] as usize] = slot as u32;
+            next[k] += 1;
+        }
+        // `next` now holds each cell's end, which is where the following one starts.
+        next.rotate_right(1);
+        next[0] = 0;
+        self.starts = next;
     }
 
     fn slots(&self, cell: u32) -> &[u32] {
-        let i = if cell == GLOBAL {
-            self.slots.len() - 1
-        } else {
-            cell as usize
+        let k = match cell {
+            GLOBAL => self.starts.len().saturating_sub(2),
+            c => c as usize,
         };
-        self.slots.get(i).map_or(&[], Vec::as_slice)
+        match (self.starts.get(k), self.starts.get(k + 1)) {
+            (Some(&a), Some(&b)) => &self.by_cell[a as usize..b as usize],
+            _ => &[],
+        }
     }
 
     /// The cell of the entity `id`, if it is there.
@@ -264,7 +288,7 @@ impl ViewTick {
         &self,
         plan: &Plan,
         tick: u32,
-        c: &ViewClient<'_>,
+        now: &StateTable,
         base: Option<(u32, &StateTable, &Placement)>,
         key: PartKey,
         encoder: &mut Encoder,
@@ -280,7 +304,7 @@ impl ViewTick {
                 &[]
             };
             let mut part = Part::default();
-            encoder.part(plan, base, c.now, now_slots, tick, &self.steady, &mut part);
+            encoder.part(plan, base, now, now_slots, tick, &self.steady, &mut part);
             encodes.fetch_add(1, Ordering::Relaxed);
             part
         })
@@ -306,47 +330,44 @@ impl ViewTick {
         out: &mut Vec<u8>,
     ) -> Option<u32> {
         SCRATCH.with_borrow_mut(|s| {
-            self.grid
-                .seen_from(self.cell_of(c.now, c.own), &mut s.seen_now);
+            let Scratch {
+                seen_now,
+                seen_base,
+                parts,
+            } = s;
+            self.grid.seen_from(self.cell_of(c.now, c.own), seen_now);
             match c.base {
-                Some((_, _, _, cell)) => self.grid.seen_from(cell, &mut s.seen_base),
-                None => s.seen_base.clear(),
+                Some((_, _, _, cell)) => self.grid.seen_from(cell, seen_base),
+                None => seen_base.clear(),
             }
             let base = c.base.map(|(b, table, placed, _)| (b, table, placed));
+            let base_tick = base.map(|b| b.0);
             // Every cell seen now, against the baseline if it was seen then too; every cell
             // seen only then, emptied.
-            s.parts.clear();
-            for &cell in &s.seen_now {
-                let was = s.seen_base.contains(&cell);
-                let key = PartKey {
+            let now_keys = seen_now.iter().map(|&cell| PartKey {
+                cell,
+                base: base_tick.filter(|_| seen_base.contains(&cell)),
+                now: true,
+            });
+            let left_keys = seen_base
+                .iter()
+                .filter(|cell| !seen_now.contains(cell))
+                .map(|&cell| PartKey {
                     cell,
-                    base: base.map(|b| b.0).filter(|_| was),
-                    now: true,
-                };
-                s.parts
-                    .push(self.part(plan, tick, c, base, key, encoder, encodes));
+                    base: base_tick,
+                    now: false,
+                });
+            parts.clear();
+            for key in now_keys.chain(left_keys) {
+                parts.push(self.part(plan, tick, c.now, base, key, encoder, encodes));
             }
-            for &cell in &s.seen_base {
-                if !s.seen_now.contains(&cell) {
-                    let key = PartKey {
-                        cell,
-                        base: base.map(|b| b.0),
-                        now: false,
-                    };
-                    s.parts
-                        .push(self.part(plan, tick, c, base, key, encoder, encodes));
-                }
-            }
-            let size: usize = s.parts.iter().filter_map(|p| p.get()).map(Part::len).sum();
+            let size: usize = parts.iter().filter_map(|p| p.get()).map(Part::len).sum();
             out.reserve(size + 8);
-            write_parts(s.parts.iter().filter_map(|p| p.get()), out);
+            write_parts(parts.iter().filter_map(|p| p.get()), out);
             checksum.then(|| {
-                let sum = s
-                    .seen_now
-                    .iter()
-                    .fold(ChecksumPart::default(), |acc, &cell| {
-                        acc + self.sum(plan, c.now, cell)
-                    });
+                let sum = seen_now.iter().fold(ChecksumPart::default(), |acc, &cell| {
+                    acc + self.sum(plan, c.now, cell)
+                });
                 plan.public_checksum_of([sum])
             })
         })
@@ -384,6 +405,33 @@ mod tests {
         assert_eq!(seen.len(), 10, "an inner cell sees 9");
         g.seen_from(None, &mut seen);
         assert_eq!(seen, [GLOBAL], "no player: only what everyone sees");
+    }
+
+    #[test]
+    fn a_placement_lists_each_cells_slots_in_order() {
+        let mut sim = Sim::new(|ctx| Arena::with_world(ctx, 300, 1, 4000.0, Some(250.0)));
+        let view = Game::view(&sim.game).expect("a view");
+        let g = Grid::new(RoomGame::descriptor(&sim), view).expect("arena has positions");
+        let mut t = StateTable::new(RoomGame::plan(&sim).stride);
+        RoomGame::record(&mut sim, 1, None, &mut t);
+        let first = place(&g, None, &t);
+        // Placed again in the same memory: the same.
+        let again = place(&g, Some(Arc::new((*first).clone())), &t);
+        for p in [&first, &again] {
+            let mut all = Vec::new();
+            for cell in (0..g.cols * g.rows).chain([GLOBAL]) {
+                let slots = p.slots(cell);
+                assert!(slots.windows(2).all(|w| w[0] < w[1]), "ascending");
+                for &i in slots {
+                    let e = t.at(i).expect("an entity");
+                    assert_eq!(g.cell_of(e.ty, e.values), cell);
+                }
+                all.extend_from_slice(slots);
+            }
+            all.sort_unstable();
+            let want: Vec<u32> = t.iter().map(|e| e.id.index).collect();
+            assert_eq!(all, want, "every entity once");
+        }
     }
 
     #[test]
