@@ -25,16 +25,16 @@ pub struct Config {
     #[arg(long, env = "TICKSYNC_MAX_CATCHUP", default_value_t = 4)]
     pub max_catchup: u32,
 
-    /// A client whose newest ack lags the newest snapshot it was sent by more than this
-    /// beyond its own floor (the lowest lag it showed over the last seconds: its round trip)
-    /// is behind, with a backlog in its socket: it gets `--lagging-rate` fresh snapshots a
-    /// second until its acks catch up, instead of every tick's against ever older baselines.
-    #[arg(long, env = "TICKSYNC_MAX_ACK_LAG", default_value = "200ms", value_parser = humantime::parse_duration)]
-    pub max_ack_lag: Duration,
+    /// Most snapshots a client may have unacked. Each client's window is what its delivery
+    /// rate fills in its shortest round trip, plus two, up to this: a client far away still
+    /// gets every tick (60 Hz at a 150 ms round trip needs about 11), and one that cannot
+    /// keep up gets about as many as it takes, fresh, instead of a backlog in its socket.
+    #[arg(long, env = "TICKSYNC_MAX_IN_FLIGHT", default_value_t = 32, value_parser = clap::value_parser!(u16).range(3..=1024))]
+    pub max_in_flight: u16,
 
-    /// Snapshots per second for a client that is behind (see `--max-ack-lag`).
-    #[arg(long, env = "TICKSYNC_LAGGING_RATE", default_value_t = 15, value_parser = clap::value_parser!(u16).range(1..))]
-    pub lagging_rate: u16,
+    /// Snapshots per second to a client whose window stays full (it stopped acking).
+    #[arg(long, env = "TICKSYNC_STALLED_RATE", default_value_t = 2, value_parser = clap::value_parser!(u16).range(1..))]
+    pub stalled_rate: u16,
 
     /// Full snapshots per second, at most, for a client without a usable baseline (it never
     /// acked, or its ack left the history); the first goes out at once. A client that acks
@@ -200,16 +200,12 @@ impl Config {
         Duration::from_secs_f64(1.0 / f64::from(self.tick_rate))
     }
 
-    /// `--max-ack-lag` in ticks (at least 1).
-    pub fn max_ack_lag_ticks(&self) -> u32 {
-        (self.max_ack_lag.as_secs_f64() * f64::from(self.tick_rate))
-            .ceil()
-            .max(1.0) as u32
-    }
-
-    /// Ticks between two snapshots for a client that is behind (`--lagging-rate`).
-    pub fn lagging_interval_ticks(&self) -> u32 {
-        Self::interval(self.tick_rate, self.lagging_rate)
+    /// A new connection's send window (`--max-in-flight`, `--stalled-rate`).
+    pub(crate) fn send_window(&self) -> crate::send_window::SendWindow {
+        crate::send_window::SendWindow::new(
+            usize::from(self.max_in_flight),
+            Duration::from_secs_f64(1.0 / f64::from(self.stalled_rate.max(1))),
+        )
     }
 
     /// Ticks between two full snapshots for a client without a baseline (`--full-rate`).

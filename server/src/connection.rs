@@ -60,7 +60,7 @@ pub async fn serve(mut ws: WebSocket<Io>, ctx: Arc<ServerCtx>, conn: ConnId) {
     ws.set_auto_pong(false);
     ws.set_auto_close(true);
     let (mut rd, wr) = ws.split(tokio::io::split);
-    let outbox = Arc::new(Outbox::new(ctx.cfg.reliable_queue));
+    let outbox = Arc::new(Outbox::new(ctx.cfg.reliable_queue, ctx.cfg.send_window()));
     ctx.register(conn, outbox.clone());
 
     let mut writer = tokio::spawn(write_loop(wr, outbox.clone(), ctx.clone()));

@@ -12,6 +12,7 @@ mod outbox;
 mod ratelimit;
 pub mod registry;
 pub mod room;
+mod send_window;
 pub mod skirmish;
 mod tokens;
 pub mod typescript;

@@ -29,8 +29,8 @@ pub struct Metrics {
     pub inputs_dropped: Counter,
     /// Inputs and actions refused because they do not fit the game's declaration, by kind.
     pub invalid_messages: Family<CodeLabel, Counter>,
-    /// Snapshots not sent to clients that were behind (`--max-ack-lag`) or had no baseline
-    /// (`--full-rate`).
+    /// Snapshots held back: per tick, each client whose send window was full, and full
+    /// snapshots over `--full-rate`.
     pub snapshots_throttled: Counter,
 }
 

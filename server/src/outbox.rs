@@ -3,6 +3,8 @@
 //! Never waits on the connection (invariant 2): a snapshot replaces any the writer has not
 //! taken yet (latest wins, and the replaced one is counted as stale), reliable messages go to a
 //! bounded queue whose overflow closes the connection, and the lock is only held to swap values.
+//! A snapshot waits in its slot while the client's `SendWindow` is full; an ack that opens it
+//! wakes the writer.
 
 use std::collections::VecDeque;
 use std::sync::Mutex;
@@ -10,6 +12,8 @@ use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 
 use bytes::Bytes;
 use tokio::sync::Notify;
+
+use crate::send_window::SendWindow;
 
 pub use crate::room::published::Pending;
 
@@ -36,6 +40,7 @@ struct Inner<S> {
     control: VecDeque<(fastwebsockets::OpCode, Vec<u8>)>,
     reliable: VecDeque<Bytes>,
     snapshot: Option<(u32, S)>,
+    window: SendWindow,
 }
 
 /// `S`: what a snapshot is until the writer takes it (the room's `Pending` order).
@@ -65,13 +70,15 @@ pub struct Outbox<S = Pending> {
 const CONTROL_CAP: usize = 16;
 
 impl<S> Outbox<S> {
-    pub fn new(reliable_cap: usize) -> Self {
+    /// `window`: how many snapshots the client may have unacked.
+    pub fn new(reliable_cap: usize, window: SendWindow) -> Self {
         Self {
             inner: Mutex::new(Inner {
                 close: None,
                 control: VecDeque::new(),
                 reliable: VecDeque::new(),
                 snapshot: None,
+                window,
             }),
             notify: Notify::new(),
             reliable_cap,
@@ -94,11 +101,18 @@ impl<S> Outbox<S> {
     /// (now dropped as stale).
     pub fn put_snapshot(&self, tick: u32, msg: S) -> bool {
         self.sent_tick.store(tick, Ordering::Relaxed);
-        let replaced = self.lock().snapshot.replace((tick, msg)).is_some();
+        let mut inner = self.lock();
+        let replaced = inner.snapshot.replace((tick, msg)).is_some();
+        // A writer whose window is full could not take it: the ack that opens the window
+        // wakes it instead (a wake-up per client per tick is what overload cannot afford).
+        let takeable = !inner.window.is_full() || inner.window.open(std::time::Instant::now());
+        drop(inner);
         if replaced {
             self.stale_dropped.fetch_add(1, Ordering::Relaxed);
         }
-        self.notify.notify_one();
+        if takeable {
+            self.notify.notify_one();
+        }
         replaced
     }
 
@@ -158,7 +172,12 @@ impl<S> Outbox<S> {
         if let Some((code, reason)) = inner.close.take() {
             return Some(Outgoing::Close(code, reason));
         }
+        let now = std::time::Instant::now();
+        if inner.snapshot.is_none() || !inner.window.open(now) {
+            return None;
+        }
         let (tick, msg) = inner.snapshot.take()?;
+        inner.window.sent(tick, now);
         self.taken_tick.store(tick, Ordering::Relaxed);
         self.taken.fetch_add(1, Ordering::Relaxed);
         Some(Outgoing::Snapshot(msg))
@@ -189,6 +208,11 @@ impl<S> Outbox<S> {
         self.stale_dropped.load(Ordering::Relaxed)
     }
 
+    /// Whether the client has a full window of unacked snapshots (it is behind).
+    pub fn window_full(&self) -> bool {
+        self.lock().window.is_full()
+    }
+
     pub fn has_pending_snapshot(&self) -> bool {
         self.lock().snapshot.is_some()
     }
@@ -214,13 +238,23 @@ impl<S> Outbox<S> {
             return;
         }
         // Acks only move forward: a reordered old ack must not pull the baseline back.
-        self.acked
+        let moved = self
+            .acked
             .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |cur| {
                 let newest = (cur >> 32) as u32;
                 (newest == NO_ACK || tick > newest)
                     .then_some((u64::from(tick) << 32) | u64::from(newest))
             })
-            .ok();
+            .is_ok();
+        if moved {
+            let mut inner = self.lock();
+            let opened = inner.window.acked(tick, std::time::Instant::now());
+            let waiting = inner.snapshot.is_some();
+            drop(inner);
+            if opened && waiting {
+                self.notify.notify_one();
+            }
+        }
     }
 
     /// The newest acked tick.
@@ -238,6 +272,7 @@ impl<S> Outbox<S> {
     /// Forgets the acks, so the next snapshot is full (benchmarks set acks with it).
     pub fn reset_ack(&self) {
         self.acked.store(NO_ACKS, Ordering::Relaxed);
+        self.lock().window.reset();
     }
 }
 
@@ -247,13 +282,20 @@ mod tests {
 
     type Outbox = super::Outbox<&'static [u8]>;
 
+    fn outbox(reliable_cap: usize) -> Outbox {
+        Outbox::new(
+            reliable_cap,
+            SendWindow::new(3, std::time::Duration::from_secs(3600)),
+        )
+    }
+
     fn snap(b: &'static [u8]) -> &'static [u8] {
         b
     }
 
     #[test]
     fn newest_snapshot_wins_and_stale_ones_are_counted() {
-        let o = Outbox::new(4);
+        let o = outbox(4);
         assert!(!o.put_snapshot(1, snap(b"1")));
         assert!(o.put_snapshot(2, snap(b"2")));
         assert!(o.put_snapshot(3, snap(b"3")));
@@ -266,7 +308,7 @@ mod tests {
 
     #[test]
     fn the_ack_lag_counts_from_the_newest_snapshot_taken() {
-        let o = Outbox::new(4);
+        let o = outbox(4);
         assert_eq!(o.ack_lag(), 0);
         o.put_snapshot(10, snap(b"a"));
         o.take();
@@ -284,7 +326,7 @@ mod tests {
 
     #[test]
     fn reliable_comes_before_snapshots_and_overflow_closes() {
-        let o = Outbox::new(2);
+        let o = outbox(2);
         o.put_snapshot(1, snap(b"s"));
         assert!(o.put_reliable(Bytes::from_static(b"a")));
         assert!(o.put_reliable(Bytes::from_static(b"b")));
@@ -298,7 +340,7 @@ mod tests {
 
     #[test]
     fn a_reject_goes_out_before_its_close() {
-        let o = Outbox::new(2);
+        let o = outbox(2);
         o.put_reliable(Bytes::from_static(b"reject"));
         o.close(4000, "version");
         assert!(matches!(o.take(), Some(Outgoing::Reliable(_))));
@@ -307,7 +349,7 @@ mod tests {
 
     #[test]
     fn acks_only_move_forward_and_never_past_what_was_sent() {
-        let o = Outbox::new(1);
+        let o = outbox(1);
         assert_eq!(o.acked(), None);
         o.set_acked(5);
         assert_eq!(o.acked(), None, "nothing was sent yet");

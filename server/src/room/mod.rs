@@ -103,49 +103,9 @@ struct Member {
     newest_seq: u32,
     /// Newest seq applied, reported in snapshots.
     applied_seq: u32,
-    /// The tick of the newest snapshot handed to its outbox.
-    last_put: u32,
-    lag_floor: LagFloor,
     /// Its outbox's snapshots taken at tick `counting_since`, for its send rate.
     taken_since: u64,
     counting_since: Option<u32>,
-}
-
-/// The lowest ack lag a client showed over the last two windows of `LagFloor::WINDOW_S`: its
-/// round trip when nothing queues. What lags beyond it waits in a queue (its socket).
-/// Capped: under an overload that slows every client alike, the lowest lag rises with the
-/// very backlog the floor is there to find.
-#[derive(Clone, Copy, Debug)]
-struct LagFloor {
-    current: u32,
-    previous: u32,
-    since: u32,
-}
-
-impl Default for LagFloor {
-    fn default() -> Self {
-        Self {
-            current: u32::MAX,
-            previous: u32::MAX,
-            since: 0,
-        }
-    }
-}
-
-impl LagFloor {
-    const WINDOW_S: u32 = 2;
-
-    /// Takes this tick's lag; returns the floor, at most `cap`.
-    fn observe(&mut self, tick: u32, lag: u32, tick_rate: u16, cap: u32) -> u32 {
-        if tick.wrapping_sub(self.since) >= Self::WINDOW_S * u32::from(tick_rate) {
-            self.previous = self.current;
-            self.current = lag;
-            self.since = tick;
-        } else {
-            self.current = self.current.min(lag);
-        }
-        self.current.min(self.previous).min(cap)
-    }
 }
 
 /// A player whose connection dropped, kept until `until` for its client to resume.
@@ -181,7 +141,7 @@ pub struct Room {
     stats: TickStats,
     info: Arc<Mutex<RoomInfo>>,
     empty_since: Option<Instant>,
-    /// Clients behind (`--max-ack-lag`) at the last tick.
+    /// Clients whose send window was full at the last tick.
     lagging: usize,
 }
 
@@ -419,8 +379,6 @@ impl Room {
             pending: None,
             newest_seq: 0,
             applied_seq: 0,
-            last_put: 0,
-            lag_floor: LagFloor::default(),
             taken_since: 0,
             counting_since: None,
         };
@@ -474,8 +432,6 @@ impl Room {
         member.newest_seq = 0;
         member.applied_seq = 0;
         member.pending = None;
-        member.last_put = 0;
-        member.lag_floor = LagFloor::default();
         (member.taken_since, member.counting_since) = (0, None);
         let id = member.player;
         if was_detached {
@@ -643,23 +599,13 @@ impl Room {
             checksum: self.cfg.checksum,
             views,
         }));
-        let (max_lag, lagging_every) = (
-            self.cfg.max_ack_lag_ticks(),
-            self.cfg.lagging_interval_ticks(),
-        );
         self.lagging = 0;
         for m in self.members.values_mut() {
-            // A client whose acks lag what it was sent by more than its own floor has a
-            // backlog in its socket: more snapshots would only wait there and age its
-            // baseline. It gets a fresh one now and then until its acks catch up.
-            let lag = m.outbox.ack_lag();
-            let floor = m.lag_floor.observe(tick, lag, self.cfg.tick_rate, max_lag);
-            if lag > floor.saturating_add(max_lag) {
+            // A client with a full send window waits for its acks: this tick's snapshot
+            // replaces whatever it holds, and goes out when the window opens.
+            if m.outbox.window_full() {
                 self.lagging += 1;
-                if tick.wrapping_sub(m.last_put) < lagging_every {
-                    self.rooms.snapshots_throttled.inc();
-                    continue;
-                }
+                self.rooms.snapshots_throttled.inc();
             }
             m.outbox.put_snapshot(
                 tick,
@@ -669,7 +615,6 @@ impl Room {
                     input_seq: m.applied_seq,
                 },
             );
-            m.last_put = tick;
         }
         self.published = Some(published);
     }
@@ -783,7 +728,7 @@ pub mod bench {
                 .expect("a valid game");
             let mut room = Room::new("bench".into(), 0, rooms, rx, info, g);
             let outboxes: Vec<_> = (0..clients)
-                .map(|_| Arc::new(Outbox::new(1 << 20)))
+                .map(|_| Arc::new(Outbox::new(1 << 20, cfg.send_window())))
                 .collect();
             for (i, outbox) in outboxes.iter().enumerate() {
                 let (reply, _answer) = oneshot::channel();
@@ -888,24 +833,8 @@ pub mod bench {
 
 #[cfg(test)]
 mod tests {
-    use super::LagFloor;
     use super::bench::BenchRoom;
     use crate::{Config, reference_games};
-
-    #[test]
-    fn the_lag_floor_is_the_lowest_recent_lag_but_no_more_than_its_cap() {
-        let mut f = LagFloor::default();
-        // Every client as slow as the rest: the floor stays at the cap, so the backlog shows.
-        for tick in 0..60 {
-            assert_eq!(f.observe(tick, 50, 60, 12), 12);
-        }
-        assert_eq!(
-            f.observe(60, 3, 60, 12),
-            3,
-            "a short round trip is its own floor"
-        );
-        assert_eq!(f.observe(61, 40, 60, 12), 3, "and stays it for the window");
-    }
 
     #[test]
     fn a_snapshot_is_built_only_when_its_writer_takes_it_and_of_the_newest_tick() {

@@ -23,8 +23,7 @@ pub struct RoomInfo {
     pub stale_dropped: u64,
     /// Delta encodings in the last tick (one per distinct baseline).
     pub encodes_per_tick: usize,
-    /// Clients behind at the last tick: their acks lag what they were sent by more than
-    /// `--max-ack-lag`, so they get `--lagging-rate` snapshots a second.
+    /// Clients behind at the last tick: their send window (unacked snapshots) was full.
     pub lagging_clients: usize,
     /// Snapshots handed to each client per second over the last half second: the median
     /// client's and the slowest's (`None`: no client counted yet).

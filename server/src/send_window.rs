@@ -1,0 +1,237 @@
+//! How many snapshots a client may have unacknowledged: overload control, per connection.
+//!
+//! A client that cannot keep up leaves snapshots waiting in its socket, and each one waiting
+//! ages what it shows (input latency) while the client's acks, and so its baselines, fall
+//! behind. So a writer sends a snapshot only while fewer than a window of them are unacked;
+//! latest-wins keeps the one it holds back fresh. The window is what the connection's
+//! delivery rate fills in its shortest round trip (its bandwidth-delay product, counted in
+//! snapshots) plus `HEADROOM`: a client far away still gets every tick, and one that is slow
+//! to read gets about as many as it takes, with a few waiting at most.
+
+use std::collections::VecDeque;
+use std::time::{Duration, Instant};
+
+/// Snapshots allowed in flight beyond the bandwidth-delay product: one being read, and two
+/// for round trips longer than the shortest (with 2, jitter cost 500 bots on two cores 2-9
+/// of their 60 snapshots/s).
+const HEADROOM: usize = 3;
+/// How often the delivery rate is measured.
+const RATE_PERIOD: Duration = Duration::from_millis(250);
+/// The shortest round trip is the least over the last one or two of these (a route or a
+/// load that changes is followed within two).
+const MIN_RTT_PERIOD: Duration = Duration::from_secs(5);
+
+#[derive(Debug)]
+pub struct SendWindow {
+    /// Snapshots sent and not yet acked: their ticks (ascending) and when each was taken.
+    in_flight: VecDeque<(u32, Instant)>,
+    limit: usize,
+    max: usize,
+    /// A stalled client (one that stopped acking) still gets one this often.
+    keepalive: Duration,
+    last_sent: Option<Instant>,
+    /// No window until the first ack: a client that never acks gets full snapshots, whose
+    /// own limit (`--full-rate`) applies.
+    acked_any: bool,
+    min_rtt: WindowedMin,
+    delivered: u32,
+    rate_since: Option<Instant>,
+    /// Snapshots acked per second over the last `RATE_PERIOD`.
+    rate: f64,
+}
+
+impl SendWindow {
+    /// At most `max` unacked snapshots (at least `HEADROOM + 1`); one per `keepalive` while
+    /// the window stays full.
+    pub fn new(max: usize, keepalive: Duration) -> Self {
+        Self {
+            in_flight: VecDeque::new(),
+            limit: HEADROOM + 1,
+            max: max.max(HEADROOM + 1),
+            keepalive,
+            last_sent: None,
+            acked_any: false,
+            min_rtt: WindowedMin::default(),
+            delivered: 0,
+            rate_since: None,
+            rate: 0.0,
+        }
+    }
+
+    /// Whether a snapshot may go out now.
+    pub fn open(&self, now: Instant) -> bool {
+        !self.acked_any
+            || self.in_flight.len() < self.limit
+            || self
+                .last_sent
+                .is_none_or(|t| now.saturating_duration_since(t) >= self.keepalive)
+    }
+
+    /// Whether the window is full (the client is behind).
+    pub fn is_full(&self) -> bool {
+        self.acked_any && self.in_flight.len() >= self.limit
+    }
+
+    /// The snapshot of `tick` went out.
+    pub fn sent(&mut self, tick: u32, now: Instant) {
+        if self.in_flight.len() >= self.max {
+            self.in_flight.pop_front();
+        }
+        self.in_flight.push_back((tick, now));
+        self.last_sent = Some(now);
+    }
+
+    /// The client acked `tick` (and so everything sent before it). Returns whether the window
+    /// was full and no longer is.
+    pub fn acked(&mut self, tick: u32, now: Instant) -> bool {
+        let was_full = self.is_full();
+        self.acked_any = true;
+        while let Some(&(t, at)) = self.in_flight.front() {
+            if t > tick {
+                break;
+            }
+            self.in_flight.pop_front();
+            self.delivered += 1;
+            if t == tick {
+                self.min_rtt.observe(now.saturating_duration_since(at), now);
+            }
+        }
+        let since = *self.rate_since.get_or_insert(now);
+        let elapsed = now.saturating_duration_since(since);
+        if elapsed >= RATE_PERIOD {
+            self.rate = f64::from(self.delivered) / elapsed.as_secs_f64();
+            self.delivered = 0;
+            self.rate_since = Some(now);
+            let bdp = (self.rate * self.min_rtt.get().as_secs_f64()).round() as usize;
+            self.limit = (bdp + HEADROOM).min(self.max);
+        }
+        was_full && !self.is_full()
+    }
+
+    /// Forgets what is in flight (the acks were reset).
+    pub fn reset(&mut self) {
+        self.in_flight.clear();
+        self.acked_any = false;
+    }
+
+    pub fn limit(&self) -> usize {
+        self.limit
+    }
+}
+
+/// The least sample over the current period and the one before.
+#[derive(Debug, Default)]
+struct WindowedMin {
+    current: Option<Duration>,
+    previous: Option<Duration>,
+    since: Option<Instant>,
+}
+
+impl WindowedMin {
+    fn observe(&mut self, sample: Duration, now: Instant) {
+        let since = *self.since.get_or_insert(now);
+        if now.saturating_duration_since(since) >= MIN_RTT_PERIOD {
+            self.previous = self.current;
+            self.current = Some(sample);
+            self.since = Some(now);
+        } else {
+            self.current = Some(self.current.map_or(sample, |c| c.min(sample)));
+        }
+    }
+
+    fn get(&self) -> Duration {
+        match (self.current, self.previous) {
+            (Some(a), Some(b)) => a.min(b),
+            (a, b) => a.or(b).unwrap_or_default(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const MS: Duration = Duration::from_millis(1);
+
+    /// Sends at 60 Hz for `secs` to a client that acks each snapshot `rtt` after it went out
+    /// but can take only one every `service` (later ones wait). Returns, for the last second,
+    /// the snapshots sent and the most ever in flight.
+    fn run(w: &mut SendWindow, secs: u32, rtt: Duration, service: Duration) -> (u32, usize) {
+        let t0 = Instant::now();
+        let tick_len = Duration::from_micros(16_667);
+        let mut acks: VecDeque<(Instant, u32)> = VecDeque::new();
+        let mut client_free = t0;
+        let (mut sent, mut most) = (0, 0);
+        for tick in 0..secs * 60 {
+            let now = t0 + tick_len * tick;
+            while acks.front().is_some_and(|&(at, _)| at <= now) {
+                let (at, t) = acks.pop_front().unwrap();
+                w.acked(t, at);
+            }
+            if w.open(now) {
+                w.sent(tick, now);
+                let arrive = now + rtt / 2;
+                client_free = client_free.max(arrive) + service;
+                acks.push_back((client_free + rtt / 2, tick));
+                if tick >= (secs - 1) * 60 {
+                    sent += 1;
+                }
+            }
+            if tick >= (secs - 1) * 60 {
+                most = most.max(w.in_flight.len());
+            }
+        }
+        (sent, most)
+    }
+
+    #[test]
+    fn a_far_client_that_keeps_up_gets_every_tick() {
+        let mut w = SendWindow::new(32, Duration::from_millis(500));
+        let (sent, _) = run(&mut w, 4, 150 * MS, MS);
+        assert!(sent >= 58, "{sent} of 60 ticks sent at a 150 ms round trip");
+        assert!(w.limit() >= 10, "window {}", w.limit());
+    }
+
+    #[test]
+    fn a_slow_client_gets_what_it_takes_with_little_waiting() {
+        let mut w = SendWindow::new(32, Duration::from_millis(500));
+        // Takes 100 ms per snapshot: 10 a second.
+        let (sent, most) = run(&mut w, 6, 2 * MS, 100 * MS);
+        assert!(
+            (9..=12).contains(&sent),
+            "{sent} sent in 1 s to a 10/s client"
+        );
+        assert!(most <= 5, "{most} in flight");
+    }
+
+    #[test]
+    fn a_client_that_stops_acking_gets_a_keepalive() {
+        let t0 = Instant::now();
+        let mut w = SendWindow::new(8, Duration::from_millis(500));
+        w.sent(1, t0);
+        w.acked(1, t0 + MS);
+        let mut sent = 0;
+        for i in 0..120u32 {
+            let now = t0 + Duration::from_millis(u64::from(i) * 16 + 2);
+            if w.open(now) {
+                w.sent(i + 2, now);
+                sent += 1;
+            }
+        }
+        assert!(w.is_full());
+        // The window (3 at first), then one each 500 ms of the ~2 s.
+        assert!((4..=7).contains(&sent), "{sent} sent without acks");
+        assert!(w.acked(120, t0 + Duration::from_secs(2)), "an ack opens it");
+    }
+
+    #[test]
+    fn no_window_before_the_first_ack() {
+        let t0 = Instant::now();
+        let mut w = SendWindow::new(4, Duration::from_secs(1));
+        for tick in 0..10 {
+            assert!(w.open(t0));
+            w.sent(tick, t0);
+        }
+        assert!(!w.is_full());
+    }
+}
