@@ -236,7 +236,8 @@ async fn acks_ride_on_inputs() {
     schema::encode_values(&welcome.schema.input, &arena_input(0.5, 0.0), &mut values);
     let mut ring = TableRing::default();
 
-    const UNACKED: usize = 20;
+    // Unacked, they come at `--stalled-rate` (2 a second) once the first window is out.
+    const UNACKED: usize = 6;
     const ACKED: usize = 60;
     let (mut seq, mut snapshots, mut applied_seq) = (0u32, 0usize, 0u32);
     // Phase 2: every tick acked so far, the newest one, and what the deltas were against.

@@ -12,7 +12,7 @@ use fastwebsockets::{
 use hyper::upgrade::Upgraded;
 use hyper_util::rt::TokioIo;
 use protocol::{ClientMsg, Hello, ServerMsg, codec, codes, schema};
-use tokio::io::{ReadHalf, WriteHalf};
+use tokio::io::{BufWriter, ReadHalf, WriteHalf};
 use tokio::sync::oneshot;
 use tokio::time::timeout;
 
@@ -25,6 +25,12 @@ use crate::room::{ConnId, JoinRequest, RoomMsg};
 use crate::{Rejection, ServerCtx};
 
 type Io = TokioIo<Upgraded>;
+/// The writer's side: frames gather in a buffer and go out in one write when the outbox is
+/// empty, so a burst (a room's join and leave events, a pong behind a snapshot) costs one
+/// system call, not one per frame.
+type WriteIo = BufWriter<WriteHalf<Io>>;
+/// Frames a writer gathers before it writes; a larger frame goes out by itself.
+const WRITE_BUFFER: usize = 16 * 1024;
 
 /// How long a closing peer gets to answer our close frame before the socket is dropped.
 const CLOSE_GRACE: Duration = Duration::from_secs(1);
@@ -59,7 +65,10 @@ pub async fn serve(mut ws: WebSocket<Io>, ctx: Arc<ServerCtx>, conn: ConnId) {
     // Pings are answered in `next_message`, so they count against the rate limit too.
     ws.set_auto_pong(false);
     ws.set_auto_close(true);
-    let (mut rd, wr) = ws.split(tokio::io::split);
+    let (mut rd, wr) = ws.split(|io| {
+        let (r, w) = tokio::io::split(io);
+        (r, BufWriter::with_capacity(WRITE_BUFFER, w))
+    });
     let outbox = Arc::new(Outbox::new(ctx.cfg.reliable_queue, ctx.cfg.send_window()));
     ctx.register(conn, outbox.clone());
 
@@ -391,7 +400,7 @@ fn reject(ctx: &ServerCtx, outbox: &Outbox, mut rej: Rejection) -> End {
 }
 
 async fn write_loop(
-    mut wr: WebSocketWrite<WriteHalf<Io>>,
+    mut wr: WebSocketWrite<WriteIo>,
     outbox: Arc<Outbox>,
     ctx: Arc<ServerCtx>,
 ) -> WriterEnd {
@@ -428,27 +437,20 @@ async fn write_loop(
                     {
                         continue;
                     }
+                    outbox.snapshot_sent(order.tick.tick());
                     (Frame::binary(Payload::Borrowed(&built)), None)
                 }
             };
-            // A peer that stops reading fills its socket; past the timeout it is dropped
-            // (no close frame can get through a full socket). The timer is only armed for a
-            // write the socket does not take at once: arming and dropping one per frame was
-            // a lock on the timer wheel per client per tick.
-            let mut write = std::pin::pin!(wr.write_frame(frame));
-            let done = std::future::poll_fn(|cx| Poll::Ready(write.as_mut().poll(cx))).await;
-            let written = match done {
-                Poll::Ready(r) => Ok(r),
-                Poll::Pending => timeout(cfg.write_timeout, write).await,
-            };
-            match written {
-                Ok(Ok(())) => {
-                    if let Some(code) = closing {
-                        return WriterEnd::Closed(code);
-                    }
-                }
-                Ok(Err(_)) | Err(_) => return WriterEnd::Failed,
+            if !within_timeout(cfg.write_timeout, wr.write_frame(frame)).await {
+                return WriterEnd::Failed;
             }
+            if let Some(code) = closing {
+                let _ = within_timeout(cfg.write_timeout, wr.flush()).await;
+                return WriterEnd::Closed(code);
+            }
+        }
+        if !within_timeout(cfg.write_timeout, wr.flush()).await {
+            return WriterEnd::Failed;
         }
         tokio::select! {
             biased;
@@ -461,6 +463,22 @@ async fn write_loop(
                 }
             }
         }
+    }
+}
+
+/// Runs a write; false if it fails or the socket takes none of it for `limit`. A peer that
+/// stops reading fills its socket; past the limit it is dropped (no close frame can get
+/// through a full socket). The timer is only armed for a write the socket does not take at
+/// once: arming and dropping one per frame was a lock on the timer wheel per client per tick.
+async fn within_timeout<E>(
+    limit: Duration,
+    write: impl std::future::Future<Output = Result<(), E>>,
+) -> bool {
+    let mut write = std::pin::pin!(write);
+    let done = std::future::poll_fn(|cx| Poll::Ready(write.as_mut().poll(cx))).await;
+    match done {
+        Poll::Ready(r) => r.is_ok(),
+        Poll::Pending => matches!(timeout(limit, write).await, Ok(Ok(()))),
     }
 }
 

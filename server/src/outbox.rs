@@ -172,12 +172,10 @@ impl<S> Outbox<S> {
         if let Some((code, reason)) = inner.close.take() {
             return Some(Outgoing::Close(code, reason));
         }
-        let now = std::time::Instant::now();
-        if inner.snapshot.is_none() || !inner.window.open(now) {
+        if inner.snapshot.is_none() || !inner.window.open(std::time::Instant::now()) {
             return None;
         }
         let (tick, msg) = inner.snapshot.take()?;
-        inner.window.sent(tick, now);
         self.taken_tick.store(tick, Ordering::Relaxed);
         self.taken.fetch_add(1, Ordering::Relaxed);
         Some(Outgoing::Snapshot(msg))
@@ -206,6 +204,11 @@ impl<S> Outbox<S> {
     /// Snapshots replaced before the writer took them.
     pub fn stale_dropped(&self) -> u64 {
         self.stale_dropped.load(Ordering::Relaxed)
+    }
+
+    /// The snapshot of `tick` was sent (one the writer took but held back is not in flight).
+    pub fn snapshot_sent(&self, tick: u32) {
+        self.lock().window.sent(tick, std::time::Instant::now());
     }
 
     /// Whether the client has a full window of unacked snapshots (it is behind).

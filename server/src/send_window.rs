@@ -30,9 +30,6 @@ pub struct SendWindow {
     /// A stalled client (one that stopped acking) still gets one this often.
     keepalive: Duration,
     last_sent: Option<Instant>,
-    /// No window until the first ack: a client that never acks gets full snapshots, whose
-    /// own limit (`--full-rate`) applies.
-    acked_any: bool,
     min_rtt: WindowedMin,
     delivered: u32,
     rate_since: Option<Instant>,
@@ -50,7 +47,6 @@ impl SendWindow {
             max: max.max(HEADROOM + 1),
             keepalive,
             last_sent: None,
-            acked_any: false,
             min_rtt: WindowedMin::default(),
             delivered: 0,
             rate_since: None,
@@ -60,8 +56,7 @@ impl SendWindow {
 
     /// Whether a snapshot may go out now.
     pub fn open(&self, now: Instant) -> bool {
-        !self.acked_any
-            || self.in_flight.len() < self.limit
+        self.in_flight.len() < self.limit
             || self
                 .last_sent
                 .is_none_or(|t| now.saturating_duration_since(t) >= self.keepalive)
@@ -69,7 +64,7 @@ impl SendWindow {
 
     /// Whether the window is full (the client is behind).
     pub fn is_full(&self) -> bool {
-        self.acked_any && self.in_flight.len() >= self.limit
+        self.in_flight.len() >= self.limit
     }
 
     /// The snapshot of `tick` went out.
@@ -85,7 +80,6 @@ impl SendWindow {
     /// was full and no longer is.
     pub fn acked(&mut self, tick: u32, now: Instant) -> bool {
         let was_full = self.is_full();
-        self.acked_any = true;
         while let Some(&(t, at)) = self.in_flight.front() {
             if t > tick {
                 break;
@@ -111,7 +105,6 @@ impl SendWindow {
     /// Forgets what is in flight (the acks were reset).
     pub fn reset(&mut self) {
         self.in_flight.clear();
-        self.acked_any = false;
     }
 
     pub fn limit(&self) -> usize {
@@ -225,13 +218,20 @@ mod tests {
     }
 
     #[test]
-    fn no_window_before_the_first_ack() {
+    fn a_client_that_never_acks_gets_its_window_then_a_keepalive() {
         let t0 = Instant::now();
-        let mut w = SendWindow::new(4, Duration::from_secs(1));
-        for tick in 0..10 {
-            assert!(w.open(t0));
-            w.sent(tick, t0);
-        }
-        assert!(!w.is_full());
+        let mut w = SendWindow::new(8, Duration::from_millis(500));
+        let sent = (0..60u32)
+            .filter(|&tick| {
+                let now = t0 + Duration::from_millis(u64::from(tick) * 16);
+                let open = w.open(now);
+                if open {
+                    w.sent(tick, now);
+                }
+                open
+            })
+            .count();
+        // The first window (4) at once, then one at 500 ms (the run ends at 944 ms).
+        assert_eq!(sent, 5);
     }
 }

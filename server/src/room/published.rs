@@ -98,6 +98,11 @@ pub struct Publish {
 }
 
 impl PublishedTick {
+    /// The tick it publishes.
+    pub fn tick(&self) -> u32 {
+        self.p.tick
+    }
+
     pub fn new(p: Publish) -> Self {
         Self {
             p: Publish {
