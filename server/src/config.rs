@@ -205,7 +205,6 @@ impl Config {
         crate::send_window::SendWindow::new(
             usize::from(self.max_in_flight),
             Duration::from_secs_f64(1.0 / f64::from(self.stalled_rate.max(1))),
-            self.tick_rate,
         )
     }
 

@@ -288,7 +288,7 @@ mod tests {
     fn outbox(reliable_cap: usize) -> Outbox {
         Outbox::new(
             reliable_cap,
-            SendWindow::new(3, std::time::Duration::from_secs(3600), 60),
+            SendWindow::new(3, std::time::Duration::from_secs(3600)),
         )
     }
 

@@ -5,21 +5,16 @@
 //! behind. So a writer sends a snapshot only while fewer than a window of them are unacked;
 //! latest-wins keeps the one it holds back fresh. The window is what the connection's
 //! delivery rate fills in its shortest round trip (its bandwidth-delay product, counted in
-//! snapshots) plus a headroom: a client far away still gets every tick, and one that is slow
-//! to read gets about as many as it takes, with one waiting: it never runs dry, and what it
-//! reads next is as fresh as can be.
+//! snapshots) plus `HEADROOM`: a client far away still gets every tick, and one that is slow
+//! to read gets about as many as it takes, with a few waiting at most.
 
 use std::collections::VecDeque;
 use std::time::{Duration, Instant};
 
-/// Snapshots allowed in flight beyond the bandwidth-delay product for a client that takes
-/// nearly every tick: one being read, and two for round trips longer than the shortest (with
-/// 2, jitter cost 500 bots on two cores 2-9 of their 60 snapshots/s).
+/// Snapshots allowed in flight beyond the bandwidth-delay product: one being read, and two
+/// for round trips longer than the shortest (with 2, jitter cost 500 bots on two cores 2-9
+/// of their 60 snapshots/s).
 const HEADROOM: usize = 3;
-/// For a client that takes fewer (it is what limits its rate, not the window): one waiting.
-const SLOW_HEADROOM: usize = 1;
-/// Below this share of the tick rate a client counts as slow.
-const SLOW_SHARE: f64 = 0.75;
 /// How often the delivery rate is measured.
 const RATE_PERIOD: Duration = Duration::from_millis(250);
 /// The shortest round trip is the least over the last one or two of these (a route or a
@@ -40,13 +35,12 @@ pub struct SendWindow {
     rate_since: Option<Instant>,
     /// Snapshots acked per second over the last `RATE_PERIOD`.
     rate: f64,
-    tick_rate: f64,
 }
 
 impl SendWindow {
     /// At most `max` unacked snapshots (at least `HEADROOM + 1`); one per `keepalive` while
-    /// the window stays full; `tick_rate` snapshots a second at most.
-    pub fn new(max: usize, keepalive: Duration, tick_rate: u16) -> Self {
+    /// the window stays full.
+    pub fn new(max: usize, keepalive: Duration) -> Self {
         Self {
             in_flight: VecDeque::new(),
             limit: HEADROOM + 1,
@@ -57,7 +51,6 @@ impl SendWindow {
             delivered: 0,
             rate_since: None,
             rate: 0.0,
-            tick_rate: f64::from(tick_rate),
         }
     }
 
@@ -104,12 +97,7 @@ impl SendWindow {
             self.delivered = 0;
             self.rate_since = Some(now);
             let bdp = (self.rate * self.min_rtt.get().as_secs_f64()).round() as usize;
-            let headroom = if self.rate < SLOW_SHARE * self.tick_rate {
-                SLOW_HEADROOM
-            } else {
-                HEADROOM
-            };
-            self.limit = (bdp + headroom).max(2).min(self.max);
+            self.limit = (bdp + HEADROOM).min(self.max);
         }
         was_full && !self.is_full()
     }
@@ -191,7 +179,7 @@ mod tests {
 
     #[test]
     fn a_far_client_that_keeps_up_gets_every_tick() {
-        let mut w = SendWindow::new(32, Duration::from_millis(500), 60);
+        let mut w = SendWindow::new(32, Duration::from_millis(500));
         let (sent, _) = run(&mut w, 4, 150 * MS, MS);
         assert!(sent >= 58, "{sent} of 60 ticks sent at a 150 ms round trip");
         assert!(w.limit() >= 10, "window {}", w.limit());
@@ -199,7 +187,7 @@ mod tests {
 
     #[test]
     fn a_slow_client_gets_what_it_takes_with_little_waiting() {
-        let mut w = SendWindow::new(32, Duration::from_millis(500), 60);
+        let mut w = SendWindow::new(32, Duration::from_millis(500));
         // Takes 100 ms per snapshot: 10 a second.
         let (sent, most) = run(&mut w, 6, 2 * MS, 100 * MS);
         assert!(
@@ -212,7 +200,7 @@ mod tests {
     #[test]
     fn a_client_that_stops_acking_gets_a_keepalive() {
         let t0 = Instant::now();
-        let mut w = SendWindow::new(8, Duration::from_millis(500), 60);
+        let mut w = SendWindow::new(8, Duration::from_millis(500));
         w.sent(1, t0);
         w.acked(1, t0 + MS);
         let mut sent = 0;
@@ -232,7 +220,7 @@ mod tests {
     #[test]
     fn a_client_that_never_acks_gets_its_window_then_a_keepalive() {
         let t0 = Instant::now();
-        let mut w = SendWindow::new(8, Duration::from_millis(500), 60);
+        let mut w = SendWindow::new(8, Duration::from_millis(500));
         let sent = (0..60u32)
             .filter(|&tick| {
                 let now = t0 + Duration::from_millis(u64::from(tick) * 16);
