@@ -393,13 +393,13 @@ async fn a_client_that_goes_silent_is_timed_out() {
     assert_eq!(again.player, welcome.player);
     back.close().await;
     // A client that answers pings (auto-pong) but is otherwise idle stays. It never acks, so
-    // after its first window (4) it gets a snapshot per `--stalled-rate` interval (2 a second).
+    // after its first snapshot it gets one per `--stalled-rate` interval (2 a second).
     let mut o = ConnectOptions::new(&ws_url(addr), "arena", "quiet");
     o.auto_ack = false;
     let (mut quiet, _) = Client::connect(o).await.unwrap();
     let n = snapshots_during(&mut quiet, Duration::from_millis(1500), None).await;
-    assert!(n > 4, "the idle but live client kept receiving ({n})");
-    assert!(n <= 8, "an unacking client is paced ({n} in 1.5 s)");
+    assert!(n > 1, "the idle but live client kept receiving ({n})");
+    assert!(n <= 5, "an unacking client is paced ({n} in 1.5 s)");
     quiet.close().await;
     server.shutdown().await;
 }

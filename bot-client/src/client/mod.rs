@@ -91,9 +91,9 @@ pub struct Client {
     decode_cache: Option<Arc<DecodeCache>>,
     auto_ack: bool,
     coalesce_acks: bool,
-    /// An input (carrying the newest ack) went out since the previous snapshot (or none has
-    /// been applied yet). False at a snapshot: the client is not playing, so that snapshot is
-    /// acked alone.
+    /// An input (carrying the newest ack) went out since the previous snapshot. False at a
+    /// snapshot: the client is not playing (or has not started: the first snapshot), so that
+    /// snapshot is acked alone.
     input_since_snapshot: bool,
     /// A standalone ack is due for the newest applied tick: `recv` sends it once the frames
     /// already read are handled.
@@ -151,7 +151,7 @@ impl Client {
             decode_cache: opts.decode_cache.clone(),
             auto_ack: opts.auto_ack,
             coalesce_acks: opts.coalesce_acks,
-            input_since_snapshot: true,
+            input_since_snapshot: false,
             ack_owed: false,
             input_values: Vec::with_capacity(32),
             ring: TableRing::default(),
