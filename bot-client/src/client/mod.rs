@@ -91,9 +91,9 @@ pub struct Client {
     decode_cache: Option<Arc<DecodeCache>>,
     auto_ack: bool,
     coalesce_acks: bool,
-    /// An input (carrying the newest ack) went out since the previous snapshot. False at a
-    /// snapshot: the client is not playing (or has not started: the first snapshot), so that
-    /// snapshot is acked alone.
+    /// An input went out since the previous snapshot (or before the first): the next one
+    /// carries the ack. False at a snapshot: the client is not playing, so that snapshot is
+    /// acked alone.
     input_since_snapshot: bool,
     /// A standalone ack is due for the newest applied tick: `recv` sends it once the frames
     /// already read are handled.
@@ -512,8 +512,9 @@ impl Client {
             self.stats.counters.send_queue_full += 1;
         }
         sent?;
+        // The next snapshot's ack rides on the next input.
+        self.input_since_snapshot = true;
         if ack.is_some() {
-            self.input_since_snapshot = true;
             self.ack_owed = false;
         }
         self.next_input_seq += 1;
