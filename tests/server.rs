@@ -236,7 +236,7 @@ async fn acks_ride_on_inputs() {
     schema::encode_values(&welcome.schema.input, &arena_input(0.5, 0.0), &mut values);
     let mut ring = TableRing::default();
 
-    // Unacked, they come at `--stalled-rate` (2 a second) once the first window is out.
+    // Unacked, they come at `--stalled-rate` (2 a second) after the first.
     const UNACKED: usize = 6;
     const ACKED: usize = 60;
     let (mut seq, mut snapshots, mut applied_seq) = (0u32, 0usize, 0u32);
@@ -362,6 +362,11 @@ async fn a_client_whose_acks_lag_gets_fewer_fresh_snapshots() {
         stalled.windows(2).all(|w| w[1] - w[0] >= every - 1),
         "a client that stopped acking got snapshots at ticks {lagging:?}"
     );
+    // Its writer sees it: everything it took since the last ack is unacked.
+    let room = server.inspect("arena").await.unwrap();
+    let me = room.clients.iter().find(|c| c.name == "laggard").unwrap();
+    let span = lagging[lagging.len() - 1] - lagging[0];
+    assert!(me.ack_lag > span, "ack lag {} over {lagging:?}", me.ack_lag);
     // `/rooms` is refreshed twice a second; the client stays behind while it does not ack.
     poll_until(
         "/rooms counts the lagging client",

@@ -26,10 +26,11 @@ pub struct Config {
     pub max_catchup: u32,
 
     /// Most snapshots a client may have unacked. Each client's window is what its delivery
-    /// rate fills in its shortest round trip (at most 250 ms), plus three, up to this: a client far away still
-    /// gets every tick (60 Hz at a 150 ms round trip needs about 11), and one that cannot
-    /// keep up gets about as many as it takes, fresh, instead of a backlog in its socket.
-    #[arg(long, env = "TICKSYNC_MAX_IN_FLIGHT", default_value_t = 32, value_parser = clap::value_parser!(u16).range(3..=1024))]
+    /// rate fills in its shortest round trip (at most 250 ms), plus three, up to this: a
+    /// client far away still gets every tick (60 Hz at a 150 ms round trip needs about 12),
+    /// and one that cannot keep up gets about as many as it takes, fresh, instead of a
+    /// backlog in its socket.
+    #[arg(long, env = "TICKSYNC_MAX_IN_FLIGHT", default_value_t = 32, value_parser = clap::value_parser!(u16).range(4..=1024))]
     pub max_in_flight: u16,
 
     /// Snapshots per second to a client whose window stays full (it stopped acking).

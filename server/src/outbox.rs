@@ -66,6 +66,15 @@ pub struct Outbox<S = Pending> {
     created: std::time::Instant,
 }
 
+/// What `Outbox::put_snapshot` found.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Put {
+    /// A snapshot was pending (now dropped as stale).
+    pub replaced: bool,
+    /// The client's send window is full: the snapshot waits for an ack (it is behind).
+    pub window_full: bool,
+}
+
 /// A control frame queue longer than this means the peer floods pings: close it.
 const CONTROL_CAP: usize = 16;
 
@@ -97,15 +106,15 @@ impl<S> Outbox<S> {
         self.inner.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    /// Replaces the pending snapshot with this one of `tick`. Returns true if one was pending
-    /// (now dropped as stale).
-    pub fn put_snapshot(&self, tick: u32, msg: S) -> bool {
+    /// Replaces the pending snapshot with this one of `tick`.
+    pub fn put_snapshot(&self, tick: u32, msg: S) -> Put {
         self.sent_tick.store(tick, Ordering::Relaxed);
         let mut inner = self.lock();
         let replaced = inner.snapshot.replace((tick, msg)).is_some();
+        let window_full = inner.window.is_full();
         // A writer whose window is full could not take it: the ack that opens the window
         // wakes it instead (a wake-up per client per tick is what overload cannot afford).
-        let takeable = !inner.window.is_full() || inner.window.open(std::time::Instant::now());
+        let takeable = inner.window.open(std::time::Instant::now);
         drop(inner);
         if replaced {
             self.stale_dropped.fetch_add(1, Ordering::Relaxed);
@@ -113,7 +122,10 @@ impl<S> Outbox<S> {
         if takeable {
             self.notify.notify_one();
         }
-        replaced
+        Put {
+            replaced,
+            window_full,
+        }
     }
 
     /// Queues a reliable message; on overflow, closes the connection with `TOO_SLOW`.
@@ -172,7 +184,7 @@ impl<S> Outbox<S> {
         if let Some((code, reason)) = inner.close.take() {
             return Some(Outgoing::Close(code, reason));
         }
-        if inner.snapshot.is_none() || !inner.window.open(std::time::Instant::now()) {
+        if !inner.window.open(std::time::Instant::now) {
             return None;
         }
         let (tick, msg) = inner.snapshot.take()?;
@@ -209,11 +221,6 @@ impl<S> Outbox<S> {
     /// The snapshot of `tick` was sent (one the writer took but held back is not in flight).
     pub fn snapshot_sent(&self, tick: u32) {
         self.lock().window.sent(tick, std::time::Instant::now());
-    }
-
-    /// Whether the client has a full window of unacked snapshots (it is behind).
-    pub fn window_full(&self) -> bool {
-        self.lock().window.is_full()
     }
 
     pub fn has_pending_snapshot(&self) -> bool {
@@ -299,9 +306,9 @@ mod tests {
     #[test]
     fn newest_snapshot_wins_and_stale_ones_are_counted() {
         let o = outbox(4);
-        assert!(!o.put_snapshot(1, snap(b"1")));
-        assert!(o.put_snapshot(2, snap(b"2")));
-        assert!(o.put_snapshot(3, snap(b"3")));
+        assert!(!o.put_snapshot(1, snap(b"1")).replaced);
+        assert!(o.put_snapshot(2, snap(b"2")).replaced);
+        assert!(o.put_snapshot(3, snap(b"3")).replaced);
         assert_eq!(o.stale_dropped(), 2);
         assert_eq!(o.snapshots_taken(), 0);
         assert!(matches!(o.take(), Some(Outgoing::Snapshot(m)) if m == snap(b"3")));

@@ -89,6 +89,8 @@ pub struct ClientInspect {
     pub reliable_queued: usize,
     pub stale_dropped: u64,
     pub acked: Option<u32>,
+    /// Ticks between the newest snapshot its writer took and its newest ack.
+    pub ack_lag: u32,
 }
 
 struct Member {
@@ -601,13 +603,7 @@ impl Room {
         }));
         self.lagging = 0;
         for m in self.members.values_mut() {
-            // A client with a full send window waits for its acks: this tick's snapshot
-            // replaces whatever it holds, and goes out when the window opens.
-            if m.outbox.window_full() {
-                self.lagging += 1;
-                self.rooms.snapshots_throttled.inc();
-            }
-            m.outbox.put_snapshot(
+            let put = m.outbox.put_snapshot(
                 tick,
                 Pending {
                     tick: published.clone(),
@@ -615,6 +611,12 @@ impl Room {
                     input_seq: m.applied_seq,
                 },
             );
+            // A client with a full send window waits for its acks: this snapshot replaces
+            // whatever it held, and goes out when the window opens.
+            if put.window_full {
+                self.lagging += 1;
+                self.rooms.snapshots_throttled.inc();
+            }
         }
         self.published = Some(published);
     }
@@ -645,6 +647,7 @@ impl Room {
                     reliable_queued: m.outbox.reliable_len(),
                     stale_dropped: m.outbox.stale_dropped(),
                     acked: m.outbox.acked(),
+                    ack_lag: m.outbox.ack_lag(),
                 })
                 .collect(),
         }
