@@ -56,6 +56,23 @@ fn bench(c: &mut Criterion) {
                 })
             },
         );
+        // The room task alone: what bounds the tick rate (the builds run meanwhile on the
+        // writers' threads, untimed here).
+        group.bench_function(
+            BenchmarkId::new(format!("room-task/K{npcs}{name}"), format!("M{clients}")),
+            |b| {
+                b.iter_custom(|iters| {
+                    let mut took = Duration::ZERO;
+                    for _ in 0..iters {
+                        let t = Instant::now();
+                        room.tick();
+                        took += t.elapsed();
+                        room.drain(threads);
+                    }
+                    took
+                })
+            },
+        );
     }
     group.finish();
 }

@@ -303,7 +303,14 @@ impl StateTable {
         let r = match &mut self.compact {
             None => {
                 let i = id.index as usize;
-                if i >= self.meta.len() {
+                if i == self.meta.len() {
+                    // The next slot (a table recorded in slot order): new cells are zeros.
+                    self.meta.push(m);
+                    self.values.resize((i + 1) * stride, 0);
+                    self.len += 1;
+                    return Ok(&mut self.values[i * stride..]);
+                }
+                if i > self.meta.len() {
                     self.meta.resize(i + 1, Meta::default());
                     self.values.resize((i + 1) * stride, 0);
                 }
@@ -472,6 +479,13 @@ impl TypePlan {
     /// Whether any public field is a string (the lanes leave strings out).
     pub fn has_public_strings(&self) -> bool {
         !self.str_public.is_empty()
+    }
+
+    /// Whether any field predicts from a second baseline (`Predictor::Linear`).
+    pub fn uses_second(&self) -> bool {
+        self.fields
+            .iter()
+            .any(|f| matches!(f.predictor, Predictor::Linear))
     }
 }
 

@@ -54,12 +54,12 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use bytes::Bytes;
-use protocol::declare::{Fields, Messages, Raw, Replicate, Writer};
-use protocol::schema::{
-    self, Coding, Descriptor, Param, Predictor, SchemaError, TypeDesc, Value, number,
-};
-use protocol::state::{Plan, Span, StateTable, angle_diff, predict};
+use protocol::declare::{Fields, Messages, Replicate, Writer};
+use protocol::schema::{self, Descriptor, Param, SchemaError, TypeDesc, Value, number};
+use protocol::state::{Plan, StateTable};
 use protocol::{Action, EntityId, ServerMsg, codec};
+
+use crate::record::{Recipe, Recorder};
 use slotmap::{Key, KeyData, SlotMap, new_key_type};
 
 new_key_type! {
@@ -344,6 +344,7 @@ pub struct Sim<G: Game> {
     tick_rate: u16,
     descriptor: Arc<Descriptor>,
     plan: Arc<Plan>,
+    recipe: Recipe,
     writer: Writer,
 }
 
@@ -364,6 +365,7 @@ impl<G: Game> Sim<G> {
         });
         let descriptor = descriptor::<G>(name, &game.params(), tick_rate)?;
         let plan = Arc::new(Plan::new(&descriptor));
+        let recipe = Recipe::new(&descriptor, &plan);
         Ok(Sim {
             game,
             world,
@@ -372,6 +374,7 @@ impl<G: Game> Sim<G> {
             tick_rate,
             descriptor: Arc::new(descriptor),
             plan,
+            recipe,
             writer: Writer::default(),
         })
     }
@@ -476,16 +479,18 @@ impl<G: Game> RoomGame for Sim<G> {
                 r as &dyn WriteFields,
             )
         });
-        let mut rec = Recorder {
+        let rec = Recorder {
             d: &self.descriptor,
             plan: &self.plan,
-            writer: &mut self.writer,
+            recipe: &self.recipe,
             prev,
             tick,
         };
         // The room state sits in slot 0, which slotmap never hands out.
         for (id, ty, value) in room.into_iter().chain(entities) {
-            rec.put(id, ty, value, out);
+            self.writer.clear();
+            value.write_fields(&mut self.writer);
+            rec.put(id, ty, &self.writer, out);
         }
     }
 
@@ -525,102 +530,6 @@ trait WriteFields {
 impl<T: Replicate> WriteFields for T {
     fn write_fields(&self, out: &mut Writer) {
         self.write(out);
-    }
-}
-
-/// Quantises a world into a table, keeping predicted fields on their predicted track while
-/// the true value stays within the field's tolerance (so a steady course costs nothing).
-struct Recorder<'a> {
-    d: &'a Descriptor,
-    plan: &'a Plan,
-    writer: &'a mut Writer,
-    prev: Option<Baseline<'a>>,
-    tick: u32,
-}
-
-impl Recorder<'_> {
-    fn put(&mut self, id: EntityId, ty: u16, value: &dyn WriteFields, out: &mut StateTable) {
-        let Some(td) = self.d.types.get(usize::from(ty)) else {
-            return;
-        };
-        self.writer.clear();
-        value.write_fields(self.writer);
-        let prev = self.prev.and_then(|b| {
-            let e = b.table.get(id).filter(|e| e.ty == ty)?;
-            let span = Span {
-                ticks: i64::from(self.tick.wrapping_sub(b.tick)).max(1),
-                second: b.second.and_then(|(t2, tick2)| {
-                    Some((t2.get(id)?.values, i64::from(b.tick.wrapping_sub(tick2))))
-                }),
-            };
-            Some((e.values, span))
-        });
-        let Ok(cells) = out.insert(id, ty) else {
-            tracing::warn!(?id, "entity not recorded: its index is past the wire limit");
-            return;
-        };
-        let tp = &self.plan.types[usize::from(ty)];
-        let mut strings = Vec::new();
-        for (f, (fd, raw)) in td.fields.iter().zip(&self.writer.raws).enumerate() {
-            let q = match *raw {
-                Raw::Str(a, b) => {
-                    strings.push((f as u16, a, b));
-                    continue;
-                }
-                Raw::Num(v) => match fd.coding {
-                    Coding::Fixed {
-                        scale, min, max, ..
-                    } => schema::quantize_fixed(v, scale, min, max),
-                    _ => schema::quantize(&fd.coding, &Value::Num(v)),
-                },
-                Raw::Int(v) => schema::quantize(&fd.coding, &Value::Int(v)),
-            };
-            cells[f] = match (&fd.coding, prev, raw) {
-                (
-                    Coding::Fixed {
-                        tolerance,
-                        scale,
-                        min,
-                        max,
-                    },
-                    Some((pv, span)),
-                    Raw::Num(v),
-                ) if *tolerance > 0 && fd.predictor != Predictor::None => {
-                    // On track while within tolerance of the truth (and in range).
-                    let p = predict(&tp.fields[f], f, pv, &span);
-                    let off = (f64::from(p) - v * f64::from(*scale)).abs();
-                    if off <= f64::from(*tolerance) && (*min..=*max).contains(&p) {
-                        p
-                    } else {
-                        q
-                    }
-                }
-                (Coding::Angle { bits }, Some((pv, span)), _)
-                    if fd.predictor != Predictor::None =>
-                {
-                    // Angles stay on track only when they predict exactly.
-                    let p = predict(&tp.fields[f], f, pv, &span);
-                    if angle_diff(i64::from(p), i64::from(q), *bits) == 0 {
-                        p
-                    } else {
-                        q
-                    }
-                }
-                _ => q,
-            };
-        }
-        for (f, a, b) in strings {
-            let text = self.writer.text_of(a, b);
-            let max = match td.fields[usize::from(f)].coding {
-                Coding::Str { max_bytes } => usize::from(max_bytes),
-                _ => 0,
-            };
-            let mut end = text.len().min(max);
-            while !text.is_char_boundary(end) {
-                end -= 1;
-            }
-            let _ = out.set_string(id.index, f, &text[..end]);
-        }
     }
 }
 

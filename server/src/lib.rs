@@ -10,6 +10,7 @@ mod http;
 pub mod metrics;
 mod outbox;
 mod ratelimit;
+mod record;
 pub mod registry;
 pub mod room;
 mod send_window;

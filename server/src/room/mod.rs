@@ -29,7 +29,7 @@ use crate::registry::Rooms;
 pub use history::History;
 use published::{Pending, Publish, PublishedTick};
 pub use stats::{RoomInfo, TickStats};
-use views::{Grid, Placement, ViewTick};
+use views::{Grid, ViewTick};
 
 /// A connection's id, unique for the server's life.
 pub type ConnId = u64;
@@ -147,10 +147,9 @@ pub struct Room {
     lagging: usize,
 }
 
-/// A room's grid, and where its entities were at the tick published last.
+/// A room's grid.
 struct Views {
     grid: Arc<Grid>,
-    placement: Option<Arc<Placement>>,
 }
 
 /// Why the loop stopped.
@@ -189,13 +188,12 @@ impl Room {
             .and_then(|v| Grid::new(game.descriptor(), v))
             .map(|grid| Views {
                 grid: Arc::new(grid),
-                placement: None,
             });
         // Under views a second baseline is not used (see `state_delta::Encoder::part`).
         let linear = linear && views.is_none();
         Self {
             // The recorder's previous two ticks, and the newest.
-            history: History::new(3, game.plan().stride),
+            history: History::new(3, game.plan().stride, cfg.history as usize),
             stats: TickStats::new(Instant::now()),
             name,
             id,
@@ -556,8 +554,10 @@ impl Room {
         let tick = self.tick;
         // The last published tick holds the table about to be evicted: let it go, so that
         // recording reuses its memory (unless a slow client's pending snapshot still holds it).
+        let mut last_placement = None;
         if let Some(last) = self.published.take() {
             self.encodes_last = last.encodes();
+            last_placement = last.placed().cloned();
         }
         let (prev, prev2) = self.recorded;
         let before = prev.filter(|&p| p != tick);
@@ -583,11 +583,10 @@ impl Room {
         let before = before.and_then(|p| Some((&**self.history.get(p)?, p)));
         Arc::make_mut(&mut self.steady).advance(plan, before, &now, tick);
         let steady = &self.steady;
-        let views = self.views.as_mut().map(|v| {
-            let placement = views::place(&v.grid, v.placement.take(), &now);
-            v.placement = Some(placement.clone());
-            ViewTick::new(v.grid.clone(), placement, steady.clone())
-        });
+        let views = self
+            .views
+            .as_ref()
+            .map(|v| ViewTick::new(v.grid.clone(), last_placement, steady.clone()));
         let published = Arc::new(PublishedTick::new(Publish {
             tick,
             server_time_us: self.epoch.elapsed().as_micros() as u64,

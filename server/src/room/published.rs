@@ -115,6 +115,11 @@ impl PublishedTick {
         }
     }
 
+    /// Under views, where everything was placed, if a writer needed it.
+    pub fn placed(&self) -> Option<&Arc<Placement>> {
+        self.p.views.as_ref()?.placed()
+    }
+
     /// Deltas (or parts, under views) encoded for this tick so far.
     pub fn encodes(&self) -> usize {
         self.encodes.load(Ordering::Relaxed)
@@ -272,7 +277,7 @@ impl PublishedTick {
                 .p
                 .views
                 .as_ref()
-                .map(|v| (v.placement().clone(), own_cell)),
+                .map(|v| (v.placement(&self.p.now).clone(), own_cell)),
         });
         true
     }

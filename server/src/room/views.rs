@@ -10,7 +10,7 @@
 
 use std::cell::RefCell;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, OnceLock};
+use std::sync::{Arc, Mutex, OnceLock};
 
 use protocol::schema::{Coding, Descriptor};
 use protocol::state::ChecksumPart;
@@ -226,7 +226,10 @@ struct PartKey {
 /// built so far, each once for every client that needs it.
 pub struct ViewTick {
     grid: Arc<Grid>,
-    placement: Arc<Placement>,
+    /// Where everything is now, placed by the first writer that needs it (off the room task).
+    placement: OnceLock<Arc<Placement>>,
+    /// The last tick's placement, whose memory this one reuses if nobody holds it.
+    last: Mutex<Option<Arc<Placement>>>,
     /// Per cell (`GLOBAL` last): its parts, by baseline and whether it is seen now.
     parts: Vec<BuiltOnce<PartKey, Part>>,
     /// Since when each entity has kept to its prediction.
@@ -259,26 +262,36 @@ thread_local! {
 }
 
 impl ViewTick {
-    /// A tick's view data: the grid, where everything is, and since when each entity has
-    /// kept to its prediction.
-    pub fn new(grid: Arc<Grid>, placement: Arc<Placement>, steady: Arc<Steady>) -> Self {
+    /// A tick's view data: the grid, the last tick's placement (for its memory), and since
+    /// when each entity has kept to its prediction.
+    pub fn new(grid: Arc<Grid>, last: Option<Arc<Placement>>, steady: Arc<Steady>) -> Self {
         let cells = (grid.cols * grid.rows) as usize + 1;
         Self {
             grid,
-            placement,
+            placement: OnceLock::new(),
+            last: Mutex::new(last),
             parts: (0..cells).map(|_| BuiltOnce::default()).collect(),
             steady,
             sums: (0..cells).map(|_| OnceLock::new()).collect(),
         }
     }
 
-    pub fn placement(&self) -> &Arc<Placement> {
-        &self.placement
+    /// Where everything in `now` (this tick's table) is.
+    pub fn placement(&self, now: &StateTable) -> &Arc<Placement> {
+        self.placement.get_or_init(|| {
+            let last = self.last.lock().unwrap_or_else(|e| e.into_inner()).take();
+            place(&self.grid, last, now)
+        })
+    }
+
+    /// The placement, if a writer has made it.
+    pub fn placed(&self) -> Option<&Arc<Placement>> {
+        self.placement.get()
     }
 
     /// The cell the player `own` is in now.
     pub fn cell_of(&self, now: &StateTable, own: EntityId) -> Option<u32> {
-        self.placement.cell(now, own)
+        self.placement(now).cell(now, own)
     }
 
     /// The part for `key`, built by the first client that needs it. `base`: the client's
@@ -299,7 +312,7 @@ impl ViewTick {
                 .filter(|_| key.base.is_some())
                 .map(|(b, table, placed)| (table, b, placed.slots(key.cell)));
             let now_slots = if key.now {
-                self.placement.slots(key.cell)
+                self.placement(now).slots(key.cell)
             } else {
                 &[]
             };
@@ -313,7 +326,7 @@ impl ViewTick {
     /// The checksum part of `cell` now, summed by the first client that needs it.
     fn sum(&self, plan: &Plan, now: &StateTable, cell: u32) -> ChecksumPart {
         let i = self.grid.index(cell);
-        *self.sums[i].get_or_init(|| plan.checksum_part(now, self.placement.slots(cell)))
+        *self.sums[i].get_or_init(|| plan.checksum_part(now, self.placement(now).slots(cell)))
     }
 
     /// Appends one client's delta (its parts, not its private section) to `out`; returns the
