@@ -38,7 +38,7 @@ fn record<G: Game>(
             tick: i as u32 - 1,
             second: out.len().checked_sub(2).map(|j| (&out[j], i as u32 - 2)),
         });
-        sim.record(i as u32, prev, &mut t);
+        sim.record(i as u32, prev, &mut t, &mut Vec::new());
         out.push(t);
         if out.len() > ticks {
             out.remove(0);

@@ -377,13 +377,8 @@ pub fn quantize_fixed(v: f64, scale: u32, min: i32, max: i32) -> i32 {
 fn round_sat(x: f64) -> i64 {
     let t = x as i64;
     let frac = x - t as f64;
-    if frac >= 0.5 {
-        t.saturating_add(1)
-    } else if frac <= -0.5 {
-        t.saturating_sub(1)
-    } else {
-        t
-    }
+    // Without branches: which side of a half the fraction falls is data, not a pattern.
+    t.saturating_add(i64::from(frac >= 0.5) - i64::from(frac <= -0.5))
 }
 
 /// The game value of a stored integer.

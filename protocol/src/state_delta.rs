@@ -92,8 +92,25 @@ impl Steady {
         }
     }
 
+    /// `advance` when the recorder already knows which entities of `now` (`slots` slots)
+    /// left their prediction from the table recorded before, or appeared: `moved` (`first`:
+    /// nothing was recorded before). A slot emptied is not marked: the entity that fills it
+    /// next appears then. Saves the scan of both tables.
+    pub fn advance_moved(&mut self, slots: usize, moved: &[u32], tick: u32, first: bool) {
+        let since = &mut self.0;
+        if first {
+            since.clear();
+        }
+        since.resize(since.len().max(slots), tick);
+        for &i in moved {
+            if let Some(s) = since.get_mut(i as usize) {
+                *s = tick;
+            }
+        }
+    }
+
     /// Whether slot `i`'s entity has kept to its prediction from `base` to `tick`.
-    fn since(&self, i: u32, base: u32, tick: u32) -> bool {
+    pub fn since(&self, i: u32, base: u32, tick: u32) -> bool {
         self.0
             .get(i as usize)
             .is_some_and(|&s| tick.wrapping_sub(s) >= tick.wrapping_sub(base))

@@ -324,7 +324,15 @@ pub trait RoomGame: Send {
     fn step(&mut self, dt: f32);
     /// Records the world at `tick` into `out`, quantised per the declaration. `prev`: the
     /// table recorded last (and the one before), for fields kept on their predicted track.
-    fn record(&mut self, tick: u32, prev: Option<Baseline<'_>>, out: &mut StateTable);
+    /// Adds to `moved` the slot of every entity that did not keep to the track `prev`
+    /// predicts (new ones included; gone ones are not recorded, so not listed).
+    fn record(
+        &mut self,
+        tick: u32,
+        prev: Option<Baseline<'_>>,
+        out: &mut StateTable,
+        moved: &mut Vec<u32>,
+    );
     /// The events raised since the last call, encoded, with whom they go to (`None`: all).
     fn take_events(&mut self, out: &mut Vec<(Option<EntityId>, Bytes)>);
     fn entities(&self) -> usize;
@@ -462,7 +470,13 @@ impl<G: Game> RoomGame for Sim<G> {
         Sim::step(self, dt);
     }
 
-    fn record(&mut self, tick: u32, prev: Option<Baseline<'_>>, out: &mut StateTable) {
+    fn record(
+        &mut self,
+        tick: u32,
+        prev: Option<Baseline<'_>>,
+        out: &mut StateTable,
+        moved: &mut Vec<u32>,
+    ) {
         out.clear();
         let room = self.game.room().zip(self.descriptor.room_type);
         let entities = self
@@ -490,7 +504,9 @@ impl<G: Game> RoomGame for Sim<G> {
         for (id, ty, value) in room.into_iter().chain(entities) {
             self.writer.clear();
             value.write_fields(&mut self.writer);
-            rec.put(id, ty, &self.writer, out);
+            if !rec.put(id, ty, &self.writer, out) {
+                moved.push(id.index);
+            }
         }
     }
 

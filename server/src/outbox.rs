@@ -110,12 +110,15 @@ impl<S> Outbox<S> {
     pub fn put_snapshot(&self, tick: u32, msg: S) -> Put {
         self.sent_tick.store(tick, Ordering::Relaxed);
         let mut inner = self.lock();
-        let replaced = inner.snapshot.replace((tick, msg)).is_some();
+        let old = inner.snapshot.replace((tick, msg));
+        let replaced = old.is_some();
         let window_full = inner.window.is_full();
         // A writer whose window is full could not take it: the ack that opens the window
         // wakes it instead (a wake-up per client per tick is what overload cannot afford).
         let takeable = inner.window.open(std::time::Instant::now);
         drop(inner);
+        // Outside the lock: the replaced order may hold the last reference to its tick.
+        drop(old);
         if replaced {
             self.stale_dropped.fetch_add(1, Ordering::Relaxed);
         }

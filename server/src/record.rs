@@ -28,8 +28,19 @@ enum FieldOp {
 /// A game's types compiled for recording.
 #[derive(Clone, Debug, Default)]
 pub struct Recipe {
-    /// Per type: one op per field, and whether a field reads the second baseline.
-    types: Vec<(Vec<FieldOp>, bool)>,
+    types: Vec<TypeRecipe>,
+}
+
+#[derive(Clone, Debug, Default)]
+struct TypeRecipe {
+    /// One per field.
+    ops: Vec<FieldOp>,
+    /// A field reads the second baseline.
+    uses_second: bool,
+    /// Keeping to the one-tick prediction every tick keeps to the prediction over any span,
+    /// so the type's entities can be steady: every public predictor is exact (as the
+    /// encoder's scan requires).
+    may_keep: bool,
 }
 
 impl Recipe {
@@ -61,7 +72,11 @@ impl Recipe {
                         }
                     })
                     .collect();
-                (ops, tp.uses_second())
+                TypeRecipe {
+                    ops,
+                    uses_second: tp.uses_second(),
+                    may_keep: tp.other_public.is_empty() && !tp.uses_second(),
+                }
             })
             .collect();
         Self { types }
@@ -80,20 +95,23 @@ pub struct Recorder<'a> {
 
 impl Recorder<'_> {
     /// Records entity `id` of type `ty`, whose fields the game wrote to `writer`, into `out`.
-    pub fn put(&self, id: EntityId, ty: u16, writer: &Writer, out: &mut StateTable) {
-        let (Some(td), Some(tp), Some((ops, uses_second))) = (
+    /// True when it kept to its track: every field what the tick before predicts, every
+    /// string the same (false for a new entity, and for a type whose predictions over
+    /// several ticks are not the one-tick ones repeated).
+    pub fn put(&self, id: EntityId, ty: u16, writer: &Writer, out: &mut StateTable) -> bool {
+        let (Some(td), Some(tp), Some(tr)) = (
             self.d.types.get(usize::from(ty)),
             self.plan.types.get(usize::from(ty)),
             self.recipe.types.get(usize::from(ty)),
         ) else {
-            return;
+            return false;
         };
         let prev = self.prev.and_then(|b| {
             let e = b.table.get(id).filter(|e| e.ty == ty)?;
             let span = Span {
                 ticks: i64::from(self.tick.wrapping_sub(b.tick)).max(1),
                 // Only a linear predictor reads it: the lookup is a cache miss per entity.
-                second: b.second.filter(|_| *uses_second).and_then(|(t2, tick2)| {
+                second: b.second.filter(|_| tr.uses_second).and_then(|(t2, tick2)| {
                     Some((t2.get(id)?.values, i64::from(b.tick.wrapping_sub(tick2))))
                 }),
             };
@@ -101,19 +119,21 @@ impl Recorder<'_> {
         });
         let Ok(cells) = out.insert(id, ty) else {
             tracing::warn!(?id, "entity not recorded: its index is past the wire limit");
-            return;
+            return false;
         };
+        let mut kept = prev.is_some() && tr.may_keep;
         let mut strings = Vec::new();
-        for (f, ((op, raw), cell)) in ops
+        for (f, ((op, raw), cell)) in tr
+            .ops
             .iter()
             .zip(&writer.raws)
             .zip(cells.iter_mut())
             .enumerate()
         {
-            let on_track = |q: i32| {
-                let (pv, span) = prev.as_ref()?;
-                Some((predict(&tp.fields[f], f, pv, span), q))
-            };
+            // What the tick before predicts (itself, for a field with no predictor).
+            let expected = prev
+                .as_ref()
+                .map(|(pv, span)| predict(&tp.fields[f], f, pv, span));
             *cell = match (*op, *raw) {
                 (_, Raw::Str(a, b)) => {
                     strings.push((f as u16, a, b));
@@ -129,9 +149,9 @@ impl Recorder<'_> {
                     Raw::Num(v),
                 ) => {
                     let q = schema::quantize_fixed(v, scale, min, max);
-                    match tolerance.and_then(|t| Some((t, on_track(q)?))) {
+                    match tolerance.zip(expected) {
                         // On track while within tolerance of the truth (and in range).
-                        Some((t, (p, _)))
+                        Some((t, p))
                             if (f64::from(p) - v * f64::from(scale)).abs() <= f64::from(t)
                                 && (min..=max).contains(&p) =>
                         {
@@ -142,13 +162,14 @@ impl Recorder<'_> {
                 }
                 (FieldOp::Angle { bits, predicted }, raw) => {
                     let q = quantize(&td.fields[f].coding, raw);
-                    match on_track(q).filter(|_| predicted) {
-                        Some((p, q)) if angle_diff(i64::from(p), i64::from(q), bits) == 0 => p,
+                    match expected.filter(|_| predicted) {
+                        Some(p) if angle_diff(i64::from(p), i64::from(q), bits) == 0 => p,
                         _ => q,
                     }
                 }
                 (_, raw) => quantize(&td.fields[f].coding, raw),
             };
+            kept &= expected == Some(*cell);
         }
         for (f, a, b) in strings {
             let text = writer.text_of(a, b);
@@ -160,8 +181,13 @@ impl Recorder<'_> {
             while !text.is_char_boundary(end) {
                 end -= 1;
             }
-            let _ = out.set_string(id.index, f, &text[..end]);
+            let text = &text[..end];
+            kept &= self
+                .prev
+                .is_some_and(|b| b.table.string(id.index, f) == text);
+            let _ = out.set_string(id.index, f, text);
         }
+        kept
     }
 }
 
@@ -171,5 +197,98 @@ fn quantize(coding: &Coding, raw: Raw) -> i32 {
         Raw::Num(v) => schema::quantize(coding, &Value::Num(v)),
         Raw::Int(v) => schema::quantize(coding, &Value::Int(v)),
         Raw::Str(..) => 0,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use protocol::schema::Value;
+    use protocol::state::{Span, predict};
+    use protocol::state_delta::{Baseline, Steady};
+    use protocol::{EntityId, StateTable};
+
+    use crate::{Config, reference_games};
+
+    /// What `Steady` built from the recorder's `moved` lists calls steady really is: every
+    /// public field what its baseline predicts over the whole span, every string the same;
+    /// and most entities of a game in motion are steady (the encoder skips them).
+    #[test]
+    fn an_entity_the_recorder_keeps_steady_is_on_its_prediction_from_every_baseline() {
+        let games = reference_games(&Config {
+            npcs: 200,
+            ..Config::default()
+        });
+        for name in ["arena", "arena-large", "skirmish"] {
+            let mut g = games.get(name).expect("a game").create(60).expect("valid");
+            let players: Vec<EntityId> = (0..6).map(|i| g.join(&format!("p{i}"))).collect();
+            let inputs = g.descriptor().input.len();
+            let plan = g.plan().clone();
+            let mut tables: Vec<(u32, StateTable)> = Vec::new();
+            let (mut steady, mut scanned) = (Steady::default(), Steady::default());
+            let (mut checked, mut skipped, mut skipped_by_scan) = (0, 0, 0);
+            for step in 0..150u32 {
+                // Players turn now and then, so some leave their track.
+                for (k, &p) in players.iter().enumerate() {
+                    let a = f64::from(step / 20 + k as u32);
+                    let values = (0..inputs)
+                        .map(|f| Value::Num(if f % 2 == 0 { a.cos() } else { a.sin() }))
+                        .collect::<Vec<_>>();
+                    g.input(p, &values);
+                }
+                g.step(1.0 / 60.0);
+                let tick = step + 1;
+                let mut now = StateTable::new(plan.stride);
+                let mut moved = Vec::new();
+                let n = tables.len();
+                let prev = n.checked_sub(1).map(|i| Baseline {
+                    table: &tables[i].1,
+                    tick: tables[i].0,
+                    second: n.checked_sub(2).map(|j| (&tables[j].1, tables[j].0)),
+                });
+                g.record(tick, prev, &mut now, &mut moved);
+                steady.advance_moved(now.slot_count(), &moved, tick, n == 0);
+                scanned.advance(&plan, tables.last().map(|(t, b)| (b, *t)), &now, tick);
+                for (base_tick, base) in tables.iter().rev().take(12) {
+                    let ticks = i64::from(tick - base_tick);
+                    for e in now.iter() {
+                        let i = e.id.index;
+                        checked += 1;
+                        skipped_by_scan += usize::from(scanned.since(i, *base_tick, tick));
+                        if !steady.since(i, *base_tick, tick) {
+                            continue;
+                        }
+                        skipped += 1;
+                        let b = base.get(e.id).expect("steady: held at the baseline");
+                        assert_eq!(b.ty, e.ty);
+                        let tp = &plan.types[usize::from(e.ty)];
+                        let span = Span {
+                            ticks,
+                            second: None,
+                        };
+                        for &f in tp.public.iter() {
+                            let f = usize::from(f);
+                            if tp.str_public.contains(&(f as u16)) {
+                                assert_eq!(base.string(i, f as u16), now.string(i, f as u16));
+                            } else {
+                                let p = predict(&tp.fields[f], f, b.values, &span);
+                                assert_eq!(p, e.values[f], "{name}: slot {i} field {f}");
+                            }
+                        }
+                    }
+                }
+                tables.push((tick, now));
+                if tables.len() > 16 {
+                    tables.remove(0);
+                }
+            }
+            eprintln!("{name}: {skipped} steady ({skipped_by_scan} by a scan) of {checked}");
+            assert!(
+                skipped >= skipped_by_scan,
+                "{name}: as many as a scan finds"
+            );
+            if name.starts_with("arena") {
+                assert!(skipped * 2 > checked, "{name}: most NPCs keep their course");
+            }
+        }
     }
 }

@@ -68,7 +68,7 @@ fn record<G: Game>(
             tick: tables[i].0,
             second: n.checked_sub(2).map(|j| (&tables[j].1, tables[j].0)),
         });
-        sim.record(tick, prev, &mut t);
+        sim.record(tick, prev, &mut t, &mut Vec::new());
         tables.push((tick, t));
     }
     let own = players[0].0;

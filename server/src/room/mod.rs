@@ -12,6 +12,7 @@ pub mod views;
 
 use std::collections::HashMap;
 use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
@@ -134,11 +135,15 @@ pub struct Room {
     history: History,
     /// Since when each entity of the tick recorded last has kept to its prediction.
     steady: Arc<Steady>,
+    /// Slots whose entity left its track at the tick recorded last (reused buffer).
+    moved: Vec<u32>,
     /// Interest management, for a game with a view.
     views: Option<Views>,
     /// Encodes made for the tick published before the last (by then its snapshots are built).
     encodes_last: usize,
-    published: Option<Arc<PublishedTick>>,
+    /// The encodes of the tick published last, counted by the writers that build from it.
+    /// The room keeps nothing else of it: the last writer done with it frees it, not the room.
+    encodes: Option<Arc<AtomicUsize>>,
     tick: u32,
     stats: TickStats,
     info: Arc<Mutex<RoomInfo>>,
@@ -209,8 +214,9 @@ impl Room {
             detached: Vec::new(),
             views,
             steady: Arc::default(),
+            moved: Vec::new(),
             encodes_last: 0,
-            published: None,
+            encodes: None,
             tick: 0,
             info,
             empty_since: Some(Instant::now()),
@@ -552,16 +558,14 @@ impl Room {
     /// one an order for its snapshot (its writer builds it).
     fn publish_snapshots(&mut self) {
         let tick = self.tick;
-        // The last published tick holds the table about to be evicted: let it go, so that
-        // recording reuses its memory (unless a slow client's pending snapshot still holds it).
-        let mut last_placement = None;
-        if let Some(last) = self.published.take() {
-            self.encodes_last = last.encodes();
-            last_placement = last.placed().cloned();
+        if let Some(last) = self.encodes.take() {
+            self.encodes_last = last.load(Ordering::Relaxed);
         }
         let (prev, prev2) = self.recorded;
         let before = prev.filter(|&p| p != tick);
         let game = &mut self.game;
+        let moved = &mut self.moved;
+        moved.clear();
         let now = self
             .history
             .record(tick, |h, table| {
@@ -572,21 +576,25 @@ impl Room {
                         second: prev2.and_then(|p2| Some((&**h.get(p2)?, p2))),
                     })
                 });
-                game.record(tick, prev, table);
+                game.record(tick, prev, table, moved);
             })
             .clone();
         if prev != Some(tick) {
             self.recorded = (Some(tick), prev);
         }
         let plan = self.game.plan();
-        // One scan against the tick recorded before serves every baseline.
-        let before = before.and_then(|p| Some((&**self.history.get(p)?, p)));
-        Arc::make_mut(&mut self.steady).advance(plan, before, &now, tick);
+        // What the recorder found against the tick recorded before serves every baseline.
+        Arc::make_mut(&mut self.steady).advance_moved(
+            now.slot_count(),
+            &self.moved,
+            tick,
+            before.is_none(),
+        );
         let steady = &self.steady;
         let views = self
             .views
             .as_ref()
-            .map(|v| ViewTick::new(v.grid.clone(), last_placement, steady.clone()));
+            .map(|v| ViewTick::new(v.grid.clone(), steady.clone()));
         let published = Arc::new(PublishedTick::new(Publish {
             tick,
             server_time_us: self.epoch.elapsed().as_micros() as u64,
@@ -617,7 +625,7 @@ impl Room {
                 self.rooms.snapshots_throttled.inc();
             }
         }
-        self.published = Some(published);
+        self.encodes = Some(published.encodes());
     }
 
     fn idle_expired(&self) -> bool {
@@ -704,6 +712,8 @@ pub mod bench {
 
     pub struct BenchRoom {
         room: Room,
+        /// The room's inbox, as the clients' readers hold it.
+        inbox: mpsc::Sender<RoomMsg>,
         /// Each client's outbox and what its writer keeps.
         clients: Vec<(Arc<Outbox>, Mutex<ClientState>)>,
         seq: u32,
@@ -721,7 +731,7 @@ pub mod bench {
             let stop = tokio_util::sync::CancellationToken::new();
             let throttled = Default::default();
             let rooms = Rooms::new(cfg.clone(), games.clone(), Instant::now(), stop, throttled);
-            let (_tx, rx) = mpsc::channel(1);
+            let (inbox, rx) = mpsc::channel(clients.max(1));
             let info = Arc::default();
             let g = games
                 .get(game)
@@ -744,6 +754,7 @@ pub mod bench {
             }
             let mut bench = Self {
                 room,
+                inbox,
                 clients: outboxes
                     .into_iter()
                     .map(|o| (o, Mutex::default()))
@@ -755,31 +766,38 @@ pub mod bench {
                 while let Some(Outgoing::Reliable(_)) = o.take() {}
             }
             for _ in 0..8 {
+                bench.receive();
                 bench.tick();
                 bench.drain(1);
             }
             bench
         }
 
-        /// The room task's part of a tick: every client's input (a steady direction per
-        /// client), step, history, publish. Client `i` has acked the tick `1 + i % 6` ticks
-        /// back.
-        pub fn tick(&mut self) {
+        /// The readers' part: every client's input (a steady turn per client) into the
+        /// room's inbox, and its ack: client `i` has acked the tick `1 + i % 6` ticks back.
+        pub fn receive(&mut self) {
             self.seq += 1;
             let tick = self.room.tick;
-            for (i, (conn, m)) in self.room.members.iter_mut().enumerate() {
+            for (i, (conn, m)) in self.room.members.iter().enumerate() {
                 let angle = (*conn as f64) * 2.4 + f64::from(self.seq) * 0.01;
-                m.newest_seq = self.seq;
-                m.pending = Some((
-                    self.seq,
-                    vec![Value::Num(angle.cos()), Value::Num(angle.sin())],
-                ));
+                let values = vec![Value::Num(angle.cos()), Value::Num(angle.sin())];
+                let input = RoomMsg::Input {
+                    conn: *conn,
+                    seq: self.seq,
+                    values,
+                };
+                self.inbox.try_send(input).expect("room for every client");
                 let age = 1 + (i as u32 % 6);
                 if tick > age {
                     m.outbox.set_acked(tick - age);
                     m.outbox.set_acked(tick + 1 - age);
                 }
             }
+        }
+
+        /// The room task's part of a tick: take the inputs, step, record, publish.
+        pub fn tick(&mut self) {
+            self.room.drain_inbox();
             self.room.step(1.0 / 60.0);
             self.room.publish_snapshots();
         }
@@ -806,7 +824,10 @@ pub mod bench {
 
         /// Encodes made so far for the newest published tick.
         pub fn encodes_now(&self) -> usize {
-            self.room.published.as_ref().map_or(0, |p| p.encodes())
+            self.room
+                .encodes
+                .as_ref()
+                .map_or(0, |e| e.load(std::sync::atomic::Ordering::Relaxed))
         }
 
         /// Encodes made for the tick published before the newest.

@@ -32,7 +32,7 @@ pub struct PublishedTick {
     /// All-see-all: the delta per baseline pair.
     shared: BuiltOnce<BaseKey, Vec<u8>>,
     /// Deltas (or parts) encoded for this tick so far.
-    encodes: AtomicUsize,
+    encodes: Arc<AtomicUsize>,
 }
 
 /// A client's order for the snapshot of a published tick.
@@ -111,18 +111,13 @@ impl PublishedTick {
             },
             public: OnceLock::new(),
             shared: BuiltOnce::default(),
-            encodes: AtomicUsize::new(0),
+            encodes: Arc::default(),
         }
     }
 
-    /// Under views, where everything was placed, if a writer needed it.
-    pub fn placed(&self) -> Option<&Arc<Placement>> {
-        self.p.views.as_ref()?.placed()
-    }
-
-    /// Deltas (or parts, under views) encoded for this tick so far.
-    pub fn encodes(&self) -> usize {
-        self.encodes.load(Ordering::Relaxed)
+    /// Deltas (or parts, under views) encoded for this tick, counted as they are.
+    pub fn encodes(&self) -> Arc<AtomicUsize> {
+        self.encodes.clone()
     }
 
     /// The delta from `base` to now, encoded by the first client on these baselines.
@@ -328,7 +323,7 @@ mod tests {
     ) -> Arc<PublishedTick> {
         let plan = RoomGame::plan(sim).clone();
         let mut now = StateTable::new(plan.stride);
-        RoomGame::record(sim, tick, None, &mut now);
+        RoomGame::record(sim, tick, None, &mut now, &mut Vec::new());
         let mut steady = Steady::default();
         steady.advance(&plan, None, &now, tick);
         Arc::new(PublishedTick::new(Publish {

@@ -10,7 +10,7 @@
 
 use std::cell::RefCell;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex, OnceLock};
+use std::sync::{Arc, OnceLock};
 
 use protocol::schema::{Coding, Descriptor};
 use protocol::state::ChecksumPart;
@@ -147,6 +147,13 @@ pub struct Placement {
 }
 
 impl Placement {
+    /// Where every entity of `t` is.
+    pub fn of(grid: &Grid, t: &StateTable) -> Self {
+        let mut p = Self::default();
+        p.fill(grid, t);
+        p
+    }
+
     fn fill(&mut self, grid: &Grid, t: &StateTable) {
         let cells = (grid.cols * grid.rows) as usize + 1;
         self.cell_of.clear();
@@ -202,16 +209,6 @@ impl Placement {
     }
 }
 
-/// Where every entity is now, placed in the memory of the last placement when no published
-/// tick or client still holds it.
-pub fn place(grid: &Grid, last: Option<Arc<Placement>>, t: &StateTable) -> Arc<Placement> {
-    let mut p = last
-        .and_then(|p| Arc::try_unwrap(p).ok())
-        .unwrap_or_default();
-    p.fill(grid, t);
-    Arc::new(p)
-}
-
 /// What one (cell, baseline) part is: the cell's entities now against the baseline's, now's
 /// against nothing (a cell new to the client), or the baseline's against nothing now (a cell
 /// the client no longer sees).
@@ -228,8 +225,6 @@ pub struct ViewTick {
     grid: Arc<Grid>,
     /// Where everything is now, placed by the first writer that needs it (off the room task).
     placement: OnceLock<Arc<Placement>>,
-    /// The last tick's placement, whose memory this one reuses if nobody holds it.
-    last: Mutex<Option<Arc<Placement>>>,
     /// Per cell (`GLOBAL` last): its parts, by baseline and whether it is seen now.
     parts: Vec<BuiltOnce<PartKey, Part>>,
     /// Since when each entity has kept to its prediction.
@@ -262,14 +257,12 @@ thread_local! {
 }
 
 impl ViewTick {
-    /// A tick's view data: the grid, the last tick's placement (for its memory), and since
-    /// when each entity has kept to its prediction.
-    pub fn new(grid: Arc<Grid>, last: Option<Arc<Placement>>, steady: Arc<Steady>) -> Self {
+    /// A tick's view data: the grid, and since when each entity has kept to its prediction.
+    pub fn new(grid: Arc<Grid>, steady: Arc<Steady>) -> Self {
         let cells = (grid.cols * grid.rows) as usize + 1;
         Self {
             grid,
             placement: OnceLock::new(),
-            last: Mutex::new(last),
             parts: (0..cells).map(|_| BuiltOnce::default()).collect(),
             steady,
             sums: (0..cells).map(|_| OnceLock::new()).collect(),
@@ -278,15 +271,8 @@ impl ViewTick {
 
     /// Where everything in `now` (this tick's table) is.
     pub fn placement(&self, now: &StateTable) -> &Arc<Placement> {
-        self.placement.get_or_init(|| {
-            let last = self.last.lock().unwrap_or_else(|e| e.into_inner()).take();
-            place(&self.grid, last, now)
-        })
-    }
-
-    /// The placement, if a writer has made it.
-    pub fn placed(&self) -> Option<&Arc<Placement>> {
-        self.placement.get()
+        self.placement
+            .get_or_init(|| Arc::new(Placement::of(&self.grid, now)))
     }
 
     /// The cell the player `own` is in now.
@@ -426,10 +412,11 @@ mod tests {
         let view = Game::view(&sim.game).expect("a view");
         let g = Grid::new(RoomGame::descriptor(&sim), view).expect("arena has positions");
         let mut t = StateTable::new(RoomGame::plan(&sim).stride);
-        RoomGame::record(&mut sim, 1, None, &mut t);
-        let first = place(&g, None, &t);
+        RoomGame::record(&mut sim, 1, None, &mut t, &mut Vec::new());
+        let first = Placement::of(&g, &t);
         // Placed again in the same memory: the same.
-        let again = place(&g, Some(Arc::new((*first).clone())), &t);
+        let mut again = first.clone();
+        again.fill(&g, &t);
         for p in [&first, &again] {
             let mut all = Vec::new();
             for cell in (0..g.cols * g.rows).chain([GLOBAL]) {
