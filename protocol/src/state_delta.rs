@@ -92,19 +92,33 @@ impl Steady {
         }
     }
 
-    /// `advance` when the recorder already knows which entities of `now` (`slots` slots)
-    /// left their prediction from the table recorded before, or appeared: `moved` (`first`:
-    /// nothing was recorded before). A slot emptied is not marked: the entity that fills it
-    /// next appears then. Saves the scan of both tables.
-    pub fn advance_moved(&mut self, slots: usize, moved: &[u32], tick: u32, first: bool) {
+    /// `advance` when the recorder already knows which entities of `now` left their
+    /// prediction from `prev` (the table recorded before, `None`: the first), or appeared:
+    /// `moved`. Only the slots `prev` held and `now` does not are looked up (a despawn must
+    /// never read as steady); no values are compared.
+    pub fn advance_moved(
+        &mut self,
+        prev: Option<&StateTable>,
+        now: &StateTable,
+        moved: &[u32],
+        tick: u32,
+    ) {
         let since = &mut self.0;
-        if first {
+        let Some(prev) = prev else {
             since.clear();
-        }
-        since.resize(since.len().max(slots), tick);
+            since.resize(now.slot_count(), tick);
+            return;
+        };
+        since.resize(
+            since.len().max(prev.slot_count()).max(now.slot_count()),
+            tick,
+        );
         for &i in moved {
-            if let Some(s) = since.get_mut(i as usize) {
-                *s = tick;
+            since[i as usize] = tick;
+        }
+        for i in 0..prev.slot_count() as u32 {
+            if now.at(i).is_none() && prev.at(i).is_some() {
+                since[i as usize] = tick;
             }
         }
     }

@@ -220,14 +220,21 @@ mod tests {
         });
         for name in ["arena", "arena-large", "skirmish"] {
             let mut g = games.get(name).expect("a game").create(60).expect("valid");
-            let players: Vec<EntityId> = (0..6).map(|i| g.join(&format!("p{i}"))).collect();
+            let mut players: Vec<EntityId> = (0..6).map(|i| g.join(&format!("p{i}"))).collect();
             let inputs = g.descriptor().input.len();
             let plan = g.plan().clone();
             let mut tables: Vec<(u32, StateTable)> = Vec::new();
             let (mut steady, mut scanned) = (Steady::default(), Steady::default());
             let (mut checked, mut skipped, mut skipped_by_scan) = (0, 0, 0);
             for step in 0..150u32 {
-                // Players turn now and then, so some leave their track.
+                // Players come and go (a slot emptied, later filled by another entity)...
+                if step % 25 == 10 {
+                    g.leave(players.remove(0));
+                }
+                if step % 25 == 20 {
+                    players.push(g.join("again"));
+                }
+                // ...and turn now and then, so some leave their track.
                 for (k, &p) in players.iter().enumerate() {
                     let a = f64::from(step / 20 + k as u32);
                     let values = (0..inputs)
@@ -246,10 +253,17 @@ mod tests {
                     second: n.checked_sub(2).map(|j| (&tables[j].1, tables[j].0)),
                 });
                 g.record(tick, prev, &mut now, &mut moved);
-                steady.advance_moved(now.slot_count(), &moved, tick, n == 0);
+                steady.advance_moved(tables.last().map(|(_, t)| t), &now, &moved, tick);
                 scanned.advance(&plan, tables.last().map(|(t, b)| (b, *t)), &now, tick);
                 for (base_tick, base) in tables.iter().rev().take(12) {
                     let ticks = i64::from(tick - base_tick);
+                    // Gone since the baseline, or replaced: never steady.
+                    for b in base.iter() {
+                        if now.get(b.id).is_none() {
+                            let i = b.id.index;
+                            assert!(!steady.since(i, *base_tick, tick), "{name}: {i} gone");
+                        }
+                    }
                     for e in now.iter() {
                         let i = e.id.index;
                         checked += 1;

@@ -584,11 +584,12 @@ impl Room {
         }
         let plan = self.game.plan();
         // What the recorder found against the tick recorded before serves every baseline.
+        let before = before.and_then(|p| self.history.get(p));
         Arc::make_mut(&mut self.steady).advance_moved(
-            now.slot_count(),
+            before.map(|t| &**t),
+            &now,
             &self.moved,
             tick,
-            before.is_none(),
         );
         let steady = &self.steady;
         let views = self
