@@ -368,7 +368,14 @@ pub fn quantize(coding: &Coding, v: &Value) -> i32 {
 /// position of every entity every tick.
 #[inline]
 pub fn quantize_fixed(v: f64, scale: u32, min: i32, max: i32) -> i32 {
-    round_sat(v * f64::from(scale)).clamp(i64::from(min), i64::from(max)) as i32
+    // Into range first (NaN as 0): rounding a value between two integers stays between them,
+    // and the range is i32's, so the rounding needs no saturating 64-bit steps.
+    let y = v * f64::from(scale);
+    let y = if y.is_nan() { 0.0 } else { y };
+    let y = y.max(f64::from(min)).min(f64::from(max));
+    let t = y as i32;
+    let frac = y - f64::from(t);
+    t.wrapping_add(i32::from(frac >= 0.5) - i32::from(frac <= -0.5))
 }
 
 /// `x.round() as i64` (halves away from zero; `as` saturates and maps NaN to 0, what
@@ -534,8 +541,20 @@ mod tests {
             values.push(f64::from_bits(x));
             values.push((x % 2_000_001) as f64 / 4.0 - 250_000.0);
         }
-        for v in values {
+        for &v in &values {
             assert_eq!(round_sat(v), v.round() as i64, "{v:e}");
+        }
+        // The recorder's fast path: round, then clamp.
+        for (scale, min, max) in [
+            (960, 0, 3_840_000),
+            (16, -4800, 4800),
+            (1, i32::MIN, i32::MAX),
+        ] {
+            for &v in &values {
+                let want = (v * f64::from(scale)).round() as i64;
+                let want = want.clamp(i64::from(min), i64::from(max)) as i32;
+                assert_eq!(quantize_fixed(v, scale, min, max), want, "{v:e} x {scale}");
+            }
         }
     }
 
