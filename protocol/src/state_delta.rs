@@ -156,8 +156,13 @@ impl Part {
 pub fn write_parts<'a>(parts: impl Iterator<Item = &'a Part> + Clone, out: &mut Vec<u8>) {
     put_u64(out, parts.clone().count() as u64);
     for list in 0..3 {
-        for p in parts.clone() {
-            out.extend_from_slice(&p.lists[list]);
+        // Most lists of most parts are empty: no copy call for those.
+        for l in parts
+            .clone()
+            .map(|p| &p.lists[list])
+            .filter(|l| !l.is_empty())
+        {
+            out.extend_from_slice(l);
         }
     }
 }

@@ -69,7 +69,6 @@ fn sent_at(sent: &VecDeque<Sent>, tick: u32) -> Option<&Sent> {
 #[derive(Default)]
 struct Scratch {
     encoder: Encoder,
-    body: Vec<u8>,
     private: Vec<u8>,
 }
 
@@ -192,19 +191,11 @@ impl PublishedTick {
                     own: order.player,
                 };
                 header.baseline = c.base.map(|b| b.0);
-                s.body.clear();
-                let sum = v.write_delta(
-                    plan,
-                    tick,
-                    &c,
-                    self.p.checksum,
-                    &mut s.encoder,
-                    &self.encodes,
-                    &mut s.body,
-                );
-                header.checksum = sum.map(|sum| sum ^ owner());
+                if self.p.checksum {
+                    header.checksum = Some(v.checksum(plan, now, order.player) ^ owner());
+                }
                 codec::encode_snapshot_header(&header, out);
-                out.extend_from_slice(&s.body);
+                v.write_delta(plan, tick, &c, &mut s.encoder, &self.encodes, out);
                 let baseline = c.base.map(|(tick, table, _, _)| Baseline {
                     table,
                     tick,

@@ -315,19 +315,30 @@ impl ViewTick {
         *self.sums[i].get_or_init(|| plan.checksum_part(now, self.placement(now).slots(cell)))
     }
 
-    /// Appends one client's delta (its parts, not its private section) to `out`; returns the
-    /// public checksum of what the client sees, if `checksum`.
-    #[allow(clippy::too_many_arguments)]
+    /// The public checksum of what the player `own` sees now.
+    pub fn checksum(&self, plan: &Plan, now: &StateTable, own: EntityId) -> u32 {
+        SCRATCH.with_borrow_mut(|s| {
+            self.grid.seen_from(self.cell_of(now, own), &mut s.seen_now);
+            let sum = s
+                .seen_now
+                .iter()
+                .fold(ChecksumPart::default(), |acc, &cell| {
+                    acc + self.sum(plan, now, cell)
+                });
+            plan.public_checksum_of([sum])
+        })
+    }
+
+    /// Appends one client's delta (its parts, not its private section) to `out`.
     pub fn write_delta(
         &self,
         plan: &Plan,
         tick: u32,
         c: &ViewClient<'_>,
-        checksum: bool,
         encoder: &mut Encoder,
         encodes: &AtomicUsize,
         out: &mut Vec<u8>,
-    ) -> Option<u32> {
+    ) {
         SCRATCH.with_borrow_mut(|s| {
             let Scratch {
                 seen_now,
@@ -363,12 +374,6 @@ impl ViewTick {
             let size: usize = parts.iter().filter_map(|p| p.get()).map(Part::len).sum();
             out.reserve(size + 8);
             write_parts(parts.iter().filter_map(|p| p.get()), out);
-            checksum.then(|| {
-                let sum = seen_now.iter().fold(ChecksumPart::default(), |acc, &cell| {
-                    acc + self.sum(plan, c.now, cell)
-                });
-                plan.public_checksum_of([sum])
-            })
         })
     }
 }
