@@ -247,12 +247,16 @@ impl PublishedTick {
             own_cell
         });
         // The client may ack it: keep it as a baseline, and let go of what is too many or
-        // too old to be one.
+        // too old to be one, or older than the acks a later snapshot may use (acks only move
+        // forward): what a slow client holds in memory is its snapshots in flight, not
+        // `--history` ticks of tables.
+        let oldest_usable = acked.1.filter(|_| self.p.linear).or(acked.0);
+        let older = |s: &Sent, than: u32| tick.wrapping_sub(s.tick) > tick.wrapping_sub(than);
         while client.sent.len() >= self.p.keep
-            || client
-                .sent
-                .front()
-                .is_some_and(|s| i64::from(tick.wrapping_sub(s.tick)) > MAX_PREDICT_TICKS)
+            || client.sent.front().is_some_and(|s| {
+                i64::from(tick.wrapping_sub(s.tick)) > MAX_PREDICT_TICKS
+                    || oldest_usable.is_some_and(|a| older(s, a))
+            })
         {
             client.sent.pop_front();
         }
@@ -380,7 +384,7 @@ mod tests {
                 Some(Some(500))
             );
         }
-        // Five sent, four kept: tick 10 is gone.
+        // Acked 500: tick 10 is never a baseline again, and is gone.
         assert_eq!(send(&mut sim, &mut c, (504, Some(10)), limits), Some(None));
         // Older than the longest prediction span: gone too.
         let late = 503 + MAX_PREDICT_TICKS as u32 + 1;
@@ -388,6 +392,23 @@ mod tests {
             send(&mut sim, &mut c, (late, Some(503)), limits),
             Some(None)
         );
+    }
+
+    #[test]
+    fn a_client_keeps_what_it_has_in_flight_and_its_ack_not_history_ticks() {
+        let mut sim = Sim::new(|ctx| Arena::new(ctx, 20, 1));
+        let mut c = ClientState::default();
+        let limits = (64, 1);
+        send(&mut sim, &mut c, (10, None), limits);
+        // Acks trail by three snapshots, sent every fifth tick.
+        for k in 1..40 {
+            let acked = (k >= 3).then(|| 10 + 5 * (k - 3));
+            let tick = 10 + 5 * k;
+            assert_eq!(send(&mut sim, &mut c, (tick, acked), limits), Some(acked));
+            // The acked one and the two sent after it, then this one.
+            assert!(c.sent.len() <= 4, "{} kept at {tick}", c.sent.len());
+        }
+        assert_eq!(c.sent.front().map(|s| s.tick), Some(10 + 5 * 36));
     }
 
     #[test]
