@@ -109,6 +109,12 @@ struct Member {
     /// Its outbox's snapshots taken at tick `counting_since`, for its send rate.
     taken_since: u64,
     counting_since: Option<u32>,
+    /// Snapshots in a row not taken before the next was put (its send window was full, or
+    /// its writer had no CPU; one alone is a hiccup).
+    missed: u32,
+    /// When `missed` last reached `BEHIND_AFTER`: for `BEHIND_FOR` ticks after, it gets only
+    /// the ticks on the `BEHIND_EVERY` grid.
+    behind_at: Option<u32>,
 }
 
 /// A player whose connection dropped, kept until `until` for its client to resume.
@@ -156,6 +162,15 @@ pub struct Room {
 struct Views {
     grid: Arc<Grid>,
 }
+
+/// A client that is behind gets only ticks that are multiples of this. Clients behind then
+/// share ticks, so they ack the same ticks, and the deltas (or view parts) built against one
+/// client's baseline serve the others: overload makes snapshots fewer, not each one dearer.
+const BEHIND_EVERY: u32 = 4;
+/// Snapshots in a row not taken in time that put a client behind.
+const BEHIND_AFTER: u32 = 4;
+/// Ticks a client stays behind after that last happened.
+const BEHIND_FOR: u32 = 30;
 
 /// Why the loop stopped.
 enum Stop {
@@ -387,6 +402,8 @@ impl Room {
             applied_seq: 0,
             taken_since: 0,
             counting_since: None,
+            missed: 0,
+            behind_at: None,
         };
         self.seat(conn, member);
         Ok(id)
@@ -610,7 +627,16 @@ impl Room {
             views,
         }));
         self.lagging = 0;
+        let off_grid = tick % BEHIND_EVERY != 0;
         for m in self.members.values_mut() {
+            let behind = m
+                .behind_at
+                .is_some_and(|t| tick.wrapping_sub(t) < BEHIND_FOR);
+            if behind && off_grid {
+                self.lagging += 1;
+                self.rooms.snapshots_throttled.inc();
+                continue;
+            }
             let put = m.outbox.put_snapshot(
                 tick,
                 Pending {
@@ -621,6 +647,14 @@ impl Room {
             );
             // A client with a full send window waits for its acks: this snapshot replaces
             // whatever it held, and goes out when the window opens.
+            m.missed = if put.window_full || put.replaced {
+                m.missed + 1
+            } else {
+                0
+            };
+            if m.missed >= BEHIND_AFTER {
+                m.behind_at = Some(tick);
+            }
             if put.window_full {
                 self.lagging += 1;
                 self.rooms.snapshots_throttled.inc();
@@ -712,11 +746,11 @@ pub mod bench {
     use published::ClientState;
 
     pub struct BenchRoom {
-        room: Room,
+        pub(in crate::room) room: Room,
         /// The room's inbox, as the clients' readers hold it.
         inbox: mpsc::Sender<RoomMsg>,
         /// Each client's outbox and what its writer keeps.
-        clients: Vec<(Arc<Outbox>, Mutex<ClientState>)>,
+        pub(in crate::room) clients: Vec<(Arc<Outbox>, Mutex<ClientState>)>,
         seq: u32,
     }
 
@@ -858,6 +892,7 @@ pub mod bench {
 #[cfg(test)]
 mod tests {
     use super::bench::BenchRoom;
+    use crate::outbox::Outgoing;
     use crate::{Config, reference_games};
 
     #[test]
@@ -873,5 +908,38 @@ mod tests {
             room.tick();
             assert_eq!(room.encodes_before(), encodes, "{game}: counted once");
         }
+    }
+
+    #[test]
+    fn a_client_that_does_not_take_its_snapshot_in_time_gets_every_fourth_tick() {
+        let mut room = BenchRoom::new(&reference_games(&Config::default()), "arena", 3);
+        let slow = room.clients[0].0.clone();
+        let fast = room.clients[1].0.clone();
+        let hiccups = room.clients[2].0.clone();
+        let mut taken = Vec::new();
+        for _ in 0..16 {
+            room.tick();
+            // The fast writer takes every snapshot at once; the slow one every third tick;
+            // one misses a single tick now and then (that alone is no reason to fall back).
+            for (outbox, every) in [(&fast, true), (&hiccups, room.room.tick % 5 != 0)] {
+                if every {
+                    let Some(Outgoing::Snapshot(p)) = outbox.take() else {
+                        panic!("a client that keeps up gets every tick");
+                    };
+                    assert_eq!(p.tick.tick(), room.room.tick);
+                }
+            }
+            if room.room.tick % 3 == 0
+                && let Some(Outgoing::Snapshot(p)) = slow.take()
+            {
+                taken.push(p.tick.tick());
+            }
+        }
+        assert!(taken.len() >= 4, "{taken:?}");
+        // Once behind, only grid ticks (the first take may still be an off-grid one).
+        assert!(
+            taken[1..].iter().all(|t| t % super::BEHIND_EVERY == 0),
+            "{taken:?}"
+        );
     }
 }
