@@ -16,8 +16,8 @@ pub struct Config {
     #[arg(long, env = "TICKSYNC_TICK_RATE", default_value_t = 60, value_parser = clap::value_parser!(u16).range(1..=240))]
     pub tick_rate: u16,
 
-    /// Snapshots each connection keeps as baselines (the tables of the last N it sent); a
-    /// client whose ack is older gets a full snapshot.
+    /// Snapshots each connection keeps as baselines (the tables of the last N it sent, none
+    /// older than its client's acks); a client whose ack is older gets a full snapshot.
     #[arg(long, env = "TICKSYNC_HISTORY", default_value_t = 64, value_parser = clap::value_parser!(u32).range(2..=1024))]
     pub history: u32,
 
