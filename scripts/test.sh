@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The one test command: installs what a fresh Debian machine lacks, then runs every test.
-#   Debian packages (apt-get): chromium for the browser test, nodejs/npm if missing.
+#   Debian packages (apt-get): chromium for the browser test, redis-server for the cluster
+#   tests (each starts its own on a free loopback port), nodejs/npm if missing.
 #   npm packages (npm ci): playwright-core, which drives that chromium (never downloads one).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -13,6 +14,7 @@ apt_install() {
 }
 missing=()
 [ -x /usr/bin/chromium ] || missing+=(chromium)
+command -v redis-server >/dev/null || missing+=(redis-server)
 command -v node >/dev/null || missing+=(nodejs)
 command -v npm >/dev/null || missing+=(npm)
 if [ ${#missing[@]} -gt 0 ]; then

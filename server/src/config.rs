@@ -169,6 +169,20 @@ pub struct Config {
     #[arg(long, env = "TICKSYNC_ALLOWED_ORIGINS", value_delimiter = ',')]
     pub allowed_origins: Vec<String>,
 
+    /// Redis to join a cluster through (`redis://HOST:PORT`); without it the server runs
+    /// standalone and needs nothing else.
+    #[arg(long, env = "TICKSYNC_REDIS")]
+    pub redis: Option<String>,
+
+    /// The WebSocket URL this node's clients are given in a cluster (default: `ws://` and
+    /// the address it listens on, `/ws`).
+    #[arg(long, env = "TICKSYNC_PUBLIC_URL")]
+    pub public_url: Option<String>,
+
+    /// This node's name in a cluster (default: random).
+    #[arg(long, env = "TICKSYNC_NODE_ID")]
+    pub node_id: Option<String>,
+
     /// Time allowed to finish the shutdown (close frames out) before tasks are dropped.
     #[arg(long, env = "TICKSYNC_SHUTDOWN_TIMEOUT", default_value = "3s", value_parser = humantime::parse_duration)]
     pub shutdown_timeout: Duration,

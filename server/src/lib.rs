@@ -3,6 +3,7 @@
 
 pub mod arena;
 mod assets;
+pub mod cluster;
 pub mod config;
 mod connection;
 pub mod game;
@@ -130,6 +131,8 @@ pub struct Server {
     local_addr: SocketAddr,
     stop: CancellationToken,
     accept: tokio::task::JoinHandle<()>,
+    /// In a cluster: the heartbeat, which removes this node's entry when stopped.
+    heartbeat: Option<tokio::task::JoinHandle<()>>,
 }
 
 impl Server {
@@ -172,12 +175,27 @@ impl Server {
             outboxes: Mutex::default(),
             tracker: TaskTracker::new(),
         });
+        let mut heartbeat = None;
+        if let Some(redis) = &ctx.cfg.redis {
+            let id = ctx.cfg.node_id.clone().unwrap_or_else(tokens::random_token);
+            let url = ctx
+                .cfg
+                .public_url
+                .clone()
+                .unwrap_or_else(|| format!("ws://{local_addr}/ws"));
+            let node = cluster::Cluster::join(redis, id, url)
+                .await
+                .map_err(|e| std::io::Error::other(format!("--redis {redis}: {e}")))?;
+            tracing::info!(node = %node.id, url = %node.url, "joined the cluster");
+            heartbeat = Some(node.spawn_heartbeat(ctx.rooms.clone(), stop.clone()));
+        }
         let accept = tokio::spawn(accept_loop(listener, ctx.clone(), stop.clone()));
         Ok(Server {
             ctx,
             local_addr,
             stop,
             accept,
+            heartbeat,
         })
     }
 
@@ -209,6 +227,9 @@ impl Server {
     pub async fn shutdown(self) {
         self.stop.cancel();
         let _ = self.accept.await;
+        if let Some(heartbeat) = self.heartbeat {
+            let _ = heartbeat.await;
+        }
         let reason = "server shutting down";
         let outboxes: Vec<_> = self
             .ctx

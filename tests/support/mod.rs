@@ -268,6 +268,7 @@ pub async fn try_http_get(addr: SocketAddr, path: &str) -> std::io::Result<(u16,
 }
 
 pub mod process;
+pub mod redis;
 
 /// Opens a TCP connection and performs the WebSocket upgrade by hand; returns the socket ready
 /// for raw frame bytes. `Err(status)` if the server answered something other than 101.

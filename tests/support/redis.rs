@@ -1,0 +1,41 @@
+//! A real `redis-server` as a child process on a free loopback port, with no persistence.
+
+use std::process::Stdio;
+use std::time::Duration;
+
+use tokio::process::{Child, Command};
+
+pub struct RedisProcess {
+    _child: Child,
+    pub url: String,
+}
+
+impl RedisProcess {
+    pub async fn start() -> RedisProcess {
+        // A port the OS just handed out and took back: free unless something races for it.
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .expect("a free port")
+            .port();
+        let child = Command::new("redis-server")
+            .args(["--port", &port.to_string(), "--bind", "127.0.0.1"])
+            .args(["--save", "", "--appendonly", "no"])
+            .stdout(Stdio::null())
+            .kill_on_drop(true)
+            .spawn()
+            .expect("redis-server starts (./scripts/test.sh installs it)");
+        super::bounded("redis-server accepts connections", async {
+            while tokio::net::TcpStream::connect(("127.0.0.1", port))
+                .await
+                .is_err()
+            {
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+        })
+        .await;
+        RedisProcess {
+            _child: child,
+            url: format!("redis://127.0.0.1:{port}"),
+        }
+    }
+}
