@@ -40,7 +40,11 @@ async fn nodes_register_and_leave_the_registry_when_stopped_or_killed() {
     })
     .await;
     let mut b = ServerProcess::start(&["--redis", &redis.url, "--node-id", "b"]).await;
-    until(&mut observer, "both nodes registered", |n| n.len() == 2).await;
+    // Registered, and a second beat has measured CPU.
+    until(&mut observer, "both nodes registered", |n| {
+        n.len() == 2 && n.iter().all(|n| n.cpu.is_some())
+    })
+    .await;
     let registered = nodes(&mut observer).await;
     assert_eq!(registered[0].url, "ws://a.example:8080/ws", "as given");
     assert_eq!(
@@ -49,6 +53,7 @@ async fn nodes_register_and_leave_the_registry_when_stopped_or_killed() {
         "its own address"
     );
     assert_eq!((registered[0].rooms, registered[0].players), (0, 0));
+    assert!(registered.iter().all(|n| n.cpu.is_some_and(|c| c >= 0.0)));
 
     // Killed: no goodbye, the entry expires.
     b.child.kill().await.expect("kill -9");

@@ -6,7 +6,7 @@
 //! once. Without `--redis` none of this runs.
 
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use redis::AsyncCommands;
 use redis::aio::ConnectionManager;
@@ -30,6 +30,9 @@ pub struct NodeInfo {
     pub url: String,
     pub rooms: usize,
     pub players: usize,
+    /// The node's CPU use over its last heartbeat, in cores (`None` where the platform does
+    /// not say: it is read from Linux's `/proc`).
+    pub cpu: Option<f64>,
 }
 
 /// This node in a cluster: its Redis connection (which reconnects by itself) and who it is.
@@ -38,6 +41,8 @@ pub struct Cluster {
     redis: ConnectionManager,
     pub id: String,
     pub url: String,
+    /// The process's CPU seconds at the last heartbeat, and when.
+    cpu_at: Option<(f64, Instant)>,
 }
 
 impl Cluster {
@@ -45,7 +50,12 @@ impl Cluster {
     pub async fn join(redis_url: &str, id: String, url: String) -> redis::RedisResult<Self> {
         let client = redis::Client::open(redis_url)?;
         let redis = ConnectionManager::new(client).await?;
-        Ok(Self { redis, id, url })
+        Ok(Self {
+            redis,
+            id,
+            url,
+            cpu_at: None,
+        })
     }
 
     fn key(id: &str) -> String {
@@ -55,11 +65,17 @@ impl Cluster {
     /// Writes this node's entry with its time to live.
     async fn beat(&mut self, rooms: &Rooms) -> redis::RedisResult<()> {
         let infos = rooms.infos();
+        let now = cpu_seconds().map(|s| (s, Instant::now()));
+        let cpu = self.cpu_at.zip(now).map(|((s0, t0), (s1, t1))| {
+            (s1 - s0) / t1.saturating_duration_since(t0).as_secs_f64().max(1e-3)
+        });
+        self.cpu_at = now;
         let info = NodeInfo {
             id: self.id.clone(),
             url: self.url.clone(),
             rooms: infos.len(),
             players: infos.iter().map(|r| r.players).sum(),
+            cpu,
         };
         let json = serde_json::to_string(&info).map_err(|e| {
             redis::RedisError::from((redis::ErrorKind::Client, "node info", e.to_string()))
@@ -118,5 +134,38 @@ impl Cluster {
             .flatten()
             .filter_map(|v| serde_json::from_str(&v).ok())
             .collect())
+    }
+}
+
+/// This process's CPU time so far, in seconds: Linux's `/proc/self/stat` (user and system
+/// time, in the kernel's fixed 1/100 s ticks); `None` elsewhere.
+fn cpu_seconds() -> Option<f64> {
+    let stat = std::fs::read_to_string("/proc/self/stat").ok()?;
+    // The command name is in parentheses and may hold spaces: count fields after it, where
+    // the state is field 3, so utime (14) and stime (15) are the 12th and 13th.
+    let rest = stat.get(stat.rfind(')')? + 2..)?;
+    let mut fields = rest.split(' ').skip(11);
+    let user: f64 = fields.next()?.parse().ok()?;
+    let system: f64 = fields.next()?.parse().ok()?;
+    Some((user + system) / 100.0)
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn cpu_time_grows_with_work() {
+        let Some(before) = super::cpu_seconds() else {
+            return; // not Linux
+        };
+        // Busy until the reading moves by 5 ticks (bounded: it must move within 10 s).
+        let (mut x, start) = (0u64, std::time::Instant::now());
+        let mut after = before;
+        while after - before < 0.05 && start.elapsed() < std::time::Duration::from_secs(10) {
+            for _ in 0..100_000 {
+                x = std::hint::black_box(x.wrapping_mul(31).wrapping_add(7));
+            }
+            after = super::cpu_seconds().expect("read again");
+        }
+        assert!(after - before >= 0.05, "{before} -> {after}");
     }
 }
