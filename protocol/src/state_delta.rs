@@ -116,9 +116,9 @@ impl Steady {
         for &i in moved {
             since[i as usize] = tick;
         }
-        for i in 0..prev.slot_count() as u32 {
-            if now.at(i).is_none() && prev.at(i).is_some() {
-                since[i as usize] = tick;
+        for e in prev.iter() {
+            if now.at(e.id.index).is_none() {
+                since[e.id.index as usize] = tick;
             }
         }
     }

@@ -143,8 +143,8 @@ pub struct Room {
     steady: Arc<Steady>,
     /// Slots whose entity left its track at the tick recorded last (reused buffer).
     moved: Vec<u32>,
-    /// Interest management, for a game with a view.
-    views: Option<Views>,
+    /// Interest management, for a game with a view: its grid.
+    grid: Option<Arc<Grid>>,
     /// Encodes made for the tick published before the last (by then its snapshots are built).
     encodes_last: usize,
     /// The encodes of the tick published last, counted by the writers that build from it.
@@ -156,11 +156,6 @@ pub struct Room {
     empty_since: Option<Instant>,
     /// Clients whose send window was full at the last tick.
     lagging: usize,
-}
-
-/// A room's grid.
-struct Views {
-    grid: Arc<Grid>,
 }
 
 /// A client that is behind (its writer finds no CPU to take its snapshots) gets only ticks
@@ -205,13 +200,11 @@ impl Room {
                 ..v
             })
             .filter(|v| v.radius > 0.0);
-        let views = view
+        let grid = view
             .and_then(|v| Grid::new(game.descriptor(), v))
-            .map(|grid| Views {
-                grid: Arc::new(grid),
-            });
+            .map(Arc::new);
         // Under views a second baseline is not used (see `state_delta::Encoder::part`).
-        let linear = linear && views.is_none();
+        let linear = linear && grid.is_none();
         Self {
             // The recorder's previous two ticks, and the newest.
             history: History::new(3, game.plan().stride, cfg.history as usize),
@@ -228,7 +221,7 @@ impl Room {
             recorded: (None, None),
             members: HashMap::new(),
             detached: Vec::new(),
-            views,
+            grid,
             steady: Arc::default(),
             moved: Vec::new(),
             encodes_last: 0,
@@ -611,9 +604,9 @@ impl Room {
         );
         let steady = &self.steady;
         let views = self
-            .views
+            .grid
             .as_ref()
-            .map(|v| ViewTick::new(v.grid.clone(), steady.clone()));
+            .map(|grid| ViewTick::new(grid.clone(), steady.clone()));
         let published = Arc::new(PublishedTick::new(Publish {
             tick,
             server_time_us: self.epoch.elapsed().as_micros() as u64,
@@ -646,10 +639,9 @@ impl Room {
                     input_seq: m.applied_seq,
                 },
             );
-            // A client with a full send window waits for its acks: this snapshot replaces
-            // whatever it held, and goes out when the window opens.
-            // Its writer could have taken the one replaced, but had no CPU for it. (A full
-            // window is the client's own pace: the window already holds it back.)
+            // Replaced with the window open: its writer could have taken it but had no CPU.
+            // (With the window full, this snapshot waits for the ack that opens it: that is
+            // the client's own pace, and the window already holds it back.)
             m.missed = if put.replaced && !put.window_full {
                 m.missed + 1
             } else {
@@ -865,7 +857,7 @@ pub mod bench {
             self.room
                 .encodes
                 .as_ref()
-                .map_or(0, |e| e.load(std::sync::atomic::Ordering::Relaxed))
+                .map_or(0, |e| e.load(Ordering::Relaxed))
         }
 
         /// Encodes made for the tick published before the newest.

@@ -188,11 +188,11 @@ impl PublishedTick {
                         let (placed, cell) = b.view.as_ref()?;
                         Some((b.tick, &*b.table, &**placed, *cell))
                     }),
-                    own: order.player,
+                    cell: v.cell_of(now, order.player),
                 };
                 header.baseline = c.base.map(|b| b.0);
                 if self.p.checksum {
-                    header.checksum = Some(v.checksum(plan, now, order.player) ^ owner());
+                    header.checksum = Some(v.checksum(plan, now, c.cell) ^ owner());
                 }
                 codec::encode_snapshot_header(&header, out);
                 v.write_delta(plan, tick, &c, &mut s.encoder, &self.encodes, out);
@@ -201,7 +201,7 @@ impl PublishedTick {
                     tick,
                     second: None,
                 });
-                (baseline, v.cell_of(now, order.player))
+                (baseline, c.cell)
             } else {
                 let second = base
                     .filter(|_| self.p.linear)

@@ -241,7 +241,8 @@ pub type ViewBase<'a> = (u32, &'a StateTable, &'a Placement, Option<u32>);
 pub struct ViewClient<'a> {
     pub now: &'a StateTable,
     pub base: Option<ViewBase<'a>>,
-    pub own: EntityId,
+    /// The cell its player is in now (`cell_of`).
+    pub cell: Option<u32>,
 }
 
 /// Per-thread buffers for building view snapshots.
@@ -315,10 +316,10 @@ impl ViewTick {
         *self.sums[i].get_or_init(|| plan.checksum_part(now, self.placement(now).slots(cell)))
     }
 
-    /// The public checksum of what the player `own` sees now.
-    pub fn checksum(&self, plan: &Plan, now: &StateTable, own: EntityId) -> u32 {
+    /// The public checksum of what a player in `cell` (`cell_of`) sees now.
+    pub fn checksum(&self, plan: &Plan, now: &StateTable, cell: Option<u32>) -> u32 {
         SCRATCH.with_borrow_mut(|s| {
-            self.grid.seen_from(self.cell_of(now, own), &mut s.seen_now);
+            self.grid.seen_from(cell, &mut s.seen_now);
             let sum = s
                 .seen_now
                 .iter()
@@ -345,7 +346,7 @@ impl ViewTick {
                 seen_base,
                 parts,
             } = s;
-            self.grid.seen_from(self.cell_of(c.now, c.own), seen_now);
+            self.grid.seen_from(c.cell, seen_now);
             match c.base {
                 Some((_, _, _, cell)) => self.grid.seen_from(cell, seen_base),
                 None => seen_base.clear(),
