@@ -44,9 +44,13 @@ pub const WRONG_GAME: u16 = 4011;
 /// Another connection resumed this player (its client reconnected before this connection's
 /// drop was noticed, or the token was used elsewhere). Do not reconnect.
 pub const REPLACED: u16 = 4012;
+/// The room lives on another node of the cluster, or is moving there (a node draining for a
+/// deploy hands its rooms over). The reason is that node's WebSocket URL: send the same
+/// `Hello` there, with the resume token if you have one, to take the same player back.
+pub const MOVED: u16 = 4013;
 
 /// Every code above, ascending.
-pub const ALL: [u16; 20] = [
+pub const ALL: [u16; 21] = [
     NORMAL,
     GOING_AWAY,
     PROTOCOL_ERROR,
@@ -67,6 +71,7 @@ pub const ALL: [u16; 20] = [
     UNKNOWN_MESSAGE,
     WRONG_GAME,
     REPLACED,
+    MOVED,
 ];
 
 /// A short name for logs and reports.
@@ -92,6 +97,7 @@ pub fn name(code: u16) -> &'static str {
         UNKNOWN_MESSAGE => "unknown_message",
         WRONG_GAME => "wrong_game",
         REPLACED => "replaced",
+        MOVED => "moved",
         _ => "other",
     }
 }

@@ -12,6 +12,7 @@ pub mod join_token;
 pub mod limits;
 pub mod messages;
 pub mod schema;
+pub mod seat;
 pub mod state;
 pub mod state_delta;
 pub mod varint;
