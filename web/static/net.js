@@ -2,8 +2,14 @@
 // bytes, and on any close reconnects with exponential backoff and jitter, presenting the last
 // resume token so the server gives back the same player. What to do with messages is the
 // caller's (ticksync.js): this module knows the wire, not the game.
-import { PROTOCOL_VERSION, ProtocolError, decodeServer, encodeClient } from './protocol.js';
-import { backoffDelay, describeClose } from './status.js';
+//
+// In a cluster the room may live on another node than the page's own server (its home). A
+// MOVED (4013) reject during the handshake (a redirect) or close while playing (a hand-off: the
+// node is draining) names the other node's URL: the connection goes there at once, with the same
+// Hello and resume token. Any other loss goes back to the home URL (with backoff), which either
+// places the room again (its node died) or answers MOVED.
+import { CODES, PROTOCOL_VERSION, ProtocolError, decodeServer, encodeClient } from './protocol.js';
+import { MOVING_MESSAGE, backoffDelay, describeClose, movedTarget } from './status.js';
 import { RateMeter } from './stats.js';
 
 const PING_INTERVAL_MS = 1000;
@@ -11,13 +17,16 @@ const PING_INTERVAL_MS = 1000;
 const STABLE_AFTER_MS = 10000;
 /** No message at all for this long while playing (snapshots come 60 times a second): dead. */
 const SILENCE_TIMEOUT_MS = 5000;
+/** MOVEDs followed in a row without a Welcome; one more is a failure (backoff, then home). */
+export const MAX_MOVES = 5;
 
 export class Connection {
   /**
-   * url: the ws(s) URL of /ws. room, name, game (or null: the server's default), authToken:
-   * for Hello. onMessage(msg, bytes): every decoded server message. onState(state, info): state
-   * is connecting | playing | reconnecting | failed, info {message, retryAt}. now(): a clock in
-   * ms (performance.now in the page). WebSocketImpl, timers: for tests.
+   * url: the ws(s) URL of /ws (the home URL: where every ordinary reconnect goes). room, name,
+   * game (or null: the server's default), authToken: for Hello. onMessage(msg, bytes): every
+   * decoded server message. onState(state, info): state is connecting | playing | reconnecting
+   * | failed, info {message, retryAt, moving}. now(): a clock in ms (performance.now in the
+   * page). WebSocketImpl, timers: for tests.
    */
   constructor({
     url, room, name, game = null, authToken = null, onMessage, onState,
@@ -32,6 +41,17 @@ export class Connection {
     this.bytesIn = new RateMeter();
     this.lastClose = null; // {code, reason, message}
     this.intervals = [];
+    /** The page's own server: where the connection starts and goes back to after a loss. */
+    this.homeUrl = url;
+    // this.url: where the next connection goes (the home, or the node a MOVED named).
+    /** MOVEDs followed during a handshake (no Welcome yet on that connection). */
+    this.redirects = 0;
+    /** MOVEDs followed while playing (a draining node handing the room over). */
+    this.handoffs = 0;
+    /** MOVEDs in a row without a Welcome (bounded by MAX_MOVES). */
+    this.movesInARow = 0;
+    /** Following a hand-off until the next Welcome or ordinary loss (for the status text). */
+    this.moving = false;
   }
 
   start() {
@@ -59,7 +79,10 @@ export class Connection {
     this.reject = null;
     this.welcomedAt = null;
     this.lastMessageAt = this.now();
-    this.setState('connecting', { message: this.attempt ? 'Reconnecting…' : 'Connecting…' });
+    this.setState('connecting', {
+      message: this.moving ? MOVING_MESSAGE : this.attempt ? 'Reconnecting…' : 'Connecting…',
+      moving: this.moving,
+    });
     let ws;
     try {
       ws = new this.WebSocketImpl(this.url);
@@ -110,6 +133,8 @@ export class Connection {
       case 'Welcome':
         this.resumeToken = msg.resume_token;
         this.welcomedAt = now;
+        this.movesInARow = 0;
+        this.moving = false;
         this.setState('playing', { message: '' });
         this.ping();
         break;
@@ -181,12 +206,22 @@ export class Connection {
       code = this.reject.code;
       reason = this.reject.reason;
     }
+    if (code === CODES.MOVED && !local && !this.resyncing && this.followMove(reason)) return;
     let info = describeClose(code, local ? '' : reason, this.room);
+    if (this.moveRefused) {
+      info = { ...info, message: this.moveRefused };
+      this.moveRefused = null;
+    }
     if (this.resyncing) {
+      // A client-side resync keeps the node: it is alive and holds the room.
       info = { message: `Resynchronising (${reason}).`, retry: true, minDelayMs: 0, dropResume: false };
       this.resyncing = false;
-    } else if (local && code !== 1000) {
-      info = { ...info, message: `Connection lost (${reason}).` };
+    } else {
+      // Any other loss goes back to the home URL, which knows where the room is now.
+      this.url = this.homeUrl;
+      this.movesInARow = 0;
+      this.moving = false;
+      if (local && code !== 1000) info = { ...info, message: `Connection lost (${reason}).` };
     }
     this.lastClose = { code, reason, message: info.message };
     if (info.dropResume) this.resumeToken = null;
@@ -198,5 +233,34 @@ export class Connection {
     this.attempt++;
     this.setState('reconnecting', { message: info.message, code, retryAt: this.now() + delay });
     this.retryTimer = this.timers.setTimeout(() => this.connect(), delay);
+  }
+
+  /**
+   * A MOVED close or reject with `reason` (the other node's URL): connects there at once and
+   * returns true, or returns false (with `moveRefused` set) when the URL is not a ws(s) URL or
+   * the chain is too long; the caller then handles it as an ordinary loss (backoff, home).
+   */
+  followMove(reason) {
+    const target = movedTarget(reason, this.homeUrl);
+    if (target === null) {
+      this.moveRefused = `The server sent this page to an address it cannot follow (${reason || 'none'}).`;
+      return false;
+    }
+    if (this.movesInARow >= MAX_MOVES) {
+      this.moveRefused = `Sent from server to server ${this.movesInARow + 1} times without joining (last: ${target}); starting over.`;
+      return false;
+    }
+    this.movesInARow++;
+    const handoff = this.welcomedAt !== null;
+    if (handoff) {
+      this.handoffs++;
+      this.moving = true;
+    } else {
+      this.redirects++;
+    }
+    this.lastClose = { code: CODES.MOVED, reason, message: describeClose(CODES.MOVED, target).message };
+    this.url = target;
+    this.connect();
+    return true;
   }
 }

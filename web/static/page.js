@@ -28,6 +28,11 @@ export class Page {
     room.on('welcome', (w, resumed) => {
       this.hud.event(resumed ? `Reconnected to ${w.room}` : `Joined ${w.room} (${w.game}) as ${this.params.name}`);
     });
+    let moving = false;
+    room.on('status', (state, info) => {
+      if (info.moving && !moving) this.hud.event('Moving to another server');
+      moving = Boolean(info.moving);
+    });
     room.on('join', (p) => this.hud.event(`${p.name} joined`));
     room.on('leave', (p) => this.hud.event(`${p.name || 'a player'} left`));
     room.on('chat', (c) => this.hud.event(`${c.name || '?'}: ${c.text}`));
@@ -163,6 +168,11 @@ export class Page {
       get resyncs() { return room.stats.resyncs; },
       get hashMismatch() { return room.stats.hashMismatch; },
       get lastClose() { return room.connection.lastClose; },
+      /** Cluster moves: the node's URL, the page's own, MOVEDs followed at handshake / playing. */
+      get url() { return room.url; },
+      get homeUrl() { return room.homeUrl; },
+      get redirects() { return room.redirects; },
+      get handoffs() { return room.handoffs; },
       get message() { return room.status.message || ''; },
     };
     Object.defineProperties(hook, Object.getOwnPropertyDescriptors(extra));

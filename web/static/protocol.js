@@ -56,6 +56,8 @@ export const CODES = Object.freeze({
   UNKNOWN_MESSAGE: 4010,
   WRONG_GAME: 4011,
   REPLACED: 4012,
+  // The room lives on (or is moving to) another node; the reason is that node's ws(s) URL.
+  MOVED: 4013,
 });
 
 /** The short name `protocol::codes::name` gives a code (`other` for unknown ones). */

@@ -47,6 +47,9 @@ export function describeClose(code, reason = '', room = '') {
       return retry(`The server does not know a message this page sent${why}.`, 2000);
     case CODES.REPLACED:
       return stop(`This game continues in another tab or connection${why}.`);
+    case CODES.MOVED:
+      // net.js follows it at once (movedTarget); this message is for lastClose and logs.
+      return retry(`The room is on another server${why}.`);
     case CODES.WRONG_GAME:
       return stop(`Room${room ? ` "${room}"` : ''} plays another game, or this server does not have it${why}. Pick another room.`);
     case 1006:
@@ -54,6 +57,36 @@ export function describeClose(code, reason = '', room = '') {
     default:
       return retry(`Disconnected (code ${code})${why}.`);
   }
+}
+
+/** The status message while following a hand-off (the room moving to another node). */
+export const MOVING_MESSAGE = 'Moving to another server…';
+
+/**
+ * Where a MOVED (4013) close or reject points: its reason is the other node's WebSocket URL.
+ * Returns the URL to connect to, or null if it is not one to follow: not an absolute `ws:` or
+ * `wss:` URL, or a plain `ws:` one when the page's own server (`homeUrl`) is `wss:` (a
+ * downgrade a browser would refuse anyway, and a node should never ask for).
+ */
+export function movedTarget(reason, homeUrl = null) {
+  if (typeof reason !== 'string' || reason.trim() === '') return null;
+  let url;
+  try {
+    url = new URL(reason.trim());
+  } catch {
+    return null;
+  }
+  if (url.protocol !== 'ws:' && url.protocol !== 'wss:') return null;
+  if (url.username || url.password) return null;
+  if (url.protocol === 'ws:' && homeUrl) {
+    try {
+      if (new URL(homeUrl).protocol === 'wss:') return null;
+    } catch {
+      // A home URL that does not parse: nothing to compare with.
+    }
+  }
+  url.hash = '';
+  return url.href;
 }
 
 function retry(message, minDelayMs = 0) {

@@ -109,6 +109,27 @@ export class Room {
     return this.connection.state;
   }
 
+  /** The WebSocket URL of the node the room is on (or being looked for on). */
+  get url() {
+    return this.connection.url;
+  }
+
+  /** The URL the room was created with (the page's own server): every ordinary reconnect goes
+   * there; a MOVED (4013) sends the connection on to the node named. */
+  get homeUrl() {
+    return this.connection.homeUrl;
+  }
+
+  /** MOVEDs followed during a handshake (the room was on another node). */
+  get redirects() {
+    return this.connection.redirects;
+  }
+
+  /** MOVEDs followed while playing (a draining node handed the room over). */
+  get handoffs() {
+    return this.connection.handoffs;
+  }
+
   /** The room state (the game's room type) as an object of fields, or null. */
   get state() {
     return this.store.room ? this.store.room.fields : null;

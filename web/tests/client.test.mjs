@@ -11,15 +11,15 @@ import path from 'node:path';
 
 import {
   CODES, PROTOCOL_VERSION, Plan, StateTable, applyDelta, checksum, decodeClient, decodeServer, encodeValues,
-  ownerChecksum, predict, publicChecksum, KIND_ANGLE, PRED_LINEAR, PRED_VELOCITY,
+  ownerChecksum, predict, publicChecksum, KIND_ANGLE, PRED_LINEAR, PRED_VELOCITY, Writer,
 } from '../static/protocol.js';
 import { SnapshotRing, SyncError, olderThan } from '../static/ring.js';
 import { EntityStore, friendly } from '../static/state.js';
 import { Interpolator, blend } from '../static/interp.js';
 import { OwnPredictor } from '../static/predict.js';
-import { backoffDelay, describeClose } from '../static/status.js';
+import { MOVING_MESSAGE, backoffDelay, describeClose, movedTarget } from '../static/status.js';
 import { RateMeter } from '../static/stats.js';
-import { Connection } from '../static/net.js';
+import { Connection, MAX_MOVES } from '../static/net.js';
 import { Room } from '../static/ticksync.js';
 import { arenaStep as arenaRule, skirmishStep, turnToward, SKIRMISH_PREDICTOR } from '../static/rules.js';
 
@@ -597,6 +597,227 @@ test('a room running its own input loop sends one input per tick from inputSourc
     assert.equal(ws.sent.filter((m) => m.type === 'Input').length, 3 + 8);
   } finally {
     room.close();
+  }
+});
+
+// ---- cluster moves (MOVED, 4013) ------------------------------------------------------------
+
+/** A server Reject as the Rust codec encodes it (checked against the golden one below). */
+function rejectBytes(code, reason) {
+  const w = new Writer();
+  w.u8(1);
+  w.varUint(code);
+  w.string(reason);
+  return w.finish();
+}
+
+const HOME = 'ws://home.example:8080/ws';
+const NODE_B = 'ws://127.0.0.1:9002/ws';
+
+/** A Connection to HOME with fake sockets and timers; states: [state, info]. */
+function newConnection(opts = {}) {
+  FakeSocket.all = [];
+  const timers = new FakeTimers();
+  const states = [];
+  const clock = { t: 1000 };
+  const conn = new Connection({
+    url: HOME, room: 'arena', name: 'ann', game: 'skirmish', authToken: 'join-token', WebSocketImpl: FakeSocket,
+    now: () => clock.t, timers, onMessage: () => {}, onState: (s, info) => states.push([s, info]), ...opts,
+  });
+  conn.start();
+  return { conn, timers, states, clock };
+}
+
+/** The newest socket, opened; returns it. */
+function openLatest() {
+  const ws = FakeSocket.all.at(-1);
+  ws.open();
+  return ws;
+}
+
+test('a Reject is encoded here as Rust does, and MOVED is in the codes', () => {
+  const g = goldenJson('server_reject').message.Reject;
+  assert.deepEqual(rejectBytes(g.code, g.reason), golden('server_reject'));
+  assert.equal(CODES.MOVED, 4013);
+  assert.deepEqual(decodeServer(rejectBytes(CODES.MOVED, NODE_B)), { type: 'Reject', code: 4013, reason: NODE_B });
+  assert.equal(describeClose(CODES.MOVED, NODE_B).retry, true);
+});
+
+test('movedTarget follows only absolute ws: and wss: URLs, and never from wss down to ws', () => {
+  assert.equal(movedTarget(NODE_B, HOME), NODE_B);
+  assert.equal(movedTarget(' wss://b.example:9443/ws ', HOME), 'wss://b.example:9443/ws');
+  assert.equal(movedTarget('wss://b.example/ws', 'wss://a.example/ws'), 'wss://b.example/ws');
+  assert.equal(movedTarget('ws://b.example/ws#x', HOME), 'ws://b.example/ws', 'no fragment');
+  for (const bad of ['', 'http://b.example/ws', 'https://b.example/ws', 'javascript:alert(1)', '/ws', 'b.example:9002/ws', 'not a url', 'ws://user:pw@b.example/ws', null]) {
+    assert.equal(movedTarget(bad, HOME), null, String(bad));
+  }
+  assert.equal(movedTarget('ws://b.example/ws', 'wss://a.example/ws'), null, 'a downgrade');
+});
+
+test('a MOVED reject at the handshake sends the same Hello to the node it names, at once', () => {
+  const { conn, timers, states } = newConnection();
+  try {
+    const ws1 = openLatest();
+    const hello = ws1.sent[0];
+    assert.equal(hello.type, 'Hello');
+    ws1.deliver(rejectBytes(CODES.MOVED, NODE_B));
+    ws1.serverClose(CODES.MOVED, NODE_B);
+    assert.equal(FakeSocket.all.length, 2, 'connected again at once');
+    assert.equal(timers.pending.size, 0, 'no backoff timer');
+    const ws2 = FakeSocket.all[1];
+    assert.equal(ws2.url, NODE_B);
+    assert.equal(conn.url, NODE_B);
+    assert.equal(conn.homeUrl, HOME);
+    assert.deepEqual([conn.redirects, conn.handoffs], [1, 0]);
+    assert.equal(conn.lastClose.code, CODES.MOVED);
+    assert.ok(!states.some(([s]) => s === 'reconnecting' || s === 'failed'), 'no failure shown');
+    ws2.open();
+    assert.deepEqual(ws2.sent[0], hello, 'the same Hello: room, name, game, join token');
+    ws2.deliver('server_welcome');
+    assert.equal(conn.state, 'playing');
+    assert.equal(conn.movesInARow, 0);
+    ws2.serverClose(CODES.GOING_AWAY, 'restart');
+    timers.runAll();
+    const ws3 = openLatest();
+    assert.equal(ws3.url, HOME, 'an ordinary loss goes home');
+    assert.equal(ws3.sent[0].resume_token, '3f1c0d9e8b7a65544332211000ffeedd');
+    // A Reject whose close frame got lost (1006) is followed the same way.
+    ws3.deliver(rejectBytes(CODES.MOVED, NODE_B));
+    ws3.serverClose(1006);
+    const ws4 = openLatest();
+    assert.equal(ws4.url, NODE_B);
+    assert.deepEqual(ws4.sent[0], { ...hello, resume_token: '3f1c0d9e8b7a65544332211000ffeedd' }, 'with the resume token');
+    assert.deepEqual([conn.redirects, conn.handoffs], [2, 0]);
+  } finally {
+    conn.stop();
+  }
+});
+
+test('a hand-off close while playing reconnects at once to the new node with the resume token', () => {
+  const { room, ws } = newRoom({ url: HOME });
+  try {
+    const statuses = [];
+    room.on('status', (s, info) => statuses.push([s, info]));
+    const welcomes = [];
+    room.on('welcome', (w, resumed) => welcomes.push(resumed));
+    ws.deliver('server_welcome');
+    ws.deliver('snapshot_full');
+    const hello = ws.sent[0];
+    assert.equal(hello.resume_token, null);
+    statuses.length = 0;
+    ws.serverClose(CODES.MOVED, 'wss://node-b.example:9443/ws');
+    assert.equal(FakeSocket.all.length, 2, 'at once');
+    const ws2 = FakeSocket.all[1];
+    assert.equal(ws2.url, 'wss://node-b.example:9443/ws');
+    assert.deepEqual([room.handoffs, room.redirects], [1, 0]);
+    assert.equal(room.url, 'wss://node-b.example:9443/ws');
+    assert.equal(room.homeUrl, HOME);
+    assert.equal(room.connectionState, 'connecting');
+    assert.deepEqual(statuses.map(([s]) => s), ['connecting'], 'straight to connecting: no failure, no countdown');
+    assert.equal(room.status.message, MOVING_MESSAGE);
+    assert.match(room.status.message, /moving to another server/i);
+    assert.equal(room.status.moving, true);
+    ws2.open();
+    assert.deepEqual(ws2.sent[0], { ...hello, resume_token: '3f1c0d9e8b7a65544332211000ffeedd' });
+    ws2.deliver('server_welcome');
+    assert.deepEqual(welcomes, [false, true], 'the same player, resumed');
+    assert.equal(room.connectionState, 'playing');
+    assert.equal(room.status.moving, undefined);
+    ws2.deliver('snapshot_full');
+    assert.equal(room.tick, 100);
+  } finally {
+    room.close();
+  }
+});
+
+test('more than 5 MOVEDs in a row without a Welcome fail: backoff, then the home URL', () => {
+  const { conn, timers, states, clock } = newConnection();
+  try {
+    for (let i = 1; i <= MAX_MOVES; i++) {
+      const ws = openLatest();
+      ws.deliver(rejectBytes(CODES.MOVED, `ws://node-${i}.example/ws`));
+      ws.serverClose(CODES.MOVED, `ws://node-${i}.example/ws`);
+      assert.equal(FakeSocket.all.length, i + 1);
+      assert.equal(FakeSocket.all[i].url, `ws://node-${i}.example/ws`);
+    }
+    assert.equal(MAX_MOVES, 5);
+    assert.equal(conn.redirects, 5);
+    const ws6 = openLatest();
+    ws6.deliver(rejectBytes(CODES.MOVED, 'ws://node-6.example/ws'));
+    ws6.serverClose(CODES.MOVED, 'ws://node-6.example/ws');
+    assert.equal(FakeSocket.all.length, 6, 'not followed');
+    assert.equal(conn.state, 'reconnecting');
+    assert.ok(states.at(-1)[1].retryAt > clock.t, 'with backoff');
+    assert.equal(timers.pending.size, 1);
+    assert.match(conn.lastClose.message, /6 times/);
+    assert.equal(conn.redirects, 5);
+    assert.equal(conn.url, HOME);
+    timers.runAll();
+    const ws7 = openLatest();
+    assert.equal(ws7.url, HOME, 'starts over from home');
+    // The count starts over too: the next MOVED is followed.
+    ws7.deliver(rejectBytes(CODES.MOVED, NODE_B));
+    ws7.serverClose(CODES.MOVED, NODE_B);
+    assert.equal(FakeSocket.all.at(-1).url, NODE_B);
+    assert.equal(conn.redirects, 6);
+  } finally {
+    conn.stop();
+  }
+});
+
+test('a MOVED to anything but a ws(s) URL is an ordinary failure with backoff', () => {
+  for (const reason of ['http://node-b.example/ws', 'javascript:alert(1)', '', '/ws']) {
+    const { conn, timers, states, clock } = newConnection();
+    try {
+      const ws1 = openLatest();
+      ws1.deliver('server_welcome');
+      ws1.serverClose(CODES.MOVED, reason);
+      assert.equal(FakeSocket.all.length, 1, `${reason}: not followed`);
+      assert.equal(conn.state, 'reconnecting', reason);
+      assert.ok(states.at(-1)[1].retryAt > clock.t, `${reason}: with backoff`);
+      assert.match(conn.lastClose.message, /cannot follow/);
+      assert.deepEqual([conn.redirects, conn.handoffs], [0, 0]);
+      timers.runAll();
+      const ws2 = openLatest();
+      assert.equal(ws2.url, HOME, reason);
+      assert.equal(ws2.sent[0].resume_token, '3f1c0d9e8b7a65544332211000ffeedd', `${reason}: resumes`);
+    } finally {
+      conn.stop();
+    }
+  }
+});
+
+test('after a hand-off, a resync stays on the node and an ordinary loss goes back home', () => {
+  const { conn, timers } = newConnection();
+  try {
+    const ws1 = openLatest();
+    ws1.deliver('server_welcome');
+    ws1.serverClose(CODES.MOVED, NODE_B);
+    const ws2 = openLatest();
+    assert.equal(ws2.url, NODE_B);
+    ws2.deliver('server_welcome');
+    assert.equal(conn.state, 'playing');
+    // A client-side resync: the node is alive and holds the room.
+    conn.resync('checksum mismatch');
+    timers.runAll();
+    const ws3 = openLatest();
+    assert.equal(ws3.url, NODE_B);
+    ws3.deliver('server_welcome');
+    // The node dies: back to the page's own server, with backoff and the resume token.
+    ws3.serverClose(1006);
+    assert.equal(conn.state, 'reconnecting');
+    assert.equal(FakeSocket.all.length, 3, 'not at once');
+    assert.equal(conn.url, HOME);
+    timers.runAll();
+    const ws4 = openLatest();
+    assert.equal(ws4.url, HOME);
+    assert.equal(ws4.sent[0].resume_token, '3f1c0d9e8b7a65544332211000ffeedd');
+    assert.deepEqual([conn.redirects, conn.handoffs], [0, 1]);
+    // Home placed the room again: it stays there.
+    ws4.deliver('server_welcome');
+    assert.equal(conn.url, HOME);
+  } finally {
+    conn.stop();
   }
 });
 
