@@ -7,7 +7,7 @@ use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::time::{Duration, Instant};
 
 use hdrhistogram::Histogram;
-use protocol::codes;
+use protocol::{EntityId, Welcome, codes};
 use rand::rngs::SmallRng;
 use rand::{Rng, SeedableRng};
 use tokio::sync::watch;
@@ -16,6 +16,7 @@ use tokio::time::{MissedTickBehavior, interval, sleep_until};
 use crate::behaviour::{self, Behaviour};
 use crate::client::stats::latency_histogram;
 use crate::client::{ABNORMAL_CLOSURE, Client, ClientError, ConnectOptions, Counters, Received};
+use crate::cluster::{MatchmakerUrl, SeatRequest, node_url, request_seat};
 
 /// How a bot behaves and when it measures.
 #[derive(Clone, Debug)]
@@ -27,9 +28,24 @@ pub struct BotConfig {
     /// Nor the first this-long after each join (the full snapshot, the server settling).
     pub warmup: Duration,
     pub ping_interval: Duration,
-    /// After an error or a server close, join again (a fresh player) until stopped.
+    /// After an error or a server close, join again (taking the same player back while the
+    /// server holds it) until stopped. `MOVED` is followed either way: it is part of joining.
     pub reconnect: bool,
     pub reconnect_delay: Duration,
+    /// Ask this matchmaker for a seat before every join that is not following a `MOVED` (the
+    /// first, and each after a lost connection), and connect where it says: the bot's
+    /// `ConnectOptions::url` is then unused, and an empty `ConnectOptions::room` lets the
+    /// matchmaker choose the first room (later joins ask for the room the bot was in).
+    pub matchmake: Option<MatchmakerUrl>,
+    /// Mint the join token for each `Hello` and seat request with this secret, for the room
+    /// of the moment (a token is bound to its room, which the matchmaker or a join may change).
+    /// `None`: `ConnectOptions::auth_token` is the join token.
+    pub join_secret: Option<String>,
+    /// Follow node URLs (from the matchmaker or `MOVED`) only to loopback hosts.
+    pub loopback_only: bool,
+    /// Redirects (`MOVED` rejects) followed in a row without a `Welcome`; one more fails the
+    /// join (nodes pointing at each other would otherwise keep a bot busy forever).
+    pub max_redirects: u32,
 }
 
 impl BotConfig {
@@ -41,6 +57,10 @@ impl BotConfig {
             ping_interval: Duration::from_secs(1),
             reconnect: true,
             reconnect_delay: Duration::from_millis(500),
+            matchmake: None,
+            join_secret: None,
+            loopback_only: false,
+            max_redirects: 5,
         }
     }
 }
@@ -87,9 +107,24 @@ pub struct BotOutcome {
     pub close_codes: Vec<u16>,
     /// Connection-ending errors, in order (the first few).
     pub errors: Vec<String>,
+    /// `MOVED` closes after a `Welcome` (hand-offs) and `MOVED` rejects (redirects) followed.
+    pub handoffs: u32,
+    pub redirects: u32,
+    /// The player (`Welcome.player`) of the first join.
+    pub first_player: Option<EntityId>,
+    /// A later join got another player than the first: the server did not take this bot's
+    /// player back (a resume refused, or lost in a move).
+    pub player_changed: bool,
+    /// How long the bot was not playing after each connection ended: from the end to the
+    /// first snapshot of the next connection (the first few hundred).
+    pub recoveries: Vec<Duration>,
+    /// The bot's last connection ended and no snapshot came after it before the run stopped.
+    pub unrecovered: bool,
 }
 
 const MAX_ERRORS_KEPT: usize = 8;
+/// Recovery samples kept per bot: a bot reconnects a few times a run, not thousands.
+pub const MAX_RECOVERIES_KEPT: usize = 256;
 
 impl BotOutcome {
     pub fn new(name: String) -> Self {
@@ -106,6 +141,29 @@ impl BotOutcome {
             fell_behind: 0,
             close_codes: Vec::new(),
             errors: Vec::new(),
+            handoffs: 0,
+            redirects: 0,
+            first_player: None,
+            player_changed: false,
+            recoveries: Vec::new(),
+            unrecovered: false,
+        }
+    }
+
+    /// Counts a join: its player is compared with the first join's.
+    pub fn note_welcome(&mut self, player: EntityId) {
+        self.connections += 1;
+        match self.first_player {
+            None => self.first_player = Some(player),
+            Some(first) if first != player => self.player_changed = true,
+            Some(_) => {}
+        }
+    }
+
+    /// Records a gap between a connection's end and the next connection's first snapshot.
+    pub fn note_recovery(&mut self, gap: Duration) {
+        if self.recoveries.len() < MAX_RECOVERIES_KEPT {
+            self.recoveries.push(gap);
         }
     }
 
@@ -131,9 +189,78 @@ impl BotOutcome {
     }
 }
 
+/// How a bot's next join starts.
+#[derive(Clone, Debug, PartialEq, Eq)]
+enum Next {
+    /// Ask the matchmaker for a seat when there is one, else connect to the configured URL:
+    /// the first join, and every join after a lost connection.
+    Rejoin,
+    /// Connect at once to this node with the `Hello` as it stands: a redirect keeps its seat
+    /// or resume token, a hand-off brings the resume token.
+    Follow(String),
+}
+
+/// What a bot's joins need besides its options.
+struct Joins<'a> {
+    config: &'a BotConfig,
+    /// `ConnectOptions::url` as given: where `Next::Rejoin` goes without a matchmaker.
+    url: String,
+    /// `ConnectOptions::auth_token` as given: the join token (a seat replaces it while used).
+    join_token: Option<String>,
+}
+
+impl Joins<'_> {
+    /// The join token for `room` (the one given, or one minted with the join secret).
+    fn join_token(&self, room: &str, name: &str) -> Option<String> {
+        match &self.config.join_secret {
+            Some(secret) => {
+                let expires = protocol::join_token::now_unix() + 24 * 3600;
+                Some(protocol::join_token::mint(
+                    secret.as_bytes(),
+                    room,
+                    name,
+                    expires,
+                ))
+            }
+            None => self.join_token.clone(),
+        }
+    }
+
+    /// One join attempt: the seat first when `next` calls for one, then connect with `opts`
+    /// (which keeps where the bot went and with what).
+    async fn join(
+        &self,
+        opts: &mut ConnectOptions,
+        next: &Next,
+    ) -> Result<(Client, Welcome), ClientError> {
+        match (next, &self.config.matchmake) {
+            (Next::Follow(url), _) => opts.url.clone_from(url),
+            (Next::Rejoin, None) => {
+                opts.url.clone_from(&self.url);
+                opts.auth_token = self.join_token(&opts.room, &opts.name);
+            }
+            (Next::Rejoin, Some(matchmaker)) => {
+                let req = SeatRequest {
+                    game: opts.game.clone(),
+                    room: (!opts.room.is_empty()).then(|| opts.room.clone()),
+                    name: Some(opts.name.clone()),
+                    auth_token: self.join_token(&opts.room, &opts.name),
+                };
+                let limit = opts.connect_timeout;
+                let seat = request_seat(matchmaker, &req, limit, self.config.loopback_only).await?;
+                opts.url = seat.url;
+                opts.room = seat.room;
+                opts.auth_token = Some(seat.seat);
+            }
+        }
+        Client::connect(opts.clone()).await
+    }
+}
+
 /// Runs one bot until `stop` turns true: join, play, measure; join again after an error when
-/// `config.reconnect`. A bot whose first join fails gives up (it is a failed bot). Updates
-/// `live` as it goes.
+/// `config.reconnect`. Follows `MOVED` at once (redirects and hand-offs), and with a
+/// matchmaker asks it where to go after a lost connection. A bot whose first join fails gives
+/// up (it is a failed bot). Updates `live` as it goes.
 pub async fn run_bot(
     opts: ConnectOptions,
     config: BotConfig,
@@ -142,23 +269,64 @@ pub async fn run_bot(
 ) -> BotOutcome {
     let mut out = BotOutcome::new(opts.name.clone());
     let mut rng = SmallRng::seed_from_u64(config.seed);
+    let joins = Joins {
+        config: &config,
+        url: opts.url.clone(),
+        join_token: opts.auth_token.clone(),
+    };
     let mut opts = opts;
+    let mut next = Next::Rejoin;
+    let mut redirects_in_a_row = 0;
+    // When the last connection ended, until the next one's first snapshot.
+    let mut lost_at: Option<Instant> = None;
     while !*stop.borrow() {
         live.connecting.fetch_add(1, Relaxed);
         let connected = tokio::select! {
-            r = Client::connect(opts.clone()) => Some(r),
+            r = joins.join(&mut opts, &next) => Some(r),
             _ = stopped(&mut stop) => None,
         };
         live.connecting.fetch_sub(1, Relaxed);
         let Some(connected) = connected else { break };
         let (mut client, welcome) = match connected {
             Ok(c) => c,
-            // Too late to resume (the server let the player go): join afresh at once.
-            Err(e) if e.close_code() == Some(codes::BAD_RESUME) && opts.resume_token.is_some() => {
-                opts.resume_token = None;
-                continue;
-            }
             Err(e) => {
+                let e = match e {
+                    ClientError::Rejected {
+                        code: codes::MOVED,
+                        reason,
+                    } => {
+                        out.close_codes.push(codes::MOVED);
+                        redirects_in_a_row += 1;
+                        match node_url(&reason, config.loopback_only) {
+                            Ok(_) if redirects_in_a_row <= config.max_redirects => {
+                                out.redirects += 1;
+                                next = Next::Follow(reason);
+                                continue;
+                            }
+                            Ok(_) => ClientError::Connect(format!(
+                                "{redirects_in_a_row} redirects (moved) in a row without a \
+                                 Welcome, the last to {reason}"
+                            )),
+                            Err(why) => ClientError::Connect(format!(
+                                "redirect (moved) not followed: {why}"
+                            )),
+                        }
+                    }
+                    // Too late to resume (the server let the player go): join afresh at once,
+                    // with a new seat when seats are in use (the last one may be spent).
+                    e if e.close_code() == Some(codes::BAD_RESUME)
+                        && opts.resume_token.is_some() =>
+                    {
+                        opts.resume_token = None;
+                        next = match config.matchmake {
+                            Some(_) => Next::Rejoin,
+                            None => Next::Follow(opts.url.clone()),
+                        };
+                        continue;
+                    }
+                    e => e,
+                };
+                redirects_in_a_row = 0;
                 out.close_codes.extend(e.close_code());
                 out.note_error(&e);
                 // A Welcome this client cannot use (a bad schema) is the server's fault.
@@ -174,13 +342,17 @@ pub async fn run_bot(
                 if !pause(&config, &mut stop).await {
                     break;
                 }
+                next = Next::Rejoin;
                 continue;
             }
         };
-        out.connections += 1;
+        redirects_in_a_row = 0;
+        out.note_welcome(welcome.player);
         live.connected.fetch_add(1, Relaxed);
-        // A reconnect takes the same player back while the server still holds it.
+        // A reconnect takes the same player back while the server still holds it, in the room
+        // the bot is in (which the matchmaker may have chosen).
         opts.resume_token = Some(welcome.resume_token.clone());
+        opts.room.clone_from(&welcome.room);
         let tick = Duration::from_secs(1) / u32::from(welcome.tick_rate.max(1));
         // Chosen per connection: the room's game decides (and may change on a reconnect).
         let mut play = behaviour::for_game(&welcome.game, &welcome.schema, rng.random());
@@ -191,33 +363,64 @@ pub async fn run_bot(
             live: &live,
         };
         let ended = session
-            .play(&mut client, play.as_mut(), &mut stop, &mut out)
+            .play(
+                &mut client,
+                play.as_mut(),
+                &mut stop,
+                &mut out,
+                &mut lost_at,
+            )
             .await;
         live.connected.fetch_sub(1, Relaxed);
         out.checksum_mismatches += client.stats().counters.checksum_mismatches;
         out.protocol_errors += client.stats().counters.protocol_errors;
         out.fell_behind += client.stats().counters.fell_behind;
-        let code = match ended {
-            None => client.close_with(codes::NORMAL, "").await,
-            Some(e) => {
-                live.errors.fetch_add(1, Relaxed);
-                out.note_error(&e);
-                match e.close_code() {
-                    Some(code) => code,
-                    // Our world is wrong or the server broke the protocol: say so on the way out.
-                    None if e.is_protocol_violation() => {
-                        client.close_with(codes::PROTOCOL_ERROR, "").await
-                    }
-                    None => ABNORMAL_CLOSURE,
+        let Some(e) = ended else {
+            out.close_codes
+                .push(client.close_with(codes::NORMAL, "").await);
+            break;
+        };
+        // Not playing from here until the next connection's first snapshot (or, when this
+        // connection never got one, since the connection before it ended).
+        lost_at.get_or_insert_with(Instant::now);
+        let mut not_followed = None;
+        if let ClientError::Closed {
+            code: codes::MOVED,
+            reason,
+        } = &e
+        {
+            match node_url(reason, config.loopback_only) {
+                // A hand-off: the room goes on at `reason`, which holds this player for the
+                // resume grace. Go at once, with the resume token and no seat (it was spent).
+                Ok(_) => {
+                    out.close_codes.push(codes::MOVED);
+                    out.handoffs += 1;
+                    opts.auth_token = joins.join_token(&opts.room, &opts.name);
+                    next = Next::Follow(reason.clone());
+                    continue;
+                }
+                Err(bad) => {
+                    let bad = format!("hand-off (moved) not followed: {bad}");
+                    not_followed = Some(ClientError::Connect(bad));
                 }
             }
+        }
+        live.errors.fetch_add(1, Relaxed);
+        out.note_error(not_followed.as_ref().unwrap_or(&e));
+        let code = match e.close_code() {
+            Some(code) => code,
+            // Our world is wrong or the server broke the protocol: say so on the way out.
+            None if e.is_protocol_violation() => client.close_with(codes::PROTOCOL_ERROR, "").await,
+            None => ABNORMAL_CLOSURE,
         };
         out.close_codes.push(code);
         // Replaced: another connection plays this player now; coming back would fight it.
         if !config.reconnect || code == codes::REPLACED || !pause(&config, &mut stop).await {
             break;
         }
+        next = Next::Rejoin;
     }
+    out.unrecovered = lost_at.is_some();
     out
 }
 
@@ -232,13 +435,14 @@ struct Session<'a> {
 
 impl Session<'_> {
     /// Plays until `stop` (None) or an error that ends the connection; adds what was measured
-    /// in the window to `out`.
+    /// in the window to `out`, and the recovery from `lost_at` at the first snapshot.
     async fn play(
         &self,
         client: &mut Client,
         play: &mut dyn Behaviour,
         stop: &mut watch::Receiver<bool>,
         out: &mut BotOutcome,
+        lost_at: &mut Option<Instant>,
     ) -> Option<ClientError> {
         // A random phase against the server's tick, as a player's frame loop has. Started on
         // `Welcome` (which leaves right after a tick), every bot would send just after the
@@ -275,6 +479,9 @@ impl Session<'_> {
                     match received {
                         Ok(Received::Snapshot { .. }) => {
                             self.live.snapshots.fetch_add(1, Relaxed);
+                            if let Some(since) = lost_at.take() {
+                                out.note_recovery(since.elapsed());
+                            }
                         }
                         Ok(_) => {}
                         Err(e) => break Some(e),

@@ -7,6 +7,7 @@ use clap::builder::BoolishValueParser;
 use protocol::limits::{MAX_PLAYER_NAME_BYTES, MAX_ROOM_NAME_BYTES};
 
 use crate::client::WsUrl;
+use crate::cluster::MatchmakerUrl;
 use crate::load::LoadConfig;
 
 /// Headless ticksync bots: each joins a room, decodes its game from the schema the server sends,
@@ -15,7 +16,7 @@ use crate::load::LoadConfig;
 #[derive(Clone, Debug, Parser)]
 #[command(name = "bot-client", version)]
 pub struct Args {
-    /// Server WebSocket URL.
+    /// Server WebSocket URL (unused with --matchmake).
     #[arg(
         long,
         env = "TICKSYNC_BOT_URL",
@@ -29,9 +30,9 @@ pub struct Args {
     /// Measured time, after the ramp (e.g. 30s, 2m).
     #[arg(long, env = "TICKSYNC_BOT_DURATION", default_value = "10s", value_parser = parse_duration)]
     pub duration: Duration,
-    /// Room to join.
-    #[arg(long, env = "TICKSYNC_BOT_ROOM", default_value = "arena")]
-    pub room: String,
+    /// Room to join [default: arena; with --matchmake, the matchmaker chooses].
+    #[arg(long, env = "TICKSYNC_BOT_ROOM")]
+    pub room: Option<String>,
     /// Game to ask for: creates the room with it, or must be what the room plays. By default
     /// the bots play whatever the room plays (the server's default game for a new room).
     #[arg(long, env = "TICKSYNC_BOT_GAME")]
@@ -79,7 +80,13 @@ pub struct Args {
     /// so the bots need a fraction of the CPU the server's clients would on their machines.
     #[arg(long, env = "TICKSYNC_BOT_NO_SHARED_DECODES", value_parser = BoolishValueParser::new())]
     pub no_shared_decodes: bool,
-    /// Allow a server that is not on this machine (load runs target loopback only by default).
+    /// A cluster's matchmaker, http://HOST:PORT: each bot asks it for a seat (POST /matchmake)
+    /// and joins the node it names (--url is then unused), and asks again after a lost
+    /// connection. Bots follow MOVED (redirects and hand-offs) with or without it.
+    #[arg(long, env = "TICKSYNC_BOT_MATCHMAKE", value_name = "URL")]
+    pub matchmake: Option<String>,
+    /// Allow a server that is not on this machine (load runs target loopback only by default;
+    /// this covers the matchmaker and the nodes it and MOVED send bots to).
     #[arg(long, env = "TICKSYNC_BOT_ALLOW_REMOTE", value_parser = BoolishValueParser::new())]
     pub allow_remote: bool,
 }
@@ -111,22 +118,35 @@ impl Args {
     /// Checks what clap cannot, and builds the run's configuration.
     pub fn load_config(&self) -> Result<LoadConfig, String> {
         let url = WsUrl::parse(&self.url)?;
-        if !url.is_loopback() && !self.allow_remote {
+        let matchmaker = self
+            .matchmake
+            .as_deref()
+            .map(MatchmakerUrl::parse)
+            .transpose()?;
+        let (host, loopback) = match &matchmaker {
+            Some(m) => (&m.host, m.is_loopback()),
+            None => (&url.host, url.is_loopback()),
+        };
+        if !loopback && !self.allow_remote {
             return Err(format!(
-                "{} is not a loopback address: load runs target this machine only \
-                 (127.0.0.0/8, ::1, localhost) unless --allow-remote is given",
-                url.host
+                "{host} is not a loopback address: load runs target this machine only \
+                 (127.0.0.0/8, ::1, localhost) unless --allow-remote is given"
             ));
         }
-        let room_ok = (1..=MAX_ROOM_NAME_BYTES).contains(&self.room.len())
-            && self
-                .room
-                .bytes()
-                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
+        // With a matchmaker, no room means "the matchmaker chooses".
+        let room = match (&self.room, &matchmaker) {
+            (Some(room), _) => room.clone(),
+            (None, Some(_)) => String::new(),
+            (None, None) => "arena".to_owned(),
+        };
+        let room_ok = (room.is_empty() && matchmaker.is_some())
+            || ((1..=MAX_ROOM_NAME_BYTES).contains(&room.len())
+                && room
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_'));
         if !room_ok {
             return Err(format!(
-                "room {:?}: 1-{MAX_ROOM_NAME_BYTES} characters of A-Z a-z 0-9 _ -",
-                self.room
+                "room {room:?}: 1-{MAX_ROOM_NAME_BYTES} characters of A-Z a-z 0-9 _ -"
             ));
         }
         if let Some(game) = &self.game
@@ -148,7 +168,7 @@ impl Args {
         }
         Ok(LoadConfig {
             url: self.url.clone(),
-            room: self.room.clone(),
+            room,
             game: self.game.clone(),
             bots: self.bots as usize,
             ramp: self.ramp,
@@ -162,6 +182,8 @@ impl Args {
             coalesce_acks: !self.immediate_acks,
             recv_buffer: (self.recv_buffer > 0).then_some(self.recv_buffer),
             share_decodes: !self.no_shared_decodes,
+            matchmake: self.matchmake.clone(),
+            loopback_only: !self.allow_remote,
         })
     }
 }
@@ -244,8 +266,10 @@ mod tests {
     fn defaults_target_the_local_server() {
         let a = parse(&[]).unwrap();
         assert_eq!(a.url, "ws://127.0.0.1:8080/ws");
-        assert_eq!(a.room, "arena");
-        assert!(a.load_config().is_ok());
+        let cfg = a.load_config().unwrap();
+        assert_eq!(cfg.room, "arena");
+        assert_eq!(cfg.matchmake, None);
+        assert!(cfg.loopback_only);
     }
 
     #[test]
@@ -304,5 +328,40 @@ mod tests {
                 .load_config()
                 .is_err()
         );
+    }
+
+    #[test]
+    fn takes_a_matchmaker() {
+        let cfg = parse(&["--matchmake", "http://127.0.0.1:9000"])
+            .unwrap()
+            .load_config()
+            .unwrap();
+        assert_eq!(cfg.matchmake.as_deref(), Some("http://127.0.0.1:9000"));
+        // No --room: the matchmaker chooses.
+        assert_eq!(cfg.room, "");
+        let cfg = parse(&["--matchmake", "http://localhost:9000", "--room", "duel"])
+            .unwrap()
+            .load_config()
+            .unwrap();
+        assert_eq!(cfg.room, "duel");
+        for bad in [
+            "ws://127.0.0.1:9000",
+            "https://127.0.0.1:9000",
+            "127.0.0.1:9000",
+        ] {
+            let err = parse(&["--matchmake", bad])
+                .unwrap()
+                .load_config()
+                .unwrap_err();
+            assert!(err.contains("http://"), "{err}");
+        }
+        // The loopback rule holds for the matchmaker (and, through `loopback_only`, for the
+        // nodes it and MOVED name).
+        let remote = ["--matchmake", "http://10.0.0.1:9000"];
+        assert!(parse(&remote).unwrap().load_config().is_err());
+        let mut allowed = remote.to_vec();
+        allowed.push("--allow-remote");
+        let cfg = parse(&allowed).unwrap().load_config().unwrap();
+        assert!(!cfg.loopback_only);
     }
 }

@@ -6,6 +6,7 @@ pub mod behaviour;
 pub mod bot;
 pub mod cli;
 pub mod client;
+pub mod cluster;
 pub mod load;
 pub mod process;
 pub mod report;

@@ -11,6 +11,7 @@ use tokio::time::sleep_until;
 use crate::bot::{BotConfig, BotOutcome, LiveStats, run_bot, stopped};
 use crate::client::ConnectOptions;
 use crate::client::decode_cache::DecodeCache;
+use crate::cluster::MatchmakerUrl;
 use crate::process;
 use crate::report::Report;
 
@@ -25,9 +26,13 @@ pub const DEFAULT_RECV_BUFFER: usize = 64 * 1024;
 /// How long bots get to close cleanly once told to stop (each close waits at most 2 s).
 const STOP_GRACE: Duration = Duration::from_secs(5);
 
+/// A load run's settings.
 #[derive(Clone, Debug)]
 pub struct LoadConfig {
+    /// The server's WebSocket URL (unused with `matchmake`).
     pub url: String,
+    /// The room to join. With `matchmake`, the room to ask for: empty lets the matchmaker
+    /// choose.
     pub room: String,
     /// The game to ask for (`Hello.game`); `None`: whatever the room plays.
     pub game: Option<String>,
@@ -53,6 +58,11 @@ pub struct LoadConfig {
     /// (`DecodeCache`); each still checks its own checksum. Off: each bot decodes alone, as
     /// separate machines would, at many times the CPU.
     pub share_decodes: bool,
+    /// A cluster's matchmaker, `http://HOST:PORT`: each bot asks it for a seat (`POST
+    /// /matchmake`) and joins where it says, and asks again after a lost connection.
+    pub matchmake: Option<String>,
+    /// Follow node URLs (from the matchmaker or `MOVED`) only to loopback hosts.
+    pub loopback_only: bool,
 }
 
 impl LoadConfig {
@@ -73,6 +83,8 @@ impl LoadConfig {
             coalesce_acks: true,
             recv_buffer: Some(DEFAULT_RECV_BUFFER),
             share_decodes: true,
+            matchmake: None,
+            loopback_only: false,
         }
     }
 
@@ -81,6 +93,7 @@ impl LoadConfig {
         i: usize,
         measure_from: Instant,
         cache: Option<&Arc<DecodeCache>>,
+        matchmake: Option<&MatchmakerUrl>,
     ) -> (ConnectOptions, BotConfig) {
         let mut opts =
             ConnectOptions::new(&self.url, &self.room, &format!("{}{i}", self.name_prefix));
@@ -100,6 +113,9 @@ impl LoadConfig {
         let mut config = BotConfig::new(self.seed ^ (i as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15));
         config.measure_from = measure_from;
         config.reconnect = self.reconnect;
+        config.matchmake = matchmake.cloned();
+        config.join_secret.clone_from(&self.join_secret);
+        config.loopback_only = self.loopback_only;
         (opts, config)
     }
 }
@@ -127,13 +143,22 @@ pub async fn run_load(
     live: Arc<LiveStats>,
     interrupt: impl Future<Output = ()>,
 ) -> Report {
+    let matchmake = match cfg.matchmake.as_deref().map(MatchmakerUrl::parse) {
+        None => None,
+        Some(Ok(url)) => Some(url),
+        Some(Err(e)) => {
+            let mut report = Report::from_outcomes(cfg.bots, cfg.ramp, Duration::ZERO, &[]);
+            report.errors.push(format!("matchmaker: {e}"));
+            return report;
+        }
+    };
     let (stop_tx, stop_rx) = watch::channel(false);
     let start = Instant::now();
     let measure_from = start + cfg.ramp;
     let mut bots = JoinSet::new();
     let cache = cfg.share_decodes.then(|| Arc::new(DecodeCache::default()));
     for i in 0..cfg.bots {
-        let (opts, config) = cfg.bot(i, measure_from, cache.as_ref());
+        let (opts, config) = cfg.bot(i, measure_from, cache.as_ref(), matchmake.as_ref());
         let joins_at = start + cfg.ramp.mul_f64(i as f64 / cfg.bots as f64);
         let mut stop = stop_rx.clone();
         let live = live.clone();

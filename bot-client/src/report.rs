@@ -69,6 +69,23 @@ pub struct Report {
     pub close_codes: BTreeMap<String, u64>,
     /// The first distinct error messages.
     pub errors: Vec<String>,
+    /// `MOVED` closes after a `Welcome` followed (hand-offs: the room moved to another node).
+    pub handoffs: u64,
+    /// `MOVED` rejects followed (redirects: the room lives on another node).
+    pub redirects: u64,
+    /// Bots that got a different player (`Welcome.player`) than their first on some later
+    /// join: each counts once.
+    pub player_changes: u64,
+    /// How long bots were not playing after a connection ended: from its end to the first
+    /// snapshot of the next connection, over every such gap of every bot (nearest rank).
+    pub recovery_ms_p50: Option<f64>,
+    pub recovery_ms_p99: Option<f64>,
+    pub recovery_ms_max: Option<f64>,
+    /// Gaps measured.
+    pub recoveries: u64,
+    /// Bots whose last connection ended with no snapshot after it before the run stopped
+    /// (their gap is not in the percentiles).
+    pub unrecovered: u64,
     /// No checksum mismatch, no protocol error, and at least one bot connected.
     pub passed: bool,
 }
@@ -120,6 +137,13 @@ impl Report {
         let checksum_mismatches = outcomes.iter().map(|o| o.checksum_mismatches).sum();
         let protocol_errors = outcomes.iter().map(|o| o.protocol_errors).sum();
         let fell_behind = outcomes.iter().map(|o| o.fell_behind).sum();
+        let mut recovery_ms: Vec<f64> = outcomes
+            .iter()
+            .flat_map(|o| &o.recoveries)
+            .map(|d| d.as_secs_f64() * 1000.0)
+            .collect();
+        recovery_ms.sort_by(f64::total_cmp);
+        let count = |f: fn(&BotOutcome) -> bool| outcomes.iter().filter(|o| f(o)).count() as u64;
         Report {
             bots,
             bots_connected: connected,
@@ -159,6 +183,14 @@ impl Report {
             shared_decode_share: None,
             close_codes,
             errors,
+            handoffs: outcomes.iter().map(|o| u64::from(o.handoffs)).sum(),
+            redirects: outcomes.iter().map(|o| u64::from(o.redirects)).sum(),
+            player_changes: count(|o| o.player_changed),
+            recovery_ms_p50: percentile(&recovery_ms, 0.5).map(round3),
+            recovery_ms_p99: percentile(&recovery_ms, 0.99).map(round3),
+            recovery_ms_max: recovery_ms.last().copied().map(round3),
+            recoveries: recovery_ms.len() as u64,
+            unrecovered: count(|o| o.unrecovered),
             passed: checksum_mismatches == 0 && protocol_errors == 0 && connected > 0,
         }
     }
@@ -263,6 +295,28 @@ impl Report {
                 format!("{:.1}% of lookups found another bot's table", share * 100.0),
             );
         }
+        if self.handoffs + self.redirects + self.player_changes > 0 {
+            row(
+                "moved (followed)",
+                format!(
+                    "{} hand-offs, {} redirects; {} bots changed player",
+                    self.handoffs, self.redirects, self.player_changes
+                ),
+            );
+        }
+        if self.recoveries + self.unrecovered > 0 {
+            row(
+                "recovery",
+                format!(
+                    "p50 {}, p99 {}, max {} ({} gaps; {} bots out at the end)",
+                    ms(self.recovery_ms_p50),
+                    ms(self.recovery_ms_p99),
+                    ms(self.recovery_ms_max),
+                    self.recoveries,
+                    self.unrecovered
+                ),
+            );
+        }
         let codes: Vec<String> = self
             .close_codes
             .iter()
@@ -308,9 +362,10 @@ pub fn round3(v: f64) -> f64 {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::bot::MAX_RECOVERIES_KEPT;
     use crate::client::stats::record_latency;
     use crate::client::{ABNORMAL_CLOSURE, ClientError};
-    use protocol::codes;
+    use protocol::{EntityId, codes};
 
     fn bot(snapshots: u64, secs: u64, latency_ms: &[u64]) -> BotOutcome {
         let mut o = BotOutcome::new("bot".to_owned());
@@ -413,11 +468,105 @@ mod tests {
             "protocol_errors",
             "close_codes",
             "acks_sent",
+            "handoffs",
+            "redirects",
+            "player_changes",
+            "recovery_ms_p50",
+            "recovery_ms_p99",
+            "recovery_ms_max",
+            "recoveries",
+            "unrecovered",
         ] {
             assert!(v.get(key).is_some(), "missing {key}");
         }
         assert_eq!(v["close_codes"]["normal"], 1);
         assert!(v["snapshots_per_sec_p50"].is_number());
         assert!(r.to_human().contains("PASS"));
+    }
+
+    fn player(index: u32) -> EntityId {
+        EntityId { index, version: 1 }
+    }
+
+    #[test]
+    fn a_bot_that_changed_player_counts_once() {
+        let mut same = bot(600, 10, &[10]);
+        same.connections = 0;
+        for _ in 0..3 {
+            same.note_welcome(player(7));
+        }
+        assert_eq!((same.connections, same.player_changed), (3, false));
+        let mut changed = bot(600, 10, &[10]);
+        changed.connections = 0;
+        // Another player, then back to the first: still one bot that changed.
+        for p in [7, 8, 7, 9] {
+            changed.note_welcome(player(p));
+        }
+        assert_eq!(changed.first_player, Some(player(7)));
+        assert!(changed.player_changed);
+        // Same slot, another version: another entity.
+        let mut reused = bot(600, 10, &[10]);
+        reused.connections = 0;
+        reused.note_welcome(player(7));
+        reused.note_welcome(EntityId {
+            index: 7,
+            version: 2,
+        });
+        assert!(reused.player_changed);
+        let r = Report::from_outcomes(
+            3,
+            Duration::ZERO,
+            Duration::from_secs(10),
+            &[same, changed, reused],
+        );
+        assert_eq!(r.player_changes, 2);
+        // Joins after each bot's first: 2, 3 and 1.
+        assert_eq!(r.reconnects, 6);
+        assert!(r.to_human().contains("2 bots changed player"));
+    }
+
+    #[test]
+    fn moves_and_recoveries_add_up_over_bots() {
+        let mut a = bot(600, 10, &[10]);
+        a.handoffs = 2;
+        a.redirects = 1;
+        for ms in [30, 10, 20] {
+            a.note_recovery(Duration::from_millis(ms));
+        }
+        let mut b = bot(600, 10, &[10]);
+        b.redirects = 3;
+        b.note_recovery(Duration::from_millis(1000));
+        b.unrecovered = true;
+        let quiet = bot(600, 10, &[10]);
+        let r = Report::from_outcomes(3, Duration::ZERO, Duration::from_secs(10), &[a, b, quiet]);
+        assert_eq!((r.handoffs, r.redirects, r.player_changes), (2, 4, 0));
+        assert_eq!((r.recoveries, r.unrecovered), (4, 1));
+        assert_eq!(r.recovery_ms_p50, Some(20.0));
+        assert_eq!(r.recovery_ms_p99, Some(1000.0));
+        assert_eq!(r.recovery_ms_max, Some(1000.0));
+        let human = r.to_human();
+        assert!(human.contains("2 hand-offs, 4 redirects"), "{human}");
+        assert!(
+            human.contains("max 1000.0 ms (4 gaps; 1 bots out at the end)"),
+            "{human}"
+        );
+        // A run with none of it prints neither line.
+        let r = Report::from_outcomes(
+            1,
+            Duration::ZERO,
+            Duration::from_secs(1),
+            &[bot(1, 1, &[1])],
+        );
+        assert_eq!((r.recovery_ms_p50, r.recoveries), (None, 0));
+        assert!(!r.to_human().contains("recovery"));
+    }
+
+    #[test]
+    fn recovery_samples_per_bot_are_bounded() {
+        let mut o = bot(1, 1, &[1]);
+        for _ in 0..10_000 {
+            o.note_recovery(Duration::from_millis(5));
+        }
+        assert_eq!(o.recoveries.len(), MAX_RECOVERIES_KEPT);
     }
 }

@@ -1,5 +1,7 @@
 use protocol::codes;
 
+use crate::cluster::MatchmakeError;
+
 /// Why a client could not connect or stopped working.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 pub enum ClientError {
@@ -34,6 +36,9 @@ pub enum ClientError {
     /// `send_action` with an id the game's schema does not declare; nothing was sent.
     #[error("action {0} is not in the game's schema")]
     UnknownAction(u16),
+    /// The matchmaker gave no seat (`bot_client::cluster`); no connection was tried.
+    #[error("matchmaker: {0}")]
+    Matchmake(#[from] MatchmakeError),
 }
 
 /// The close code a connection ended with when the server sent none: WebSocket's "abnormal

@@ -27,6 +27,7 @@ use crate::behaviour::GameView;
 use decode_cache::DecodeCache;
 pub use error::{ABNORMAL_CLOSURE, ClientError, NO_STATUS, close_code_name};
 pub use options::{ConnectOptions, WsUrl};
+pub(crate) use options::{authority, is_loopback_host, split_authority};
 use ring::{RingError, TableRing};
 pub use stats::{ClientStats, Counters};
 use wire::{FrameReader, FrameWriter, Incoming, OP_BINARY, OP_CLOSE, OP_PONG, OP_TEXT, WriteError};

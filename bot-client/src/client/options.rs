@@ -70,65 +70,79 @@ pub struct WsUrl {
 }
 
 impl WsUrl {
+    /// `ws://HOST[:PORT][/PATH]`; no TLS, no user info.
     pub fn parse(url: &str) -> Result<WsUrl, String> {
         let rest = url
             .strip_prefix("ws://")
             .or_else(|| url.strip_prefix("WS://"))
             .ok_or_else(|| format!("{url:?}: only ws:// URLs are supported"))?;
-        let (authority, path) = match rest.find(['/', '?']) {
-            Some(i) if rest[i..].starts_with('/') => (&rest[..i], rest[i..].to_owned()),
-            Some(i) => (&rest[..i], format!("/{}", &rest[i..])),
-            None => (rest, "/".to_owned()),
-        };
-        if authority.contains('@') {
-            return Err(format!("{url:?}: user info is not supported"));
-        }
-        let (host, port) = if let Some(v6) = authority.strip_prefix('[') {
-            let (host, after) = v6
-                .split_once(']')
-                .ok_or_else(|| format!("{url:?}: unclosed '[' in the host"))?;
-            let port = match after {
-                "" => None,
-                p => Some(
-                    p.strip_prefix(':')
-                        .ok_or_else(|| format!("{url:?}: bad text after the host"))?,
-                ),
-            };
-            (host, port)
-        } else {
-            match authority.rsplit_once(':') {
-                Some((h, p)) => (h, Some(p)),
-                None => (authority, None),
-            }
-        };
-        if host.is_empty() {
-            return Err(format!("{url:?}: no host"));
-        }
-        let port = match port {
-            None => 80,
-            Some(p) => p.parse().map_err(|_| format!("{url:?}: bad port {p:?}"))?,
-        };
-        Ok(WsUrl {
-            host: host.to_owned(),
-            port,
-            path,
-        })
+        let (host, port, path) = split_authority(url, rest)?;
+        Ok(WsUrl { host, port, path })
     }
 
     /// `host:port` as the `Host` header wants it (IPv6 literals in brackets).
     pub fn authority(&self) -> String {
-        if self.host.contains(':') {
-            format!("[{}]:{}", self.host, self.port)
-        } else {
-            format!("{}:{}", self.host, self.port)
-        }
+        authority(&self.host, self.port)
     }
 
     /// True when the host is `localhost` or a loopback address literal (127.0.0.0/8, ::1).
     pub fn is_loopback(&self) -> bool {
-        self.host.eq_ignore_ascii_case("localhost")
-            || self.host.parse::<IpAddr>().is_ok_and(|ip| ip.is_loopback())
+        is_loopback_host(&self.host)
     }
+}
+
+/// Host, port (80 by default) and path (`/` by default, starting with `/`) of what follows a
+/// URL's `scheme://`; `url` is the whole URL, for errors.
+pub(crate) fn split_authority(url: &str, rest: &str) -> Result<(String, u16, String), String> {
+    let (authority, path) = match rest.find(['/', '?']) {
+        Some(i) if rest[i..].starts_with('/') => (&rest[..i], rest[i..].to_owned()),
+        Some(i) => (&rest[..i], format!("/{}", &rest[i..])),
+        None => (rest, "/".to_owned()),
+    };
+    if authority.contains('@') {
+        return Err(format!("{url:?}: user info is not supported"));
+    }
+    let (host, port) = if let Some(v6) = authority.strip_prefix('[') {
+        let (host, after) = v6
+            .split_once(']')
+            .ok_or_else(|| format!("{url:?}: unclosed '[' in the host"))?;
+        let port = match after {
+            "" => None,
+            p => Some(
+                p.strip_prefix(':')
+                    .ok_or_else(|| format!("{url:?}: bad text after the host"))?,
+            ),
+        };
+        (host, port)
+    } else {
+        match authority.rsplit_once(':') {
+            Some((h, p)) => (h, Some(p)),
+            None => (authority, None),
+        }
+    };
+    if host.is_empty() {
+        return Err(format!("{url:?}: no host"));
+    }
+    let port = match port {
+        None => 80,
+        Some(p) => p.parse().map_err(|_| format!("{url:?}: bad port {p:?}"))?,
+    };
+    Ok((host.to_owned(), port, path))
+}
+
+/// `host:port` as the `Host` header wants it (IPv6 literals in brackets).
+pub(crate) fn authority(host: &str, port: u16) -> String {
+    if host.contains(':') {
+        format!("[{host}]:{port}")
+    } else {
+        format!("{host}:{port}")
+    }
+}
+
+/// True when `host` is `localhost` or a loopback address literal (127.0.0.0/8, ::1).
+pub(crate) fn is_loopback_host(host: &str) -> bool {
+    host.eq_ignore_ascii_case("localhost")
+        || host.parse::<IpAddr>().is_ok_and(|ip| ip.is_loopback())
 }
 
 #[cfg(test)]

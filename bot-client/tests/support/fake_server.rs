@@ -280,6 +280,8 @@ pub struct Behaviour {
     pub corrupt_checksum_at: Option<u32>,
     /// Close with this code once this tick is reached.
     pub close_at: Option<(u32, u16)>,
+    /// The reason of that close ("bye" by default): a node URL for `MOVED`.
+    pub close_reason: Option<String>,
     pub npcs: u32,
     /// Send snapshots in this many fragments (1: whole).
     pub fragments: usize,
@@ -306,6 +308,7 @@ impl Default for Behaviour {
             bogus_baseline_at: None,
             corrupt_checksum_at: None,
             close_at: None,
+            close_reason: None,
             npcs: 50,
             fragments: 1,
             ping_every: None,
@@ -371,8 +374,14 @@ pub struct FakeServer {
 
 impl FakeServer {
     pub async fn start(behaviour: Behaviour) -> FakeServer {
+        Self::start_with(|_| behaviour).await
+    }
+
+    /// Starts a server whose behaviour may name its own URL (a `MOVED` to itself).
+    pub async fn start_with(behaviour: impl FnOnce(String) -> Behaviour) -> FakeServer {
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
+        let behaviour = behaviour(format!("ws://{addr}/ws"));
         let log = Arc::new(Mutex::new(Log::default()));
         let behaviour = Arc::new(behaviour);
         let (shared, b) = (log.clone(), behaviour.clone());
@@ -584,7 +593,8 @@ async fn session(ws: WebSocket<TokioIo<Upgraded>>, b: &Behaviour, log: &Mutex<Lo
                 if let Some((at, code)) = b.close_at
                     && tick >= at
                 {
-                    let _ = write.write_frame(Frame::close(code, b"bye")).await;
+                    let reason = b.close_reason.as_deref().unwrap_or("bye");
+                    let _ = write.write_frame(Frame::close(code, reason.as_bytes())).await;
                     closing = true;
                     continue;
                 }

@@ -1,1 +1,2 @@
 pub mod fake_server;
+pub mod matchmaker;
