@@ -183,6 +183,20 @@ pub struct Config {
     #[arg(long, env = "TICKSYNC_NODE_ID")]
     pub node_id: Option<String>,
 
+    /// Players the matchmaker (`POST /matchmake`) seats in one room before it opens another
+    /// (capped by `--max-players`).
+    #[arg(long, env = "TICKSYNC_ROOM_SIZE", default_value_t = 64)]
+    pub room_size: usize,
+
+    /// How long a seat from the matchmaker stays valid.
+    #[arg(long, env = "TICKSYNC_SEAT_TTL", default_value = "15s", value_parser = humantime::parse_duration)]
+    pub seat_ttl: Duration,
+
+    /// Token for the operator's endpoints (`POST /admin/drain`, `POST /admin/notice`), sent
+    /// as `Authorization: Bearer TOKEN`. Without it those endpoints are off.
+    #[arg(long, env = "TICKSYNC_ADMIN_TOKEN", hide_env_values = true)]
+    pub admin_token: Option<String>,
+
     /// Time allowed to finish the shutdown (close frames out) before tasks are dropped.
     #[arg(long, env = "TICKSYNC_SHUTDOWN_TIMEOUT", default_value = "3s", value_parser = humantime::parse_duration)]
     pub shutdown_timeout: Duration,

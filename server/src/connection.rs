@@ -11,11 +11,13 @@ use fastwebsockets::{
 };
 use hyper::upgrade::Upgraded;
 use hyper_util::rt::TokioIo;
+use protocol::seat::Seat;
 use protocol::{ClientMsg, Hello, ServerMsg, codec, codes, schema};
 use tokio::io::{BufWriter, ReadHalf, WriteHalf};
 use tokio::sync::oneshot;
 use tokio::time::timeout;
 
+use crate::cluster::Place;
 use crate::metrics::Metrics;
 use crate::outbox::{Outbox, Outgoing};
 use crate::ratelimit::{RateLimit, Verdict};
@@ -333,10 +335,20 @@ fn parse_hello(bytes: &[u8]) -> Result<Hello, Rejection> {
     }
 }
 
-/// With a join secret configured, the `Hello` must carry a valid token for its room and name.
-fn authorize(ctx: &ServerCtx, hello: Hello) -> Result<Hello, Rejection> {
+/// A seat from the matchmaker admits a `Hello` to its room (checked here, spent in `join`
+/// once the room is known to be here). Otherwise, with a join secret configured, the `Hello`
+/// must carry a valid join token for its room and name.
+fn authorize(ctx: &ServerCtx, hello: Hello) -> Result<(Hello, Option<Seat>), Rejection> {
+    if let Some(token) = hello.auth_token.as_deref()
+        && protocol::seat::is_seat(token)
+    {
+        return match ctx.seats.check(token, &hello.room) {
+            Ok(seat) => Ok((hello, Some(seat))),
+            Err(e) => Err(unauthorized(e.to_string())),
+        };
+    }
     let Some(secret) = &ctx.cfg.join_secret else {
-        return Ok(hello);
+        return Ok((hello, None));
     };
     let token = hello.auth_token.as_deref();
     protocol::join_token::verify(
@@ -346,19 +358,64 @@ fn authorize(ctx: &ServerCtx, hello: Hello) -> Result<Hello, Rejection> {
         &hello.name,
         protocol::join_token::now_unix(),
     )
-    .map(|()| hello)
-    .map_err(|e| Rejection {
+    .map(|()| (hello, None))
+    .map_err(|e| unauthorized(e.to_string()))
+}
+
+fn unauthorized(reason: String) -> Rejection {
+    Rejection {
         code: codes::UNAUTHORIZED,
-        reason: e.to_string(),
-    })
+        reason,
+    }
+}
+
+/// In a cluster, a room this node does not play is claimed here, or the client is sent to
+/// the node that holds it (`MOVED`, with its URL).
+async fn place(ctx: &ServerCtx, room: &str) -> Result<(), Rejection> {
+    let Some(cluster) = &ctx.cluster else {
+        return Ok(());
+    };
+    if ctx.rooms.get(room).is_some() {
+        return Ok(());
+    }
+    match cluster.place(room).await {
+        Ok(Place::Here) => Ok(()),
+        Ok(Place::Elsewhere { url, .. }) => Err(Rejection {
+            code: codes::MOVED,
+            reason: url,
+        }),
+        Err(e) => {
+            tracing::warn!(room, error = %e, "the room directory did not answer");
+            Err(Rejection {
+                code: codes::SERVER_ERROR,
+                reason: "the cluster's room directory is unreachable".into(),
+            })
+        }
+    }
+}
+
+/// Spends a seat: a second use is refused.
+async fn spend(ctx: &ServerCtx, room: &str, seat: &Seat) -> Result<(), Rejection> {
+    match ctx.seats.admit(ctx.cluster.as_ref(), room, seat).await {
+        Ok(()) => Ok(()),
+        Err(Some(e)) => Err(unauthorized(e.to_string())),
+        Err(None) => Err(Rejection {
+            code: codes::SERVER_ERROR,
+            reason: "seats cannot be checked now; ask the matchmaker again".into(),
+        }),
+    }
 }
 
 async fn join(
     ctx: &Arc<ServerCtx>,
     conn: ConnId,
-    hello: Hello,
+    (hello, seat): (Hello, Option<Seat>),
     outbox: &Arc<Outbox>,
 ) -> Result<(RoomHandle, protocol::EntityId), Rejection> {
+    place(ctx, &hello.room).await?;
+    if let Some(seat) = &seat {
+        spend(ctx, &hello.room, seat).await?;
+    }
     // A room may close between lookup and join (idle grace ran out): retry on a fresh one.
     for _ in 0..3 {
         let room = ctx

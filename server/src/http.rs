@@ -1,5 +1,6 @@
-//! HTTP routes (hyper 1): `/ws` upgrades to a WebSocket; `/healthz`, `/rooms`, and the
-//! browser client's files; 404 for anything else.
+//! HTTP routes (hyper 1): `/ws` upgrades to a WebSocket; `/healthz`, `/rooms`, `/metrics`,
+//! `POST /matchmake`, the operator's `POST /admin/...`, and the browser client's files; 404
+//! for anything else.
 
 use std::convert::Infallible;
 use std::net::{IpAddr, SocketAddr};
@@ -30,10 +31,21 @@ pub async fn route(
             respond(StatusCode::OK, ct, ctx.metrics.render())
         }
         (&Method::GET, "/healthz") => text(StatusCode::OK, "ok\n"),
-        (&Method::GET, "/rooms") => {
-            let json = serde_json::to_vec_pretty(&ctx.rooms.infos()).unwrap_or_default();
-            respond(StatusCode::OK, "application/json", json)
-        }
+        (&Method::GET, "/rooms") => rooms(&ctx).await,
+        (&Method::POST, "/matchmake") => match read_body(req, crate::matchmake::MAX_BODY).await {
+            Ok(body) => match crate::matchmake::matchmake(&ctx, &body).await {
+                Ok(answer) => json(StatusCode::OK, &answer),
+                Err(e) => error(
+                    StatusCode::from_u16(e.status()).unwrap_or(StatusCode::BAD_REQUEST),
+                    e.message(),
+                ),
+            },
+            Err(resp) => resp,
+        },
+        (&Method::POST, "/admin/notice") => match admin_body(req, &ctx).await {
+            Ok(body) => notice(&ctx, &body).await,
+            Err(resp) => resp,
+        },
         (&Method::GET, p) => match crate::assets::get(p.trim_start_matches('/')) {
             Some((data, mime)) => {
                 let mut r = respond(StatusCode::OK, &mime, data);
@@ -46,6 +58,131 @@ pub async fn route(
         _ => text(StatusCode::NOT_FOUND, "not found\n"),
     };
     Ok(resp)
+}
+
+/// Every room: this node's, or in a cluster every node's, each with its node.
+async fn rooms(ctx: &ServerCtx) -> Response<Body> {
+    let local = ctx.rooms.infos();
+    let Some(cluster) = &ctx.cluster else {
+        return json(StatusCode::OK, &local);
+    };
+    let nodes = match cluster.nodes().await {
+        Ok(n) => n,
+        Err(e) => {
+            tracing::warn!(error = %e, "/rooms: Redis failed");
+            return error(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "the cluster's registry is unreachable",
+            );
+        }
+    };
+    #[derive(serde::Serialize)]
+    struct Entry<'a> {
+        node: &'a str,
+        url: &'a str,
+        #[serde(flatten)]
+        room: &'a crate::room::RoomInfo,
+    }
+    // This node's own rooms as of now; the others' as of their last heartbeat.
+    let here = |room| Entry {
+        node: &ctx.node_id,
+        url: &ctx.public_url,
+        room,
+    };
+    let mut all: Vec<Entry> = local.iter().map(here).collect();
+    for n in nodes.iter().filter(|n| n.id != ctx.node_id) {
+        all.extend(n.room_list.iter().map(|room| Entry {
+            node: &n.id,
+            url: &n.url,
+            room,
+        }));
+    }
+    all.sort_by(|a, b| a.room.name.cmp(&b.room.name));
+    json(StatusCode::OK, &all)
+}
+
+/// `POST /admin/notice {"text": ...}`: a notice to every room (of every node).
+async fn notice(ctx: &ServerCtx, body: &[u8]) -> Response<Body> {
+    #[derive(serde::Deserialize)]
+    #[serde(deny_unknown_fields)]
+    struct Notice {
+        text: String,
+    }
+    let text = match serde_json::from_slice::<Notice>(body) {
+        Ok(n) => n.text,
+        Err(e) => return error(StatusCode::BAD_REQUEST, &format!("bad notice: {e}")),
+    };
+    let max = protocol::limits::MAX_TEXT_BYTES;
+    if text.is_empty() || text.len() > max || text.chars().any(char::is_control) {
+        return error(
+            StatusCode::BAD_REQUEST,
+            &format!("a notice is 1-{max} bytes of text without control characters"),
+        );
+    }
+    match &ctx.cluster {
+        // Every node hears it on the channel, this one too.
+        Some(cluster) => {
+            if let Err(e) = cluster.publish_notice(&text).await {
+                tracing::warn!(error = %e, "notice: Redis failed");
+                return error(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "the cluster's bus is unreachable",
+                );
+            }
+        }
+        None => ctx.rooms.notice(&text),
+    }
+    json(StatusCode::OK, &serde_json::json!({ "sent": true }))
+}
+
+/// The body of an operator's request, which must carry `Authorization: Bearer <admin token>`.
+async fn admin_body(req: Request<Incoming>, ctx: &ServerCtx) -> Result<Bytes, Response<Body>> {
+    let Some(expected) = &ctx.cfg.admin_token else {
+        return Err(error(
+            StatusCode::NOT_FOUND,
+            "operator endpoints are off (no --admin-token)",
+        ));
+    };
+    let given = req
+        .headers()
+        .get(hyper::header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "));
+    if !given.is_some_and(|g| crate::tokens::same(g, expected)) {
+        return Err(error(
+            StatusCode::UNAUTHORIZED,
+            "bad or missing admin token",
+        ));
+    }
+    read_body(req, MAX_ADMIN_BODY).await
+}
+
+/// Largest body of an operator's request.
+const MAX_ADMIN_BODY: usize = 4096;
+
+/// A request's body, at most `max` bytes.
+async fn read_body(req: Request<Incoming>, max: usize) -> Result<Bytes, Response<Body>> {
+    use http_body_util::BodyExt;
+    match http_body_util::Limited::new(req.into_body(), max)
+        .collect()
+        .await
+    {
+        Ok(body) => Ok(body.to_bytes()),
+        Err(e) if e.is::<http_body_util::LengthLimitError>() => Err(error(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            &format!("the body is over {max} bytes"),
+        )),
+        Err(_) => Err(error(StatusCode::BAD_REQUEST, "the body could not be read")),
+    }
+}
+
+fn json(status: StatusCode, value: &impl serde::Serialize) -> Response<Body> {
+    let body = serde_json::to_vec_pretty(value).unwrap_or_default();
+    respond(status, "application/json", body)
+}
+
+fn error(status: StatusCode, message: &str) -> Response<Body> {
+    json(status, &serde_json::json!({ "error": message }))
 }
 
 fn respond(status: StatusCode, content_type: &str, body: impl Into<Bytes>) -> Response<Body> {

@@ -8,12 +8,14 @@ pub mod config;
 mod connection;
 pub mod game;
 mod http;
+mod matchmake;
 pub mod metrics;
 mod outbox;
 mod ratelimit;
 mod record;
 pub mod registry;
 pub mod room;
+mod seats;
 mod send_window;
 pub mod skirmish;
 mod tokens;
@@ -47,6 +49,9 @@ pub struct Rejection {
     pub reason: String,
 }
 
+/// Longest `--public-url`: it is sent as a WebSocket close reason (at most 123 bytes).
+pub const MAX_PUBLIC_URL: usize = 123;
+
 /// What every task of one server shares.
 pub(crate) struct ServerCtx {
     cfg: Arc<Config>,
@@ -58,6 +63,13 @@ pub(crate) struct ServerCtx {
     /// Every open WebSocket's outbox, to tell them all at shutdown.
     outboxes: Mutex<HashMap<ConnId, Arc<Outbox>>>,
     tracker: TaskTracker,
+    /// In a cluster: this node's link to it.
+    cluster: Option<cluster::Cluster>,
+    /// The seats the matchmaker gives out and this node admits.
+    seats: seats::Seats,
+    /// The WebSocket URL this node's clients are given, and its name.
+    public_url: String,
+    node_id: String,
 }
 
 impl ServerCtx {
@@ -131,8 +143,9 @@ pub struct Server {
     local_addr: SocketAddr,
     stop: CancellationToken,
     accept: tokio::task::JoinHandle<()>,
-    /// In a cluster: the heartbeat, which removes this node's entry when stopped.
-    heartbeat: Option<tokio::task::JoinHandle<()>>,
+    /// In a cluster: the heartbeat (which removes this node's entry when stopped) and the
+    /// notice listener.
+    background: Vec<tokio::task::JoinHandle<()>>,
 }
 
 impl Server {
@@ -155,6 +168,36 @@ impl Server {
         }
         let listener = TcpListener::bind(cfg.addr).await?;
         let local_addr = listener.local_addr()?;
+        let node_id = cfg.node_id.clone().unwrap_or_else(tokens::random_token);
+        let public_url = cfg
+            .public_url
+            .clone()
+            .unwrap_or_else(|| format!("ws://{local_addr}/ws"));
+        if public_url.len() > MAX_PUBLIC_URL {
+            // It travels as a close reason (`MOVED`), which WebSocket caps at 123 bytes.
+            return Err(std::io::Error::other(format!(
+                "--public-url is {} bytes; at most {MAX_PUBLIC_URL}",
+                public_url.len()
+            )));
+        }
+        let cluster = match &cfg.redis {
+            Some(redis) => Some(
+                cluster::Cluster::join(redis, node_id.clone(), public_url.clone())
+                    .await
+                    .map_err(|e| std::io::Error::other(format!("--redis {redis}: {e}")))?,
+            ),
+            None => None,
+        };
+        // Seats are signed with the join secret if there is one (the studio's backend holds
+        // it anyway), else with the cluster's shared key, else with this process's own.
+        let seat_secret = match (&cfg.join_secret, &cluster) {
+            (Some(secret), _) => secret.clone(),
+            (None, Some(c)) => c.seat_secret().await.map_err(|e| {
+                std::io::Error::other(format!("--redis: reading the seat key: {e}"))
+            })?,
+            (None, None) => tokens::random_token() + &tokens::random_token(),
+        };
+        let seats = seats::Seats::new(seat_secret, cfg.seat_ttl);
         let cfg = Arc::new(cfg);
         let epoch = Instant::now();
         let stop = CancellationToken::new();
@@ -174,20 +217,25 @@ impl Server {
             metrics,
             outboxes: Mutex::default(),
             tracker: TaskTracker::new(),
+            cluster,
+            seats,
+            public_url,
+            node_id,
         });
-        let mut heartbeat = None;
-        if let Some(redis) = &ctx.cfg.redis {
-            let id = ctx.cfg.node_id.clone().unwrap_or_else(tokens::random_token);
-            let url = ctx
-                .cfg
-                .public_url
-                .clone()
-                .unwrap_or_else(|| format!("ws://{local_addr}/ws"));
-            let node = cluster::Cluster::join(redis, id, url)
-                .await
-                .map_err(|e| std::io::Error::other(format!("--redis {redis}: {e}")))?;
+        let mut background = Vec::new();
+        if let (Some(node), Some(redis)) = (&ctx.cluster, &ctx.cfg.redis) {
             tracing::info!(node = %node.id, url = %node.url, "joined the cluster");
-            heartbeat = Some(node.spawn_heartbeat(ctx.rooms.clone(), stop.clone()));
+            let heartbeat = node
+                .clone()
+                .start_heartbeat(ctx.rooms.clone(), stop.clone());
+            background.push(heartbeat.await.map_err(|e| {
+                std::io::Error::other(format!("--redis: registering this node: {e}"))
+            })?);
+            background.push(cluster::notices::spawn_listener(
+                redis.clone(),
+                ctx.rooms.clone(),
+                stop.clone(),
+            ));
         }
         let accept = tokio::spawn(accept_loop(listener, ctx.clone(), stop.clone()));
         Ok(Server {
@@ -195,7 +243,7 @@ impl Server {
             local_addr,
             stop,
             accept,
-            heartbeat,
+            background,
         })
     }
 
@@ -227,8 +275,8 @@ impl Server {
     pub async fn shutdown(self) {
         self.stop.cancel();
         let _ = self.accept.await;
-        if let Some(heartbeat) = self.heartbeat {
-            let _ = heartbeat.await;
+        for task in self.background {
+            let _ = task.await;
         }
         let reason = "server shutting down";
         let outboxes: Vec<_> = self

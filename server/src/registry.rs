@@ -1,7 +1,7 @@
 //! The room registry: rooms by name, created on first join, removed when they close.
 
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
@@ -37,6 +37,8 @@ pub struct Rooms {
     /// Snapshots rooms held back from clients that were behind or had no baseline (a
     /// `/metrics` counter).
     pub(crate) snapshots_throttled: Counter,
+    /// Draining for a deploy: no new rooms here.
+    draining: AtomicBool,
 }
 
 impl Rooms {
@@ -55,7 +57,26 @@ impl Rooms {
             epoch,
             stop,
             snapshots_throttled,
+            draining: AtomicBool::new(false),
         })
+    }
+
+    /// Whether this node is draining (it takes no new rooms).
+    pub fn draining(&self) -> bool {
+        self.draining.load(Ordering::Relaxed)
+    }
+
+    /// Hands an operator's notice to every room (a room whose inbox is full misses it).
+    pub fn notice(&self, text: &str) {
+        for room in self.all() {
+            if room
+                .inbox
+                .try_send(RoomMsg::Notice(text.to_string()))
+                .is_err()
+            {
+                tracing::warn!(room = %room.name, "a room missed a notice: its inbox is full");
+            }
+        }
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, RoomHandle>> {

@@ -267,6 +267,42 @@ pub async fn try_http_get(addr: SocketAddr, path: &str) -> std::io::Result<(u16,
     .await
 }
 
+/// `POST path` with a JSON `body` (and an `Authorization: Bearer` token if given); returns
+/// the status and body.
+pub async fn http_post(
+    addr: SocketAddr,
+    path: &str,
+    body: &str,
+    bearer: Option<&str>,
+) -> (u16, String) {
+    bounded("http post", async {
+        let mut s = TcpStream::connect(addr).await.unwrap();
+        let auth = bearer
+            .map(|t| format!("Authorization: Bearer {t}\r\n"))
+            .unwrap_or_default();
+        let req = format!(
+            "POST {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n{auth}\
+             Content-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
+            body.len()
+        );
+        s.write_all(req.as_bytes()).await.unwrap();
+        let mut buf = Vec::new();
+        s.read_to_end(&mut buf).await.unwrap();
+        let text = String::from_utf8_lossy(&buf).into_owned();
+        let status = text
+            .split(' ')
+            .nth(1)
+            .and_then(|c| c.parse().ok())
+            .unwrap_or(0);
+        let body = text
+            .split_once("\r\n\r\n")
+            .map(|(_, b)| b.to_string())
+            .unwrap_or_default();
+        (status, body)
+    })
+    .await
+}
+
 pub mod process;
 pub mod redis;
 

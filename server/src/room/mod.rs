@@ -59,6 +59,8 @@ pub enum RoomMsg {
         conn: ConnId,
         text: String,
     },
+    /// An operator's notice for every client.
+    Notice(String),
     /// Test and debug hook: the room's latest recorded tick and per-client state.
     Inspect(oneshot::Sender<RoomInspect>),
 }
@@ -338,6 +340,7 @@ impl Room {
                         self.broadcast(&Event::Chat { from, text });
                     }
                 }
+                RoomMsg::Notice(text) => self.broadcast(&Event::Notice { text }),
                 RoomMsg::Inspect(reply) => {
                     let _ = reply.send(self.inspect());
                 }
