@@ -320,7 +320,9 @@ fn validate_fields(owner: &str, fields: &[FieldDesc], entity: bool) -> Result<()
 // ---- values ------------------------------------------------------------------------------
 
 /// A field's value as a game sees it, before quantisation (server) or after (clients).
-#[derive(Clone, Debug, PartialEq)]
+/// Serialisable (externally tagged, so `Int(1)` and `Num(1.0)` stay apart) for saved room
+/// state; it does not travel in messages as such.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub enum Value {
     /// `Fixed` (units) and `Angle` (radians).
     Num(f64),
@@ -663,5 +665,13 @@ mod tests {
                 den: 5
             }
         );
+    }
+
+    #[test]
+    fn values_serialise_keeping_their_kind() {
+        let values = vec![Value::Num(1.0), Value::Int(1), Value::Str("1".into())];
+        let json = serde_json::to_string(&values).unwrap();
+        assert_eq!(json, r#"[{"Num":1.0},{"Int":1},{"Str":"1"}]"#);
+        assert_eq!(serde_json::from_str::<Vec<Value>>(&json).unwrap(), values);
     }
 }
