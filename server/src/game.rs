@@ -411,26 +411,34 @@ pub const MAX_RESTORE_STEPS: u64 = 1 << 26;
 /// Why a saved state could not be restored. Nothing was changed.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 pub enum RestoreError {
-    #[error("{0} entities; at most {MAX_ENTITY_INDEX}")]
+    /// More entities than slot indices below `MAX_ENTITY_INDEX` (checked before reading any).
+    #[error("{0} entities; slot indices are below {MAX_ENTITY_INDEX}")]
     TooManyEntities(usize),
+    /// Slot 0 is slotmap's sentinel (and the room state's wire id); clients hold no more.
     #[error("entity {}v{}: index outside 1..{MAX_ENTITY_INDEX}", .0.index, .0.version)]
     IndexOutOfRange(EntityId),
+    /// Even (a vacant slot's) or above [`MAX_RESTORE_VERSION`].
     #[error(
         "entity {}v{}: a live entity's version is odd and at most {MAX_RESTORE_VERSION}",
         .0.index, .0.version
     )]
     BadVersion(EntityId),
+    /// Two entities with one slot index (whatever their versions).
     #[error("two entities in slot {0}")]
     DuplicateIndex(u32),
+    /// The versions together need more than [`MAX_RESTORE_STEPS`] slot reuses.
     #[error("restoring these versions takes {0} slot reuses; at most {MAX_RESTORE_STEPS}")]
     TooMuchWork(u64),
+    /// A type id past the game's entity types.
     #[error("entity {}v{}: this game has no entity type {ty}", .id.index, .id.version)]
     UnknownType { id: EntityId, ty: u16 },
+    /// `Replicate::read` refused the values (too many, or of the wrong kind or range).
     #[error(
         "entity {}v{}: its values do not fit type {ty}'s declaration",
         .id.index, .id.version
     )]
     BadValues { id: EntityId, ty: u16 },
+    /// A saved room state the game's `Room` cannot read (or a game without one).
     #[error("the saved room state does not fit this game's (or it has none)")]
     BadRoom,
     /// Slotmap did not hand a freed slot straight back (its free list is LIFO in 1.x): the keys
