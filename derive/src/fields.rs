@@ -574,3 +574,43 @@ pub fn reads(plan: &[Planned]) -> TokenStream {
     });
     quote!(#(#inits,)*)
 }
+
+/// How many values the replicated fields take (a `Vec2` two).
+pub fn width(plan: &[Planned]) -> usize {
+    plan.iter()
+        .filter_map(|p| p.wire.as_ref())
+        .map(|w| w.shape.width())
+        .sum()
+}
+
+/// A `bool` expression: whether `values` fit the replicated fields (see
+/// `Replicate::read`): no more values than fields, each of its field's kind and range.
+pub fn fits(plan: &[Planned]) -> TokenStream {
+    let read = quote!(::protocol::declare::read);
+    let n = width(plan);
+    let checks = plan.iter().filter_map(|p| {
+        let w = p.wire.as_ref()?;
+        let (i, ty) = (usize::from(w.id), p.ty);
+        let at = |i: usize| quote!(values.get(#i));
+        let (v, next) = (at(i), at(i + 1));
+        Some(match w.shape {
+            Shape::F32 | Shape::F64 => quote!(#read::fits_num(#v)),
+            Shape::Vec2 => quote!(#read::fits_num(#v) && #read::fits_num(#next)),
+            // 64-bit types are written `as i64` and read back `as` themselves: any i64 fits.
+            Shape::Int(IntTy {
+                name: "i64" | "u64" | "isize" | "usize",
+                ..
+            }) => quote!(#read::fits_int::<i64>(#v)),
+            Shape::Int(_) => quote!(#read::fits_int::<#ty>(#v)),
+            Shape::Bool => quote!(#read::fits_bool(#v)),
+            Shape::Enum => quote!(#read::fits_enum::<#ty>(#v)),
+            Shape::Str => quote!(#read::fits_str(#v)),
+        })
+    });
+    if n == 0 {
+        // `len() <= 0` would trip clippy's absurd comparison lint in the user's crate.
+        quote!(values.is_empty())
+    } else {
+        quote!(values.len() <= #n #(&& #checks)*)
+    }
+}

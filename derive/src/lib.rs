@@ -179,6 +179,13 @@
 //! `read` takes values by position; values past the end (an older sender) give 0, false, "",
 //! the first variant, and extra values are ignored.
 //!
+//! `Replicate::read(type_id, values)` (for saved room state) is stricter: `None` for an
+//! unknown type id, more values than fields, or a value that does not fit its field (wrong
+//! kind, an integer outside its Rust type, a bool other than 0/1, an unknown enumeration
+//! index); missing trailing values still take defaults. On a struct it is `Fields::read`
+//! behind those checks, so with both traits in scope call it as
+//! `<Tank as Replicate>::read(0, &values)` (or `<Tank as Fields>::read(&values)`).
+//!
 //! # Names
 //!
 //! Entity type names: `#[replicate(name = "...")]` on the struct, else its name in

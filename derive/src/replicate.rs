@@ -6,6 +6,7 @@ use quote::quote;
 use syn::{Data, DataEnum, DeriveInput, Fields};
 
 use crate::errors::Errors;
+use crate::fields::{self, Context};
 use crate::{attrs, case, fields_derive};
 
 pub fn expand(input: &DeriveInput) -> syn::Result<TokenStream> {
@@ -21,6 +22,15 @@ pub fn expand(input: &DeriveInput) -> syn::Result<TokenStream> {
 
 fn one_type(input: &DeriveInput) -> syn::Result<TokenStream> {
     let fields_impl = fields_derive::expand(input)?;
+    let Data::Struct(data) = &input.data else {
+        unreachable!("one_type is for structs");
+    };
+    // `fields_derive::expand` accepted these fields, so planning them again succeeds.
+    let fits = fields::fits(&fields::plan(
+        &data.fields,
+        input.ident.span(),
+        Context::Struct,
+    )?);
     let name = match attrs::wire_name(&input.attrs, "replicate")? {
         Some(lit) => lit.value(),
         None => case::snake(&input.ident.to_string()),
@@ -46,6 +56,16 @@ fn one_type(input: &DeriveInput) -> syn::Result<TokenStream> {
             }
             fn write(&self, out: &mut ::protocol::declare::Writer) {
                 <Self as ::protocol::declare::Fields>::write(self, out)
+            }
+            fn read(
+                type_id: u16,
+                values: &[::protocol::schema::Value],
+            ) -> ::std::option::Option<Self> {
+                if type_id == 0 && #fits {
+                    ::std::option::Option::Some(<Self as ::protocol::declare::Fields>::read(values))
+                } else {
+                    ::std::option::Option::None
+                }
             }
         }
     })
@@ -106,10 +126,18 @@ fn many_types(input: &DeriveInput, data: &DataEnum) -> syn::Result<TokenStream> 
     let writes = inners.iter().map(
         |(v, _)| quote!(Self::#v(ref inner) => ::protocol::declare::Replicate::write(inner, out),),
     );
-    let out = if inners.is_empty() {
-        quote!(_)
+    let reads = inners.iter().enumerate().map(|(i, (v, ty))| {
+        let i = i as u16;
+        // Each variant's struct is type 0 of its own declaration.
+        quote! {
+            #i => <#ty as ::protocol::declare::Replicate>::read(0, values).map(Self::#v),
+        }
+    });
+    // Parameters nothing reads would warn in the user's crate.
+    let (out, values) = if inners.is_empty() {
+        (quote!(_), quote!(_))
     } else {
-        quote!(out)
+        (quote!(out), quote!(values))
     };
     Ok(quote! {
         #[automatically_derived]
@@ -125,6 +153,15 @@ fn many_types(input: &DeriveInput, data: &DataEnum) -> syn::Result<TokenStream> 
             }
             fn write(&self, #out: &mut ::protocol::declare::Writer) {
                 match *self { #(#writes)* }
+            }
+            fn read(
+                type_id: u16,
+                #values: &[::protocol::schema::Value],
+            ) -> ::std::option::Option<Self> {
+                match type_id {
+                    #(#reads)*
+                    _ => ::std::option::Option::None,
+                }
             }
         }
     })

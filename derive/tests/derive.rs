@@ -106,6 +106,10 @@ enum Action {
 #[derive(Clone, Debug, PartialEq, Messages)]
 enum NoEvents {}
 
+/// No entity types: the generated `write`/`read` must not warn either.
+#[derive(Clone, Debug, PartialEq, Replicate)]
+enum NoEntities {}
+
 /// Nothing replicated: the generated `write`/`read` must not warn about unused parameters.
 #[derive(Clone, Debug, Default, PartialEq, Replicate)]
 struct Lobby {
@@ -301,7 +305,7 @@ fn tank_round_trips_and_skips() {
     };
     let mut out = Writer::default();
     Fields::write(&tank, &mut out);
-    let back = Tank::read(&out.values());
+    let back = <Tank as Fields>::read(&out.values());
     assert_eq!(
         back,
         Tank {
@@ -312,7 +316,7 @@ fn tank_round_trips_and_skips() {
     // A newer sender's extra values are ignored.
     let mut more = out.values();
     more.push(Value::Int(5));
-    assert_eq!(Tank::read(&more), back);
+    assert_eq!(<Tank as Fields>::read(&more), back);
 }
 
 #[test]
@@ -320,10 +324,10 @@ fn missing_trailing_values_take_defaults() {
     let mut out = Writer::default();
     Fields::write(&sample_tank(), &mut out);
     let values = out.values();
-    assert_eq!(Tank::read(&[]), Tank::default());
+    assert_eq!(<Tank as Fields>::read(&[]), Tank::default());
     let t = sample_tank();
     assert_eq!(
-        Tank::read(&values[..5]),
+        <Tank as Fields>::read(&values[..5]),
         Tank {
             pos: t.pos,
             vel: t.vel,
@@ -332,9 +336,12 @@ fn missing_trailing_values_take_defaults() {
         }
     );
     // Half a Vec2.
-    assert_eq!(Tank::read(&values[..1]).pos, Vec2::new(t.pos.x, 0.0));
+    assert_eq!(
+        <Tank as Fields>::read(&values[..1]).pos,
+        Vec2::new(t.pos.x, 0.0)
+    );
     // Up to the name.
-    let upto_name = Tank::read(&values[..15]);
+    let upto_name = <Tank as Fields>::read(&values[..15]);
     assert_eq!(upto_name.name, "ada");
     assert_eq!(upto_name.reload, 0.0);
 }
@@ -344,9 +351,9 @@ fn enums_read_unknown_indices_as_the_first_variant() {
     let mut values = vec![Value::Int(0); 16];
     values[13] = Value::Int(7);
     values[14] = Value::Str(String::new());
-    assert_eq!(Tank::read(&values).team, Team::Red);
+    assert_eq!(<Tank as Fields>::read(&values).team, Team::Red);
     values[13] = Value::Int(1);
-    assert_eq!(Tank::read(&values).team, Team::Blue);
+    assert_eq!(<Tank as Fields>::read(&values).team, Team::Blue);
 }
 
 #[test]
@@ -404,6 +411,97 @@ fn entity_enum_concatenates_types() {
     out.clear();
     tank.write(&mut out);
     assert_eq!(out.raws.len(), 16);
+}
+
+/// `Replicate::read` is the inverse of `type_id` + `write`, values unquantised.
+fn written(e: &impl Replicate) -> (u16, Vec<Value>) {
+    let mut out = Writer::default();
+    e.write(&mut out);
+    (e.type_id(), out.values())
+}
+
+#[test]
+fn replicate_reads_back_structs_and_enums() {
+    let tank = Tank {
+        respawn_tick: 999,
+        ..sample_tank()
+    };
+    let (ty, values) = written(&tank);
+    let back = <Tank as Replicate>::read(ty, &values).unwrap();
+    // Everything but the skipped field, exactly (no quantisation).
+    assert_eq!(
+        back,
+        Tank {
+            respawn_tick: 0,
+            ..tank.clone()
+        }
+    );
+    assert_eq!(
+        <Tank as Replicate>::read(1, &values),
+        None,
+        "one type: id 0"
+    );
+
+    let shell = Entity::Shell(TankShell {
+        pos: Vec2::new(1.0 / 3.0, 1999.9),
+        vel: Vec2::new(-600.0, 0.1),
+    });
+    for e in [Entity::Tank(tank.clone()), shell.clone()] {
+        let (ty, values) = written(&e);
+        let back = Entity::read(ty, &values).unwrap();
+        assert_eq!(written(&back), (ty, values));
+    }
+    let (_, values) = written(&shell);
+    assert_eq!(Entity::read(2, &values), None, "unknown type id");
+    // A shell's values are not a tank's (a float where an integer goes, too few strings...).
+    assert_eq!(
+        Entity::read(0, &values),
+        Some(Entity::Tank(Tank {
+            pos: Vec2::new(1.0 / 3.0, 1999.9),
+            vel: Vec2::new(-600.0, 0.1),
+            ..Tank::default()
+        })),
+        "fewer values: the rest take defaults"
+    );
+    let (_, tank_values) = written(&Entity::Tank(tank));
+    assert_eq!(Entity::read(1, &tank_values), None, "too many values");
+    assert_eq!(<Lobby as Replicate>::read(0, &[]), Some(Lobby::default()));
+    assert_eq!(<Lobby as Replicate>::read(0, &[Value::Int(1)]), None);
+    assert_eq!(<() as Replicate>::read(0, &[]), None, "no room state");
+    assert_eq!(NoEntities::read(0, &[]), None);
+}
+
+#[test]
+fn replicate_read_rejects_values_that_do_not_fit() {
+    let (_, good) = written(&sample_tank());
+    assert!(<Tank as Replicate>::read(0, &good).is_some());
+    let with = |i: usize, v: Value| {
+        let mut values = good.clone();
+        values[i] = v;
+        <Tank as Replicate>::read(0, &values)
+    };
+    // pos.x, heading, turret: floats.
+    assert_eq!(with(0, Value::Int(3)), None);
+    assert_eq!(with(4, Value::Str("x".into())), None);
+    // health: u8.
+    assert!(with(7, Value::Int(255)).is_some());
+    assert_eq!(with(7, Value::Int(256)), None);
+    assert_eq!(with(7, Value::Int(-1)), None);
+    assert_eq!(with(7, Value::Num(7.0)), None);
+    // score: i64, any.
+    assert!(with(10, Value::Int(i64::MIN)).is_some());
+    // delta: i8.
+    assert_eq!(with(11, Value::Int(-129)), None);
+    // firing: 0 or 1.
+    assert!(with(12, Value::Int(0)).is_some());
+    assert_eq!(with(12, Value::Int(2)), None);
+    // team: three variants.
+    assert!(with(13, Value::Int(2)).is_some());
+    assert_eq!(with(13, Value::Int(3)), None);
+    assert_eq!(with(13, Value::Int(-1)), None);
+    // name: a string.
+    assert_eq!(with(14, Value::Int(0)), None);
+    assert!(with(14, Value::Str("a much longer name than declared".into())).is_some());
 }
 
 #[test]
@@ -530,7 +628,7 @@ fn nothing_replicated() {
     let mut out = Writer::default();
     Fields::write(&Lobby { _note: "x".into() }, &mut out);
     assert!(out.raws.is_empty());
-    assert_eq!(Lobby::read(&[Value::Int(1)]), Lobby::default());
+    assert_eq!(<Lobby as Fields>::read(&[Value::Int(1)]), Lobby::default());
 }
 
 fn type_descs(list: Vec<(String, Vec<FieldDesc>)>) -> Vec<TypeDesc> {

@@ -81,6 +81,16 @@ pub trait Replicate {
     fn type_id(&self) -> u16;
     /// Writes this value's fields, in id order.
     fn write(&self, out: &mut Writer);
+    /// The inverse of `type_id` + `write` (values unquantised, as `Writer::values` gives them),
+    /// for state saved and restored elsewhere. `None` for a type id this declaration does not
+    /// have, or values that do not fit its fields: more values than fields, a value of the
+    /// wrong kind (`Num` for a float, `Int` for an integer, bool or enumeration, `Str` for a
+    /// string), an integer outside its Rust type, a bool other than 0/1, an unknown
+    /// enumeration index. Missing trailing values (state saved before fields were added) take
+    /// the field's default, and so do fields not replicated (`skip`).
+    fn read(type_id: u16, values: &[Value]) -> Option<Self>
+    where
+        Self: Sized;
 }
 
 /// A set of reliable messages: an enum whose variants have named fields (or none).
@@ -128,11 +138,47 @@ impl Replicate for () {
         0
     }
     fn write(&self, _: &mut Writer) {}
+    /// There is nothing to read back: no room state.
+    fn read(_: u16, _: &[Value]) -> Option<Self> {
+        None
+    }
 }
 
-/// Helpers the derive's generated `read` uses: a value by position, or the default.
+/// Helpers the derive's generated `read` uses: a value by position, or the default; and
+/// whether a value fits a field (`Replicate::read`: missing values fit, they take defaults).
 pub mod read {
+    use crate::declare::WireEnum;
     use crate::schema::Value;
+
+    /// A float field (`f32`, `f64`, a `Vec2` component).
+    pub fn fits_num(v: Option<&Value>) -> bool {
+        matches!(v, None | Some(Value::Num(_)))
+    }
+
+    /// An integer field of type `T` (values of 64-bit types are written `as i64`: any fits).
+    pub fn fits_int<T: TryFrom<i64>>(v: Option<&Value>) -> bool {
+        match v {
+            None => true,
+            Some(Value::Int(i)) => T::try_from(*i).is_ok(),
+            _ => false,
+        }
+    }
+
+    pub fn fits_bool(v: Option<&Value>) -> bool {
+        matches!(v, None | Some(Value::Int(0 | 1)))
+    }
+
+    pub fn fits_enum<E: WireEnum>(v: Option<&Value>) -> bool {
+        match v {
+            None => true,
+            Some(Value::Int(i)) => u32::try_from(*i).is_ok_and(|i| E::from_index(i).is_some()),
+            _ => false,
+        }
+    }
+
+    pub fn fits_str(v: Option<&Value>) -> bool {
+        matches!(v, None | Some(Value::Str(_)))
+    }
 
     pub fn num(values: &[Value], i: usize) -> f64 {
         values.get(i).map_or(0.0, Value::as_f64)

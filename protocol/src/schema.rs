@@ -320,10 +320,12 @@ fn validate_fields(owner: &str, fields: &[FieldDesc], entity: bool) -> Result<()
 // ---- values ------------------------------------------------------------------------------
 
 /// A field's value as a game sees it, before quantisation (server) or after (clients).
-#[derive(Clone, Debug, PartialEq)]
+/// Serialisable for saved room state (it does not travel in messages as such): externally
+/// tagged, so `Int(1)` and `Num(1.0)` stay apart, and exact (see `exact_f64`).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub enum Value {
     /// `Fixed` (units) and `Angle` (radians).
-    Num(f64),
+    Num(#[serde(with = "exact_f64")] f64),
     /// `Int`, `Bool` (0/1), `Enum` (variant index).
     Int(i64),
     Str(String),
@@ -335,6 +337,41 @@ impl Value {
             Value::Num(v) => *v,
             Value::Int(i) => *i as f64,
             Value::Str(_) => 0.0,
+        }
+    }
+}
+
+/// A float in text formats as its shortest exact decimal text (`"0.1"`, `"1e300"`, `"NaN"`):
+/// serde_json's default parser may land one ulp off, and JSON has no NaN or infinities, yet a
+/// restored value must be the saved one. Binary formats take the f64 as is. Reads a plain
+/// number too.
+mod exact_f64 {
+    use serde::de::Error;
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    pub fn serialize<S: Serializer>(v: &f64, s: S) -> Result<S::Ok, S::Error> {
+        if s.is_human_readable() {
+            // Debug, not Display: the shortest text that parses back to `v`, with an exponent
+            // for large and small magnitudes.
+            s.collect_str(&format_args!("{v:?}"))
+        } else {
+            s.serialize_f64(*v)
+        }
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<f64, D::Error> {
+        #[derive(Deserialize)]
+        #[serde(untagged)]
+        enum Either {
+            Num(f64),
+            Text(String),
+        }
+        if !d.is_human_readable() {
+            return f64::deserialize(d);
+        }
+        match Either::deserialize(d)? {
+            Either::Num(v) => Ok(v),
+            Either::Text(t) => t.parse().map_err(D::Error::custom),
         }
     }
 }
@@ -663,5 +700,36 @@ mod tests {
                 den: 5
             }
         );
+    }
+
+    #[test]
+    fn values_serialise_exactly_keeping_their_kind() {
+        let values = vec![Value::Num(1.0), Value::Int(1), Value::Str("1".into())];
+        let json = serde_json::to_string(&values).unwrap();
+        assert_eq!(json, r#"[{"Num":"1.0"},{"Int":1},{"Str":"1"}]"#);
+        assert_eq!(serde_json::from_str::<Vec<Value>>(&json).unwrap(), values);
+        // Plain numbers read too.
+        let plain: Value = serde_json::from_str(r#"{"Num":2.5}"#).unwrap();
+        assert_eq!(plain, Value::Num(2.5));
+        // Every f64 comes back bit for bit (serde_json's own float parsing may not).
+        let mut x = 0x9E37_79B9_7F4A_7C15u64;
+        let mut floats = vec![f64::NAN, f64::INFINITY, -0.0, f64::MIN_POSITIVE, 1e300];
+        floats.extend((0..2000).map(|_| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            f64::from_bits(x)
+        }));
+        floats.push(f64::from(59.833_336_f32));
+        for v in floats {
+            let json = serde_json::to_string(&Value::Num(v)).unwrap();
+            match serde_json::from_str(&json).unwrap() {
+                // NaN payloads are not kept (nothing reads them).
+                Value::Num(back) if v.is_nan() => assert!(back.is_nan(), "{json}"),
+                Value::Num(back) => assert_eq!(back.to_bits(), v.to_bits(), "{json}"),
+                other => panic!("{other:?}"),
+            }
+        }
+        assert!(serde_json::from_str::<Value>(r#"{"Num":"x"}"#).is_err());
     }
 }

@@ -45,6 +45,13 @@ impl Mulberry32 {
         t ^= t.wrapping_add((t ^ (t >> 7)).wrapping_mul(t | 61));
         f64::from(t ^ (t >> 14)) / 4_294_967_296.0
     }
+
+    /// Another sequence, as a function of this one's state and `salt`: a restored room mixes
+    /// in its tick, so it does not replay the draws its fresh instance started with (the same
+    /// spawn points, the same turns as the room's opening) yet stays deterministic.
+    pub fn salted(&self, salt: u32) -> Self {
+        Self(self.0 ^ salt.wrapping_mul(0x9E37_79B9))
+    }
 }
 
 /// A moving body: what both arena entity types replicate.
@@ -242,6 +249,30 @@ impl Game for Arena {
         }
     }
 
+    /// Rebuilds the keys and velocities kept outside the world from the restored one. The
+    /// world's size and view come from the fresh instance (the same registration).
+    fn restored(&mut self, ctx: &mut Ctx<'_, Self>, _room: Option<()>) {
+        self.npcs.clear();
+        self.wanted.clear();
+        for (key, body) in ctx.world.iter_mut() {
+            match body {
+                Body::Npc(n) => {
+                    self.npcs.push(key);
+                    // Not replicated, but turns keep it: it is the length of the velocity.
+                    n.speed = n.vel.length();
+                }
+                // Its actual motion: its input's velocity but on an axis held against a wall,
+                // until its next input.
+                Body::Player(p) => {
+                    self.wanted.insert(key, p.vel);
+                }
+            }
+        }
+        // Iteration is in slot order, which is creation order: NPCs never go.
+        self.npc_rng = self.npc_rng.salted(ctx.tick);
+        self.player_rng = self.player_rng.salted(ctx.tick);
+    }
+
     fn view(&self) -> Option<View> {
         self.view_radius.map(|radius| View {
             radius,
@@ -304,6 +335,56 @@ mod tests {
             let p = e.pos();
             assert!((0.0..=WORLD_SIZE).contains(&p.x) && (0.0..=WORLD_SIZE).contains(&p.y));
         }
+    }
+
+    #[test]
+    fn a_restored_arena_plays_on() {
+        let mut sim = scenario(200, 5);
+        for _ in 0..120 {
+            sim.step(1.0 / 60.0);
+        }
+        let saved = sim.save();
+        let mut a = Sim::new(|ctx| Arena::new(ctx, 200, DEFAULT_SEED));
+        a.restore(&saved).unwrap();
+        assert!(a.save() == saved);
+        assert_eq!(a.game.npcs, sim.game.npcs);
+        assert_eq!(a.game.wanted.len(), 5);
+        let speeds = |s: &Sim<Arena>| -> Vec<f32> {
+            s.world
+                .values()
+                .filter_map(|b| match b {
+                    Body::Npc(n) => Some(n.vel.length()),
+                    Body::Player(_) => None,
+                })
+                .collect()
+        };
+        let before = speeds(&sim);
+        // Same save into the same registration, same future: the reseeded RNG is deterministic.
+        let mut b = Sim::new(|ctx| Arena::new(ctx, 200, DEFAULT_SEED));
+        b.restore(&saved).unwrap();
+        for _ in 0..600 {
+            a.step(1.0 / 60.0);
+            b.step(1.0 / 60.0);
+        }
+        assert!(a.save() == b.save());
+        // NPCs turned (about five times each) at their own speed, never stopping.
+        for (was, now) in before.iter().zip(speeds(&a)) {
+            assert!((was - now).abs() < 1e-3 * was.max(1.0), "{was} -> {now}");
+        }
+        // Players kept moving the way they were going.
+        for (k, body) in &sim.world {
+            if let (Body::Player(p), Body::Player(q)) = (body, &a.world[k]) {
+                assert!(p.vel == Vec2::ZERO || q.pos != p.pos, "{k:?} moved on");
+            }
+        }
+        // New players join on fresh keys.
+        let p = a.join("late");
+        assert!(
+            saved
+                .entities
+                .iter()
+                .all(|e| e.id != crate::game::wire_id(p))
+        );
     }
 
     #[test]

@@ -55,11 +55,13 @@ use std::sync::Arc;
 
 use bytes::Bytes;
 use protocol::declare::{Fields, Messages, Replicate, Writer};
+use protocol::limits::MAX_ENTITY_INDEX;
 use protocol::schema::{self, Descriptor, Param, SchemaError, TypeDesc, Value, number};
 use protocol::state::{Plan, StateTable};
 use protocol::{Action, EntityId, ServerMsg, codec};
 
 use crate::record::{Recipe, Recorder};
+use serde::{Deserialize, Serialize};
 use slotmap::{Key, KeyData, SlotMap, new_key_type};
 
 new_key_type! {
@@ -115,6 +117,24 @@ impl<G: Game> Ctx<'_, G> {
 }
 
 /// A game's rules. Every hook but `join`, `input` and `step` has a default.
+///
+/// # Handing a room over
+///
+/// A room can be saved ([`RoomGame::save`]) and restored into a fresh instance of the game on
+/// another server ([`RoomGame::restore`]), so players keep their entities. What is carried
+/// over is the *declared* state only:
+///
+/// - every entity, under its exact key (slot index and version), with its replicated fields;
+///   fields declared `#[field(skip)]` come back as `Default::default()`;
+/// - the tick;
+/// - the room state's replicated fields, handed to [`Game::restored`] (the default drops it).
+///
+/// Nothing else is: the fresh game struct is what the registered `make` built (its initial
+/// entities are discarded), so anything a game keeps outside the world (indexes of keys,
+/// per-player bookkeeping, its room state, RNG state, timers in skipped fields) must be
+/// rebuilt in `restored`. Events not yet sent are lost, and slots vacant at the save come back
+/// with new versions: a new entity never takes a live key, but may take the key of one that
+/// was already gone before the save.
 pub trait Game: Sized + Send + 'static {
     /// The world's entities: one `#[derive(Replicate)]` struct, or an enum of them.
     type Entity: Replicate + Send;
@@ -162,6 +182,13 @@ pub trait Game: Sized + Send + 'static {
     fn room(&self) -> Option<&Self::Room> {
         None
     }
+
+    /// This fresh game was restored from a saved room (see "Handing a room over" above):
+    /// `ctx.world` holds the saved entities under their saved keys and `ctx.tick` is the saved
+    /// tick; `room` is the saved room state (`None` if none was saved). Rebuild here whatever
+    /// the game keeps outside the world, and keep `room` if the game has one. The default does
+    /// nothing.
+    fn restored(&mut self, _ctx: &mut Ctx<'_, Self>, _room: Option<Self::Room>) {}
 
     /// The room is closing.
     fn dispose(&mut self, _ctx: &mut Ctx<'_, Self>) {}
@@ -338,9 +365,157 @@ pub trait RoomGame: Send {
     fn entities(&self) -> usize;
     fn dispose(&mut self);
     fn view(&self) -> Option<View>;
+    /// The room's declared state: every entity with its key, the tick, the room state.
+    fn save(&self) -> SavedWorld;
+    /// Replaces this game's world with `saved` (every entity under its saved key), sets the
+    /// tick, then calls [`Game::restored`]. Meant for a fresh game, before anyone joins. On an
+    /// error nothing has changed.
+    fn restore(&mut self, saved: &SavedWorld) -> Result<(), RestoreError>;
 }
 
 pub use protocol::state_delta::Baseline;
+
+// ---- saving and restoring -----------------------------------------------------------------
+
+/// A room's declared state (see "Handing a room over" on [`Game`]): what a draining server
+/// saves and another restores. Values are unquantised, as the game wrote them.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct SavedWorld {
+    /// The room's tick: the next step simulates it.
+    pub tick: u32,
+    /// Every entity, in slot order.
+    pub entities: Vec<SavedEntity>,
+    /// The room state's replicated fields (`None`: the game has no room state).
+    pub room: Option<Vec<Value>>,
+}
+
+/// One saved entity.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct SavedEntity {
+    /// Its key: slot index and version, kept across the restore.
+    pub id: EntityId,
+    /// Its type id (`Replicate::type_id`).
+    pub ty: u16,
+    /// Its replicated fields in id order (`Replicate::write`).
+    pub values: Vec<Value>,
+}
+
+/// Highest entity version `restore` accepts. Slotmap only raises a slot's version by reusing
+/// it, once per step, so restore costs (version - 1) / 2 steps per entity: this bounds a
+/// corrupt state's cost (a slot reused 8 million times is still fine).
+pub const MAX_RESTORE_VERSION: u32 = 1 << 24;
+/// Most slot reuses one `restore` may take in all (about a second of work): many high versions
+/// together cost the sum of theirs.
+pub const MAX_RESTORE_STEPS: u64 = 1 << 26;
+
+/// Why a saved state could not be restored. Nothing was changed.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum RestoreError {
+    /// More entities than slot indices below `MAX_ENTITY_INDEX` (checked before reading any).
+    #[error("{0} entities; slot indices are below {MAX_ENTITY_INDEX}")]
+    TooManyEntities(usize),
+    /// Slot 0 is slotmap's sentinel (and the room state's wire id); clients hold no more.
+    #[error("entity {}v{}: index outside 1..{MAX_ENTITY_INDEX}", .0.index, .0.version)]
+    IndexOutOfRange(EntityId),
+    /// Even (a vacant slot's) or above [`MAX_RESTORE_VERSION`].
+    #[error(
+        "entity {}v{}: a live entity's version is odd and at most {MAX_RESTORE_VERSION}",
+        .0.index, .0.version
+    )]
+    BadVersion(EntityId),
+    /// Two entities with one slot index (whatever their versions).
+    #[error("two entities in slot {0}")]
+    DuplicateIndex(u32),
+    /// The versions together need more than [`MAX_RESTORE_STEPS`] slot reuses.
+    #[error("restoring these versions takes {0} slot reuses; at most {MAX_RESTORE_STEPS}")]
+    TooMuchWork(u64),
+    /// A type id past the game's entity types.
+    #[error("entity {}v{}: this game has no entity type {ty}", .id.index, .id.version)]
+    UnknownType { id: EntityId, ty: u16 },
+    /// `Replicate::read` refused the values (too many, or of the wrong kind or range).
+    #[error(
+        "entity {}v{}: its values do not fit type {ty}'s declaration",
+        .id.index, .id.version
+    )]
+    BadValues { id: EntityId, ty: u16 },
+    /// A saved room state the game's `Room` cannot read (or a game without one).
+    #[error("the saved room state does not fit this game's (or it has none)")]
+    BadRoom,
+    /// Slotmap did not hand a freed slot straight back (its free list is LIFO in 1.x): the keys
+    /// could not be rebuilt.
+    #[error("slot {0} could not be rebuilt at its version")]
+    Rebuild(u32),
+}
+
+/// Reads and checks every saved entity, sorted by slot index. Costs no more than the saved
+/// state's size.
+fn read_entities<E: Replicate>(saved: &[SavedEntity]) -> Result<Vec<(EntityId, E)>, RestoreError> {
+    if saved.len() >= MAX_ENTITY_INDEX as usize {
+        return Err(RestoreError::TooManyEntities(saved.len()));
+    }
+    let types = E::types().len();
+    let mut steps = 0u64;
+    let mut out = Vec::with_capacity(saved.len());
+    for s in saved {
+        let id = s.id;
+        if id.index == 0 || id.index >= MAX_ENTITY_INDEX {
+            return Err(RestoreError::IndexOutOfRange(id));
+        }
+        if id.version % 2 == 0 || id.version > MAX_RESTORE_VERSION {
+            return Err(RestoreError::BadVersion(id));
+        }
+        steps += u64::from(id.version / 2);
+        if usize::from(s.ty) >= types {
+            return Err(RestoreError::UnknownType { id, ty: s.ty });
+        }
+        let e = E::read(s.ty, &s.values).ok_or(RestoreError::BadValues { id, ty: s.ty })?;
+        out.push((id, e));
+    }
+    if steps > MAX_RESTORE_STEPS {
+        return Err(RestoreError::TooMuchWork(steps));
+    }
+    out.sort_unstable_by_key(|(id, _)| id.index);
+    if let Some(w) = out.windows(2).find(|w| w[0].0.index == w[1].0.index) {
+        return Err(RestoreError::DuplicateIndex(w[0].0.index));
+    }
+    Ok(out)
+}
+
+/// A world holding exactly `entities` (sorted by index, checked by `read_entities`), each
+/// under its key. Slotmap 1.x cannot insert at a key, but it hands out new slots in index
+/// order once its free list is empty, and a freed slot is the next one reused (LIFO), one
+/// version up when freed and one more when reused (occupied versions are odd). So: fill every
+/// slot up to the highest index in order (`filler` stands in for vacant ones), reuse each
+/// entity's slot until it reaches its version, then free the fillers.
+fn rebuild<E>(
+    entities: Vec<(EntityId, E)>,
+    mut filler: impl FnMut() -> Option<E>,
+) -> Result<World<E>, RestoreError> {
+    let top = entities.last().map_or(0, |(id, _)| id.index);
+    let mut world = World::with_capacity_and_key(top as usize);
+    let mut vacant = Vec::new();
+    let mut entities = entities.into_iter().peekable();
+    for index in 1..=top {
+        let Some((id, e)) = entities.next_if(|(id, _)| id.index == index) else {
+            let e = filler().ok_or(RestoreError::Rebuild(index))?;
+            vacant.push(world.insert(e));
+            continue;
+        };
+        let mut key = world.insert(e);
+        while wire_id(key).version < id.version {
+            let e = world.remove(key).expect("just inserted");
+            key = world.insert(e);
+        }
+        if wire_id(key) != id {
+            return Err(RestoreError::Rebuild(index));
+        }
+    }
+    // Freed last, the lowest slot is reused first.
+    for key in vacant.into_iter().rev() {
+        world.remove(key);
+    }
+    Ok(world)
+}
 
 /// One game instance driven directly, without sockets or a room task: what a room runs, and
 /// what tests, benchmarks and tools use to step a game and record its replicated state.
@@ -413,6 +588,53 @@ impl<G: Game> Sim<G> {
     /// The events raised so far, taken.
     pub fn events(&mut self) -> Vec<(Target, G::Event)> {
         std::mem::take(&mut self.events)
+    }
+
+    /// The declared state (see "Handing a room over" on [`Game`]), as a room saves it.
+    pub fn save(&self) -> SavedWorld {
+        let mut w = Writer::default();
+        let mut values = |v: &dyn WriteFields| {
+            w.clear();
+            v.write_fields(&mut w);
+            w.values()
+        };
+        let entities = self
+            .world
+            .iter()
+            .map(|(k, e)| SavedEntity {
+                id: wire_id(k),
+                ty: e.type_id(),
+                values: values(e),
+            })
+            .collect();
+        // As `record`: a room state only when the declaration has one.
+        let room = self.descriptor.room_type.and(self.game.room());
+        SavedWorld {
+            tick: self.tick,
+            entities,
+            room: room.map(|r| values(r)),
+        }
+    }
+
+    /// Restores `saved` into this game (normally fresh from `build`/`new`): the world is
+    /// replaced by the saved entities under their saved keys, the tick set, and
+    /// [`Game::restored`] called. The saved state is checked whole first: on an error nothing
+    /// has changed.
+    pub fn restore(&mut self, saved: &SavedWorld) -> Result<(), RestoreError> {
+        let room = match &saved.room {
+            None => None,
+            Some(values) => Some(G::Room::read(0, values).ok_or(RestoreError::BadRoom)?),
+        };
+        let entities = read_entities::<G::Entity>(&saved.entities)?;
+        // Any value of the type stands in for a vacant slot; checked, so it reads again.
+        let first = saved.entities.first();
+        let filler = || first.and_then(|s| G::Entity::read(s.ty, &s.values));
+        self.world = rebuild(entities, filler)?;
+        self.tick = saved.tick;
+        // Raised by the discarded world's `make`: nobody is there to receive them.
+        self.events.clear();
+        self.with(|g, ctx| g.restored(ctx, room));
+        Ok(())
     }
 
     fn with<R>(&mut self, f: impl FnOnce(&mut G, &mut Ctx<'_, G>) -> R) -> R {
@@ -536,6 +758,14 @@ impl<G: Game> RoomGame for Sim<G> {
     fn dispose(&mut self) {
         self.with(|g, ctx| g.dispose(ctx));
     }
+
+    fn save(&self) -> SavedWorld {
+        Sim::save(self)
+    }
+
+    fn restore(&mut self, saved: &SavedWorld) -> Result<(), RestoreError> {
+        Sim::restore(self, saved)
+    }
 }
 
 /// `Replicate::write` behind one object-safe face (the room state and entities alike).
@@ -552,6 +782,396 @@ impl<T: Replicate> WriteFields for T {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use glam::Vec2;
+    use protocol::declare::NoMessages;
+    use ticksync_derive::{Fields, Replicate};
+
+    #[derive(Replicate, Clone, Debug, PartialEq)]
+    struct Walker {
+        #[field(fixed(scale = 16, min = 0, max = 1000))]
+        pos: Vec2,
+        #[field(int(min = 0, max = 100))]
+        health: u8,
+        score: u32,
+        #[field(string(max = 24))]
+        name: String,
+        /// Not declared: comes back as 0.
+        #[field(skip)]
+        steps: u32,
+    }
+
+    #[derive(Replicate, Clone, Debug, PartialEq)]
+    struct Rock {
+        #[field(fixed(scale = 16, min = 0, max = 1000))]
+        pos: Vec2,
+    }
+
+    #[derive(Replicate, Clone, Debug, PartialEq)]
+    enum Thing {
+        Walker(Walker),
+        Rock(Rock),
+    }
+
+    #[derive(Replicate, Clone, Debug, Default, PartialEq)]
+    struct Round {
+        number: u32,
+        #[field(fixed(scale = 60, min = 0, max = 600))]
+        time_left: f32,
+    }
+
+    #[derive(Fields, Default)]
+    struct Push {
+        #[field(fixed(scale = 127, min = -1, max = 1))]
+        x: f32,
+    }
+
+    /// Keeps its players and round outside the world, so `restored` has work to do.
+    struct Walk {
+        players: Vec<EntityKey>,
+        round: Round,
+        restored: bool,
+    }
+
+    impl Walk {
+        /// `rocks` initial rocks (a fresh instance's, discarded by a restore).
+        fn new(ctx: &mut Ctx<'_, Walk>, rocks: usize) -> Self {
+            for i in 0..rocks {
+                let pos = Vec2::splat(i as f32);
+                ctx.world.insert(Thing::Rock(Rock { pos }));
+            }
+            Walk {
+                players: Vec::new(),
+                round: Round {
+                    number: 1,
+                    time_left: 60.0,
+                },
+                restored: false,
+            }
+        }
+    }
+
+    impl Game for Walk {
+        type Entity = Thing;
+        type Room = Round;
+        type Input = Push;
+        type Action = NoMessages;
+        type Event = NoMessages;
+
+        fn join(&mut self, ctx: &mut Ctx<'_, Self>, name: &str) -> EntityKey {
+            let key = ctx.world.insert(Thing::Walker(Walker {
+                pos: Vec2::new(500.0, 500.0),
+                health: 100,
+                score: 0,
+                name: name.to_owned(),
+                steps: 0,
+            }));
+            self.players.push(key);
+            key
+        }
+        fn input(&mut self, ctx: &mut Ctx<'_, Self>, player: EntityKey, input: Push) {
+            if let Some(Thing::Walker(w)) = ctx.world.get_mut(player) {
+                w.pos.x += input.x;
+                w.score += 1;
+                w.steps += 1;
+            }
+        }
+        fn step(&mut self, _ctx: &mut Ctx<'_, Self>, dt: f32) {
+            self.round.time_left -= dt;
+        }
+        fn room(&self) -> Option<&Round> {
+            Some(&self.round)
+        }
+        fn restored(&mut self, ctx: &mut Ctx<'_, Self>, room: Option<Round>) {
+            self.players = ctx
+                .world
+                .iter()
+                .filter(|(_, t)| matches!(t, Thing::Walker(_)))
+                .map(|(k, _)| k)
+                .collect();
+            self.round = room.unwrap_or_default();
+            self.restored = true;
+        }
+    }
+
+    fn walker(sim: &Sim<Walk>, k: EntityKey) -> &Walker {
+        match &sim.world[k] {
+            Thing::Walker(w) => w,
+            Thing::Rock(_) => panic!("a rock"),
+        }
+    }
+
+    /// A room that has lived: holes, reused slots with high versions, players with state.
+    fn lived() -> (Sim<Walk>, Vec<EntityKey>) {
+        let mut sim = Sim::new(|ctx| Walk::new(ctx, 6));
+        let rocks: Vec<EntityKey> = sim.world.keys().collect();
+        let ann = sim.join("ann");
+        // Churn one slot: it comes back with a high version.
+        for _ in 0..500 {
+            let k = sim.world.insert(Thing::Rock(Rock { pos: Vec2::ONE }));
+            sim.world.remove(k);
+        }
+        let bob = sim.join("bob");
+        sim.world.remove(rocks[1]);
+        sim.world.remove(rocks[4]);
+        for _ in 0..10 {
+            sim.input(ann, Push { x: 0.5 });
+            sim.step(1.0 / 60.0);
+        }
+        if let Thing::Walker(w) = &mut sim.world[bob] {
+            w.health = 35;
+        }
+        sim.game.round.number = 7;
+        (sim, vec![ann, bob])
+    }
+
+    #[test]
+    fn save_restore_save_is_equal_and_keys_survive() {
+        let (sim, players) = lived();
+        let saved = sim.save();
+        assert_eq!(saved.entities.len(), 6);
+        assert!(saved.entities.iter().any(|e| e.id.version > 500));
+        assert!(saved.room.is_some());
+
+        // A fresh instance with other initial entities (discarded).
+        let mut fresh = Sim::new(|ctx| Walk::new(ctx, 2));
+        fresh.restore(&saved).unwrap();
+        assert_eq!(fresh.save(), saved);
+        assert_eq!(fresh.tick(), 10);
+        assert_eq!(fresh.world.len(), sim.world.len());
+        for (k, e) in &sim.world {
+            assert_eq!(wire_id(key_of(wire_id(k))), wire_id(k));
+            assert!(fresh.world.contains_key(k), "{:?} kept its key", wire_id(k));
+            assert_eq!(e.type_id(), fresh.world[k].type_id());
+        }
+        assert!(fresh.game.restored);
+        assert_eq!(fresh.game.round, sim.game.round);
+        assert_eq!(fresh.game.players, players);
+
+        // The players' state, but not the undeclared field.
+        let (ann, bob) = (players[0], players[1]);
+        let a = walker(&fresh, ann);
+        assert_eq!((a.pos.x, a.score, a.health), (505.0, 10, 100));
+        assert_eq!((a.name.as_str(), a.steps), ("ann", 0));
+        assert_eq!(walker(&sim, ann).steps, 10);
+        assert_eq!(walker(&fresh, bob).health, 35);
+
+        // It plays on, through the room's face too.
+        let g: &mut dyn RoomGame = &mut fresh;
+        g.input(wire_id(ann), &[Value::Num(-1.0)]);
+        g.step(1.0 / 60.0);
+        assert_eq!(walker(&fresh, ann).pos.x, 504.0);
+        assert_eq!(fresh.tick(), 11);
+    }
+
+    #[test]
+    fn new_entities_never_take_a_live_key() {
+        let (sim, _) = lived();
+        let saved = sim.save();
+        let mut fresh = Sim::new(|ctx| Walk::new(ctx, 0));
+        fresh.restore(&saved).unwrap();
+        let live: Vec<EntityId> = saved.entities.iter().map(|e| e.id).collect();
+        let top = live.iter().map(|id| id.index).max().unwrap();
+        let mut new = Vec::new();
+        for i in 0..20 {
+            let k = fresh.join(&format!("p{i}"));
+            assert!(!live.contains(&wire_id(k)));
+            new.push(wire_id(k));
+        }
+        // The holes are reused first, lowest first; then new slots.
+        let holes: Vec<u32> = (1..=top)
+            .filter(|i| !live.iter().any(|id| id.index == *i))
+            .collect();
+        assert_eq!(
+            new[..holes.len()]
+                .iter()
+                .map(|id| id.index)
+                .collect::<Vec<_>>(),
+            holes
+        );
+        assert_eq!(new[holes.len()].index, top + 1);
+        assert_eq!(fresh.world.len(), live.len() + 20);
+        for id in &live {
+            assert!(fresh.world.contains_key(key_of(*id)));
+        }
+    }
+
+    fn saved_rock(index: u32, version: u32) -> SavedEntity {
+        SavedEntity {
+            id: EntityId { index, version },
+            ty: 1,
+            values: vec![Value::Num(1.5), Value::Num(2.5)],
+        }
+    }
+
+    #[test]
+    fn exact_keys_from_a_hand_made_state() {
+        let saved = SavedWorld {
+            tick: 99,
+            entities: vec![
+                saved_rock(9, 3),
+                saved_rock(1, 1),
+                saved_rock(4, 4001),
+                saved_rock(5, 7),
+            ],
+            room: None,
+        };
+        let mut sim = Sim::new(|ctx| Walk::new(ctx, 3));
+        sim.restore(&saved).unwrap();
+        let mut ids: Vec<EntityId> = sim.world.keys().map(wire_id).collect();
+        ids.sort();
+        let mut want: Vec<EntityId> = saved.entities.iter().map(|e| e.id).collect();
+        want.sort();
+        assert_eq!(ids, want);
+        assert_eq!(sim.tick(), 99);
+        assert!(sim.game.restored);
+        assert_eq!(
+            sim.game.round,
+            Round::default(),
+            "no saved room: restored gets None"
+        );
+        // An empty world restores too.
+        let empty = SavedWorld {
+            tick: 0,
+            entities: Vec::new(),
+            room: None,
+        };
+        sim.restore(&empty).unwrap();
+        assert!(sim.world.is_empty());
+        assert_eq!(wire_id(sim.join("x")).index, 1);
+    }
+
+    #[test]
+    fn corrupt_states_are_errors_and_change_nothing() {
+        let (mut sim, _) = lived();
+        let good = sim.save();
+        let with = |f: &dyn Fn(&mut SavedWorld)| {
+            let mut s = good.clone();
+            f(&mut s);
+            s
+        };
+        let id = |index, version| EntityId { index, version };
+        let cases: Vec<(SavedWorld, RestoreError)> = vec![
+            (
+                with(&|s| s.entities[0].ty = 2),
+                RestoreError::UnknownType {
+                    id: good.entities[0].id,
+                    ty: 2,
+                },
+            ),
+            (
+                with(&|s| s.entities[0].values[0] = Value::Str("x".into())),
+                RestoreError::BadValues {
+                    id: good.entities[0].id,
+                    ty: good.entities[0].ty,
+                },
+            ),
+            (
+                with(&|s| s.entities.push(saved_rock(good.entities[0].id.index, 9))),
+                RestoreError::DuplicateIndex(good.entities[0].id.index),
+            ),
+            (
+                with(&|s| s.entities.push(saved_rock(0, 1))),
+                RestoreError::IndexOutOfRange(id(0, 1)),
+            ),
+            (
+                with(&|s| s.entities.push(saved_rock(MAX_ENTITY_INDEX, 1))),
+                RestoreError::IndexOutOfRange(id(MAX_ENTITY_INDEX, 1)),
+            ),
+            (
+                with(&|s| s.entities.push(saved_rock(50, 2))),
+                RestoreError::BadVersion(id(50, 2)),
+            ),
+            (
+                with(&|s| s.entities.push(saved_rock(50, u32::MAX))),
+                RestoreError::BadVersion(id(50, u32::MAX)),
+            ),
+            (
+                with(&|s| {
+                    s.entities = (1..=9)
+                        .map(|i| saved_rock(i, MAX_RESTORE_VERSION - 1))
+                        .collect();
+                }),
+                RestoreError::TooMuchWork(9 * u64::from(MAX_RESTORE_VERSION / 2 - 1)),
+            ),
+            (
+                with(&|s| s.room = Some(vec![Value::Num(1.0)])),
+                RestoreError::BadRoom,
+            ),
+        ];
+        for (bad, want) in cases {
+            assert_eq!(sim.restore(&bad), Err(want.clone()));
+            assert!(!want.to_string().is_empty());
+            assert_eq!(sim.save(), good, "{want} changed nothing");
+            assert!(!sim.game.restored);
+        }
+        // Too many entities: checked before anything is read.
+        let many = SavedWorld {
+            tick: 0,
+            entities: vec![saved_rock(1, 1); MAX_ENTITY_INDEX as usize],
+            room: None,
+        };
+        assert_eq!(
+            sim.restore(&many),
+            Err(RestoreError::TooManyEntities(MAX_ENTITY_INDEX as usize))
+        );
+        // A room state saved by a game with one, restored into a game without.
+        let mut roomless = Sim::new(|_| Roomless);
+        assert_eq!(
+            roomless.restore(&SavedWorld {
+                tick: 0,
+                entities: Vec::new(),
+                room: Some(Vec::new()),
+            }),
+            Err(RestoreError::BadRoom)
+        );
+    }
+
+    struct Roomless;
+
+    impl Game for Roomless {
+        type Entity = Rock;
+        type Room = ();
+        type Input = Push;
+        type Action = NoMessages;
+        type Event = NoMessages;
+
+        fn join(&mut self, ctx: &mut Ctx<'_, Self>, _name: &str) -> EntityKey {
+            ctx.world.insert(Rock { pos: Vec2::ZERO })
+        }
+        fn input(&mut self, _: &mut Ctx<'_, Self>, _: EntityKey, _: Push) {}
+        fn step(&mut self, _: &mut Ctx<'_, Self>, _: f32) {}
+        // A game with no room state that still returns one: nothing is saved for it.
+        fn room(&self) -> Option<&()> {
+            Some(&())
+        }
+    }
+
+    #[test]
+    fn a_roomless_game_saves_no_room() {
+        let mut sim = Sim::new(|_| Roomless);
+        let k = sim.join("a");
+        let saved = sim.save();
+        assert_eq!(saved.room, None);
+        let mut fresh = Sim::new(|_| Roomless);
+        fresh.restore(&saved).unwrap();
+        assert!(fresh.world.contains_key(k));
+    }
+
+    #[test]
+    fn saved_worlds_round_trip_through_json() {
+        let (sim, _) = lived();
+        let saved = sim.save();
+        let json = serde_json::to_string(&saved).unwrap();
+        let back: SavedWorld = serde_json::from_str(&json).unwrap();
+        assert_eq!(back, saved);
+        // And restore from it through a registered game, as another node would.
+        let mut games = Games::default();
+        games.register("walk", |ctx| Walk::new(ctx, 1));
+        let mut room = games.get("walk").unwrap().create(60).unwrap();
+        room.restore(&back).unwrap();
+        assert_eq!(room.save(), saved);
+        assert_eq!(room.entities(), saved.entities.len());
+    }
 
     #[test]
     fn wire_ids_round_trip() {

@@ -450,6 +450,29 @@ impl Game for Skirmish {
     fn room(&self) -> Option<&Match> {
         Some(&self.state)
     }
+
+    /// Takes the match back, and rebuilds what tanks and shells do not replicate as well as it
+    /// can be: a tank holds its course and aim until its player's next input, a destroyed one
+    /// waits a full respawn, ammo regeneration starts over; a shell flies up to a full life
+    /// more, and its kill is credited to nobody (its team still scores).
+    fn restored(&mut self, ctx: &mut Ctx<'_, Self>, room: Option<Match>) {
+        if let Some(m) = room {
+            self.state = m;
+        }
+        self.rng = self.rng.salted(ctx.tick);
+        for thing in ctx.world.values_mut() {
+            let Thing::Tank(t) = thing else { continue };
+            t.wants = Controls {
+                // Its velocity is its stick times its speed (but on an axis held to a wall).
+                dir: (t.vel / TANK_SPEED).clamp_length_max(1.0),
+                aim: t.turret,
+                fire: false,
+            };
+            if t.health == 0 {
+                t.down = RESPAWN;
+            }
+        }
+    }
 }
 
 #[cfg(test)]
@@ -532,6 +555,72 @@ mod tests {
             Team::Blue => sim.game.state.score_blue,
         };
         assert_eq!(scored, 1);
+    }
+
+    #[test]
+    fn a_restored_match_plays_on() {
+        let mut sim = Sim::new(|_| Skirmish::new(7));
+        let a = sim.join("ann");
+        let b = sim.join("bob");
+        let c = sim.join("cyd");
+        (sim.game.state.phase, sim.game.state.time_left) = (Phase::Playing, 50.0);
+        (sim.game.state.score_red, sim.game.state.score_blue) = (3, 4);
+        if let Thing::Tank(t) = &mut sim.world[c] {
+            (t.health, t.down) = (0, 1.0);
+        }
+        sim.input(
+            a,
+            Input {
+                move_x: 1.0,
+                fire: true,
+                aim: 1.0,
+                ..Input::default()
+            },
+        );
+        for _ in 0..20 {
+            sim.step(1.0 / 60.0);
+        }
+        let saved = sim.save();
+        assert!(saved.entities.iter().any(|e| e.ty == 1), "a shell flies");
+
+        let mut fresh = Sim::new(|_| Skirmish::new(7));
+        fresh.restore(&saved).unwrap();
+        assert_eq!(fresh.save(), saved);
+        assert_eq!(fresh.game.state, sim.game.state);
+        for k in [a, b, c] {
+            let (was, now) = (tank(&sim, k), tank(&fresh, k));
+            assert_eq!(
+                (was.pos, was.health, was.team, &was.name, was.ammo),
+                (now.pos, now.health, now.team, &now.name, now.ammo)
+            );
+        }
+        // Ann keeps driving and aiming where she was; not firing until she says so.
+        let w = tank(&fresh, a).wants;
+        assert_eq!(
+            (w.dir, w.aim, w.fire),
+            (Vec2::X, tank(&sim, a).turret, false)
+        );
+        let x = tank(&fresh, a).pos.x;
+        fresh.step(1.0 / 60.0);
+        assert!(tank(&fresh, a).pos.x > x);
+        // The match counts down from where it was; cyd respawns after a full respawn time.
+        assert!((fresh.game.state.time_left - (50.0 - 21.0 / 60.0)).abs() < 1e-3);
+        assert_eq!(tank(&fresh, c).health, 0);
+        for _ in 0..(RESPAWN * 60.0) as usize + 1 {
+            fresh.step(1.0 / 60.0);
+        }
+        assert_eq!(tank(&fresh, c).health, 100);
+        // Firing works and the shell takes a new key.
+        fresh.input(
+            b,
+            Input {
+                fire: true,
+                ..Input::default()
+            },
+        );
+        let before: Vec<_> = fresh.world.keys().collect();
+        fresh.step(1.0 / 60.0);
+        assert!(fresh.world.keys().any(|k| !before.contains(&k)));
     }
 
     #[test]
