@@ -67,6 +67,9 @@ async fn main() -> anyhow::Result<()> {
     tracing::info!(addr = %server.local_addr(), "open the URL above in a browser to play");
 
     shutdown_signal().await;
+    // In a cluster the rooms go on on other nodes (a deploy loses no match); standalone
+    // there is nowhere to hand them, and this does nothing.
+    server.drain().await;
     tracing::info!("shutting down");
     server.shutdown().await;
     Ok(())

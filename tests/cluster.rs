@@ -375,3 +375,140 @@ async fn a_killed_nodes_rooms_are_played_again_on_a_live_node_within_its_ttl() {
     );
     live.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_drained_nodes_room_goes_on_on_another_node_with_every_player_and_its_state() {
+    let redis = RedisProcess::start().await;
+    let (a, b) = (node(&redis, "a", 64).await, node(&redis, "b", 64).await);
+    let mut players = Vec::new();
+    for i in 0..4 {
+        let (mut c, w) = Client::connect(opts(
+            &ws_url(a.local_addr()),
+            "match",
+            &format!("p{i}"),
+            None,
+        ))
+        .await
+        .unwrap();
+        // Each walks its own way for a while, then stops.
+        let (dx, dy) = [(1.0, 0.0), (-1.0, 0.0), (0.0, 1.0), (0.0, -1.0)][i];
+        for _ in 0..20 {
+            c.send_input(&support::arena_input(dx, dy)).unwrap();
+            support::recv_until(&mut c, "a snapshot", |_, r| {
+                matches!(r, Received::Snapshot { .. })
+            })
+            .await;
+        }
+        let last = c.send_input(&support::arena_input(0.0, 0.0)).unwrap();
+        players.push((c, w, last));
+    }
+    // Everyone's stop applied: from here their entities stand still.
+    for (c, _, last) in &mut players {
+        let last = *last;
+        support::recv_until(
+            c,
+            "the stop applied",
+            |_, r| matches!(r, Received::Snapshot { input_seq, .. } if *input_seq >= last),
+        )
+        .await;
+    }
+    let before = a.inspect("match").await.unwrap();
+
+    let (status, body) = http_post(a.local_addr(), "/admin/drain", "", Some("ops")).await;
+    assert_eq!(status, 200, "{body}");
+    let drained: serde_json::Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(
+        (drained["rooms"].as_u64(), drained["players"].as_u64()),
+        (Some(1), Some(4))
+    );
+    assert!(
+        a.rooms().all().is_empty(),
+        "nothing left on the drained node"
+    );
+
+    let mut resumed: Vec<Client> = Vec::new();
+    for (i, (mut c, w, _)) in players.into_iter().enumerate() {
+        match support::ended(&mut c, "the hand-off").await {
+            ClientError::Closed { code, reason } => {
+                assert_eq!(code, codes::MOVED);
+                assert_eq!(reason, ws_url(b.local_addr()), "told where the room went");
+            }
+            e => panic!("expected a hand-off, got {e}"),
+        }
+        let mut o = opts(&ws_url(b.local_addr()), "match", &format!("p{i}"), None);
+        o.resume_token = Some(w.resume_token.clone());
+        let (mut c, again) = Client::connect(o).await.expect("resumes on the new node");
+        assert_eq!(again.player, w.player, "the same entity");
+        assert!(again.tick >= before.tick, "the room's clock goes on");
+        support::recv_until(&mut c, "a snapshot", |_, r| {
+            matches!(r, Received::Snapshot { .. })
+        })
+        .await;
+        // Its entity as it was on the old node, every declared field (its own private ones
+        // included), bit for bit.
+        let was = before.table.get(w.player).expect("it was there");
+        let (_, now) = c.latest().expect("a table");
+        let is = now.get(w.player).expect("its entity is there");
+        assert_eq!(
+            (is.ty, is.values),
+            (was.ty, was.values),
+            "p{i}'s state carried over"
+        );
+        resumed.push(c);
+    }
+    let after = b.inspect("match").await.unwrap();
+    assert_eq!(after.clients.len(), 4, "every player on the new node");
+    a.shutdown().await;
+    b.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_rolling_restart_with_bots_playing_keeps_every_player_on_its_entity() {
+    let redis = RedisProcess::start().await;
+    let args =
+        |id: &str| ["--redis", &redis.url, "--node-id", id, "--room-size", "8"].map(str::to_string);
+    let start = |addr: String, id: &'static str| {
+        let args = args(id);
+        async move {
+            let args: Vec<&str> = args.iter().map(String::as_str).collect();
+            ServerProcess::start_at(&addr, &args).await
+        }
+    };
+    let ids = ["n1", "n2", "n3"];
+    let mut nodes = Vec::new();
+    for id in ids {
+        nodes.push(start("127.0.0.1:0".into(), id).await);
+    }
+    let observer = Cluster::join(&redis.url, "observer".into(), String::new())
+        .await
+        .unwrap();
+    let bots = 24;
+    let mut cfg = bot_client::load::LoadConfig::new("", "", bots, Duration::from_secs(10));
+    cfg.matchmake = Some(format!("http://{}", nodes[0].addr));
+    cfg.game = Some("arena".into());
+    let run = tokio::spawn(async move { support::load_run(&cfg).await });
+    until(&observer, "every bot playing", |n| {
+        n.iter().map(|n| n.players).sum::<usize>() == bots
+    })
+    .await;
+
+    // Each node in turn: SIGTERM (it drains), wait for it to exit, start it again on its port.
+    for (i, id) in ids.into_iter().enumerate() {
+        let addr = nodes[i].addr.to_string();
+        nodes[i].signal("-TERM");
+        bounded("the node exits", nodes[i].child.wait())
+            .await
+            .unwrap();
+        nodes[i] = start(addr, id).await;
+        until(&observer, "the node back", |n| n.len() == 3).await;
+    }
+    let report = bounded("the run", run).await.unwrap();
+    assert_eq!((report.bots_connected, report.bots_failed), (bots, 0));
+    assert_eq!(report.checksum_mismatches, 0);
+    assert_eq!(report.player_changes, 0, "every bot ends on its own player");
+    assert!(
+        report.handoffs >= bots as u64,
+        "every bot was handed over at least once"
+    );
+    assert_eq!(report.unrecovered, 0, "every bot playing at the end");
+}

@@ -244,7 +244,15 @@ impl Joins<'_> {
                     game: opts.game.clone(),
                     room: (!opts.room.is_empty()).then(|| opts.room.clone()),
                     name: Some(opts.name.clone()),
-                    auth_token: self.join_token(&opts.room, &opts.name),
+                    // The matchmaker checks a token for room `*` when no room is named.
+                    auth_token: self.join_token(
+                        if opts.room.is_empty() {
+                            "*"
+                        } else {
+                            &opts.room
+                        },
+                        &opts.name,
+                    ),
                 };
                 let limit = opts.connect_timeout;
                 let seat = request_seat(matchmaker, &req, limit, self.config.loopback_only).await?;

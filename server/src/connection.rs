@@ -23,7 +23,7 @@ use crate::outbox::{Outbox, Outgoing};
 use crate::ratelimit::{RateLimit, Verdict};
 use crate::registry::RoomHandle;
 use crate::room::published::ClientState;
-use crate::room::{ConnId, JoinRequest, RoomMsg};
+use crate::room::{ConnId, JoinRequest, RoomMsg, SavedRoom};
 use crate::{Rejection, ServerCtx};
 
 type Io = TokioIo<Upgraded>;
@@ -370,27 +370,31 @@ fn unauthorized(reason: String) -> Rejection {
 }
 
 /// In a cluster, a room this node does not play is claimed here, or the client is sent to
-/// the node that holds it (`MOVED`, with its URL).
-async fn place(ctx: &ServerCtx, room: &str) -> Result<(), Rejection> {
+/// the node that holds it (`MOVED`, with its URL). A room claimed here that a draining node
+/// handed over comes with its saved state.
+async fn place(ctx: &ServerCtx, room: &str) -> Result<Option<SavedRoom>, Rejection> {
     let Some(cluster) = &ctx.cluster else {
-        return Ok(());
+        return Ok(None);
     };
     if ctx.rooms.get(room).is_some() {
-        return Ok(());
+        return Ok(None);
     }
-    match cluster.place(room).await {
-        Ok(Place::Here) => Ok(()),
-        Ok(Place::Elsewhere { url, .. }) => Err(Rejection {
+    if ctx.rooms.draining() {
+        return Err(crate::drain::redirect(ctx, cluster, room).await);
+    }
+    let unreachable = |e: redis::RedisError| {
+        tracing::warn!(room, error = %e, "the room directory did not answer");
+        Rejection {
+            code: codes::SERVER_ERROR,
+            reason: "the cluster's room directory is unreachable".into(),
+        }
+    };
+    match cluster.place(room).await.map_err(unreachable)? {
+        Place::Here => cluster.saved_state(room).await.map_err(unreachable),
+        Place::Elsewhere { url, .. } => Err(Rejection {
             code: codes::MOVED,
             reason: url,
         }),
-        Err(e) => {
-            tracing::warn!(room, error = %e, "the room directory did not answer");
-            Err(Rejection {
-                code: codes::SERVER_ERROR,
-                reason: "the cluster's room directory is unreachable".into(),
-            })
-        }
     }
 }
 
@@ -412,15 +416,22 @@ async fn join(
     (hello, seat): (Hello, Option<Seat>),
     outbox: &Arc<Outbox>,
 ) -> Result<(RoomHandle, protocol::EntityId), Rejection> {
-    place(ctx, &hello.room).await?;
+    let mut saved = place(ctx, &hello.room).await?;
     if let Some(seat) = &seat {
         spend(ctx, &hello.room, seat).await?;
     }
     // A room may close between lookup and join (idle grace ran out): retry on a fresh one.
     for _ in 0..3 {
+        let restoring = saved.is_some();
         let room = ctx
             .rooms
-            .get_or_create(&hello.room, hello.game.as_deref())?;
+            .get_or_restore(&hello.room, hello.game.as_deref(), saved.take())?;
+        if restoring && let Some(cluster) = &ctx.cluster {
+            // Restored (by this join or a concurrent one): nobody restores it again.
+            if let Err(e) = cluster.drop_state(&hello.room).await {
+                tracing::warn!(room = %hello.room, error = %e, "could not drop a restored room's state");
+            }
+        }
         let (reply, answer) = oneshot::channel();
         let req = JoinRequest {
             resume_token: hello.resume_token.clone(),

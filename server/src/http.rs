@@ -46,6 +46,10 @@ pub async fn route(
             Ok(body) => notice(&ctx, &body).await,
             Err(resp) => resp,
         },
+        (&Method::POST, "/admin/drain") => match admin_body(req, &ctx).await {
+            Ok(_) => json(StatusCode::OK, &crate::drain::drain(&ctx).await),
+            Err(resp) => resp,
+        },
         (&Method::GET, p) => match crate::assets::get(p.trim_start_matches('/')) {
             Some((data, mime)) => {
                 let mut r = respond(StatusCode::OK, &mime, data);

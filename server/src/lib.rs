@@ -6,6 +6,7 @@ mod assets;
 pub mod cluster;
 pub mod config;
 mod connection;
+pub mod drain;
 pub mod game;
 mod http;
 mod matchmake;
@@ -266,6 +267,12 @@ impl Server {
         let (tx, rx) = tokio::sync::oneshot::channel();
         handle.inbox.send(RoomMsg::Inspect(tx)).await.ok()?;
         rx.await.ok()
+    }
+
+    /// Drains this node for a deploy: it takes no new rooms and, in a cluster, hands each of
+    /// its rooms (state and players) to another node and sends its clients there.
+    pub async fn drain(&self) -> drain::Drained {
+        drain::drain(&self.ctx).await
     }
 
     /// Graceful shutdown: stop accepting, close every client with 1001 (going away), and wait

@@ -252,20 +252,39 @@ async fn in_cluster(
 
 /// Places `room` on the least-loaded live node unless a live node holds it; its holder.
 async fn claim(cluster: &Cluster, nodes: &[NodeInfo], room: &str) -> Result<String, MatchError> {
-    let open: Vec<&NodeInfo> = nodes.iter().filter(|n| !n.draining).collect();
-    let ids: Vec<&str> = open.iter().map(|n| n.id.as_str()).collect();
-    let placed = cluster.recently_placed(&ids).await.map_err(redis_down)?;
-    // A room weighs as much as a few players, so empty new rooms spread over the nodes too.
-    let load = |(n, p): (&&NodeInfo, &u64)| n.players as f64 + 8.0 * (n.rooms as f64 + *p as f64);
-    let target = open
-        .iter()
-        .zip(&placed)
-        .min_by(|a, b| load(*a).total_cmp(&load(*b)).then(a.0.id.cmp(&b.0.id)))
-        .map(|(n, _)| n.id.clone())
+    let target = least_loaded(cluster, nodes, None)
+        .await
+        .map_err(redis_down)?
         .ok_or_else(|| MatchError::Unavailable("no node takes rooms now".into()))?;
-    let holder = cluster.claim_for(room, &target).await.map_err(redis_down)?;
-    if holder == target {
-        cluster.placed_on(&target).await.map_err(redis_down)?;
+    let holder = cluster
+        .claim_for(room, &target.id)
+        .await
+        .map_err(redis_down)?;
+    if holder == target.id {
+        cluster.placed_on(&target.id).await.map_err(redis_down)?;
     }
     Ok(holder)
+}
+
+/// The node (not draining, not `except`) with the least load: its players, and its rooms,
+/// counting those placed on it in the last seconds, which its heartbeat may not show yet.
+pub(crate) async fn least_loaded<'a>(
+    cluster: &Cluster,
+    nodes: &'a [NodeInfo],
+    except: Option<&str>,
+) -> redis::RedisResult<Option<&'a NodeInfo>> {
+    let open: Vec<&NodeInfo> = nodes
+        .iter()
+        .filter(|n| !n.draining && Some(n.id.as_str()) != except)
+        .collect();
+    let ids: Vec<&str> = open.iter().map(|n| n.id.as_str()).collect();
+    let placed = cluster.recently_placed(&ids).await?;
+    // A room weighs as much as a few players, so empty new rooms spread over the nodes too.
+    let load =
+        |n: &NodeInfo, placed: u64| n.players as f64 + 8.0 * (n.rooms as f64 + placed as f64);
+    Ok(open
+        .into_iter()
+        .zip(placed)
+        .min_by(|(a, pa), (b, pb)| load(a, *pa).total_cmp(&load(b, *pb)).then(a.id.cmp(&b.id)))
+        .map(|(n, _)| n))
 }

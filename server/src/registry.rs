@@ -12,7 +12,7 @@ use tokio_util::sync::CancellationToken;
 use crate::Rejection;
 use crate::config::Config;
 use crate::game::Games;
-use crate::room::{Room, RoomInfo, RoomMsg};
+use crate::room::{Room, RoomInfo, RoomMsg, SavedRoom};
 use protocol::Descriptor;
 
 /// How connections reach a room.
@@ -66,6 +66,10 @@ impl Rooms {
         self.draining.load(Ordering::Relaxed)
     }
 
+    pub(crate) fn set_draining(&self) {
+        self.draining.store(true, Ordering::Relaxed);
+    }
+
     /// Hands an operator's notice to every room (a room whose inbox is full misses it).
     pub fn notice(&self, text: &str) {
         for room in self.all() {
@@ -90,6 +94,17 @@ impl Rooms {
         name: &str,
         game: Option<&str>,
     ) -> Result<RoomHandle, Rejection> {
+        self.get_or_restore(name, game, None)
+    }
+
+    /// `get_or_create`, where a room that is not here starts from `saved` (a room handed over
+    /// by a draining node) if given: its game's world, tick and players.
+    pub(crate) fn get_or_restore(
+        self: &Arc<Self>,
+        name: &str,
+        game: Option<&str>,
+        saved: Option<SavedRoom>,
+    ) -> Result<RoomHandle, Rejection> {
         let mut map = self.lock();
         if let Some(h) = map.get(name) {
             return match game {
@@ -100,7 +115,19 @@ impl Rooms {
                 _ => Ok(h.clone()),
             };
         }
-        let game_name = game.unwrap_or(&self.cfg.game);
+        if let (Some(saved), Some(g)) = (&saved, game)
+            && saved.game != g
+        {
+            return Err(Rejection {
+                code: protocol::codes::WRONG_GAME,
+                reason: format!("room '{name}' plays {}, not {g}", saved.game),
+            });
+        }
+        let game_name = saved
+            .as_ref()
+            .map_or(game.unwrap_or(&self.cfg.game), |s| s.game.as_str())
+            .to_string();
+        let game_name = game_name.as_str();
         let Some(factory) = self.games.get(game_name) else {
             let known: Vec<&str> = self.games.names().collect();
             return Err(Rejection {
@@ -122,13 +149,20 @@ impl Rooms {
         }
         let id = self.next_id.fetch_add(1, Ordering::Relaxed);
         let (tx, rx) = mpsc::channel(self.cfg.inbox);
-        let game = factory.create(self.cfg.tick_rate).map_err(|e| {
+        let mut game = factory.create(self.cfg.tick_rate).map_err(|e| {
             tracing::error!(game = game_name, error = %e, "game declaration refused");
             Rejection {
                 code: protocol::codes::SERVER_ERROR,
                 reason: format!("game {game_name} cannot start"),
             }
         })?;
+        let saved = saved.and_then(|saved| match game.restore(&saved.world) {
+            Ok(()) => Some(saved),
+            Err(e) => {
+                tracing::error!(room = name, error = %e, "a handed-over room could not be restored; it starts afresh");
+                None
+            }
+        });
         let info = Arc::new(Mutex::new(RoomInfo {
             name: name.to_string(),
             game: game_name.to_string(),
@@ -142,9 +176,13 @@ impl Rooms {
             info: info.clone(),
             schema: game.descriptor().clone(),
         };
-        let room = Room::new(name.to_string(), id, self.clone(), rx, info, game);
+        let mut room = Room::new(name.to_string(), id, self.clone(), rx, info, game);
+        let restored = saved.is_some();
+        if let Some(saved) = saved {
+            room.adopt(saved.world.tick, saved.players);
+        }
         spawn_room(name, id, room)?;
-        tracing::info!(room = name, game = game_name, "room opened");
+        tracing::info!(room = name, game = game_name, restored, "room opened");
         map.insert(name.to_string(), handle.clone());
         Ok(handle)
     }

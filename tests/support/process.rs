@@ -16,8 +16,13 @@ pub struct ServerProcess {
 impl ServerProcess {
     /// Starts `ticksync --addr 127.0.0.1:0 ARGS...` and reads its address from stdout.
     pub async fn start(args: &[&str]) -> ServerProcess {
+        Self::start_at("127.0.0.1:0", args).await
+    }
+
+    /// Starts `ticksync --addr ADDR ARGS...` (a restart on the port it had, say).
+    pub async fn start_at(addr: &str, args: &[&str]) -> ServerProcess {
         let mut child = Command::new(env!("CARGO_BIN_EXE_ticksync"))
-            .args(["--addr", "127.0.0.1:0", "--log", "warn"])
+            .args(["--addr", addr, "--log", "warn"])
             .args(args)
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())

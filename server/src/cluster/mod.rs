@@ -10,10 +10,12 @@
 //! this runs.
 
 mod directory;
+mod handoff;
 pub mod notices;
 
 pub use directory::Place;
 pub(crate) use directory::USED_SEAT_COUNTS;
+pub use handoff::STATE_TTL;
 
 use std::collections::HashSet;
 use std::sync::Arc;
@@ -46,6 +48,8 @@ pub(crate) mod keys {
     pub const USED: &str = "ticksync:used:";
     /// `{prefix}{node id}`: rooms the matchmaker placed on the node in the last seconds.
     pub const PLACED: &str = "ticksync:placed:";
+    /// `{prefix}{room}`: a room's saved state, handed from a draining node to the next.
+    pub const STATE: &str = "ticksync:state:";
     /// The key that signs seats when no `--join-secret` is given (no expiry).
     pub const SECRET: &str = "ticksync:secret";
     /// The pub/sub channel of server-wide notices.

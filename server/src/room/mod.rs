@@ -20,11 +20,12 @@ use bytes::Bytes;
 use protocol::schema::{Predictor, Value};
 use protocol::state_delta::{Baseline, Steady};
 use protocol::{EntityId, Event, PlayerInfo, ServerMsg, StateTable, Welcome, codec, codes};
+use serde::{Deserialize, Serialize};
 use tokio::sync::{mpsc, oneshot};
 
 use crate::Rejection;
 use crate::config::Config;
-use crate::game::RoomGame;
+use crate::game::{RoomGame, SavedWorld};
 use crate::outbox::Outbox;
 use crate::registry::Rooms;
 pub use history::History;
@@ -61,6 +62,9 @@ pub enum RoomMsg {
     },
     /// An operator's notice for every client.
     Notice(String),
+    /// The node is draining: stop, and answer with the room's state and its clients' outboxes
+    /// (the drain tells them where the room went).
+    Handoff(oneshot::Sender<Handoff>),
     /// Test and debug hook: the room's latest recorded tick and per-client state.
     Inspect(oneshot::Sender<RoomInspect>),
 }
@@ -72,6 +76,30 @@ pub struct JoinRequest {
     pub resume_token: Option<String>,
     pub outbox: Arc<Outbox>,
     pub reply: oneshot::Sender<Result<EntityId, Rejection>>,
+}
+
+/// A room's state, saved to go on on another node: the game's declared state, and every
+/// player with its resume token (which takes the same player back there).
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct SavedRoom {
+    pub name: String,
+    pub game: String,
+    pub world: SavedWorld,
+    pub players: Vec<SavedPlayer>,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct SavedPlayer {
+    pub name: String,
+    pub player: EntityId,
+    pub resume_token: String,
+}
+
+/// What a room hands over when its node drains.
+pub struct Handoff {
+    pub saved: SavedRoom,
+    /// Its connected clients', to close with where the room went.
+    pub outboxes: Vec<Arc<Outbox>>,
 }
 
 /// A room's state as seen from outside, for tests and debugging.
@@ -117,6 +145,24 @@ struct Member {
     /// When `missed` last reached `BEHIND_AFTER`: for `BEHIND_FOR` ticks after, it gets only
     /// the ticks on the `BEHIND_EVERY` grid.
     behind_at: Option<u32>,
+}
+
+impl Member {
+    fn new(name: String, player: EntityId, outbox: Arc<Outbox>) -> Self {
+        Member {
+            name,
+            player,
+            outbox,
+            resume_token: String::new(),
+            pending: None,
+            newest_seq: 0,
+            applied_seq: 0,
+            taken_since: 0,
+            counting_since: None,
+            missed: 0,
+            behind_at: None,
+        }
+    }
 }
 
 /// A player whose connection dropped, kept until `until` for its client to resume.
@@ -175,6 +221,7 @@ enum Stop {
     Idle,
     Shutdown,
     Panicked(String),
+    Handoff(oneshot::Sender<Handoff>),
 }
 
 impl Room {
@@ -258,14 +305,31 @@ impl Room {
                 self.publish_info();
             }
         };
-        let (code, reason) = match &stop {
+        let panicked = matches!(stop, Stop::Panicked(_));
+        let (code, reason) = match stop {
+            Stop::Handoff(reply) => {
+                // Out of the registry first: a join that comes now goes through the directory.
+                self.rooms.remove(&self.name, self.id);
+                let handoff = Handoff {
+                    saved: self.save(),
+                    outboxes: self.members.values().map(|m| m.outbox.clone()).collect(),
+                };
+                tracing::info!(room = %self.name, players = handoff.saved.players.len(), "room stopped to be handed over");
+                if let Err(h) = reply.send(handoff) {
+                    for o in h.outboxes {
+                        o.close(codes::GOING_AWAY, "server shutting down");
+                    }
+                }
+                // No `dispose`: the game goes on elsewhere.
+                return;
+            }
             Stop::Idle => {
                 tracing::info!(room = %self.name, "room closed after its idle grace period");
                 self.game.dispose();
                 return;
             }
             Stop::Shutdown => (codes::GOING_AWAY, "server shutting down".to_string()),
-            Stop::Panicked(msg) => {
+            Stop::Panicked(ref msg) => {
                 tracing::error!(room = %self.name, panic = %msg, "room game logic panicked; closing the room");
                 self.rooms.remove(&self.name, self.id);
                 (
@@ -277,7 +341,7 @@ impl Room {
         for m in self.members.values() {
             m.outbox.close(code, reason.clone());
         }
-        if !matches!(stop, Stop::Panicked(_)) {
+        if !panicked {
             self.game.dispose();
         }
     }
@@ -341,6 +405,7 @@ impl Room {
                     }
                 }
                 RoomMsg::Notice(text) => self.broadcast(&Event::Notice { text }),
+                RoomMsg::Handoff(reply) => return Some(Stop::Handoff(reply)),
                 RoomMsg::Inspect(reply) => {
                     let _ = reply.send(self.inspect());
                 }
@@ -389,20 +454,7 @@ impl Room {
             entity: id,
             name: name.clone(),
         }));
-        let member = Member {
-            name,
-            player,
-            outbox,
-            resume_token: String::new(),
-            pending: None,
-            newest_seq: 0,
-            applied_seq: 0,
-            taken_since: 0,
-            counting_since: None,
-            missed: 0,
-            behind_at: None,
-        };
-        self.seat(conn, member);
+        self.seat(conn, Member::new(name, player, outbox));
         Ok(id)
     }
 
@@ -460,6 +512,43 @@ impl Room {
         self.seat(conn, member);
         self.send_events();
         Ok(id)
+    }
+
+    /// The room's state and players, to go on elsewhere.
+    fn save(&self) -> SavedRoom {
+        let detached = self.detached.iter().map(|d| &d.member);
+        SavedRoom {
+            name: self.name.clone(),
+            game: self.game.descriptor().game.clone(),
+            world: self.game.save(),
+            players: self
+                .members
+                .values()
+                .chain(detached)
+                .map(|m| SavedPlayer {
+                    name: m.name.clone(),
+                    player: m.player,
+                    resume_token: m.resume_token.clone(),
+                })
+                .collect(),
+        }
+    }
+
+    /// Takes the players of a room restored from `players` (its game's world already is):
+    /// each waits, for the resume grace, for its client to come back with its token.
+    pub(crate) fn adopt(&mut self, tick: u32, players: Vec<SavedPlayer>) {
+        self.tick = tick;
+        let until = Instant::now() + self.cfg.resume_grace;
+        for p in players {
+            self.game.disconnected(p.player);
+            let outbox = Arc::new(Outbox::new(self.cfg.reliable_queue, self.cfg.send_window()));
+            let mut member = Member::new(p.name, p.player, outbox);
+            member.resume_token = p.resume_token;
+            self.detached.push(Detached { member, until });
+        }
+        if !self.detached.is_empty() {
+            self.empty_since = None;
+        }
     }
 
     /// Adds a member and sends its `Welcome` (with a fresh resume token).

@@ -1,0 +1,147 @@
+//! Draining a node for a deploy (SIGTERM, or `POST /admin/drain`): it takes no new rooms,
+//! and hands each of its rooms to another node. Per room: the room stops and answers with its
+//! state (the game's declared state, the tick, every player and its resume token); the state
+//! goes to Redis; the room's directory entry moves to the least-loaded other node; and its
+//! clients are closed with `MOVED` and that node's URL. They reconnect there with their
+//! resume tokens, the node restores the room from the saved state on the first `Hello`, and
+//! each takes its own player back. Standalone, or with no other node, there is nowhere to
+//! go: the rooms stay until the shutdown closes them.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use protocol::codes;
+use serde::Serialize;
+use tokio::sync::oneshot;
+
+use crate::cluster::{Cluster, NodeInfo};
+use crate::room::RoomMsg;
+use crate::{Rejection, ServerCtx};
+
+/// How long a room has to answer a hand-off (it answers at its next tick).
+const ANSWER_WITHIN: Duration = Duration::from_secs(2);
+
+/// What a drain did.
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct Drained {
+    /// Rooms handed to another node.
+    pub rooms: usize,
+    /// Their players (connected or within their resume grace).
+    pub players: usize,
+    /// Rooms that stayed here (no other node, or Redis failed).
+    pub kept: usize,
+}
+
+/// Drains this node (once; a second call finds no rooms left to hand over).
+pub(crate) async fn drain(ctx: &Arc<ServerCtx>) -> Drained {
+    ctx.rooms.set_draining();
+    let mut done = Drained::default();
+    let Some(cluster) = &ctx.cluster else {
+        done.kept = ctx.rooms.all().len();
+        return done;
+    };
+    for room in ctx.rooms.all() {
+        match hand_over(ctx, cluster, &room).await {
+            Ok(Some(players)) => {
+                done.rooms += 1;
+                done.players += players;
+            }
+            Ok(None) => done.kept += 1,
+            Err(e) => {
+                tracing::error!(room = %room.name, error = %e, "hand-off failed");
+                done.kept += 1;
+            }
+        }
+    }
+    tracing::info!(
+        rooms = done.rooms,
+        players = done.players,
+        kept = done.kept,
+        "drained"
+    );
+    done
+}
+
+/// Hands one room over; its players, or `None` if there is no node to take it.
+async fn hand_over(
+    ctx: &ServerCtx,
+    cluster: &Cluster,
+    room: &crate::registry::RoomHandle,
+) -> redis::RedisResult<Option<usize>> {
+    let nodes = cluster.nodes().await?;
+    let Some(target) = crate::matchmake::least_loaded(cluster, &nodes, Some(&ctx.node_id))
+        .await?
+        .cloned()
+    else {
+        return Ok(None);
+    };
+    let (reply, answer) = oneshot::channel();
+    if room.inbox.send(RoomMsg::Handoff(reply)).await.is_err() {
+        return Ok(Some(0)); // it closed meanwhile
+    }
+    let Ok(Ok(handoff)) = tokio::time::timeout(ANSWER_WITHIN, answer).await else {
+        tracing::warn!(room = %room.name, "the room did not answer the hand-off");
+        return Ok(Some(0));
+    };
+    let players = handoff.saved.players.len();
+    let moved = async {
+        cluster.save_state(&handoff.saved).await?;
+        cluster.transfer(&room.name, &target.id).await
+    }
+    .await;
+    let (code, reason) = match moved {
+        Ok(true) => (codes::MOVED, target.url.clone()),
+        // Another node holds the room now (this node lost it while it stalled): send the
+        // clients there; the state stays for whichever node restores it.
+        Ok(false) => match where_is(cluster, &room.name).await {
+            Some(n) => (codes::MOVED, n.url),
+            None => (codes::GOING_AWAY, "server shutting down".into()),
+        },
+        Err(e) => {
+            for o in &handoff.outboxes {
+                o.close(codes::GOING_AWAY, "server shutting down");
+            }
+            return Err(e);
+        }
+    };
+    for o in &handoff.outboxes {
+        o.close(code, reason.clone());
+    }
+    tracing::info!(room = %room.name, to = %target.id, players, "room handed over");
+    Ok(Some(players))
+}
+
+async fn where_is(cluster: &Cluster, room: &str) -> Option<NodeInfo> {
+    let holder = cluster.holder(room).await.ok()??;
+    cluster.node(&holder).await.ok()?
+}
+
+/// Where a client of a room that is not here goes while this node drains: to the node that
+/// holds the room, or, if this node does (a matchmaker placed it before it saw the drain),
+/// to another node the room is given to.
+pub(crate) async fn redirect(ctx: &ServerCtx, cluster: &Cluster, room: &str) -> Rejection {
+    let going_away = || Rejection {
+        code: codes::GOING_AWAY,
+        reason: "this node is draining".into(),
+    };
+    let moved = |url: String| Rejection {
+        code: codes::MOVED,
+        reason: url,
+    };
+    match cluster.holder(room).await {
+        Ok(Some(h)) if h != ctx.node_id => match cluster.node(&h).await {
+            Ok(Some(n)) => return moved(n.url),
+            _ => return going_away(),
+        },
+        Err(_) => return going_away(),
+        _ => {}
+    }
+    let Ok(nodes) = cluster.nodes().await else {
+        return going_away();
+    };
+    let target = crate::matchmake::least_loaded(cluster, &nodes, Some(&ctx.node_id)).await;
+    match target {
+        Ok(Some(t)) if cluster.transfer(room, &t.id).await.unwrap_or(false) => moved(t.url.clone()),
+        _ => going_away(),
+    }
+}
