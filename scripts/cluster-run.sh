@@ -72,5 +72,9 @@ wait "$bots_pid" || status=$?
 cat "$out/bots.out"
 live=1; [ "$mode" = kill ] && live=3
 curl -s "http://127.0.0.1:${ports[$live]}/rooms" |
-  python3 -c 'import json,sys; [print(f"  {r[\"node\"]:8} {r[\"name\"]:24} players {r[\"players\"]:4} tick {r[\"tick\"]}") for r in json.load(sys.stdin)]'
+  python3 -c '
+import json, sys
+for r in json.load(sys.stdin):
+    print("  %-8s %-24s players %4d tick %d" % (r["node"], r["name"], r["players"], r["tick"]))
+'
 exit "${status:-0}"

@@ -30,7 +30,9 @@ use crate::registry::Rooms;
 use crate::room::RoomInfo;
 
 /// How long a node's entry (and its rooms' directory entries) outlive its last heartbeat.
-pub const NODE_TTL: Duration = Duration::from_secs(5);
+/// Three beats: a node is dead after missing two (a kill is noticed within 3 s, so its
+/// players are playing again elsewhere within the 5 s the cluster promises).
+pub const NODE_TTL: Duration = Duration::from_secs(3);
 /// How often a node renews its entry: a few beats fit in the time to live.
 const HEARTBEAT: Duration = Duration::from_secs(1);
 

@@ -100,6 +100,9 @@ pub struct Handoff {
     pub saved: SavedRoom,
     /// Its connected clients', to close with where the room went.
     pub outboxes: Vec<Arc<Outbox>>,
+    /// Its inbox, kept open until they are: a client whose room's inbox closed would leave
+    /// with `ROOM_CLOSED` before it hears where to go.
+    pub inbox: mpsc::Receiver<RoomMsg>,
 }
 
 /// A room's state as seen from outside, for tests and debugging.
@@ -313,6 +316,7 @@ impl Room {
                 let handoff = Handoff {
                     saved: self.save(),
                     outboxes: self.members.values().map(|m| m.outbox.clone()).collect(),
+                    inbox: std::mem::replace(&mut self.inbox, mpsc::channel(1).1),
                 };
                 tracing::info!(room = %self.name, players = handoff.saved.players.len(), "room stopped to be handed over");
                 if let Err(h) = reply.send(handoff) {
