@@ -512,3 +512,38 @@ async fn a_rolling_restart_with_bots_playing_keeps_every_player_on_its_entity() 
     );
     assert_eq!(report.unrecovered, 0, "every bot playing at the end");
 }
+
+#[tokio::test]
+async fn standalone_matchmaking_seats_once_and_bounds_its_body() {
+    let a = start_server(|_| {}).await;
+    let (url, room, seat, _) = matchmake(&a, r#"{"game": "arena"}"#).await;
+    assert_eq!(url, ws_url(a.local_addr()), "its own URL");
+    let (_c, w) = Client::connect(opts(&url, &room, "ann", Some(&seat)))
+        .await
+        .expect("the seat admits");
+    assert_eq!(w.room, room);
+    let again = Client::connect(opts(&url, &room, "bob", Some(&seat))).await;
+    assert_eq!(
+        again.err().and_then(|e| e.close_code()),
+        Some(codes::UNAUTHORIZED)
+    );
+    // The body limit: one byte over is refused before it is parsed.
+    let pad = "x".repeat(server::MATCHMAKE_MAX_BODY);
+    let body = format!(r#"{{"game": "arena", "room": "{pad}"}}"#);
+    let (status, answer) = http_post(a.local_addr(), "/matchmake", &body, None).await;
+    assert_eq!(status, 413, "{answer}");
+    let (status, _) = http_post(a.local_addr(), "/matchmake", r#"{"game": "nope"}"#, None).await;
+    assert_eq!(status, 400, "an unknown game");
+    a.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_public_url_too_long_for_a_close_reason_is_refused_at_start() {
+    let long = format!("ws://{}/ws", "a".repeat(server::MAX_PUBLIC_URL));
+    let cfg = support::test_config(|c| c.public_url = Some(long));
+    let err = match Server::start(cfg).await {
+        Ok(_) => panic!("started with an unusable --public-url"),
+        Err(e) => e.to_string(),
+    };
+    assert!(err.contains("--public-url"), "{err}");
+}

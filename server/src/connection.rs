@@ -391,7 +391,7 @@ async fn place(ctx: &ServerCtx, room: &str) -> Result<Option<SavedRoom>, Rejecti
     };
     match cluster.place(room).await.map_err(unreachable)? {
         Place::Here => cluster.saved_state(room).await.map_err(unreachable),
-        Place::Elsewhere { url, .. } => Err(Rejection {
+        Place::Elsewhere { url } => Err(Rejection {
             code: codes::MOVED,
             reason: url,
         }),

@@ -40,8 +40,18 @@ pub(crate) async fn drain(ctx: &Arc<ServerCtx>) -> Drained {
         done.kept = ctx.rooms.all().len();
         return done;
     };
+    // The registry is read once: each room handed over is counted on its node
+    // (`placed_on`), so the next goes to the node least loaded by then.
+    let nodes = match cluster.nodes().await {
+        Ok(n) => n,
+        Err(e) => {
+            tracing::error!(error = %e, "drain: the registry did not answer; rooms stay");
+            done.kept = ctx.rooms.all().len();
+            return done;
+        }
+    };
     for room in ctx.rooms.all() {
-        match hand_over(ctx, cluster, &room).await {
+        match hand_over(ctx, cluster, &nodes, &room).await {
             Ok(Some(players)) => {
                 done.rooms += 1;
                 done.players += players;
@@ -66,10 +76,10 @@ pub(crate) async fn drain(ctx: &Arc<ServerCtx>) -> Drained {
 async fn hand_over(
     ctx: &ServerCtx,
     cluster: &Cluster,
+    nodes: &[NodeInfo],
     room: &crate::registry::RoomHandle,
 ) -> redis::RedisResult<Option<usize>> {
-    let nodes = cluster.nodes().await?;
-    let Some(target) = crate::matchmake::least_loaded(cluster, &nodes, Some(&ctx.node_id))
+    let Some(target) = crate::matchmake::least_loaded(cluster, nodes, Some(&ctx.node_id))
         .await?
         .cloned()
     else {
@@ -86,7 +96,11 @@ async fn hand_over(
     let players = handoff.saved.players.len();
     let moved = async {
         cluster.save_state(&handoff.saved).await?;
-        cluster.transfer(&room.name, &target.id).await
+        let moved = cluster.transfer(&room.name, &target.id).await?;
+        if moved {
+            cluster.placed_on(&target.id).await?;
+        }
+        Ok(moved)
     }
     .await;
     let (code, reason) = match moved {

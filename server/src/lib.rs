@@ -50,6 +50,8 @@ pub struct Rejection {
     pub reason: String,
 }
 
+pub use matchmake::MAX_BODY as MATCHMAKE_MAX_BODY;
+
 /// Longest `--public-url`: it is sent as a WebSocket close reason (at most 123 bytes).
 pub const MAX_PUBLIC_URL: usize = 123;
 

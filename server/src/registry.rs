@@ -108,20 +108,14 @@ impl Rooms {
         let mut map = self.lock();
         if let Some(h) = map.get(name) {
             return match game {
-                Some(g) if g != h.schema.game => Err(Rejection {
-                    code: protocol::codes::WRONG_GAME,
-                    reason: format!("room '{name}' plays {}, not {g}", h.schema.game),
-                }),
+                Some(g) if g != h.schema.game => Err(wrong_game(name, &h.schema.game, g)),
                 _ => Ok(h.clone()),
             };
         }
         if let (Some(saved), Some(g)) = (&saved, game)
             && saved.game != g
         {
-            return Err(Rejection {
-                code: protocol::codes::WRONG_GAME,
-                reason: format!("room '{name}' plays {}, not {g}", saved.game),
-            });
+            return Err(wrong_game(name, &saved.game, g));
         }
         let game_name = saved
             .as_ref()
@@ -229,6 +223,14 @@ impl Rooms {
             .collect();
         v.sort_by(|a, b| a.name.cmp(&b.name));
         v
+    }
+}
+
+/// The refusal of a join that asked for game `asked` in room `name`, which plays `plays`.
+fn wrong_game(name: &str, plays: &str, asked: &str) -> Rejection {
+    Rejection {
+        code: protocol::codes::WRONG_GAME,
+        reason: format!("room '{name}' plays {plays}, not {asked}"),
     }
 }
 

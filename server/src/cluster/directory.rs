@@ -15,7 +15,7 @@ pub enum Place {
     /// On this node (it holds the room, or has just claimed it).
     Here,
     /// On another live node, reachable at `url`.
-    Elsewhere { node: String, url: String },
+    Elsewhere { url: String },
 }
 
 /// Claims `KEYS[1]` (a room) for node `ARGV[1]` unless a live node holds it; returns the
@@ -102,10 +102,7 @@ impl Cluster {
                 return Ok(Place::Here);
             }
             if let Some(node) = self.node(&holder).await? {
-                return Ok(Place::Elsewhere {
-                    node: node.id,
-                    url: node.url,
-                });
+                return Ok(Place::Elsewhere { url: node.url });
             }
         }
         Err(redis::RedisError::from((
