@@ -1,6 +1,7 @@
 //! Every knob and limit, with its default, settable by flag or `TICKSYNC_*` env var.
 
 use std::net::SocketAddr;
+use std::path::PathBuf;
 use std::time::Duration;
 
 use clap::Args;
@@ -168,6 +169,21 @@ pub struct Config {
     /// server's own host and loopback hosts are always allowed.
     #[arg(long, env = "TICKSYNC_ALLOWED_ORIGINS", value_delimiter = ',')]
     pub allowed_origins: Vec<String>,
+
+    /// PEM certificate chain (leaf first) to serve https and wss with, natively. SIGHUP
+    /// reloads it and `--tls-key`: new connections get the new pair, open ones keep theirs.
+    #[arg(long, env = "TICKSYNC_TLS_CERT", requires = "tls_key")]
+    pub tls_cert: Option<PathBuf>,
+
+    /// PEM private key of `--tls-cert`.
+    #[arg(long, env = "TICKSYNC_TLS_KEY", requires = "tls_cert")]
+    pub tls_key: Option<PathBuf>,
+
+    /// Reverse proxies (address ranges, comma-separated: `10.0.0.0/8,::1`) whose
+    /// `X-Forwarded-For` is believed: per-IP limits and logs then see the client's address. A
+    /// peer outside these ranges is the client, whatever it forwards.
+    #[arg(long, env = "TICKSYNC_TRUSTED_PROXY", value_delimiter = ',', value_parser = crate::forwarded::parse_net)]
+    pub trusted_proxy: Vec<ipnet::IpNet>,
 
     /// Redis to join a cluster through (`redis://HOST:PORT`); without it the server runs
     /// standalone and needs nothing else.

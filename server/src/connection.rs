@@ -1,6 +1,7 @@
 //! One WebSocket connection: a reader (decode, forward to the room without waiting) and a
 //! writer (fed by the connection's `Outbox`). Split because `read_frame` is not cancel-safe.
 
+use std::net::IpAddr;
 use std::sync::Arc;
 use std::task::Poll;
 use std::time::{Duration, Instant};
@@ -16,6 +17,7 @@ use protocol::{ClientMsg, Hello, ServerMsg, codec, codes, schema};
 use tokio::io::{BufWriter, ReadHalf, WriteHalf};
 use tokio::sync::oneshot;
 use tokio::time::timeout;
+use tracing::Instrument;
 
 use crate::cluster::Place;
 use crate::metrics::Metrics;
@@ -61,7 +63,13 @@ enum WriterEnd {
     Failed,
 }
 
-pub async fn serve(mut ws: WebSocket<Io>, ctx: Arc<ServerCtx>, conn: ConnId) {
+/// Serves one WebSocket, in a span naming it and its client's address (the room joins it).
+pub async fn serve(ws: WebSocket<Io>, ctx: Arc<ServerCtx>, conn: ConnId, ip: IpAddr) {
+    let span = tracing::info_span!("conn", id = conn, client = %ip, room = tracing::field::Empty);
+    serve_in_span(ws, ctx, conn).instrument(span).await
+}
+
+async fn serve_in_span(mut ws: WebSocket<Io>, ctx: Arc<ServerCtx>, conn: ConnId) {
     // `>=` is refused by fastwebsockets, before the payload is allocated.
     ws.set_max_message_size(ctx.cfg.max_client_frame + 1);
     // Pings are answered in `next_message`, so they count against the rate limit too.
@@ -74,7 +82,7 @@ pub async fn serve(mut ws: WebSocket<Io>, ctx: Arc<ServerCtx>, conn: ConnId) {
     let outbox = Arc::new(Outbox::new(ctx.cfg.reliable_queue, ctx.cfg.send_window()));
     ctx.register(conn, outbox.clone());
 
-    let mut writer = tokio::spawn(write_loop(wr, outbox.clone(), ctx.clone()));
+    let mut writer = tokio::spawn(write_loop(wr, outbox.clone(), ctx.clone()).in_current_span());
     let mut room: Option<RoomHandle> = None;
     let end = {
         let reading = read_loop(&mut rd, &outbox, &ctx, conn, &mut room);
@@ -154,7 +162,8 @@ async fn read_loop(
         Ok(joined) => joined,
         Err(rej) => return reject(ctx, outbox, rej),
     };
-    tracing::debug!(conn, room = %room.name, ?player, "joined");
+    tracing::Span::current().record("room", room.name.as_str());
+    tracing::debug!(conn, ?player, "joined");
     let room = joined.insert(room);
 
     loop {

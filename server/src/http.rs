@@ -25,8 +25,12 @@ pub async fn route(
 ) -> Result<Response<Body>, Infallible> {
     let path = req.uri().path().to_string();
     let resp = match (req.method(), path.as_str()) {
-        (&Method::GET, "/ws") => upgrade(&mut req, &ctx, peer.ip()),
+        (&Method::GET, "/ws") => {
+            let ip = crate::forwarded::client_ip(peer.ip(), req.headers(), &ctx.cfg.trusted_proxy);
+            upgrade(&mut req, &ctx, ip)
+        }
         (&Method::GET, "/metrics") => {
+            ctx.metrics.rooms_open.set(ctx.rooms.count() as i64);
             let ct = "application/openmetrics-text; version=1.0.0; charset=utf-8";
             respond(StatusCode::OK, ct, ctx.metrics.render())
         }
@@ -229,7 +233,7 @@ fn upgrade(req: &mut Request<Incoming>, ctx: &Arc<ServerCtx>, ip: IpAddr) -> Res
     ctx.tracker.spawn(async move {
         let _guard = guard;
         match fut.await {
-            Ok(ws) => crate::connection::serve(ws, task_ctx, conn).await,
+            Ok(ws) => crate::connection::serve(ws, task_ctx, conn, ip).await,
             Err(e) => tracing::debug!(conn, error = %e, "WebSocket upgrade failed"),
         }
     });

@@ -5,8 +5,10 @@ pub mod arena;
 mod assets;
 pub mod cluster;
 pub mod config;
+pub mod config_file;
 mod connection;
 pub mod drain;
+mod forwarded;
 pub mod game;
 mod http;
 mod matchmake;
@@ -19,6 +21,7 @@ pub mod room;
 mod seats;
 mod send_window;
 pub mod skirmish;
+mod tls;
 mod tokens;
 pub mod typescript;
 
@@ -73,6 +76,8 @@ pub(crate) struct ServerCtx {
     /// The WebSocket URL this node's clients are given, and its name.
     public_url: String,
     node_id: String,
+    /// With `--tls-cert`: https and wss.
+    tls: Option<tls::Tls>,
 }
 
 impl ServerCtx {
@@ -169,13 +174,26 @@ impl Server {
                 known.join(", ")
             )));
         }
+        let tls = match (&cfg.tls_cert, &cfg.tls_key) {
+            (Some(cert), Some(key)) => {
+                Some(tls::Tls::load(cert, key).map_err(std::io::Error::other)?)
+            }
+            (None, None) => None,
+            // Possible from a config file, whose values clap takes as defaults.
+            _ => {
+                return Err(std::io::Error::other(
+                    "--tls-cert and --tls-key go together",
+                ));
+            }
+        };
         let listener = TcpListener::bind(cfg.addr).await?;
         let local_addr = listener.local_addr()?;
         let node_id = cfg.node_id.clone().unwrap_or_else(tokens::random_token);
+        let scheme = if tls.is_some() { "wss" } else { "ws" };
         let public_url = cfg
             .public_url
             .clone()
-            .unwrap_or_else(|| format!("ws://{local_addr}/ws"));
+            .unwrap_or_else(|| format!("{scheme}://{local_addr}/ws"));
         if public_url.len() > MAX_PUBLIC_URL {
             // It travels as a close reason (`MOVED`), which WebSocket caps at 123 bytes.
             return Err(std::io::Error::other(format!(
@@ -211,7 +229,7 @@ impl Server {
                 games,
                 epoch,
                 stop.clone(),
-                metrics.snapshots_throttled.clone(),
+                metrics.rooms.clone(),
             ),
             cfg,
             epoch,
@@ -224,6 +242,7 @@ impl Server {
             seats,
             public_url,
             node_id,
+            tls,
         });
         let mut background = Vec::new();
         if let (Some(node), Some(redis)) = (&ctx.cluster, &ctx.cfg.redis) {
@@ -252,6 +271,21 @@ impl Server {
 
     pub fn local_addr(&self) -> SocketAddr {
         self.local_addr
+    }
+
+    /// Whether it serves https and wss (`--tls-cert`).
+    pub fn is_tls(&self) -> bool {
+        self.ctx.tls.is_some()
+    }
+
+    /// Reads `--tls-cert` and `--tls-key` again: new connections get the new pair, open ones
+    /// keep theirs. On an error (or without TLS) nothing changes.
+    pub fn reload_tls(&self) -> Result<(), String> {
+        let tls = self.ctx.tls.as_ref().ok_or("no --tls-cert to reload")?;
+        let result = tls.reload();
+        let outcome = if result.is_ok() { "ok" } else { "failed" };
+        Metrics::count_result(&self.ctx.metrics.tls_reloads, outcome);
+        result
     }
 
     pub fn rooms(&self) -> &Arc<Rooms> {
@@ -349,27 +383,56 @@ async fn accept_loop(listener: TcpListener, ctx: Arc<ServerCtx>, stop: Cancellat
         let stop = stop.clone();
         ctx.metrics.sockets_open.inc();
         ctx.tracker.clone().spawn(async move {
-            let svc_ctx = ctx.clone();
-            let svc = service_fn(move |req| http::route(req, svc_ctx.clone(), peer));
-            let conn = http1::Builder::new()
-                .timer(TokioTimer::new())
-                .header_read_timeout(ctx.cfg.handshake_timeout)
-                .max_buf_size(ctx.cfg.max_http_head as usize)
-                .serve_connection(TokioIo::new(stream), svc)
-                .with_upgrades();
-            tokio::pin!(conn);
-            tokio::select! {
-                r = conn.as_mut() => {
-                    if let Err(e) = r {
-                        tracing::debug!(%peer, error = %e, "http connection error");
+            match &ctx.tls {
+                None => serve_http(TokioIo::new(stream), &ctx, peer, stop).await,
+                Some(tls) => {
+                    // Bounded like the HTTP head: a peer that never finishes cannot hold a socket.
+                    let handshake = tls.acceptor().accept(stream);
+                    match tokio::time::timeout(ctx.cfg.handshake_timeout, handshake).await {
+                        Ok(Ok(stream)) => serve_http(TokioIo::new(stream), &ctx, peer, stop).await,
+                        Ok(Err(e)) => {
+                            Metrics::count(&ctx.metrics.upgrades_refused, "tls_handshake");
+                            tracing::debug!(%peer, error = %e, "TLS handshake failed");
+                        }
+                        Err(_) => {
+                            Metrics::count(&ctx.metrics.upgrades_refused, "tls_handshake");
+                            tracing::debug!(%peer, "TLS handshake timed out");
+                        }
                     }
-                }
-                _ = stop.cancelled() => {
-                    conn.as_mut().graceful_shutdown();
-                    let _ = conn.await;
                 }
             }
             ctx.metrics.sockets_open.dec();
         });
+    }
+}
+
+/// Serves HTTP/1.1 (and the upgrades to WebSocket) on one connection, plain or TLS.
+async fn serve_http<I>(
+    io: TokioIo<I>,
+    ctx: &Arc<ServerCtx>,
+    peer: SocketAddr,
+    stop: CancellationToken,
+) where
+    I: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
+{
+    let svc_ctx = ctx.clone();
+    let svc = service_fn(move |req| http::route(req, svc_ctx.clone(), peer));
+    let conn = http1::Builder::new()
+        .timer(TokioTimer::new())
+        .header_read_timeout(ctx.cfg.handshake_timeout)
+        .max_buf_size(ctx.cfg.max_http_head as usize)
+        .serve_connection(io, svc)
+        .with_upgrades();
+    tokio::pin!(conn);
+    tokio::select! {
+        r = conn.as_mut() => {
+            if let Err(e) = r {
+                tracing::debug!(%peer, error = %e, "http connection error");
+            }
+        }
+        _ = stop.cancelled() => {
+            conn.as_mut().graceful_shutdown();
+            let _ = conn.await;
+        }
     }
 }

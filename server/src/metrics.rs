@@ -4,6 +4,7 @@ use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::metrics::histogram::Histogram;
 use prometheus_client::registry::Registry;
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
@@ -29,9 +30,48 @@ pub struct Metrics {
     pub inputs_dropped: Counter,
     /// Inputs and actions refused because they do not fit the game's declaration, by kind.
     pub invalid_messages: Family<CodeLabel, Counter>,
+    /// What the rooms count.
+    pub rooms: RoomMetrics,
+    /// Open rooms (set when `/metrics` is read).
+    pub rooms_open: Gauge,
+    /// Certificate reloads (SIGHUP), by result.
+    pub tls_reloads: Family<ResultLabel, Counter>,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct ResultLabel {
+    pub result: String,
+}
+
+/// What every room's loop counts (shared by their threads; each is an atomic or a short lock).
+#[derive(Clone)]
+pub struct RoomMetrics {
     /// Snapshots held back: per tick, each client whose send window was full, and full
     /// snapshots over `--full-rate`.
     pub snapshots_throttled: Counter,
+    /// Loop passes (one or more simulation steps and a snapshot each).
+    pub ticks: Counter,
+    /// Passes whose work took longer than a tick period: the room runs late.
+    pub tick_overruns: Counter,
+    /// Ticks dropped because a room fell further behind than `--max-catchup`.
+    pub ticks_lost: Counter,
+    /// How long each pass took.
+    pub tick_seconds: Histogram,
+}
+
+impl Default for RoomMetrics {
+    fn default() -> Self {
+        Self {
+            snapshots_throttled: Counter::default(),
+            ticks: Counter::default(),
+            tick_overruns: Counter::default(),
+            ticks_lost: Counter::default(),
+            // 0.25 ms to 67 ms: a 60 Hz tick has 16.7 ms.
+            tick_seconds: Histogram::new([
+                0.00025, 0.0005, 0.001, 0.002, 0.004, 0.008, 0.0167, 0.0333, 0.0667,
+            ]),
+        }
+    }
 }
 
 impl Default for Metrics {
@@ -46,7 +86,9 @@ impl Default for Metrics {
             rate_limited: Counter::default(),
             inputs_dropped: Counter::default(),
             invalid_messages: Family::default(),
-            snapshots_throttled: Counter::default(),
+            rooms: RoomMetrics::default(),
+            rooms_open: Gauge::default(),
+            tls_reloads: Family::default(),
         };
         let r = &mut m.registry;
         r.register(
@@ -92,13 +134,47 @@ impl Default for Metrics {
         r.register(
             "snapshots_throttled",
             "Snapshots not sent to clients whose acks lag too far behind what they were sent, or full snapshots held back from clients without a baseline",
-            m.snapshots_throttled.clone(),
+            m.rooms.snapshots_throttled.clone(),
+        );
+        r.register(
+            "ticks",
+            "Room loop passes (simulation steps and a snapshot each)",
+            m.rooms.ticks.clone(),
+        );
+        r.register(
+            "tick_overruns",
+            "Room loop passes that took longer than a tick period",
+            m.rooms.tick_overruns.clone(),
+        );
+        r.register(
+            "ticks_lost",
+            "Ticks dropped because a room fell more than --max-catchup ticks behind",
+            m.rooms.ticks_lost.clone(),
+        );
+        r.register(
+            "tick_duration_seconds",
+            "Time each room loop pass took",
+            m.rooms.tick_seconds.clone(),
+        );
+        r.register("rooms_open", "Open rooms", m.rooms_open.clone());
+        r.register(
+            "tls_reloads",
+            "Certificate reloads (SIGHUP), by result",
+            m.tls_reloads.clone(),
         );
         m
     }
 }
 
 impl Metrics {
+    pub fn count_result(family: &Family<ResultLabel, Counter>, result: &str) {
+        family
+            .get_or_create(&ResultLabel {
+                result: result.to_string(),
+            })
+            .inc();
+    }
+
     pub fn count(family: &Family<CodeLabel, Counter>, code: &str) {
         family
             .get_or_create(&CodeLabel {

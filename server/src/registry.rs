@@ -5,7 +5,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
-use prometheus_client::metrics::counter::Counter;
+use crate::metrics::RoomMetrics;
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
@@ -34,9 +34,8 @@ pub struct Rooms {
     pub(crate) epoch: Instant,
     /// Cancelled at server shutdown: every room closes its clients (1001) and stops.
     pub(crate) stop: CancellationToken,
-    /// Snapshots rooms held back from clients that were behind or had no baseline (a
-    /// `/metrics` counter).
-    pub(crate) snapshots_throttled: Counter,
+    /// What the rooms count for `/metrics`.
+    pub(crate) metrics: RoomMetrics,
     /// Draining for a deploy: no new rooms here.
     draining: AtomicBool,
 }
@@ -47,7 +46,7 @@ impl Rooms {
         games: Games,
         epoch: Instant,
         stop: CancellationToken,
-        snapshots_throttled: Counter,
+        metrics: RoomMetrics,
     ) -> Arc<Self> {
         Arc::new(Self {
             map: Mutex::default(),
@@ -56,7 +55,7 @@ impl Rooms {
             games,
             epoch,
             stop,
-            snapshots_throttled,
+            metrics,
             draining: AtomicBool::new(false),
         })
     }
@@ -210,6 +209,11 @@ impl Rooms {
         self.lock().get(name).cloned()
     }
 
+    /// Open rooms.
+    pub fn count(&self) -> usize {
+        self.lock().len()
+    }
+
     pub fn all(&self) -> Vec<RoomHandle> {
         self.lock().values().cloned().collect()
     }
@@ -249,10 +253,12 @@ fn spawn_room(name: &str, id: u64, room: Room) -> Result<(), Rejection> {
         .enable_time()
         .build()
         .map_err(failed)?;
+    // Everything the room logs carries its name.
+    let span = tracing::info_span!("room", room = name, id);
     std::thread::Builder::new()
         // By id: a room's name comes from clients.
         .name(format!("room-{id}"))
-        .spawn(move || rt.block_on(room.run()))
+        .spawn(move || rt.block_on(tracing::Instrument::instrument(room.run(), span)))
         .map_err(failed)?;
     Ok(())
 }

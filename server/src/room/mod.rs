@@ -303,7 +303,14 @@ impl Room {
                 Ok(Some(stop)) => break stop,
                 Err(panic) => break Stop::Panicked(panic_message(&panic)),
             }
-            self.stats.record(started.elapsed());
+            let took = started.elapsed();
+            self.stats.record(took);
+            let m = &self.rooms.metrics;
+            m.ticks.inc();
+            m.tick_seconds.observe(took.as_secs_f64());
+            if took > period {
+                m.tick_overruns.inc();
+            }
             if self.tick % 30 == 0 {
                 self.publish_info();
             }
@@ -372,6 +379,7 @@ impl Room {
             let behind = started - *next;
             let lost = (behind.as_secs_f64() / period.as_secs_f64()).floor() as u64 + 1;
             self.stats.lost_ticks += lost;
+            self.rooms.metrics.ticks_lost.inc_by(lost);
             *next += period * lost as u32;
         }
         self.publish_snapshots();
@@ -711,7 +719,7 @@ impl Room {
             steady: self.steady.clone(),
             keep: self.cfg.history as usize,
             full_every: self.cfg.full_interval_ticks(),
-            throttled: self.rooms.snapshots_throttled.clone(),
+            throttled: self.rooms.metrics.snapshots_throttled.clone(),
             linear: self.linear,
             checksum: self.cfg.checksum,
             views,
@@ -724,7 +732,7 @@ impl Room {
                 .is_some_and(|t| tick.wrapping_sub(t) < BEHIND_FOR);
             if behind && off_grid {
                 self.lagging += 1;
-                self.rooms.snapshots_throttled.inc();
+                self.rooms.metrics.snapshots_throttled.inc();
                 continue;
             }
             let put = m.outbox.put_snapshot(
@@ -748,7 +756,7 @@ impl Room {
             }
             if put.window_full {
                 self.lagging += 1;
-                self.rooms.snapshots_throttled.inc();
+                self.rooms.metrics.snapshots_throttled.inc();
             }
         }
         self.encodes = Some(published.encodes());
