@@ -14,6 +14,8 @@ apt_install() {
 }
 missing=()
 [ -x /usr/bin/chromium ] || missing+=(chromium)
+# nginx-light: the reverse-proxy test runs the guide's configuration in front of two nodes.
+[ -x /usr/sbin/nginx ] || missing+=(nginx-light)
 command -v redis-server >/dev/null || missing+=(redis-server)
 command -v node >/dev/null || missing+=(nodejs)
 command -v npm >/dev/null || missing+=(npm)

@@ -292,6 +292,7 @@ pub async fn http_post(
 
 pub mod process;
 pub mod redis;
+pub mod tls;
 
 /// Opens a TCP connection and performs the WebSocket upgrade by hand; returns the socket ready
 /// for raw frame bytes. `Err(status)` if the server answered something other than 101.

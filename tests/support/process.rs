@@ -5,12 +5,14 @@ use std::net::SocketAddr;
 use std::process::Stdio;
 use std::time::Duration;
 
-use tokio::io::{AsyncBufReadExt, BufReader};
-use tokio::process::{Child, Command};
+use tokio::io::{AsyncBufReadExt, BufReader, Lines};
+use tokio::process::{Child, ChildStderr, Command};
 
 pub struct ServerProcess {
     pub child: Child,
     pub addr: SocketAddr,
+    /// Its log lines, when started with `start_logged`.
+    pub stderr: Option<Lines<BufReader<ChildStderr>>>,
 }
 
 impl ServerProcess {
@@ -21,11 +23,32 @@ impl ServerProcess {
 
     /// Starts `ticksync --addr ADDR ARGS...` (a restart on the port it had, say).
     pub async fn start_at(addr: &str, args: &[&str]) -> ServerProcess {
+        Self::spawn(addr, args, false).await
+    }
+
+    /// Starts `ticksync --addr 127.0.0.1:0 ARGS...` with its log lines in `stderr` (give
+    /// `--log` in ARGS: the default here is `warn`).
+    pub async fn start_logged(args: &[&str]) -> ServerProcess {
+        Self::spawn("127.0.0.1:0", args, true).await
+    }
+
+    async fn spawn(addr: &str, args: &[&str], logged: bool) -> ServerProcess {
+        // Quiet unless the test asks for logs.
+        let log: &[&str] = if args.contains(&"--log") {
+            &[]
+        } else {
+            &["--log", "warn"]
+        };
         let mut child = Command::new(env!("CARGO_BIN_EXE_ticksync"))
-            .args(["--addr", addr, "--log", "warn"])
+            .args(["--addr", addr])
+            .args(log)
             .args(args)
             .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
+            .stderr(if logged {
+                Stdio::piped()
+            } else {
+                Stdio::inherit()
+            })
             .kill_on_drop(true)
             .spawn()
             .expect("server binary starts");
@@ -37,11 +60,16 @@ impl ServerProcess {
             .unwrap()
             .expect("a first line");
         let addr = first
-            .rsplit("http://")
+            .rsplit("://")
             .next()
             .and_then(|a| a.trim().parse().ok())
             .unwrap_or_else(|| panic!("no address in {first:?}"));
-        ServerProcess { child, addr }
+        let stderr = child.stderr.take().map(|e| BufReader::new(e).lines());
+        ServerProcess {
+            child,
+            addr,
+            stderr,
+        }
     }
 
     pub fn pid(&self) -> u32 {
