@@ -12,7 +12,7 @@ pub struct ServerProcess {
     pub child: Child,
     pub addr: SocketAddr,
     /// Its log lines, when started with `start_logged`.
-    pub stderr: Option<Lines<BufReader<ChildStderr>>>,
+    pub stderr: Option<Box<Lines<BufReader<ChildStderr>>>>,
 }
 
 impl ServerProcess {
@@ -64,7 +64,10 @@ impl ServerProcess {
             .next()
             .and_then(|a| a.trim().parse().ok())
             .unwrap_or_else(|| panic!("no address in {first:?}"));
-        let stderr = child.stderr.take().map(|e| BufReader::new(e).lines());
+        let stderr = child
+            .stderr
+            .take()
+            .map(|e| Box::new(BufReader::new(e).lines()));
         ServerProcess {
             child,
             addr,
