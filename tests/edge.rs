@@ -143,25 +143,11 @@ async fn a_bad_certificate_stops_the_server_at_start_naming_the_file() {
     );
 }
 
-/// Upgrades from `source` with `headers`; the HTTP status (101 when it opened).
+/// Upgrades from `source` (plain TCP); the HTTP status (101 when it opened).
 async fn upgrade_status(addr: SocketAddr, source: &str, path: &str, xff: Option<&str>) -> u16 {
     let source: IpAddr = source.parse().unwrap();
     let tcp = connect_from(addr, Some(source)).await.unwrap();
-    let headers: Vec<(&str, &str)> = xff.map(|v| ("X-Forwarded-For", v)).into_iter().collect();
-    match websocket(tcp, &addr.to_string(), path, &headers).await {
-        Ok(ws) => {
-            // Held open by leaking it into a task that lives as long as the test's runtime.
-            tokio::spawn(async move {
-                let mut ws = ws;
-                while ws.read_frame().await.is_ok() {}
-            });
-            101
-        }
-        Err(e) => e
-            .split_whitespace()
-            .find_map(|w| w.parse().ok())
-            .unwrap_or_else(|| panic!("no status in {e:?}")),
-    }
+    support::tls::upgrade_status(tcp, &addr.to_string(), path, xff).await
 }
 
 #[tokio::test]

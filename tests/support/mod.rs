@@ -290,6 +290,7 @@ pub async fn http_post(
         .unwrap()
 }
 
+pub mod nginx;
 pub mod process;
 pub mod redis;
 pub mod tls;

@@ -190,3 +190,23 @@ where
         .map_err(|e| e.to_string())?;
     Ok(ws)
 }
+
+/// Opens a WebSocket over `stream` to `path` (with `X-Forwarded-For: xff` if given) and
+/// returns the HTTP status: 101 when it opened. An opened one stays open (read in a task)
+/// while the test's runtime lives, so it keeps counting against the limits.
+pub async fn upgrade_status<S>(stream: S, host: &str, path: &str, xff: Option<&str>) -> u16
+where
+    S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
+{
+    let headers: Vec<(&str, &str)> = xff.map(|v| ("X-Forwarded-For", v)).into_iter().collect();
+    match websocket(stream, host, path, &headers).await {
+        Ok(mut ws) => {
+            tokio::spawn(async move { while ws.read_frame().await.is_ok() {} });
+            101
+        }
+        Err(e) => e
+            .split_whitespace()
+            .find_map(|w| w.parse().ok())
+            .unwrap_or_else(|| panic!("no status in {e:?}")),
+    }
+}

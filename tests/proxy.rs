@@ -1,0 +1,116 @@
+//! The nginx guide, tested: real nginx runs `deploy/nginx/ticksync.conf` (the file
+//! docs/operations.md shows) with TLS in front of two ticksync nodes on loopback.
+
+mod support;
+
+use std::net::{IpAddr, SocketAddr};
+use std::path::Path;
+
+use support::nginx::{NginxProcess, free_port};
+use support::process::ServerProcess;
+use support::tls::{
+    TempDir, TestCa, client_config, connect_from, https_get, tls_connect, upgrade_status,
+    write_leaf,
+};
+
+const SITE: &str = include_str!("../deploy/nginx/ticksync.conf");
+
+/// The guide's site with this test's addresses: nginx on `port` with `cert`/`key`, in front
+/// of nodes `a` and `b`. Each placeholder must be there, so a change to the guide that
+/// this test would no longer cover fails here.
+fn site(port: u16, cert: &Path, key: &Path, a: SocketAddr, b: SocketAddr) -> String {
+    let mut s = SITE.to_string();
+    for (from, to) in [
+        ("listen 443 ssl;", format!("listen 127.0.0.1:{port} ssl;")),
+        (
+            "/etc/ticksync/tls/fullchain.pem",
+            cert.display().to_string(),
+        ),
+        ("/etc/ticksync/tls/privkey.pem", key.display().to_string()),
+        ("127.0.0.1:9001", a.to_string()),
+        ("127.0.0.1:9002", b.to_string()),
+    ] {
+        assert!(s.contains(from), "the guide's nginx site has no {from:?}");
+        s = s.replace(from, &to);
+    }
+    s
+}
+
+#[test]
+fn the_operations_guide_shows_the_tested_site() {
+    let guide =
+        std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/operations.md"))
+            .unwrap();
+    assert!(
+        guide.contains(SITE.trim()),
+        "docs/operations.md must show deploy/nginx/ticksync.conf as it is"
+    );
+}
+
+#[tokio::test]
+async fn behind_nginx_per_ip_limits_count_the_forwarded_client() {
+    let dir = TempDir::new("proxy-limits");
+    let ca = TestCa::new("edge CA");
+    let (cert, key) = write_leaf(&ca, &dir.0);
+    // Two connections per client address, loopback included; nginx (127.0.0.1) is trusted.
+    let args = [
+        "--trusted-proxy",
+        "127.0.0.1",
+        "--max-connections-per-ip",
+        "2",
+        "--limit-loopback",
+        "true",
+    ];
+    let (a, b) = (
+        ServerProcess::start(&args).await,
+        ServerProcess::start(&args).await,
+    );
+    let port = free_port();
+    let nginx = NginxProcess::start(&site(port, &cert, &key, a.addr, b.addr), port).await;
+    let trust = client_config(&[&ca]);
+    let host = nginx.addr.to_string();
+    let via_nginx = |from: &'static str, xff: Option<&'static str>| {
+        let (trust, host) = (trust.clone(), host.clone());
+        async move {
+            let from: IpAddr = from.parse().unwrap();
+            let tls = tls_connect(nginx.addr, Some(from), &trust).await.unwrap();
+            upgrade_status(tls, &host, "/node/a/ws", xff).await
+        }
+    };
+
+    // Node a sees each client's own address, not nginx's.
+    assert_eq!(via_nginx("127.0.0.3", None).await, 101);
+    assert_eq!(via_nginx("127.0.0.3", None).await, 101);
+    assert_eq!(
+        via_nginx("127.0.0.3", None).await,
+        503,
+        "the third from one client"
+    );
+    assert_eq!(via_nginx("127.0.0.4", None).await, 101, "another client");
+    // A client that forges the header through nginx is still itself: nginx appends the
+    // address it saw, and that is the one believed.
+    assert_eq!(via_nginx("127.0.0.3", Some("10.9.9.9")).await, 503);
+    // Straight to the node, nobody trusts the sender: its header is ignored.
+    let direct = connect_from(a.addr, Some("127.0.0.3".parse().unwrap()))
+        .await
+        .unwrap();
+    let status = upgrade_status(direct, &a.addr.to_string(), "/ws", Some("10.9.9.8")).await;
+    assert_eq!(
+        status, 503,
+        "a forged X-Forwarded-For from an untrusted peer was believed"
+    );
+
+    // The page comes through; the operator's endpoints and metrics do not.
+    let (status, page) = https_get(nginx.addr, "/", &trust).await.unwrap();
+    assert_eq!(status, 200);
+    assert!(page.contains("<canvas"));
+    for path in [
+        "/metrics",
+        "/admin/drain",
+        "/node/b/metrics",
+        "/node/a/admin/notice",
+    ] {
+        let (status, _) = https_get(nginx.addr, path, &trust).await.unwrap();
+        assert_eq!(status, 403, "{path} must not be served through nginx");
+    }
+}
