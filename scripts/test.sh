@@ -16,6 +16,8 @@ missing=()
 [ -x /usr/bin/chromium ] || missing+=(chromium)
 # nginx-light: the reverse-proxy test runs the guide's configuration in front of two nodes.
 [ -x /usr/sbin/nginx ] || missing+=(nginx-light)
+# openssl: the browser test makes its https certificate with it.
+command -v openssl >/dev/null || missing+=(openssl)
 command -v redis-server >/dev/null || missing+=(redis-server)
 command -v node >/dev/null || missing+=(nodejs)
 command -v npm >/dev/null || missing+=(npm)

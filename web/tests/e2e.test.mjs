@@ -12,7 +12,8 @@
 // /usr/bin/chromium (`apt-get install -y chromium`). Never downloads a browser.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
+import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
@@ -57,7 +58,7 @@ function startServer(args = []) {
     const lines = createInterface({ input: proc.stdout });
     lines.once('line', (line) => {
       clearTimeout(timer);
-      const m = /^ticksync listening on (http:\/\/\S+)$/.exec(line.trim());
+      const m = /^ticksync listening on (https?:\/\/\S+)$/.exec(line.trim());
       if (!m) {
         proc.kill('SIGKILL');
         reject(new Error(`unexpected first stdout line: ${line}`));
@@ -88,16 +89,38 @@ function watchErrors(page, label) {
   return errors;
 }
 
-/** A server, a Chromium with a fresh profile and two pages, cleaned up after the test. */
-async function setup(t) {
+/**
+ * A self-signed certificate for 127.0.0.1 made with the openssl CLI, in a fresh directory:
+ * {cert, key, spki}, where `spki` is the base64 SHA-256 of its public key, which Chromium is
+ * told to accept (and nothing else self-signed).
+ */
+function selfSignedCert(t) {
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'ticksync-tls-'));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  const cert = path.join(dir, 'cert.pem');
+  const key = path.join(dir, 'key.pem');
+  execFileSync('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1',
+    '-nodes', '-days', '2', '-subj', '/CN=127.0.0.1', '-addext', 'subjectAltName=IP:127.0.0.1',
+    '-keyout', key, '-out', cert], { stdio: 'ignore' });
+  const der = execFileSync('openssl', ['x509', '-in', cert, '-noout', '-pubkey']);
+  const spkiDer = execFileSync('openssl', ['pkey', '-pubin', '-outform', 'der'], { input: der });
+  const spki = createHash('sha256').update(spkiDer).digest('base64');
+  return { cert, key, spki };
+}
+
+/**
+ * A server, a Chromium with a fresh profile and two pages, cleaned up after the test.
+ * `serverArgs` go to the server; `chromiumArgs` are added to Chromium's.
+ */
+async function setup(t, { serverArgs = [], chromiumArgs = [] } = {}) {
   assert.ok(existsSync(serverBin), `no server binary at ${serverBin}: run \`cargo build --bin ticksync\` first (or set TICKSYNC_BIN)`);
   assert.ok(existsSync(chromiumPath), `no Chromium at ${chromiumPath}: apt-get install -y chromium`);
-  const server = await startServer();
+  const server = await startServer(serverArgs);
   t.after(() => stopServer(server.proc));
   const profile = mkdtempSync(path.join(os.tmpdir(), 'ticksync-e2e-'));
   const context = await chromium.launchPersistentContext(profile, {
     executablePath: chromiumPath,
-    args: CHROMIUM_ARGS,
+    args: [...CHROMIUM_ARGS, ...chromiumArgs],
     viewport: { width: 1000, height: 760 },
   });
   // Hooks run in the order they were added: the browser must be gone before its profile is
@@ -338,4 +361,27 @@ test('skirmish: two browsers play each other; each sees the other drive, turn an
     e.message += `\n--- server stderr (tail) ---\n${server.logs().slice(-4000)}`;
     throw e;
   }
+});
+
+test('https: a page plays over https and wss with the server\'s own TLS', { timeout: 120000 }, async (t) => {
+  const tls = selfSignedCert(t);
+  const { server, pageA, pageB, errors } = await setup(t, {
+    serverArgs: ['--tls-cert', tls.cert, '--tls-key', tls.key],
+    // Trust exactly this certificate's key, as a CA-issued one would be trusted.
+    chromiumArgs: [`--ignore-certificate-errors-spki-list=${tls.spki}`],
+  });
+  assert.match(server.url, /^https:\/\//, 'the server says it serves https');
+  const room = `tls-${Math.random().toString(36).slice(2, 10)}`;
+  await pageA.goto(`${server.url}/?room=${room}&name=alice`);
+  await wait(pageA, playing);
+  await pageB.goto(`${server.url}/?room=${room}&name=bob`);
+  await wait(pageB, playing);
+  await wait(pageA, () => window.ticksync.players.length === 2);
+  for (const page of [pageA, pageB]) {
+    const where = await page.evaluate(() => ({ page: location.protocol, ws: window.ticksync.url }));
+    assert.equal(where.page, 'https:');
+    assert.match(where.ws, /^wss:\/\//, 'the game connects with wss');
+  }
+  await assertHealthy([['A', pageA], ['B', pageB]], errors());
+  await screenshot(pageA, 'https.png');
 });
