@@ -1,6 +1,7 @@
 //! Prints what one client sees, snapshot by snapshot: a debugging aid for the server and the
 //! client. `cargo run -p bot-client --example trace -- ws://127.0.0.1:8080/ws [seconds] [game]`
-//! The bot plays as the load test's bots do (`behaviour::for_game`).
+//! The bot plays as the load test's bots do (`behaviour::for_game`). A `wss://` URL trusts the
+//! public web's CAs, or those in the PEM file `TICKSYNC_BOT_CA_CERT` names (as `--ca-cert`).
 
 use std::time::{Duration, Instant};
 
@@ -16,6 +17,10 @@ async fn main() -> anyhow::Result<()> {
     let secs: u64 = args.next().map_or(Ok(3), |s| s.parse())?;
     let mut opts = ConnectOptions::new(&url, "arena", "trace");
     opts.game = args.next();
+    if let Some(path) = std::env::var_os("TICKSYNC_BOT_CA_CERT") {
+        opts.tls =
+            Some(bot_client::tls::client_config(Some(path.as_ref())).map_err(anyhow::Error::msg)?);
+    }
     let (mut client, welcome) = Client::connect(opts).await?;
     let mut play = behaviour::for_game(&welcome.game, &welcome.schema, 1);
     println!(

@@ -15,7 +15,9 @@ use tokio::time::{MissedTickBehavior, interval, sleep_until};
 
 use crate::behaviour::{self, Behaviour};
 use crate::client::stats::latency_histogram;
-use crate::client::{ABNORMAL_CLOSURE, Client, ClientError, ConnectOptions, Counters, Received};
+use crate::client::{
+    ABNORMAL_CLOSURE, Client, ClientError, ConnectOptions, Counters, Received, WsUrl,
+};
 use crate::cluster::{MatchmakerUrl, SeatRequest, node_url, request_seat};
 
 /// How a bot behaves and when it measures.
@@ -41,7 +43,8 @@ pub struct BotConfig {
     /// of the moment (a token is bound to its room, which the matchmaker or a join may change).
     /// `None`: `ConnectOptions::auth_token` is the join token.
     pub join_secret: Option<String>,
-    /// Follow node URLs (from the matchmaker or `MOVED`) only to loopback hosts.
+    /// Follow node URLs (from the matchmaker or `MOVED`) only to loopback hosts. (Plain `ws://`
+    /// ones are never followed from a secure home: `cluster::node_url`.)
     pub loopback_only: bool,
     /// Redirects (`MOVED` rejects) followed in a row without a `Welcome`; one more fails the
     /// join (nodes pointing at each other would otherwise keep a bot busy forever).
@@ -207,6 +210,9 @@ struct Joins<'a> {
     url: String,
     /// `ConnectOptions::auth_token` as given: the join token (a seat replaces it while used).
     join_token: Option<String>,
+    /// The bot's home (its matchmaker, else `url`) is `https://` or `wss://`: node URLs it is
+    /// sent to must be `wss://` (`node_url`).
+    secure_home: bool,
 }
 
 impl Joins<'_> {
@@ -255,7 +261,9 @@ impl Joins<'_> {
                     ),
                 };
                 let limit = opts.connect_timeout;
-                let seat = request_seat(matchmaker, &req, limit, self.config.loopback_only).await?;
+                let loopback_only = self.config.loopback_only;
+                let tls = opts.tls.as_ref();
+                let seat = request_seat(matchmaker, &req, limit, loopback_only, tls).await?;
                 opts.url = seat.url;
                 opts.room = seat.room;
                 opts.auth_token = Some(seat.seat);
@@ -281,6 +289,10 @@ pub async fn run_bot(
         config: &config,
         url: opts.url.clone(),
         join_token: opts.auth_token.clone(),
+        secure_home: match &config.matchmake {
+            Some(matchmaker) => matchmaker.secure,
+            None => WsUrl::parse(&opts.url).is_ok_and(|url| url.secure),
+        },
     };
     let mut opts = opts;
     let mut next = Next::Rejoin;
@@ -305,7 +317,7 @@ pub async fn run_bot(
                     } => {
                         out.close_codes.push(codes::MOVED);
                         redirects_in_a_row += 1;
-                        match node_url(&reason, config.loopback_only) {
+                        match node_url(&reason, config.loopback_only, joins.secure_home) {
                             Ok(_) if redirects_in_a_row <= config.max_redirects => {
                                 out.redirects += 1;
                                 next = Next::Follow(reason);
@@ -397,7 +409,7 @@ pub async fn run_bot(
             reason,
         } = &e
         {
-            match node_url(reason, config.loopback_only) {
+            match node_url(reason, config.loopback_only, joins.secure_home) {
                 // A hand-off: the room goes on at `reason`, which holds this player for the
                 // resume grace. Go at once, with the resume token and no seat (it was spent).
                 Ok(_) => {

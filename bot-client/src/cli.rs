@@ -1,5 +1,6 @@
 //! The command line: every option also from a `TICKSYNC_BOT_*` environment variable.
 
+use std::path::PathBuf;
 use std::time::Duration;
 
 use clap::Parser;
@@ -9,6 +10,7 @@ use protocol::limits::{MAX_PLAYER_NAME_BYTES, MAX_ROOM_NAME_BYTES};
 use crate::client::WsUrl;
 use crate::cluster::MatchmakerUrl;
 use crate::load::LoadConfig;
+use crate::tls;
 
 /// Headless ticksync bots: each joins a room, decodes its game from the schema the server sends,
 /// keeps the world from delta snapshots (verifying every checksum), plays it with an input every
@@ -16,7 +18,8 @@ use crate::load::LoadConfig;
 #[derive(Clone, Debug, Parser)]
 #[command(name = "bot-client", version)]
 pub struct Args {
-    /// Server WebSocket URL (unused with --matchmake).
+    /// Server WebSocket URL: ws://HOST:PORT/PATH, or wss:// for TLS (see --ca-cert). Unused
+    /// with --matchmake.
     #[arg(
         long,
         env = "TICKSYNC_BOT_URL",
@@ -80,11 +83,16 @@ pub struct Args {
     /// so the bots need a fraction of the CPU the server's clients would on their machines.
     #[arg(long, env = "TICKSYNC_BOT_NO_SHARED_DECODES", value_parser = BoolishValueParser::new())]
     pub no_shared_decodes: bool,
-    /// A cluster's matchmaker, http://HOST:PORT: each bot asks it for a seat (POST /matchmake)
-    /// and joins the node it names (--url is then unused), and asks again after a lost
-    /// connection. Bots follow MOVED (redirects and hand-offs) with or without it.
+    /// A cluster's matchmaker, http://HOST:PORT or https://: each bot asks it for a seat (POST
+    /// /matchmake) and joins the node it names (--url is then unused), and asks again after a
+    /// lost connection. Bots follow MOVED (redirects and hand-offs) with or without it, to
+    /// ws:// or wss:// nodes, but never from https:// or wss:// down to plain ws://.
     #[arg(long, env = "TICKSYNC_BOT_MATCHMAKE", value_name = "URL")]
     pub matchmake: Option<String>,
+    /// Trust the CA certificate(s) in this PEM file, and only those, for wss:// servers and an
+    /// https:// matchmaker: a test cluster's own CA. By default the public web's CAs are trusted.
+    #[arg(long, env = "TICKSYNC_BOT_CA_CERT", value_name = "PEM")]
+    pub ca_cert: Option<PathBuf>,
     /// Allow a server that is not on this machine (load runs target loopback only by default;
     /// this covers the matchmaker and the nodes it and MOVED send bots to).
     #[arg(long, env = "TICKSYNC_BOT_ALLOW_REMOTE", value_parser = BoolishValueParser::new())]
@@ -166,6 +174,12 @@ impl Args {
         if self.duration.is_zero() {
             return Err("--duration must be more than zero".to_owned());
         }
+        // Read once here: a bad file stops the run before any bot starts, and every bot
+        // shares the one configuration.
+        let tls = match &self.ca_cert {
+            Some(path) => Some(tls::client_config(Some(path))?),
+            None => None,
+        };
         Ok(LoadConfig {
             url: self.url.clone(),
             room,
@@ -184,6 +198,7 @@ impl Args {
             share_decodes: !self.no_shared_decodes,
             matchmake: self.matchmake.clone(),
             loopback_only: !self.allow_remote,
+            tls,
         })
     }
 }
@@ -331,6 +346,52 @@ mod tests {
     }
 
     #[test]
+    fn takes_wss_urls_under_the_same_loopback_rule() {
+        let cfg = parse(&["--url", "wss://127.0.0.1:8443/ws"])
+            .unwrap()
+            .load_config()
+            .unwrap();
+        assert_eq!(cfg.url, "wss://127.0.0.1:8443/ws");
+        // No --ca-cert: the bots use the public web's CAs.
+        assert!(cfg.tls.is_none());
+        for url in ["wss://10.1.2.3:8443/ws", "wss://example.com/ws"] {
+            let err = parse(&["--url", url]).unwrap().load_config().unwrap_err();
+            assert!(err.contains("loopback"), "{err}");
+            assert!(
+                parse(&["--url", url, "--allow-remote"])
+                    .unwrap()
+                    .load_config()
+                    .is_ok()
+            );
+        }
+    }
+
+    #[test]
+    fn a_bad_ca_cert_stops_the_run_naming_the_file() {
+        let err = parse(&[
+            "--url",
+            "wss://127.0.0.1/ws",
+            "--ca-cert",
+            "/no/such/ca.pem",
+        ])
+        .unwrap()
+        .load_config()
+        .unwrap_err();
+        assert!(err.contains("/no/such/ca.pem"), "{err}");
+        let path = std::env::temp_dir().join(format!("bot-client-cli-{}.pem", std::process::id()));
+        std::fs::write(&path, "hello\n").unwrap();
+        let err = parse(&["--ca-cert", path.to_str().unwrap()])
+            .unwrap()
+            .load_config()
+            .unwrap_err();
+        std::fs::remove_file(&path).unwrap();
+        assert!(
+            err.contains(path.to_str().unwrap()) && err.contains("no certificate"),
+            "{err}"
+        );
+    }
+
+    #[test]
     fn takes_a_matchmaker() {
         let cfg = parse(&["--matchmake", "http://127.0.0.1:9000"])
             .unwrap()
@@ -344,9 +405,14 @@ mod tests {
             .load_config()
             .unwrap();
         assert_eq!(cfg.room, "duel");
+        let cfg = parse(&["--matchmake", "https://127.0.0.1:9443"])
+            .unwrap()
+            .load_config()
+            .unwrap();
+        assert_eq!(cfg.matchmake.as_deref(), Some("https://127.0.0.1:9443"));
         for bad in [
             "ws://127.0.0.1:9000",
-            "https://127.0.0.1:9000",
+            "wss://127.0.0.1:9000",
             "127.0.0.1:9000",
         ] {
             let err = parse(&["--matchmake", bad])
@@ -359,6 +425,8 @@ mod tests {
         // nodes it and MOVED name).
         let remote = ["--matchmake", "http://10.0.0.1:9000"];
         assert!(parse(&remote).unwrap().load_config().is_err());
+        let remote_tls = ["--matchmake", "https://10.0.0.1:9000"];
+        assert!(parse(&remote_tls).unwrap().load_config().is_err());
         let mut allowed = remote.to_vec();
         allowed.push("--allow-remote");
         let cfg = parse(&allowed).unwrap().load_config().unwrap();

@@ -1,7 +1,8 @@
 //! What a bot needs from a ticksync cluster: a seat from the matchmaker (`POST /matchmake`,
-//! plain HTTP/1.1 over one TCP connection per request, bounded in time and answer size), and
+//! HTTP/1.1 over one TCP or TLS connection per request, bounded in time and answer size), and
 //! checks on the node URLs that the matchmaker and `MOVED` hand out before a bot follows them.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -10,19 +11,23 @@ use hyper::Request;
 use hyper::header::{CONNECTION, CONTENT_TYPE, HOST};
 use hyper_util::rt::TokioIo;
 use protocol::limits::MAX_TOKEN_BYTES;
+use rustls::ClientConfig;
 use serde::{Deserialize, Serialize};
-use tokio::net::TcpStream;
 
-use crate::client::{WsUrl, authority, is_loopback_host, split_authority};
+use crate::client::transport::{connect, tls_for};
+use crate::client::{WsUrl, authority, is_loopback_host, split_authority, split_scheme};
 
 /// The largest matchmaker answer read: a seat answer is a few hundred bytes, so anything
 /// bigger is not one, and reading it would only cost memory.
 pub const MAX_ANSWER_BYTES: usize = 16 * 1024;
 
-/// Where `POST /matchmake` goes: `http://HOST[:PORT][/PATH]`. A URL without a path (or `/`)
-/// means the node's own `/matchmake`; any other path is used as given (a proxy's prefix).
+/// Where `POST /matchmake` goes: `http://HOST[:PORT][/PATH]` or `https://...`. A URL without a
+/// path (or `/`) means the node's own `/matchmake`; any other path is used as given (a proxy's
+/// prefix).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct MatchmakerUrl {
+    /// `https://`: over TLS. Then the nodes it names must be `wss://` too (`node_url`).
+    pub secure: bool,
     /// Without brackets for IPv6 literals.
     pub host: String,
     pub port: u16,
@@ -31,17 +36,27 @@ pub struct MatchmakerUrl {
 }
 
 impl MatchmakerUrl {
-    /// Accepts `http://` only: there is no TLS client here.
+    /// `http://` or `https://` (port 80 or 443 by default).
     pub fn parse(url: &str) -> Result<MatchmakerUrl, String> {
-        let rest = url
-            .strip_prefix("http://")
-            .or_else(|| url.strip_prefix("HTTP://"))
-            .ok_or_else(|| format!("{url:?}: the matchmaker URL must be http:// (no TLS)"))?;
-        let (host, port, mut path) = split_authority(url, rest)?;
+        let (secure, rest) = match split_scheme(url) {
+            Some(("http", rest)) => (false, rest),
+            Some(("https", rest)) => (true, rest),
+            _ => {
+                return Err(format!(
+                    "{url:?}: the matchmaker URL must be http:// or https://"
+                ));
+            }
+        };
+        let (host, port, mut path) = split_authority(url, rest, if secure { 443 } else { 80 })?;
         if path == "/" {
             path = "/matchmake".to_owned();
         }
-        Ok(MatchmakerUrl { host, port, path })
+        Ok(MatchmakerUrl {
+            secure,
+            host,
+            port,
+            path,
+        })
     }
 
     /// `host:port` as the `Host` header wants it.
@@ -74,7 +89,7 @@ pub struct SeatRequest {
 /// about 15 s (a seat admits once).
 #[derive(Clone, Debug, PartialEq, Eq, Deserialize)]
 pub struct SeatAnswer {
-    /// The node's WebSocket URL (`ws://` only: checked).
+    /// The node's WebSocket URL (`ws://` or `wss://`, checked by `node_url`).
     pub url: String,
     pub room: String,
     pub seat: String,
@@ -102,15 +117,18 @@ pub enum MatchmakeError {
     BadAnswer(String),
 }
 
-/// Asks the matchmaker at `url` for a seat, within `limit` (connect, request and answer
-/// together). The answer's `url` passes `node_url(.., loopback_only)`.
+/// Asks the matchmaker at `url` for a seat, within `limit` (connect, TLS, request and answer
+/// together). `tls`: the CAs to trust for an `https://` matchmaker (`None`: the public web's,
+/// as in `ConnectOptions::tls`). The answer's `url` passes `node_url(.., loopback_only,
+/// url.secure)`: an `https://` matchmaker may only send bots to `wss://` nodes.
 pub async fn request_seat(
     url: &MatchmakerUrl,
     req: &SeatRequest,
     limit: Duration,
     loopback_only: bool,
+    tls: Option<&Arc<ClientConfig>>,
 ) -> Result<SeatAnswer, MatchmakeError> {
-    let (status, body) = tokio::time::timeout(limit, exchange(url, req))
+    let (status, body) = tokio::time::timeout(limit, exchange(url, req, tls))
         .await
         .unwrap_or_else(|_| {
             Err(MatchmakeError::Request(format!(
@@ -128,7 +146,7 @@ pub async fn request_seat(
     }
     let answer: SeatAnswer =
         serde_json::from_slice(&body).map_err(|e| MatchmakeError::BadAnswer(e.to_string()))?;
-    node_url(&answer.url, loopback_only).map_err(MatchmakeError::BadAnswer)?;
+    node_url(&answer.url, loopback_only, url.secure).map_err(MatchmakeError::BadAnswer)?;
     if !protocol::codec::valid_name(&answer.room) {
         return Err(MatchmakeError::BadAnswer(format!(
             "room {:?} is not a valid room name",
@@ -145,14 +163,18 @@ pub async fn request_seat(
 }
 
 /// One request on a fresh connection: the status and the (size-capped) body.
-async fn exchange(url: &MatchmakerUrl, req: &SeatRequest) -> Result<(u16, Bytes), MatchmakeError> {
+async fn exchange(
+    url: &MatchmakerUrl,
+    req: &SeatRequest,
+    tls: Option<&Arc<ClientConfig>>,
+) -> Result<(u16, Bytes), MatchmakeError> {
     let fail = |what: &str, e: &dyn std::fmt::Display| {
         MatchmakeError::Request(format!("{what} {}: {e}", url.authority()))
     };
-    let tcp = TcpStream::connect((url.host.as_str(), url.port))
+    let stream = connect(&url.host, url.port, tls_for(url.secure, tls), None)
         .await
-        .map_err(|e| fail("tcp connect", &e))?;
-    let (mut sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(tcp))
+        .map_err(MatchmakeError::Request)?;
+    let (mut sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
         .await
         .map_err(|e| fail("http handshake with", &e))?;
     let body = serde_json::to_vec(req).expect("a seat request always serializes");
@@ -189,11 +211,18 @@ async fn exchange(url: &MatchmakerUrl, req: &SeatRequest) -> Result<(u16, Bytes)
     }
 }
 
-/// Checks a node URL from the matchmaker or a `MOVED` before following it: `ws://` only (no
-/// TLS client here), and a loopback host when `loopback_only` (a load run that may not leave
-/// this machine must not be sent off it either).
-pub fn node_url(url: &str, loopback_only: bool) -> Result<WsUrl, String> {
+/// Checks a node URL from the matchmaker or a `MOVED` before following it: `ws://` or `wss://`,
+/// but not `ws://` when the bot's home (the `https://` matchmaker, or the `wss://` URL it was
+/// given) is secure: that downgrade would carry its seat or resume token in the clear, and a
+/// browser refuses it too (`movedTarget` in web/static/status.js); and a loopback host when
+/// `loopback_only` (a load run that may not leave this machine must not be sent off it either).
+pub fn node_url(url: &str, loopback_only: bool, secure_home: bool) -> Result<WsUrl, String> {
     let parsed = WsUrl::parse(url)?;
+    if secure_home && !parsed.secure {
+        return Err(format!(
+            "{url:?} is plain ws:// but this bot came over TLS (a downgrade is not followed)"
+        ));
+    }
     if loopback_only && !parsed.is_loopback() {
         return Err(format!(
             "{url:?} is not a loopback address (allow remote hosts to follow it)"
@@ -272,7 +301,7 @@ mod tests {
             name: Some("bot3".into()),
             ..SeatRequest::default()
         };
-        let a = request_seat(&url_of(addr), &req, LIMIT, true)
+        let a = request_seat(&url_of(addr), &req, LIMIT, true, None)
             .await
             .unwrap();
         assert_eq!(
@@ -295,7 +324,7 @@ mod tests {
     #[tokio::test]
     async fn a_refusal_carries_its_status_and_error() {
         let (addr, _) = matchmaker(503, r#"{"error":"no capacity"}"#.into()).await;
-        let err = request_seat(&url_of(addr), &SeatRequest::default(), LIMIT, true)
+        let err = request_seat(&url_of(addr), &SeatRequest::default(), LIMIT, true, None)
             .await
             .unwrap_err();
         assert_eq!(
@@ -307,7 +336,7 @@ mod tests {
         );
         // A body that is not the JSON error shape is shown as text.
         let (addr, _) = matchmaker(401, "go away".into()).await;
-        let err = request_seat(&url_of(addr), &SeatRequest::default(), LIMIT, true)
+        let err = request_seat(&url_of(addr), &SeatRequest::default(), LIMIT, true, None)
             .await
             .unwrap_err();
         assert_eq!(err.to_string(), "refused with HTTP 401: go away");
@@ -317,7 +346,7 @@ mod tests {
     async fn answers_that_are_not_seats_are_refused() {
         let remote = answer("ws://10.0.0.1:9001/ws");
         let bad = [
-            (answer("wss://127.0.0.1/ws"), "ws://"),
+            (answer("http://127.0.0.1/ws"), "ws://"),
             (remote.clone(), "loopback"),
             ("{\"url\": 5}".to_owned(), "invalid type"),
             (
@@ -331,7 +360,7 @@ mod tests {
         ];
         for (body, why) in bad {
             let (addr, _) = matchmaker(200, body.clone()).await;
-            let err = request_seat(&url_of(addr), &SeatRequest::default(), LIMIT, true)
+            let err = request_seat(&url_of(addr), &SeatRequest::default(), LIMIT, true, None)
                 .await
                 .unwrap_err();
             assert!(
@@ -343,7 +372,7 @@ mod tests {
         let (addr, _) = matchmaker(200, remote).await;
         let req = SeatRequest::default();
         assert!(
-            request_seat(&url_of(addr), &req, LIMIT, false)
+            request_seat(&url_of(addr), &req, LIMIT, false, None)
                 .await
                 .is_ok()
         );
@@ -352,7 +381,7 @@ mod tests {
     #[tokio::test]
     async fn an_oversize_answer_is_cut_off() {
         let (addr, _) = matchmaker(200, "x".repeat(MAX_ANSWER_BYTES + 1)).await;
-        let err = request_seat(&url_of(addr), &SeatRequest::default(), LIMIT, true)
+        let err = request_seat(&url_of(addr), &SeatRequest::default(), LIMIT, true, None)
             .await
             .unwrap_err();
         assert!(matches!(err, MatchmakeError::Request(_)), "{err}");
@@ -365,25 +394,25 @@ mod tests {
         let addr = listener.local_addr().unwrap();
         let held = tokio::spawn(async move { listener.accept().await });
         let limit = Duration::from_millis(200);
-        let err = request_seat(&url_of(addr), &SeatRequest::default(), limit, true)
+        let err = request_seat(&url_of(addr), &SeatRequest::default(), limit, true, None)
             .await
             .unwrap_err();
         assert!(err.to_string().contains("no answer"), "{err}");
         held.abort();
         // Nothing listening.
         let closed = MatchmakerUrl::parse("http://127.0.0.1:1").unwrap();
-        let err = request_seat(&closed, &SeatRequest::default(), LIMIT, true)
+        let err = request_seat(&closed, &SeatRequest::default(), LIMIT, true, None)
             .await
             .unwrap_err();
         assert!(err.to_string().contains("tcp connect"), "{err}");
     }
 
     #[test]
-    fn matchmaker_urls_are_plain_http() {
+    fn matchmaker_urls_are_http_or_https() {
         let u = MatchmakerUrl::parse("http://127.0.0.1:8080").unwrap();
         assert_eq!(
-            (u.host.as_str(), u.port, u.path.as_str()),
-            ("127.0.0.1", 8080, "/matchmake")
+            (u.secure, u.host.as_str(), u.port, u.path.as_str()),
+            (false, "127.0.0.1", 8080, "/matchmake")
         );
         assert!(u.is_loopback());
         let u = MatchmakerUrl::parse("http://[::1]:9/lb/matchmake").unwrap();
@@ -392,31 +421,56 @@ mod tests {
             ("[::1]:9", "/lb/matchmake")
         );
         assert_eq!(MatchmakerUrl::parse("http://h/").unwrap().port, 80);
+        let u = MatchmakerUrl::parse("https://127.0.0.1:9443/").unwrap();
+        assert_eq!(
+            (u.secure, u.port, u.path.as_str()),
+            (true, 9443, "/matchmake")
+        );
+        let u = MatchmakerUrl::parse("HTTPS://mm.example.com").unwrap();
+        assert_eq!((u.secure, u.port), (true, 443));
         for bad in [
-            "https://127.0.0.1/",
             "ws://127.0.0.1/",
+            "wss://127.0.0.1/",
             "127.0.0.1:8080",
             "http://:1/",
+            "https://:1/",
             "http://h:x/",
+            "https://u@h/",
         ] {
-            assert!(MatchmakerUrl::parse(bad).is_err(), "{bad}");
+            let err = MatchmakerUrl::parse(bad).unwrap_err();
+            assert!(err.contains(bad), "{bad}: {err}");
         }
         assert!(
-            !MatchmakerUrl::parse("http://10.0.0.1/")
+            !MatchmakerUrl::parse("https://10.0.0.1/")
                 .unwrap()
                 .is_loopback()
         );
     }
 
     #[test]
-    fn node_urls_are_ws_and_loopback_when_asked() {
-        assert!(node_url("ws://127.0.0.1:9001/ws", true).is_ok());
-        assert!(node_url("ws://localhost:9001/ws", true).is_ok());
-        assert!(node_url("ws://10.1.2.3:9001/ws", false).is_ok());
-        let err = node_url("ws://10.1.2.3:9001/ws", true).unwrap_err();
+    fn node_urls_are_ws_or_wss_and_loopback_when_asked() {
+        assert!(node_url("ws://127.0.0.1:9001/ws", true, false).is_ok());
+        assert!(node_url("ws://localhost:9001/ws", true, false).is_ok());
+        assert!(node_url("ws://10.1.2.3:9001/ws", false, false).is_ok());
+        let err = node_url("ws://10.1.2.3:9001/ws", true, false).unwrap_err();
         assert!(err.contains("loopback"), "{err}");
-        for bad in ["wss://127.0.0.1/ws", "http://127.0.0.1/ws", "", "node-b"] {
-            assert!(node_url(bad, false).is_err(), "{bad}");
+        // wss: from a plain home (an upgrade) or a secure one; the loopback rule holds.
+        let u = node_url("wss://127.0.0.1:9001/ws", true, false).unwrap();
+        assert!(u.secure);
+        assert!(node_url("wss://127.0.0.1:9001/ws", true, true).is_ok());
+        let err = node_url("wss://10.1.2.3/ws", true, true).unwrap_err();
+        assert!(err.contains("loopback"), "{err}");
+        assert!(node_url("wss://10.1.2.3/ws", false, true).is_ok());
+        for bad in ["http://127.0.0.1/ws", "https://127.0.0.1/ws", "", "node-b"] {
+            assert!(node_url(bad, false, false).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn a_plain_node_url_from_a_secure_home_is_a_downgrade() {
+        for url in ["ws://127.0.0.1:9001/ws", "WS://127.0.0.1/"] {
+            let err = node_url(url, false, true).unwrap_err();
+            assert!(err.contains("downgrade"), "{err}");
         }
     }
 }

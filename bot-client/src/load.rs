@@ -4,6 +4,7 @@ use std::future::Future;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use rustls::ClientConfig;
 use tokio::sync::watch;
 use tokio::task::JoinSet;
 use tokio::time::sleep_until;
@@ -29,7 +30,7 @@ const STOP_GRACE: Duration = Duration::from_secs(5);
 /// A load run's settings.
 #[derive(Clone, Debug)]
 pub struct LoadConfig {
-    /// The server's WebSocket URL (unused with `matchmake`).
+    /// The server's WebSocket URL, `ws://` or `wss://` (unused with `matchmake`).
     pub url: String,
     /// The room to join. With `matchmake`, the room to ask for: empty lets the matchmaker
     /// choose.
@@ -58,11 +59,15 @@ pub struct LoadConfig {
     /// (`DecodeCache`); each still checks its own checksum. Off: each bot decodes alone, as
     /// separate machines would, at many times the CPU.
     pub share_decodes: bool,
-    /// A cluster's matchmaker, `http://HOST:PORT`: each bot asks it for a seat (`POST
-    /// /matchmake`) and joins where it says, and asks again after a lost connection.
+    /// A cluster's matchmaker, `http://HOST:PORT` or `https://`: each bot asks it for a seat
+    /// (`POST /matchmake`) and joins where it says, and asks again after a lost connection.
     pub matchmake: Option<String>,
     /// Follow node URLs (from the matchmaker or `MOVED`) only to loopback hosts.
     pub loopback_only: bool,
+    /// The CAs that `wss://` servers and an `https://` matchmaker are checked against, shared
+    /// by every bot: `crate::tls::client_config(Some(path))` or `config_from_pem(pem)` for a
+    /// test CA (`--ca-cert`). `None`: the public web's CAs.
+    pub tls: Option<Arc<ClientConfig>>,
 }
 
 impl LoadConfig {
@@ -85,6 +90,7 @@ impl LoadConfig {
             share_decodes: true,
             matchmake: None,
             loopback_only: false,
+            tls: None,
         }
     }
 
@@ -109,6 +115,7 @@ impl LoadConfig {
         opts.coalesce_acks = self.coalesce_acks;
         opts.recv_buffer = self.recv_buffer;
         opts.decode_cache = cache.cloned();
+        opts.tls.clone_from(&self.tls);
         // Distinct, reproducible play per bot.
         let mut config = BotConfig::new(self.seed ^ (i as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15));
         config.measure_from = measure_from;

@@ -176,8 +176,12 @@ async fn a_matchmaker_without_capacity_fails_the_bots_clearly() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_bad_matchmaker_url_is_a_clear_error() {
     let mut cfg = LoadConfig::new("ws://127.0.0.1:1/ws", "", 1, Duration::from_millis(300));
-    cfg.matchmake = Some("https://127.0.0.1:1".to_owned());
+    cfg.matchmake = Some("wss://127.0.0.1:1".to_owned());
     let r = run(&cfg).await;
     assert!(!r.passed);
-    assert!(r.errors[0].contains("http://"), "{:?}", r.errors);
+    assert!(
+        r.errors[0].contains("http:// or https://"),
+        "{:?}",
+        r.errors
+    );
 }

@@ -7,8 +7,9 @@ mod error;
 mod options;
 pub mod read;
 pub mod ring;
+pub(crate) mod socket;
 pub mod stats;
-mod transport;
+pub(crate) mod transport;
 mod wire;
 
 use std::collections::VecDeque;
@@ -21,14 +22,14 @@ use protocol::{
     Action, ClientMsg, Descriptor, EntityId, Event, Hello, Input, PROTOCOL_VERSION, Plan,
     ServerMsg, SnapshotHeader, StateTable, Value, Welcome, codec, codes, schema,
 };
-use tokio::net::TcpStream;
 
 use crate::behaviour::GameView;
 use decode_cache::DecodeCache;
 pub use error::{ABNORMAL_CLOSURE, ClientError, NO_STATUS, close_code_name};
 pub use options::{ConnectOptions, WsUrl};
-pub(crate) use options::{authority, is_loopback_host, split_authority};
+pub(crate) use options::{authority, is_loopback_host, split_authority, split_scheme};
 use ring::{RingError, TableRing};
+use socket::Socket;
 pub use stats::{ClientStats, Counters};
 use wire::{FrameReader, FrameWriter, Incoming, OP_BINARY, OP_CLOSE, OP_PONG, OP_TEXT, WriteError};
 
@@ -74,7 +75,8 @@ pub enum Received {
 /// One connection. It has no tasks of its own: `recv` reads and parses the socket and `send`
 /// writes to it without waiting (see `wire`), so a bot is a single task.
 pub struct Client {
-    tcp: TcpStream,
+    /// TCP, or TLS over it for `wss://`.
+    sock: Socket,
     reader: FrameReader,
     writer: FrameWriter,
     /// When the bytes now being parsed were read: latency is measured to the moment a message
@@ -135,9 +137,9 @@ impl Client {
         url: WsUrl,
         opts: ConnectOptions,
     ) -> Result<(Client, Welcome), ClientError> {
-        let (tcp, already_read) = transport::open(&url, &opts).await?;
+        let (sock, already_read) = transport::open(&url, &opts).await?;
         let mut client = Client {
-            tcp,
+            sock,
             reader: FrameReader::new(&already_read, MAX_SERVER_MSG_BYTES),
             writer: FrameWriter::new(),
             read_at: Instant::now(),
@@ -176,7 +178,7 @@ impl Client {
         if let Err(why) = check_welcome(&welcome, opts.game.as_deref()) {
             // Best effort: say why on the way out.
             let code = codes::PROTOCOL_ERROR.to_be_bytes();
-            let _ = client.writer.write(&client.tcp, &[(OP_CLOSE, &code)]);
+            let _ = client.writer.write(&client.sock, &[(OP_CLOSE, &code)]);
             return Err(client.protocol_error(why));
         }
         client.player = welcome.player;
@@ -257,7 +259,7 @@ impl Client {
                     // The stream is out of sync: nothing after this can be trusted.
                     self.stats.counters.protocol_errors += 1;
                     let code = codes::PROTOCOL_ERROR.to_be_bytes();
-                    let _ = self.writer.write(&self.tcp, &[(OP_CLOSE, &code)]);
+                    let _ = self.writer.write(&self.sock, &[(OP_CLOSE, &code)]);
                     return Some(Err(self.end(ClientError::Protocol(e.to_string()))));
                 }
             };
@@ -288,7 +290,7 @@ impl Client {
                 }
                 Incoming::Ping(payload) => {
                     // Best effort: a full or closed writer means the connection is ending.
-                    let _ = self.writer.write(&self.tcp, &[(OP_PONG, payload)]);
+                    let _ = self.writer.write(&self.sock, &[(OP_PONG, payload)]);
                 }
                 Incoming::Close { code, reason } => {
                     // Echo the code to complete the closing handshake (a no-op when we closed
@@ -297,7 +299,7 @@ impl Client {
                         NO_STATUS => Vec::new(),
                         code => code.to_be_bytes().to_vec(),
                     };
-                    let _ = self.writer.write(&self.tcp, &[(OP_CLOSE, &echo)]);
+                    let _ = self.writer.write(&self.sock, &[(OP_CLOSE, &echo)]);
                     return Some(Err(self.end(ClientError::Closed { code, reason })));
                 }
             }
@@ -307,14 +309,14 @@ impl Client {
     /// Reads more bytes, meanwhile flushing writes the kernel did not take at once.
     /// Cancel-safe.
     async fn read_more(&mut self) -> Result<(), ClientError> {
-        let read = if self.writer.has_pending() {
+        let read = if self.writer.has_pending(&self.sock) {
             tokio::select! {
-                read = self.reader.fill(&self.tcp) => Some(read),
+                read = self.reader.fill(&self.sock) => Some(read),
                 // A failed write shows up on the read side too, as a reset or EOF.
-                _ = self.writer.flush(&self.tcp) => None,
+                _ = self.writer.flush(&self.sock) => None,
             }
         } else {
-            Some(self.reader.fill(&self.tcp).await)
+            Some(self.reader.fill(&self.sock).await)
         };
         match read {
             None => Ok(()),
@@ -480,7 +482,7 @@ impl Client {
     }
 
     fn write(&self, frames: &[(u8, &[u8])]) -> Result<(), ClientError> {
-        self.writer.write(&self.tcp, frames).map_err(|e| match e {
+        self.writer.write(&self.sock, frames).map_err(|e| match e {
             WriteError::Full => ClientError::SendQueueFull,
             WriteError::Closed => ClientError::NotConnected,
         })
@@ -652,7 +654,7 @@ impl Client {
         }
         let mut payload = code.to_be_bytes().to_vec();
         payload.extend_from_slice(reason.as_bytes());
-        let _ = self.writer.write(&self.tcp, &[(OP_CLOSE, &payload)]);
+        let _ = self.writer.write(&self.sock, &[(OP_CLOSE, &payload)]);
         self.wait_for_close(CLOSE_WAIT).await
     }
 
@@ -668,7 +670,7 @@ impl Client {
                     _ => {}
                 }
             };
-            let _ = self.writer.flush(&self.tcp).await;
+            let _ = self.writer.flush(&self.sock).await;
             code
         };
         tokio::time::timeout(limit, drain)

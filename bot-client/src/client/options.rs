@@ -4,12 +4,14 @@ use std::net::IpAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
+use rustls::ClientConfig;
+
 use super::decode_cache::DecodeCache;
 
 /// Everything `Client::connect` needs.
 #[derive(Clone, Debug)]
 pub struct ConnectOptions {
-    /// `ws://HOST:PORT/PATH` (plain WebSocket; there is no TLS client here).
+    /// `ws://HOST[:PORT]/PATH`, or `wss://` for WebSocket over TLS.
     pub url: String,
     pub room: String,
     pub name: String,
@@ -18,8 +20,8 @@ pub struct ConnectOptions {
     /// The game the client wants (`Hello.game`): creates the room with it, or must match the
     /// game of an existing room. `None`: whatever the room plays (or the server's default).
     pub game: Option<String>,
-    /// The `Origin` header. `None` sends `http://HOST:PORT`, what a browser on the server's own
-    /// page sends; `Some("")` sends none.
+    /// The `Origin` header. `None` sends `http://HOST:PORT` (`https://` for `wss://`), what a
+    /// browser on the server's own page sends; `Some("")` sends none.
     pub origin: Option<String>,
     /// `SO_RCVBUF` before connecting. A small one makes a slow reader's backlog reach the
     /// server quickly (slow-client tests).
@@ -33,11 +35,16 @@ pub struct ConnectOptions {
     /// frame per tick. Off: every snapshot is also acked at once in its own `Ack` frame (two
     /// frames per tick for a playing client; the server's baseline is up to a tick fresher).
     pub coalesce_acks: bool,
-    /// Bounds TCP connect, the WebSocket handshake and the wait for `Welcome` together.
+    /// Bounds TCP connect, the TLS and WebSocket handshakes and the wait for `Welcome` together.
     pub connect_timeout: Duration,
     /// Share decoded snapshots with the other clients given the same cache (bots of one
     /// process in one room): see `DecodeCache`. `None`: this client decodes everything alone.
     pub decode_cache: Option<Arc<DecodeCache>>,
+    /// Whom a `wss://` server (and an `https://` matchmaker) must prove to be: the CAs to
+    /// trust, e.g. `crate::tls::client_config(Some(ca_pem_path))` for a test CA. Build it once
+    /// and share it: every clone is the same `Arc`. `None`: the public web's CAs
+    /// (`crate::tls::default_config`). Unused for `ws://`.
+    pub tls: Option<Arc<ClientConfig>>,
 }
 
 impl ConnectOptions {
@@ -55,34 +62,50 @@ impl ConnectOptions {
             coalesce_acks: true,
             connect_timeout: Duration::from_secs(10),
             decode_cache: None,
+            tls: None,
         }
     }
 }
 
-/// A parsed `ws://` URL.
+/// A parsed `ws://` or `wss://` URL.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct WsUrl {
+    /// `wss://`: WebSocket over TLS.
+    pub secure: bool,
     /// Without brackets for IPv6 literals.
     pub host: String,
+    /// 80 (`ws://`) or 443 (`wss://`) when the URL has none.
     pub port: u16,
     /// Starts with `/`; includes any query.
     pub path: String,
 }
 
 impl WsUrl {
-    /// `ws://HOST[:PORT][/PATH]`; no TLS, no user info.
+    /// `ws://HOST[:PORT][/PATH]` or `wss://...`; no user info.
     pub fn parse(url: &str) -> Result<WsUrl, String> {
-        let rest = url
-            .strip_prefix("ws://")
-            .or_else(|| url.strip_prefix("WS://"))
-            .ok_or_else(|| format!("{url:?}: only ws:// URLs are supported"))?;
-        let (host, port, path) = split_authority(url, rest)?;
-        Ok(WsUrl { host, port, path })
+        let (secure, rest) = match split_scheme(url) {
+            Some(("ws", rest)) => (false, rest),
+            Some(("wss", rest)) => (true, rest),
+            _ => return Err(format!("{url:?}: not a ws:// or wss:// URL")),
+        };
+        let (host, port, path) = split_authority(url, rest, if secure { 443 } else { 80 })?;
+        Ok(WsUrl {
+            secure,
+            host,
+            port,
+            path,
+        })
     }
 
     /// `host:port` as the `Host` header wants it (IPv6 literals in brackets).
     pub fn authority(&self) -> String {
         authority(&self.host, self.port)
+    }
+
+    /// The origin of a page served by this server: `http://host:port` (`https://` for wss).
+    pub fn origin(&self) -> String {
+        let scheme = if self.secure { "https" } else { "http" };
+        format!("{scheme}://{}", self.authority())
     }
 
     /// True when the host is `localhost` or a loopback address literal (127.0.0.0/8, ::1).
@@ -91,9 +114,22 @@ impl WsUrl {
     }
 }
 
-/// Host, port (80 by default) and path (`/` by default, starting with `/`) of what follows a
-/// URL's `scheme://`; `url` is the whole URL, for errors.
-pub(crate) fn split_authority(url: &str, rest: &str) -> Result<(String, u16, String), String> {
+/// The scheme of `url` in lower case (schemes are case-insensitive), and what follows `://`.
+pub(crate) fn split_scheme(url: &str) -> Option<(&'static str, &str)> {
+    let (scheme, rest) = url.split_once("://")?;
+    ["ws", "wss", "http", "https"]
+        .into_iter()
+        .find(|known| scheme.eq_ignore_ascii_case(known))
+        .map(|known| (known, rest))
+}
+
+/// Host, port (`default_port` when absent) and path (`/` by default, starting with `/`) of what
+/// follows a URL's `scheme://`; `url` is the whole URL, for errors.
+pub(crate) fn split_authority(
+    url: &str,
+    rest: &str,
+    default_port: u16,
+) -> Result<(String, u16, String), String> {
     let (authority, path) = match rest.find(['/', '?']) {
         Some(i) if rest[i..].starts_with('/') => (&rest[..i], rest[i..].to_owned()),
         Some(i) => (&rest[..i], format!("/{}", &rest[i..])),
@@ -124,7 +160,7 @@ pub(crate) fn split_authority(url: &str, rest: &str) -> Result<(String, u16, Str
         return Err(format!("{url:?}: no host"));
     }
     let port = match port {
-        None => 80,
+        None => default_port,
         Some(p) => p.parse().map_err(|_| format!("{url:?}: bad port {p:?}"))?,
     };
     Ok((host.to_owned(), port, path))
@@ -167,13 +203,39 @@ mod tests {
         assert_eq!((u.port, u.path.as_str()), (80, "/"));
         let u = WsUrl::parse("ws://h:1?q").unwrap();
         assert_eq!(u.path, "/?q");
+        assert!(!u.secure);
+    }
+
+    #[test]
+    fn parses_wss_urls() {
+        let u = WsUrl::parse("wss://127.0.0.1:8443/ws").unwrap();
+        assert!(u.secure);
+        assert_eq!(
+            (u.host.as_str(), u.port, u.path.as_str()),
+            ("127.0.0.1", 8443, "/ws")
+        );
+        assert_eq!(u.origin(), "https://127.0.0.1:8443");
+        // TLS's port by default; schemes in any case.
+        let u = WsUrl::parse("WSS://game.example.com/ws").unwrap();
+        assert_eq!((u.secure, u.port), (true, 443));
+        assert_eq!(u.authority(), "game.example.com:443");
+        let u = WsUrl::parse("wss://[::1]/").unwrap();
+        assert_eq!((u.host.as_str(), u.port), ("::1", 443));
+        assert!(u.is_loopback());
+        let u = WsUrl::parse("Ws://h/").unwrap();
+        assert_eq!((u.secure, u.port), (false, 80));
+        assert_eq!(u.origin(), "http://h:80");
     }
 
     #[test]
     fn refuses_what_it_cannot_speak() {
         for bad in [
             "http://127.0.0.1/ws",
-            "wss://127.0.0.1/ws",
+            "https://127.0.0.1/ws",
+            "wss:/127.0.0.1/ws",
+            "127.0.0.1:80",
+            "wss://:443/ws",
+            "wss://a@b/ws",
             "ws://:80/ws",
             "ws://a@b/ws",
             "ws://h:port/ws",

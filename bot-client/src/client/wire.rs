@@ -1,4 +1,4 @@
-//! WebSocket framing on the client's side of an upgraded TCP stream (RFC 6455), polled by the
+//! WebSocket framing on the client's side of an upgraded connection (RFC 6455), polled by the
 //! `Client` itself rather than by reader and writer tasks.
 //!
 //! Why not fastwebsockets' `read_frame` here: it is not cancel-safe, so it needs a task of its
@@ -9,17 +9,16 @@
 //! (synchronous), and reading more is `readable().await` + `try_read` (cancel-safe), so
 //! `Client::recv` can be a `select!` branch. Writes are non-blocking `try_write`s; what the
 //! kernel does not take waits in a bounded buffer until the socket is writable again.
-//! fastwebsockets still does the HTTP upgrade.
+//! fastwebsockets still does the HTTP upgrade. The socket is TCP or TLS over it (`socket`).
 
 use std::io;
 use std::sync::Mutex;
 
 use rand::rngs::SmallRng;
 use rand::{RngCore, SeedableRng};
-use tokio::io::Interest;
-use tokio::net::TcpStream;
 
 use super::error::NO_STATUS;
+use super::socket::{READ_CHUNK, Socket};
 
 pub const OP_CONTINUATION: u8 = 0x0;
 pub const OP_TEXT: u8 = 0x1;
@@ -28,8 +27,6 @@ pub const OP_CLOSE: u8 = 0x8;
 pub const OP_PING: u8 = 0x9;
 pub const OP_PONG: u8 = 0xA;
 
-/// Bytes asked of the kernel per read at least.
-const READ_CHUNK: usize = 16 * 1024;
 /// Outgoing bytes the kernel has not taken yet. Client messages are a few bytes each: this is
 /// hundreds of them, so reaching it means the server stopped reading.
 pub const MAX_PENDING_WRITE: usize = 64 * 1024;
@@ -188,7 +185,7 @@ impl FrameReader {
 
     /// Reads what the socket has (at least one byte, or 0 at EOF). Cancel-safe: until the
     /// socket is readable nothing is consumed; the read itself does not wait.
-    pub async fn fill(&mut self, tcp: &TcpStream) -> io::Result<usize> {
+    pub async fn fill(&mut self, sock: &Socket) -> io::Result<usize> {
         if self.pos == self.buf.len() {
             self.buf.clear();
             self.pos = 0;
@@ -198,27 +195,7 @@ impl FrameReader {
             self.pos = 0;
         }
         self.buf.reserve(READ_CHUNK);
-        loop {
-            tcp.readable().await?;
-            let room = self.buf.capacity() - self.buf.len();
-            let mut read = None;
-            // A read shorter than the room offered emptied the socket: saying so here clears
-            // tokio's readiness for it, which saves the read that would only find it empty
-            // (one syscall per snapshot). Readiness that arrives during the read is kept.
-            let cleared = tcp.try_io(Interest::READABLE, || {
-                let n = tcp.try_read_buf(&mut self.buf)?;
-                read = Some(n);
-                match n {
-                    n if n > 0 && n < room => Err(io::ErrorKind::WouldBlock.into()),
-                    n => Ok(n),
-                }
-            });
-            match (read, cleared) {
-                (Some(n), _) => return Ok(n),
-                (None, Err(e)) if e.kind() == io::ErrorKind::WouldBlock => continue,
-                (None, r) => return r,
-            }
-        }
+        sock.read(&mut self.buf).await
     }
 
     #[cfg(test)]
@@ -284,7 +261,7 @@ impl FrameWriter {
 
     /// Writes `frames` (opcode, payload) as one burst: one syscall when nothing is pending.
     /// A close frame is the last thing this writer sends.
-    pub fn write(&self, tcp: &TcpStream, frames: &[(u8, &[u8])]) -> Result<(), WriteError> {
+    pub fn write(&self, sock: &Socket, frames: &[(u8, &[u8])]) -> Result<(), WriteError> {
         let mut guard = self.lock();
         let s = &mut *guard;
         if s.closed {
@@ -307,32 +284,33 @@ impl FrameWriter {
         }
         s.closed = closing;
         s.pending.extend_from_slice(&s.scratch);
-        flush_some(tcp, &mut s.pending).map_err(|_| {
+        flush_some(sock, &mut s.pending).map_err(|_| {
             s.closed = true;
             WriteError::Closed
         })
     }
 
-    pub fn has_pending(&self) -> bool {
-        !self.lock().pending.is_empty()
+    /// Bytes wait to be sent: here, or in the socket's TLS layer.
+    pub fn has_pending(&self, sock: &Socket) -> bool {
+        !self.lock().pending.is_empty() || sock.has_buffered()
     }
 
     /// Writes what is pending once the socket takes it (cancel-safe: nothing is lost if the
     /// wait is cancelled).
-    pub async fn flush(&self, tcp: &TcpStream) -> io::Result<()> {
-        while self.has_pending() {
-            tcp.writable().await?;
-            flush_some(tcp, &mut self.lock().pending)?;
+    pub async fn flush(&self, sock: &Socket) -> io::Result<()> {
+        while self.has_pending(sock) {
+            sock.writable().await?;
+            flush_some(sock, &mut self.lock().pending)?;
         }
         Ok(())
     }
 }
 
-/// Hands the kernel as much of `pending` as it takes now.
-fn flush_some(tcp: &TcpStream, pending: &mut Vec<u8>) -> io::Result<()> {
+/// Hands the kernel as much of `pending` (and of what the TLS layer holds) as it takes now.
+fn flush_some(sock: &Socket, pending: &mut Vec<u8>) -> io::Result<()> {
     let mut written = 0;
     while written < pending.len() {
-        match tcp.try_write(&pending[written..]) {
+        match sock.try_write(&pending[written..]) {
             Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
             Ok(n) => written += n,
             Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
@@ -340,6 +318,9 @@ fn flush_some(tcp: &TcpStream, pending: &mut Vec<u8>) -> io::Result<()> {
         }
     }
     pending.drain(..written);
+    if pending.is_empty() {
+        sock.flush_buffered()?;
+    }
     Ok(())
 }
 

@@ -28,8 +28,10 @@ use protocol::{
     Action, ClientMsg, EntityId, PROTOCOL_VERSION, Plan, PlayerInfo, ServerMsg, SnapshotHeader,
     StateTable, Welcome, codec, codes, schema,
 };
+use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::TcpListener;
 use tokio::sync::mpsc;
+use tokio_rustls::TlsAcceptor;
 
 // ---- the test game ---------------------------------------------------------------------------
 
@@ -370,6 +372,8 @@ pub struct FakeServer {
     pub addr: SocketAddr,
     pub log: Arc<Mutex<Log>>,
     pub behaviour: Arc<Behaviour>,
+    /// Over TLS: `wss://` URLs.
+    pub secure: bool,
 }
 
 impl FakeServer {
@@ -379,9 +383,22 @@ impl FakeServer {
 
     /// Starts a server whose behaviour may name its own URL (a `MOVED` to itself).
     pub async fn start_with(behaviour: impl FnOnce(String) -> Behaviour) -> FakeServer {
+        Self::listen(None, behaviour).await
+    }
+
+    /// The same over TLS (`wss://`), with the certificate of `tls`.
+    pub async fn start_tls(behaviour: Behaviour, tls: TlsAcceptor) -> FakeServer {
+        Self::listen(Some(tls), |_| behaviour).await
+    }
+
+    async fn listen(
+        tls: Option<TlsAcceptor>,
+        behaviour: impl FnOnce(String) -> Behaviour,
+    ) -> FakeServer {
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
-        let behaviour = behaviour(format!("ws://{addr}/ws"));
+        let secure = tls.is_some();
+        let behaviour = behaviour(url(secure, addr));
         let log = Arc::new(Mutex::new(Log::default()));
         let behaviour = Arc::new(behaviour);
         let (shared, b) = (log.clone(), behaviour.clone());
@@ -392,14 +409,17 @@ impl FakeServer {
                 let (behaviour, log) = (b.clone(), shared.clone());
                 next_conn += 1;
                 let conn = next_conn;
+                let tls = tls.clone();
                 tokio::spawn(async move {
-                    let service = service_fn(move |req| {
-                        upgrade_request(req, behaviour.clone(), log.clone(), conn)
-                    });
-                    let _ = http1::Builder::new()
-                        .serve_connection(TokioIo::new(stream), service)
-                        .with_upgrades()
-                        .await;
+                    match tls {
+                        None => serve(stream, behaviour, log, conn).await,
+                        // A client that refuses the certificate ends here.
+                        Some(tls) => {
+                            if let Ok(stream) = tls.accept(stream).await {
+                                serve(stream, behaviour, log, conn).await;
+                            }
+                        }
+                    }
                 });
             }
         });
@@ -407,12 +427,31 @@ impl FakeServer {
             addr,
             log,
             behaviour,
+            secure,
         }
     }
 
     pub fn url(&self) -> String {
-        format!("ws://{}/ws", self.addr)
+        url(self.secure, self.addr)
     }
+}
+
+fn url(secure: bool, addr: SocketAddr) -> String {
+    let scheme = if secure { "wss" } else { "ws" };
+    format!("{scheme}://{addr}/ws")
+}
+
+async fn serve(
+    stream: impl AsyncRead + AsyncWrite + Unpin + Send + 'static,
+    behaviour: Arc<Behaviour>,
+    log: Arc<Mutex<Log>>,
+    conn: u32,
+) {
+    let service = service_fn(move |req| upgrade_request(req, behaviour.clone(), log.clone(), conn));
+    let _ = http1::Builder::new()
+        .serve_connection(TokioIo::new(stream), service)
+        .with_upgrades()
+        .await;
 }
 
 async fn upgrade_request(

@@ -15,12 +15,15 @@ use hyper::service::service_fn;
 use hyper::{Request, Response, StatusCode};
 use hyper_util::rt::TokioIo;
 use tokio::net::TcpListener;
+use tokio_rustls::TlsAcceptor;
 
 /// The room the matchmaker picks when the request names none.
 pub const PICKED_ROOM: &str = "picked";
 
 pub struct Matchmaker {
     pub addr: SocketAddr,
+    /// Over TLS: an `https://` URL.
+    pub secure: bool,
     /// The JSON bodies of the requests, in order.
     pub requests: Arc<Mutex<Vec<serde_json::Value>>>,
 }
@@ -28,6 +31,16 @@ pub struct Matchmaker {
 impl Matchmaker {
     /// Answers request i with `nodes[min(i, len - 1)]`; with no nodes, 503 "no capacity".
     pub async fn start(nodes: Vec<String>) -> Matchmaker {
+        Self::listen(nodes, None).await
+    }
+
+    /// The same over TLS (`https://`), with the certificate of `tls`.
+    pub async fn start_tls(nodes: Vec<String>, tls: TlsAcceptor) -> Matchmaker {
+        Self::listen(nodes, Some(tls)).await
+    }
+
+    async fn listen(nodes: Vec<String>, tls: Option<TlsAcceptor>) -> Matchmaker {
+        let secure = tls.is_some();
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
         let requests: Arc<Mutex<Vec<serde_json::Value>>> = Arc::default();
@@ -40,14 +53,32 @@ impl Matchmaker {
                     let (log, nodes) = (log.clone(), nodes.clone());
                     async move { Ok::<_, Infallible>(answer(req, &log, &nodes).await) }
                 });
-                tokio::spawn(http1::Builder::new().serve_connection(TokioIo::new(stream), service));
+                let tls = tls.clone();
+                tokio::spawn(async move {
+                    let http = http1::Builder::new();
+                    match tls {
+                        None => {
+                            let _ = http.serve_connection(TokioIo::new(stream), service).await;
+                        }
+                        Some(tls) => {
+                            if let Ok(stream) = tls.accept(stream).await {
+                                let _ = http.serve_connection(TokioIo::new(stream), service).await;
+                            }
+                        }
+                    }
+                });
             }
         });
-        Matchmaker { addr, requests }
+        Matchmaker {
+            addr,
+            secure,
+            requests,
+        }
     }
 
     pub fn url(&self) -> String {
-        format!("http://{}", self.addr)
+        let scheme = if self.secure { "https" } else { "http" };
+        format!("{scheme}://{}", self.addr)
     }
 
     pub fn requests(&self) -> Vec<serde_json::Value> {

@@ -1,2 +1,3 @@
 pub mod fake_server;
 pub mod matchmaker;
+pub mod tls;
