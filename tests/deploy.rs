@@ -17,17 +17,6 @@ use support::*;
 use tokio::io::AsyncReadExt;
 use tokio::net::TcpStream;
 
-/// Keys of `deploy/ticksync.toml` for flags that are being added (the config file itself, TLS,
-/// trusted proxies, JSON logs): accepted although `ticksync --help` does not list them yet.
-/// Remove each one once its flag lands, so `--help` vouches for it and its value is checked.
-const NOT_YET_FLAGS: &[&str] = &[
-    "config",
-    "log-format",
-    "tls-cert",
-    "tls-key",
-    "trusted-proxy",
-];
-
 fn deploy_file(path: &str) -> String {
     let full = format!("{}/deploy/{path}", env!("CARGO_MANIFEST_DIR"));
     std::fs::read_to_string(&full).unwrap_or_else(|e| panic!("{full}: {e}"))
@@ -373,16 +362,6 @@ fn toml_settings(text: &str) -> Vec<(String, String, bool)> {
     out
 }
 
-/// A TOML value as a command-line argument: strings unquoted, arrays comma-joined (as
-/// `--allowed-origins a,b`), numbers and booleans as written.
-fn as_arg(value: &str) -> String {
-    let unquote = |s: &str| s.trim().trim_matches('"').to_string();
-    match value.strip_prefix('[').and_then(|v| v.strip_suffix(']')) {
-        Some(items) => items.split(',').map(unquote).collect::<Vec<_>>().join(","),
-        None => unquote(value),
-    }
-}
-
 #[test]
 fn example_config_uses_only_real_flags() {
     let help = Command::new(env!("CARGO_BIN_EXE_ticksync"))
@@ -405,28 +384,32 @@ fn example_config_uses_only_real_flags() {
 
     let settings = toml_settings(&deploy_file("ticksync.toml"));
     assert!(settings.len() >= 10, "{settings:?}");
-    let mut args = Vec::new();
-    for (key, value, commented) in &settings {
-        let known = flags.contains(key);
+    for (key, _, _) in &settings {
         assert!(
-            known || NOT_YET_FLAGS.contains(&key.as_str()),
+            flags.contains(key),
             "deploy/ticksync.toml: `{key}` is not a flag of ticksync"
         );
-        if known && !commented {
-            args.push(format!("--{key}"));
-            args.push(as_arg(value));
-        }
     }
-    // The values pass the binary's own parsers: `schema` parses every flag, then prints a
-    // descriptor instead of binding the address.
+    // The binary reads the file itself: every key set passes its flag's own parser, and
+    // `--print-config` shows it came from the file.
+    let path = format!("{}/deploy/ticksync.toml", env!("CARGO_MANIFEST_DIR"));
     let out = Command::new(env!("CARGO_BIN_EXE_ticksync"))
-        .args(&args)
-        .args(["schema", "arena", "--json"])
+        .args(["--config", &path, "--print-config"])
         .output()
         .expect("ticksync runs");
+    let printed = String::from_utf8_lossy(&out.stdout);
     assert!(
         out.status.success(),
-        "ticksync {args:?} refuses the example's values:\n{}",
+        "ticksync refuses deploy/ticksync.toml:\n{}",
         String::from_utf8_lossy(&out.stderr)
     );
+    for (key, _, commented) in &settings {
+        if !commented {
+            let line = printed
+                .lines()
+                .find(|l| l.starts_with(&format!("{key} = ")))
+                .unwrap_or_else(|| panic!("{key} not in\n{printed}"));
+            assert!(line.ends_with("# file"), "{line}");
+        }
+    }
 }

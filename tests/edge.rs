@@ -7,6 +7,7 @@ mod support;
 use std::net::{IpAddr, SocketAddr};
 use std::time::Duration;
 
+use bot_client::load::LoadConfig;
 use fastwebsockets::{OpCode, WebSocket};
 use hyper::upgrade::Upgraded;
 use hyper_util::rt::TokioIo;
@@ -16,7 +17,10 @@ use support::tls::{
     TempDir, TestCa, client_config, connect_from, https_get, peer_leaf, tls_connect, websocket,
     write_leaf,
 };
-use support::{binary, bounded, hello, hello_bytes, poll_until, start_server, try_http_get};
+use support::{
+    assert_clean_run, binary, bounded, hello, hello_bytes, load_run, poll_until, start_server,
+    try_http_get,
+};
 
 type Ws = WebSocket<TokioIo<Upgraded>>;
 
@@ -296,4 +300,27 @@ async fn json_logs_carry_the_room_and_connection_spans() {
         }
     })
     .await;
+}
+
+#[tokio::test]
+async fn bots_play_over_wss_against_a_test_ca() {
+    let dir = TempDir::new("wss-bots");
+    let ca = TestCa::new("bots CA");
+    let (cert, key) = write_leaf(&ca, &dir.0);
+    let server = start_server(|c| {
+        c.tls_cert = Some(cert);
+        c.tls_key = Some(key);
+    })
+    .await;
+    let url = format!("wss://{}/ws", server.local_addr());
+    let bots = 24;
+    let mut cfg = LoadConfig::new(&url, "wss", bots, Duration::from_secs(3));
+    cfg.tls = Some(bot_client::tls::config_from_pem(ca.cert_pem.as_bytes()).unwrap());
+    assert_clean_run(&load_run(&cfg).await, bots);
+
+    // Bots that do not trust the CA do not get in.
+    let mut untrusting = LoadConfig::new(&url, "wss", 1, Duration::from_millis(500));
+    untrusting.reconnect = false;
+    let report = load_run(&untrusting).await;
+    assert_eq!((report.bots_connected, report.bots_failed), (0, 1));
 }

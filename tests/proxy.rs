@@ -5,13 +5,18 @@ mod support;
 
 use std::net::{IpAddr, SocketAddr};
 use std::path::Path;
+use std::time::Duration;
+
+use bot_client::load::LoadConfig;
 
 use support::nginx::{NginxProcess, free_port};
 use support::process::ServerProcess;
+use support::redis::RedisProcess;
 use support::tls::{
     TempDir, TestCa, client_config, connect_from, https_get, tls_connect, upgrade_status,
     write_leaf,
 };
+use support::{assert_clean_run, load_run};
 
 const SITE: &str = include_str!("../deploy/nginx/ticksync.conf");
 
@@ -112,5 +117,61 @@ async fn behind_nginx_per_ip_limits_count_the_forwarded_client() {
     ] {
         let (status, _) = https_get(nginx.addr, path, &trust).await.unwrap();
         assert_eq!(status, 403, "{path} must not be served through nginx");
+    }
+}
+
+#[tokio::test]
+async fn bots_play_through_nginx_on_two_cluster_nodes() {
+    let dir = TempDir::new("proxy-bots");
+    let ca = TestCa::new("edge CA");
+    let (cert, key) = write_leaf(&ca, &dir.0);
+    let redis = RedisProcess::start().await;
+    let port = free_port();
+    // Each node's URL goes through nginx, as in the guide; rooms of 8 spread the bots over
+    // both nodes.
+    let node = |name: &'static str| {
+        let public = format!("wss://127.0.0.1:{port}/node/{name}/ws");
+        let redis = redis.url.clone();
+        async move {
+            ServerProcess::start(&[
+                "--redis",
+                &redis,
+                "--node-id",
+                name,
+                "--public-url",
+                &public,
+                "--trusted-proxy",
+                "127.0.0.1",
+                "--room-size",
+                "8",
+            ])
+            .await
+        }
+    };
+    let (a, b) = (node("a").await, node("b").await);
+    let nginx = NginxProcess::start(&site(port, &cert, &key, a.addr, b.addr), port).await;
+
+    let bots = 32;
+    let mut cfg = LoadConfig::new("", "", bots, Duration::from_secs(3));
+    cfg.ramp = Duration::from_secs(1);
+    cfg.matchmake = Some(format!("https://127.0.0.1:{port}"));
+    cfg.loopback_only = true;
+    cfg.tls = Some(bot_client::tls::config_from_pem(ca.cert_pem.as_bytes()).unwrap());
+    let report = load_run(&cfg).await;
+    assert_clean_run(&report, bots);
+
+    // Both nodes played rooms, and the cluster's room list comes through nginx too.
+    let trust = client_config(&[&ca]);
+    let (status, rooms) = https_get(nginx.addr, "/rooms", &trust).await.unwrap();
+    assert_eq!(status, 200, "{rooms}");
+    let rooms: Vec<serde_json::Value> = serde_json::from_str(&rooms).unwrap();
+    for name in ["a", "b"] {
+        let url = format!("wss://127.0.0.1:{port}/node/{name}/ws");
+        assert!(
+            rooms
+                .iter()
+                .any(|r| r["node"] == name && r["url"] == url.as_str()),
+            "no room on node {name}: {rooms:?}"
+        );
     }
 }

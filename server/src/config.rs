@@ -82,6 +82,11 @@ pub struct Config {
     #[arg(long, env = "TICKSYNC_MAX_CONNECTIONS", default_value_t = 4096)]
     pub max_connections: usize,
 
+    /// Pending TCP connections the kernel queues before `accept` (capped by
+    /// `net.core.somaxconn`): room for a fleet reconnecting at once after a deploy.
+    #[arg(long, env = "TICKSYNC_LISTEN_BACKLOG", default_value_t = 4096)]
+    pub listen_backlog: u32,
+
     /// TCP connections still in the HTTP handshake at once (slowloris); more are closed on
     /// accept. Upgraded WebSockets do not count.
     #[arg(long, env = "TICKSYNC_MAX_HANDSHAKING", default_value_t = 1024)]

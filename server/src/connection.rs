@@ -114,7 +114,6 @@ async fn serve_in_span(mut ws: WebSocket<Io>, ctx: Arc<ServerCtx>, conn: ConnId)
         };
         if ours {
             tracing::debug!(conn, code, %reason, "closing connection");
-            crate::metrics::Metrics::count(&ctx.metrics.closes, codes::name(code));
         }
         outbox.close(code, reason);
         if timeout(CLOSE_GRACE, &mut writer).await.is_ok() && ours {
@@ -495,6 +494,9 @@ async fn write_loop(
             // `closing`: the close code when this frame is the last one.
             let (frame, closing) = match &out {
                 Outgoing::Close(code, reason) => {
+                    // Every close the server decides (reader, room, limits, shutdown) comes
+                    // through here once; echoes of the client's own close do not.
+                    Metrics::count(&ctx.metrics.closes, codes::name(*code));
                     (Frame::close(*code, close_reason(reason)), Some(*code))
                 }
                 Outgoing::Control(op, payload) => {

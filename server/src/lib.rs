@@ -186,7 +186,7 @@ impl Server {
                 ));
             }
         };
-        let listener = TcpListener::bind(cfg.addr).await?;
+        let listener = listen(cfg.addr, cfg.listen_backlog)?;
         let local_addr = listener.local_addr()?;
         let node_id = cfg.node_id.clone().unwrap_or_else(tokens::random_token);
         let scheme = if tls.is_some() { "wss" } else { "ws" };
@@ -352,6 +352,18 @@ pub fn reference_games(cfg: &Config) -> Games {
     games.register(arena::LARGE_NAME, move |ctx| arena::Arena::large(ctx, seed));
     games.register(skirmish::NAME, move |_| skirmish::Skirmish::new(seed));
     games
+}
+
+/// Binds `addr` with room for `backlog` pending connections (tokio's `bind` takes 128).
+fn listen(addr: SocketAddr, backlog: u32) -> std::io::Result<TcpListener> {
+    let socket = match addr {
+        SocketAddr::V4(_) => tokio::net::TcpSocket::new_v4()?,
+        SocketAddr::V6(_) => tokio::net::TcpSocket::new_v6()?,
+    };
+    // As `bind` does: a restart can take the port while old connections linger in TIME_WAIT.
+    socket.set_reuseaddr(true)?;
+    socket.bind(addr)?;
+    socket.listen(backlog)
 }
 
 async fn accept_loop(listener: TcpListener, ctx: Arc<ServerCtx>, stop: CancellationToken) {
