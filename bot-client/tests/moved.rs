@@ -21,19 +21,10 @@ fn hellos(server: &FakeServer) -> Vec<protocol::Hello> {
     server.log.lock().unwrap().hellos.clone()
 }
 
-/// A node that hands its rooms over to `to` once tick 20 is reached.
-fn draining(to: &FakeServer) -> Behaviour {
-    Behaviour {
-        close_at: Some((20, codes::MOVED)),
-        close_reason: Some(to.url()),
-        ..Behaviour::default()
-    }
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn bots_follow_a_redirect_then_a_handoff_keeping_their_player() {
     let last = FakeServer::start(Behaviour::default()).await;
-    let draining = FakeServer::start(draining(&last)).await;
+    let draining = FakeServer::start(Behaviour::draining(&last)).await;
     let front = FakeServer::start(Behaviour {
         reject: Some((codes::MOVED, draining.url())),
         ..Behaviour::default()

@@ -187,20 +187,11 @@ async fn the_cli_runs_bots_over_wss_with_ca_cert_and_fails_without() {
     assert!(r.errors[0].contains("UnknownIssuer"), "{:?}", r.errors);
 }
 
-/// A node that hands its rooms over to `to` once tick 20 is reached.
-fn draining(to: &FakeServer) -> Behaviour {
-    Behaviour {
-        close_at: Some((20, codes::MOVED)),
-        close_reason: Some(to.url()),
-        ..Behaviour::default()
-    }
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_https_matchmaker_seats_bots_on_wss_nodes_that_hand_off() {
     let ca = TestCa::new();
     let last = FakeServer::start_tls(Behaviour::default(), ca.acceptor(NAMES)).await;
-    let first = FakeServer::start_tls(draining(&last), ca.acceptor(NAMES)).await;
+    let first = FakeServer::start_tls(Behaviour::draining(&last), ca.acceptor(NAMES)).await;
     let matchmaker = Matchmaker::start_tls(vec![first.url()], ca.acceptor(NAMES)).await;
     assert!(matchmaker.url().starts_with("https://"));
     let mut cfg = LoadConfig::new("ws://127.0.0.1:1/ws", "", 2, Duration::from_millis(1500));
@@ -247,7 +238,7 @@ async fn bots_never_downgrade_from_tls_to_plain_ws() {
     let r = run(&cfg).await;
     assert_eq!((r.bots_failed, r.redirects), (1, 0));
     assert!(r.errors[0].contains("downgrade"), "{:?}", r.errors);
-    let handing_off = FakeServer::start_tls(draining(&plain), ca.acceptor(NAMES)).await;
+    let handing_off = FakeServer::start_tls(Behaviour::draining(&plain), ca.acceptor(NAMES)).await;
     let mut cfg = LoadConfig::new(&handing_off.url(), "arena", 1, Duration::from_millis(1000));
     cfg.tls = Some(config.clone());
     cfg.reconnect = false;

@@ -256,7 +256,12 @@ async fn http_exchange(addr: SocketAddr, req: String) -> std::io::Result<(u16, S
     s.write_all(req.as_bytes()).await?;
     let mut buf = Vec::new();
     s.read_to_end(&mut buf).await?;
-    let text = String::from_utf8_lossy(&buf).into_owned();
+    Ok(status_and_body(&buf))
+}
+
+/// An HTTP/1.1 response's status (0 if unreadable) and body.
+pub fn status_and_body(response: &[u8]) -> (u16, String) {
+    let text = String::from_utf8_lossy(response);
     let status = text
         .split(' ')
         .nth(1)
@@ -266,7 +271,7 @@ async fn http_exchange(addr: SocketAddr, req: String) -> std::io::Result<(u16, S
         .split_once("\r\n\r\n")
         .map(|(_, b)| b.to_string())
         .unwrap_or_default();
-    Ok((status, body))
+    (status, body)
 }
 
 /// `POST path` with a JSON `body` (and an `Authorization: Bearer` token if given); returns

@@ -149,17 +149,7 @@ pub async fn https_get(
     let mut buf = Vec::new();
     // A peer may end TLS without close_notify after `Connection: close`: keep what came.
     let _ = s.read_to_end(&mut buf).await;
-    let text = String::from_utf8_lossy(&buf).into_owned();
-    let status = text
-        .split(' ')
-        .nth(1)
-        .and_then(|c| c.parse().ok())
-        .unwrap_or(0);
-    let body = text
-        .split_once("\r\n\r\n")
-        .map(|(_, b)| b.to_string())
-        .unwrap_or_default();
-    Ok((status, body))
+    Ok(super::status_and_body(&buf))
 }
 
 /// A WebSocket over `stream` (plain or TLS) to `/ws` at `host`; `Err` with the reason if the

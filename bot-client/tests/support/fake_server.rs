@@ -322,6 +322,15 @@ impl Default for Behaviour {
 }
 
 impl Behaviour {
+    /// A node that hands its rooms over to `to` once tick 20 is reached.
+    pub fn draining(to: &FakeServer) -> Behaviour {
+        Behaviour {
+            close_at: Some((20, protocol::codes::MOVED)),
+            close_reason: Some(to.url()),
+            ..Behaviour::default()
+        }
+    }
+
     pub fn tick_rate(&self) -> u16 {
         (1000 / self.tick.as_millis().max(1)) as u16
     }
