@@ -81,7 +81,7 @@ http {
   include $out/site.conf;
 }
 EOF
-    /usr/sbin/nginx -p "$out" -c "$out/nginx.conf" &
+    /usr/sbin/nginx -e "$out/nginx.err" -p "$out" -c "$out/nginx.conf" &
     pids+=($!)
     for _ in $(seq 100); do (echo >/dev/tcp/127.0.0.1/"$port") 2>/dev/null && break; sleep 0.1; done
     bot_args=(--matchmake "https://127.0.0.1:$port")

@@ -44,6 +44,9 @@ impl NginxProcess {
         std::fs::write(dir.path("nginx.conf"), main).unwrap();
         std::fs::write(dir.path("site.conf"), site).unwrap();
         let child = Command::new(NGINX)
+            // Its own error log from the start (the packaged one is root's).
+            .arg("-e")
+            .arg(dir.path("error.log"))
             .arg("-p")
             .arg(&dir.0)
             .arg("-c")
