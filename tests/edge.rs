@@ -295,6 +295,7 @@ async fn json_logs_carry_the_room_and_connection_spans() {
             if message.starts_with("room closed") {
                 let room = span("room").unwrap_or_else(|| panic!("no room span: {line}"));
                 assert_eq!(room["room"], "logged", "{line}");
+                assert!(span("conn").is_none(), "a room is no connection's: {line}");
                 closed = true;
             }
         }

@@ -253,8 +253,9 @@ fn spawn_room(name: &str, id: u64, room: Room) -> Result<(), Rejection> {
         .enable_time()
         .build()
         .map_err(failed)?;
-    // Everything the room logs carries its name.
-    let span = tracing::info_span!("room", room = name, id);
+    // Everything the room logs carries its name; it outlives the connection that opened it,
+    // so it is nobody's child.
+    let span = tracing::info_span!(parent: None, "room", room = name, id);
     std::thread::Builder::new()
         // By id: a room's name comes from clients.
         .name(format!("room-{id}"))
