@@ -84,6 +84,10 @@ fn build(roots: RootCertStore) -> ClientConfig {
         .with_no_client_auth();
     // What the WebSocket upgrade speaks; a server that negotiates ALPN then knows it.
     config.alpn_protocols = vec![b"http/1.1".to_vec()];
+    // Every connection does a full handshake, as each player's first one does: with one
+    // session cache shared by every bot, bot 2 would resume bot 1's session, and a load run
+    // would not measure what the server pays for a crowd arriving.
+    config.resumption = rustls::client::Resumption::disabled();
     config
 }
 

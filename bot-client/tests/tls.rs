@@ -158,6 +158,7 @@ async fn tls_to_a_plain_server_and_plain_to_a_tls_server_fail_clearly() {
     let ws = tls.url().replace("wss://", "ws://");
     let err = connect_error(trusting(&ws, &ca)).await;
     assert!(err.contains("websocket handshake"), "{err}");
+    assert!(err.contains("use wss://"), "{err}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -95,7 +95,15 @@ pub async fn open(url: &WsUrl, opts: &ConnectOptions) -> Result<(Socket, Bytes),
         .map_err(|e| err("request", &e))?;
     let (ws, _) = handshake::client(&TokioExecutor::new(), req, stream)
         .await
-        .map_err(|e| err("websocket handshake", &e))?;
+        .map_err(|e| {
+            // A TLS server answers a plain request with TLS bytes, which hyper cannot read.
+            let hint = if !url.secure && e.to_string().contains("invalid HTTP version") {
+                " (the server did not answer in HTTP: if it serves TLS, use wss://)"
+            } else {
+                ""
+            };
+            ClientError::Connect(format!("websocket handshake: {e}{hint}"))
+        })?;
     // hyper wraps the stream it upgraded; take it back out (plus anything hyper read beyond
     // the response) so the client can poll it directly.
     let parts = ws
