@@ -5,11 +5,15 @@
 //   move by the right amount; A's prediction settles where the server put it.
 // - skirmish: two players play each other: each sees the other's tank drive, turn its hull and
 //   its turret, and fire shells; the shooter's own (private) ammo drops.
+// - https: two pages play over https and wss, the server serving TLS itself.
+// - cluster: two nodes on a real redis-server; a drain hands the pages' room to the other node,
+//   and both pages follow it (MOVED) and play on with their own players.
 // Both pages must keep a snapshot rate above 50/s, apply every delta with matching checksums
 // and log no console error. Screenshots go to web/tests/out/ (gitignored).
 //
-// Needs: the server built (`cargo build --bin ticksync`, or TICKSYNC_BIN=path) and
-// /usr/bin/chromium (`apt-get install -y chromium`). Never downloads a browser.
+// Needs: the server built (`cargo build --bin ticksync`, or TICKSYNC_BIN=path),
+// /usr/bin/chromium (`apt-get install -y chromium`), `openssl` and `redis-server`. Never
+// downloads a browser.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync, spawn } from 'node:child_process';
@@ -17,6 +21,7 @@ import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
+import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { chromium } from 'playwright-core';
@@ -110,13 +115,16 @@ function selfSignedCert(t) {
 
 /**
  * A server, a Chromium with a fresh profile and two pages, cleaned up after the test.
- * `serverArgs` go to the server; `chromiumArgs` are added to Chromium's.
+ * `serverArgs` go to the server (or `server` is one already started); `chromiumArgs` are
+ * added to Chromium's.
  */
-async function setup(t, { serverArgs = [], chromiumArgs = [] } = {}) {
+async function setup(t, { serverArgs = [], chromiumArgs = [], server = null } = {}) {
   assert.ok(existsSync(serverBin), `no server binary at ${serverBin}: run \`cargo build --bin ticksync\` first (or set TICKSYNC_BIN)`);
   assert.ok(existsSync(chromiumPath), `no Chromium at ${chromiumPath}: apt-get install -y chromium`);
-  const server = await startServer(serverArgs);
-  t.after(() => stopServer(server.proc));
+  if (!server) {
+    server = await startServer(serverArgs);
+    t.after(() => stopServer(server.proc));
+  }
   const profile = mkdtempSync(path.join(os.tmpdir(), 'ticksync-e2e-'));
   const context = await chromium.launchPersistentContext(profile, {
     executablePath: chromiumPath,
@@ -384,4 +392,59 @@ test('https: a page plays over https and wss with the server\'s own TLS', { time
   }
   await assertHealthy([['A', pageA], ['B', pageB]], errors());
   await screenshot(pageA, 'https.png');
+});
+
+/** A redis-server on a free loopback port (./scripts/test.sh installs it); resolves with its URL. */
+async function startRedis(t) {
+  const port = await new Promise((resolve, reject) => {
+    const s = net.createServer();
+    s.once('error', reject);
+    s.listen(0, '127.0.0.1', () => {
+      const { port } = s.address();
+      s.close(() => resolve(port));
+    });
+  });
+  const proc = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'],
+    { stdio: 'ignore' });
+  t.after(() => proc.kill('SIGKILL'));
+  const deadline = Date.now() + 15000;
+  for (;;) {
+    const up = await new Promise((resolve) => {
+      const c = net.connect(port, '127.0.0.1', () => { c.destroy(); resolve(true); });
+      c.once('error', () => resolve(false));
+    });
+    if (up) return `redis://127.0.0.1:${port}`;
+    if (Date.now() > deadline) throw new Error('redis-server did not start');
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
+test('cluster: a drain hands the room to another node and both pages play on with their players', { timeout: 120000 }, async (t) => {
+  const redis = await startRedis(t);
+  const cluster = ['--redis', redis, '--admin-token', 'ops'];
+  const first = await startServer([...cluster, '--node-id', 'first']);
+  t.after(() => stopServer(first.proc));
+  const second = await startServer([...cluster, '--node-id', 'second']);
+  t.after(() => stopServer(second.proc));
+  const { pageA, pageB, errors } = await setup(t, { server: first });
+  const room = `move-${Math.random().toString(36).slice(2, 10)}`;
+  for (const [page, name] of [[pageA, 'alice'], [pageB, 'bob']]) {
+    await page.goto(`${first.url}/?room=${room}&name=${name}`);
+    await wait(page, playing);
+  }
+  await wait(pageA, () => window.ticksync.players.length === 2);
+  const before = await Promise.all([pageA, pageB].map((p) => p.evaluate(() => ({ player: window.ticksync.player, tick: window.ticksync.tick }))));
+
+  const drained = await fetch(`${first.url}/admin/drain`, { method: 'POST', headers: { authorization: 'Bearer ops' } });
+  assert.equal(drained.status, 200, await drained.text());
+
+  const secondWs = `${second.url.replace(/^http/, 'ws')}/ws`;
+  for (const [i, page] of [pageA, pageB].entries()) {
+    // Handed over: on the second node, the same player, the room's clock carried over.
+    await wait(page, ([url, tick]) => window.ticksync.handoffs === 1 && window.ticksync.url === url
+      && window.ticksync.state === 'playing' && window.ticksync.tick > tick + 30, [secondWs, before[i].tick]);
+    assert.deepEqual(await page.evaluate(() => window.ticksync.player), before[i].player, 'the same player entity');
+  }
+  await wait(pageB, () => window.ticksync.players.length === 2);
+  await assertHealthy([['A', pageA], ['B', pageB]], errors());
 });
