@@ -33,6 +33,7 @@ cargo clippy --workspace --all-targets --locked -- -D warnings
 echo "==> cargo test (protocol, server, bot-client, end-to-end)"
 cargo test --workspace --locked
 echo "==> browser client: node tests and the end-to-end test in chromium"
-cargo build --locked --bin ticksync
+# The server binary `cargo test` just built for the end-to-end tests (a separate `cargo build`
+# would compile dependencies again with fewer features).
 target_dir=$(cargo metadata --format-version 1 --no-deps | python3 -c 'import json,sys; print(json.load(sys.stdin)["target_directory"])')
 (cd web && npm ci --no-audit --no-fund && TICKSYNC_BIN="$target_dir/debug/ticksync" npm test)

@@ -129,20 +129,24 @@ async fn a_bad_certificate_stops_the_server_at_start_naming_the_file() {
     let dir = TempDir::new("badtls");
     let cert = dir.path("cert.pem");
     std::fs::write(&cert, "no certificate here").unwrap();
-    let out = tokio::process::Command::new(env!("CARGO_BIN_EXE_ticksync"))
-        .args([
-            "--addr",
-            "127.0.0.1:0",
-            "--tls-cert",
-            cert.to_str().unwrap(),
-        ])
-        .args(["--tls-key", cert.to_str().unwrap()])
-        .output();
-    let out = bounded("the server exits", out).await.unwrap();
-    assert!(!out.status.success());
-    let err = String::from_utf8_lossy(&out.stderr);
+    let cert = cert.to_str().unwrap();
+    let addr = ["--addr", "127.0.0.1:0"];
+    let (ok, _, err) = run(
+        &[&addr[..], &["--tls-cert", cert, "--tls-key", cert]].concat(),
+        &[],
+    )
+    .await;
+    assert!(!ok);
     assert!(
         err.contains("--tls-cert") && err.contains("cert.pem"),
+        "{err}"
+    );
+
+    // A certificate without its key (one from a config file, the other forgotten) is no TLS.
+    let (ok, _, err) = run(&[&addr[..], &["--tls-cert", cert]].concat(), &[]).await;
+    assert!(!ok);
+    assert!(
+        err.contains("--tls-cert and --tls-key go together"),
         "{err}"
     );
 }

@@ -177,11 +177,13 @@ pub struct Config {
 
     /// PEM certificate chain (leaf first) to serve https and wss with, natively. SIGHUP
     /// reloads it and `--tls-key`: new connections get the new pair, open ones keep theirs.
-    #[arg(long, env = "TICKSYNC_TLS_CERT", requires = "tls_key")]
+    // The pair is checked by `Server::start`: each may come from another source (file, env,
+    // flag), which clap's `requires` would not count.
+    #[arg(long, env = "TICKSYNC_TLS_CERT")]
     pub tls_cert: Option<PathBuf>,
 
     /// PEM private key of `--tls-cert`.
-    #[arg(long, env = "TICKSYNC_TLS_KEY", requires = "tls_cert")]
+    #[arg(long, env = "TICKSYNC_TLS_KEY")]
     pub tls_key: Option<PathBuf>,
 
     /// Reverse proxies (address ranges, comma-separated: `10.0.0.0/8,::1`) whose
