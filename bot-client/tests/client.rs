@@ -16,18 +16,6 @@ use support::fake_server::{self, Behaviour, FakeServer};
 
 const LIMIT: Duration = Duration::from_secs(10);
 
-/// The close codes the server got from its clients, once it has `n` of them (or after 2 s).
-async fn client_close_codes(server: &FakeServer, n: usize) -> Vec<u16> {
-    for _ in 0..200 {
-        let codes = server.log.lock().unwrap().client_close_codes.clone();
-        if codes.len() >= n {
-            return codes;
-        }
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
-    server.log.lock().unwrap().client_close_codes.clone()
-}
-
 /// Receives until `recv` fails, and returns why (each wait bounded by `LIMIT`).
 async fn next_error(client: &mut Client) -> ClientError {
     loop {
@@ -186,7 +174,7 @@ async fn keeps_the_servers_world_and_acks_it_on_inputs() {
         }
     }
     client.close().await;
-    assert_eq!(client_close_codes(&server, 1).await, vec![codes::NORMAL]);
+    assert_eq!(server.client_close_codes(1).await, vec![codes::NORMAL]);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -509,7 +497,7 @@ async fn a_reject_is_an_error_with_its_code() {
         }
     );
     // The client finished the close handshake before giving up.
-    assert_eq!(client_close_codes(&server, 1).await, vec![codes::ROOM_FULL]);
+    assert_eq!(server.client_close_codes(1).await, vec![codes::ROOM_FULL]);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -561,7 +549,7 @@ async fn a_server_close_ends_recv_with_its_code() {
     // And keeps saying so.
     assert_eq!(client.recv().await.unwrap_err(), err);
     // The client answered the close.
-    assert_eq!(client_close_codes(&server, 1).await, vec![codes::TOO_SLOW]);
+    assert_eq!(server.client_close_codes(1).await, vec![codes::TOO_SLOW]);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

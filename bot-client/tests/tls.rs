@@ -40,18 +40,6 @@ async fn connect_error(opts: ConnectOptions) -> String {
     }
 }
 
-/// Polls the server's log until it holds `n` client close codes (or 2 s pass).
-async fn client_close_codes(server: &FakeServer, n: usize) -> Vec<u16> {
-    for _ in 0..200 {
-        let codes = server.log.lock().unwrap().client_close_codes.clone();
-        if codes.len() >= n {
-            return codes;
-        }
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
-    server.log.lock().unwrap().client_close_codes.clone()
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_client_plays_over_wss_trusting_the_test_ca() {
     let ca = TestCa::new();
@@ -92,7 +80,7 @@ async fn a_client_plays_over_wss_trusting_the_test_ca() {
     }
     // The close handshake completes over TLS.
     assert_eq!(client.close_with(codes::NORMAL, "").await, codes::NORMAL);
-    assert_eq!(client_close_codes(&server, 1).await, [codes::NORMAL]);
+    assert_eq!(server.client_close_codes(1).await, [codes::NORMAL]);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -386,6 +386,19 @@ pub struct FakeServer {
 }
 
 impl FakeServer {
+    /// The close codes this server got from its clients, once it has `n` of them (or after
+    /// 2 s: the caller's assertion then says what came).
+    pub async fn client_close_codes(&self, n: usize) -> Vec<u16> {
+        for _ in 0..200 {
+            let codes = self.log.lock().unwrap().client_close_codes.clone();
+            if codes.len() >= n {
+                return codes;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+        }
+        self.log.lock().unwrap().client_close_codes.clone()
+    }
+
     pub async fn start(behaviour: Behaviour) -> FakeServer {
         Self::start_with(|_| behaviour).await
     }
