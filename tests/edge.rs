@@ -12,7 +12,7 @@ use fastwebsockets::{OpCode, WebSocket};
 use hyper::upgrade::Upgraded;
 use hyper_util::rt::TokioIo;
 use protocol::ServerMsg;
-use support::process::ServerProcess;
+use support::process::{ServerProcess, metric_code, metric_label};
 use support::tls::{
     TempDir, TestCa, client_config, connect_from, https_get, peer_leaf, tls_connect, websocket,
     write_leaf,
@@ -21,6 +21,7 @@ use support::{
     assert_clean_run, binary, bounded, hello, hello_bytes, load_run, poll_until, start_server,
     try_http_get,
 };
+use tokio::io::AsyncReadExt;
 
 type Ws = WebSocket<TokioIo<Upgraded>>;
 
@@ -44,12 +45,7 @@ async fn snapshot_after(ws: &mut Ws, after: u32) -> u32 {
 }
 
 fn reloads(metrics: &str, result: &str) -> f64 {
-    let key = format!("ticksync_tls_reloads_total{{result=\"{result}\"}} ");
-    metrics
-        .lines()
-        .find_map(|l| l.strip_prefix(&key))
-        .and_then(|v| v.trim().parse().ok())
-        .unwrap_or(0.0)
+    metric_label(metrics, "ticksync_tls_reloads_total", "result", result)
 }
 
 #[tokio::test]
@@ -328,4 +324,28 @@ async fn bots_play_over_wss_against_a_test_ca() {
     untrusting.reconnect = false;
     let report = load_run(&untrusting).await;
     assert_eq!((report.bots_connected, report.bots_failed), (0, 1));
+}
+
+#[tokio::test]
+async fn a_tls_handshake_that_never_comes_is_closed_after_the_handshake_timeout() {
+    let dir = TempDir::new("tls-timeout");
+    let ca = TestCa::new("timeout CA");
+    let (cert, key) = write_leaf(&ca, &dir.0);
+    let server = start_server(|c| {
+        c.tls_cert = Some(cert);
+        c.tls_key = Some(key);
+        c.handshake_timeout = Duration::from_millis(300);
+    })
+    .await;
+    let addr = server.local_addr();
+    // A peer that connects and says nothing: the server closes it (EOF), not holds it.
+    let mut silent = connect_from(addr, None).await.unwrap();
+    let mut buf = [0u8; 16];
+    let n = bounded("the silent socket is closed", silent.read(&mut buf)).await;
+    assert!(matches!(n, Ok(0) | Err(_)), "{n:?}");
+    let (_, metrics) = https_get(addr, "/metrics", &client_config(&[&ca]))
+        .await
+        .unwrap();
+    let refused = metric_code(&metrics, "ticksync_upgrades_refused_total", "tls_handshake");
+    assert_eq!(refused, 1.0, "{metrics}");
 }

@@ -9,7 +9,8 @@ use std::time::Duration;
 
 use bot_client::load::LoadConfig;
 
-use support::nginx::{NginxProcess, free_port};
+use support::free_port;
+use support::nginx::NginxProcess;
 use support::process::ServerProcess;
 use support::redis::RedisProcess;
 use support::tls::{

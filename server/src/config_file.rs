@@ -310,6 +310,13 @@ mod tests {
     }
 
     #[test]
+    fn a_file_over_the_size_limit_is_refused_unread() {
+        let comment = format!("# {}\n", "x".repeat(MAX_CONFIG_BYTES as usize));
+        let e = file_error(parse_with(&file(&comment), &[]));
+        assert!(e.contains("a config file is at most 1048576"), "{e}");
+    }
+
+    #[test]
     fn a_missing_file_is_an_error_naming_it() {
         let args = vec![
             "ticksync".into(),

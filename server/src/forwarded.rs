@@ -16,15 +16,14 @@ pub fn client_ip(peer: IpAddr, headers: &HeaderMap, trusted: &[IpNet]) -> IpAddr
     if !is_trusted(&peer) {
         return peer;
     }
-    // Several headers are one list, in order.
-    let entries: Vec<&str> = headers
+    // Several headers are one list, in order; walked from its right end.
+    let entries = headers
         .get_all(X_FORWARDED_FOR)
         .iter()
         .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(','))
-        .collect();
+        .flat_map(|v| v.split(','));
     let mut client = peer;
-    for entry in entries.iter().rev() {
+    for entry in entries.rev() {
         match parse(entry) {
             Some(ip) => {
                 client = ip;

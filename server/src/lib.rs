@@ -400,15 +400,16 @@ async fn accept_loop(listener: TcpListener, ctx: Arc<ServerCtx>, stop: Cancellat
                 Some(tls) => {
                     // Bounded like the HTTP head: a peer that never finishes cannot hold a socket.
                     let handshake = tls.acceptor().accept(stream);
-                    match tokio::time::timeout(ctx.cfg.handshake_timeout, handshake).await {
+                    let timeout = ctx.cfg.handshake_timeout;
+                    match tokio::time::timeout(timeout, handshake).await {
                         Ok(Ok(stream)) => serve_http(TokioIo::new(stream), &ctx, peer, stop).await,
-                        Ok(Err(e)) => {
+                        failed => {
                             Metrics::count(&ctx.metrics.upgrades_refused, "tls_handshake");
-                            tracing::debug!(%peer, error = %e, "TLS handshake failed");
-                        }
-                        Err(_) => {
-                            Metrics::count(&ctx.metrics.upgrades_refused, "tls_handshake");
-                            tracing::debug!(%peer, "TLS handshake timed out");
+                            let error = match failed {
+                                Ok(Err(e)) => e.to_string(),
+                                _ => format!("not done within {timeout:?}"),
+                            };
+                            tracing::debug!(%peer, %error, "TLS handshake failed");
                         }
                     }
                 }

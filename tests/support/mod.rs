@@ -296,6 +296,14 @@ pub async fn http_post(
 }
 
 pub mod nginx;
+/// A loopback port the OS just handed out and took back: free unless something races for it.
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("a free port")
+        .port()
+}
+
 pub mod process;
 pub mod redis;
 pub mod tls;

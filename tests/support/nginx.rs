@@ -18,14 +18,6 @@ pub struct NginxProcess {
     pub dir: TempDir,
 }
 
-/// A port the OS just handed out and took back: free unless something races for it.
-pub fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .expect("a free port")
-        .port()
-}
-
 impl NginxProcess {
     /// Runs `site` (an `http {}`-level configuration that listens on `port`) in nginx's own
     /// prefix directory, in the foreground.

@@ -110,7 +110,12 @@ pub fn metric(text: &str, name: &str) -> f64 {
 
 /// A metric's value for one `code` label (e.g. `ticksync_closes_total`, `"invalid_value"`).
 pub fn metric_code(text: &str, name: &str, code: &str) -> f64 {
-    let key = format!("{name}{{code=\"{code}\"}} ");
+    metric_label(text, name, "code", code)
+}
+
+/// A metric's value for one label value (e.g. `ticksync_tls_reloads_total`, `result`, `"ok"`).
+pub fn metric_label(text: &str, name: &str, label: &str, value: &str) -> f64 {
+    let key = format!("{name}{{{label}=\"{value}\"}} ");
     text.lines()
         .filter_map(|l| l.strip_prefix(&key))
         .filter_map(|v| v.trim().parse::<f64>().ok())

@@ -12,11 +12,7 @@ pub struct RedisProcess {
 
 impl RedisProcess {
     pub async fn start() -> RedisProcess {
-        // A port the OS just handed out and took back: free unless something races for it.
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .and_then(|l| l.local_addr())
-            .expect("a free port")
-            .port();
+        let port = super::free_port();
         let child = Command::new("redis-server")
             .args(["--port", &port.to_string(), "--bind", "127.0.0.1"])
             .args(["--save", "", "--appendonly", "no"])
