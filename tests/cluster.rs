@@ -7,7 +7,7 @@ mod support;
 
 use std::time::{Duration, Instant};
 
-use bot_client::{Client, ClientError, ConnectOptions, Received};
+use bots::{Client, ClientError, ConnectOptions, Received};
 use protocol::{Event, codes};
 use server::Server;
 use server::cluster::{Cluster, NODE_TTL, NodeInfo};
@@ -483,7 +483,7 @@ async fn a_rolling_restart_with_bots_playing_keeps_every_player_on_its_entity() 
         .await
         .unwrap();
     let bots = 24;
-    let mut cfg = bot_client::load::LoadConfig::new("", "", bots, Duration::from_secs(10));
+    let mut cfg = bots::load::LoadConfig::new("", "", bots, Duration::from_secs(10));
     cfg.matchmake = Some(format!("http://{}", nodes[0].addr));
     cfg.game = Some("arena".into());
     let run = tokio::spawn(async move { support::load_run(&cfg).await });

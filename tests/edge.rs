@@ -7,7 +7,7 @@ mod support;
 use std::net::{IpAddr, SocketAddr};
 use std::time::Duration;
 
-use bot_client::load::LoadConfig;
+use bots::load::LoadConfig;
 use fastwebsockets::{OpCode, WebSocket};
 use hyper::upgrade::Upgraded;
 use hyper_util::rt::TokioIo;
@@ -316,7 +316,7 @@ async fn bots_play_over_wss_against_a_test_ca() {
     let url = format!("wss://{}/ws", server.local_addr());
     let bots = 24;
     let mut cfg = LoadConfig::new(&url, "wss", bots, Duration::from_secs(3));
-    cfg.tls = Some(bot_client::tls::config_from_pem(ca.cert_pem.as_bytes()).unwrap());
+    cfg.tls = Some(bots::tls::config_from_pem(ca.cert_pem.as_bytes()).unwrap());
     assert_clean_run(&load_run(&cfg).await, bots);
 
     // Bots that do not trust the CA do not get in.

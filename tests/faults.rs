@@ -5,7 +5,7 @@ mod support;
 
 use std::time::Duration;
 
-use bot_client::{Client, ConnectOptions, Received};
+use bots::{Client, ConnectOptions, Received};
 use fastwebsockets::OpCode;
 use protocol::{Event, ServerMsg, Value, codec, codes};
 use support::process::{ServerProcess, metric, metric_code};

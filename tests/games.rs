@@ -7,7 +7,7 @@ use std::collections::HashSet;
 use std::f64::consts::{FRAC_PI_2, TAU};
 use std::time::Duration;
 
-use bot_client::{Client, ClientError, Received};
+use bots::{Client, ClientError, Received};
 use protocol::{EntityId, Value, codes};
 use support::process::metric_code;
 use support::*;
@@ -51,7 +51,7 @@ async fn one_server_hosts_several_games() {
         Some(Value::Str("ann".into()))
     );
     assert_eq!(
-        tanks.field(bot_client::client::read::ROOM, "phase"),
+        tanks.field(bots::client::read::ROOM, "phase"),
         Some(Value::Int(0)),
         "the match is in warmup"
     );
@@ -301,7 +301,7 @@ async fn a_skirmish_duel_between_two_bots() {
 async fn a_load_run_of_skirmish_bots() {
     let server = start_server(|c| c.npcs = 0).await;
     let url = ws_url(server.local_addr());
-    let mut cfg = bot_client::load::LoadConfig::new(&url, "tanks", 6, Duration::from_millis(2000));
+    let mut cfg = bots::load::LoadConfig::new(&url, "tanks", 6, Duration::from_millis(2000));
     cfg.game = Some("skirmish".into());
     cfg.ramp = Duration::from_millis(200);
     let report = load_run(&cfg).await;

@@ -12,7 +12,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-use bot_client::{Client, ClientError, ConnectOptions, Received};
+use bots::{Client, ClientError, ConnectOptions, Received};
 use protocol::{Action, ClientMsg, Input, ServerMsg, Value, codec, codes};
 use support::process::{ServerProcess, metric, metric_code};
 use support::*;

@@ -7,7 +7,7 @@ use std::net::{IpAddr, SocketAddr};
 use std::path::Path;
 use std::time::Duration;
 
-use bot_client::load::LoadConfig;
+use bots::load::LoadConfig;
 
 use support::free_port;
 use support::nginx::NginxProcess;
@@ -157,7 +157,7 @@ async fn bots_play_through_nginx_on_two_cluster_nodes() {
     cfg.ramp = Duration::from_secs(1);
     cfg.matchmake = Some(format!("https://127.0.0.1:{port}"));
     cfg.loopback_only = true;
-    cfg.tls = Some(bot_client::tls::config_from_pem(ca.cert_pem.as_bytes()).unwrap());
+    cfg.tls = Some(bots::tls::config_from_pem(ca.cert_pem.as_bytes()).unwrap());
     let report = load_run(&cfg).await;
     assert_clean_run(&report, bots);
 

@@ -4,8 +4,8 @@ mod support;
 
 use std::time::Duration;
 
-use bot_client::client::ring::TableRing;
-use bot_client::{Client, ConnectOptions, Received};
+use bots::client::ring::TableRing;
+use bots::{Client, ConnectOptions, Received};
 use fastwebsockets::OpCode;
 use protocol::{ClientMsg, Event, Input, Plan, ServerMsg, codec, codes, schema};
 use support::process::metric;
@@ -546,7 +546,7 @@ async fn a_load_run_of_bots_with_minted_join_tokens() {
     })
     .await;
     let url = ws_url(server.local_addr());
-    let mut cfg = bot_client::load::LoadConfig::new(&url, "arena", 10, Duration::from_millis(1500));
+    let mut cfg = bots::load::LoadConfig::new(&url, "arena", 10, Duration::from_millis(1500));
     cfg.join_secret = Some("load-secret".into());
     cfg.ramp = Duration::from_millis(200);
     let report = load_run(&cfg).await;

@@ -6,7 +6,7 @@ mod support;
 
 use std::time::Duration;
 
-use bot_client::{Client, Received};
+use bots::{Client, Received};
 use protocol::{EntityId, Value};
 use server::Games;
 use server::arena::Arena;
@@ -103,7 +103,7 @@ async fn a_client_holds_only_what_is_near_its_player() {
 async fn bots_verify_every_snapshot_of_a_game_with_views() {
     let server = start_server_with(|c| c.game = GAME.into(), near_game).await;
     let url = ws_url(server.local_addr());
-    let mut cfg = bot_client::load::LoadConfig::new(&url, "arena", 8, Duration::from_millis(2000));
+    let mut cfg = bots::load::LoadConfig::new(&url, "arena", 8, Duration::from_millis(2000));
     cfg.ramp = Duration::from_millis(200);
     let report = load_run(&cfg).await;
     assert_clean_run(&report, 8);

@@ -7,7 +7,7 @@ use bytes::Bytes;
 use rust_embed::RustEmbed;
 
 #[derive(RustEmbed)]
-#[folder = "../web/static/"]
+#[folder = "../client/src/"]
 struct Assets;
 
 /// The file at `path` ("" means index.html) with its content type.

@@ -44,23 +44,16 @@ pub struct Config {
     #[arg(long, env = "TICKSYNC_FULL_RATE", default_value_t = 15, value_parser = clap::value_parser!(u16).range(1..))]
     pub full_rate: u16,
 
-    /// The game of new rooms whose `Hello` names none (browser: `?game=NAME`).
-    #[arg(long, env = "TICKSYNC_GAME", default_value = "arena")]
-    pub game: String,
+    /// The game of new rooms whose `Hello` names none (browser: `?game=NAME`). By default the
+    /// first game the server was given.
+    #[arg(long, env = "TICKSYNC_GAME")]
+    pub game: Option<String>,
 
-    /// How far each client sees, in world units, in games that declare a view (arena-large):
+    /// How far each client sees, in world units, in games that declare a view:
     /// it gets the entities in the grid cells this wide around its player. 0 shows everything.
     /// By default the game's own radius.
     #[arg(long, env = "TICKSYNC_VIEW_RADIUS", value_parser = parse_radius)]
     pub view_radius: Option<f32>,
-
-    /// NPCs in each arena room.
-    #[arg(long, env = "TICKSYNC_NPCS", default_value_t = 1000)]
-    pub npcs: usize,
-
-    /// Seed of the arena's PRNGs.
-    #[arg(long, env = "TICKSYNC_SEED", default_value_t = crate::arena::DEFAULT_SEED)]
-    pub seed: u32,
 
     /// Send each snapshot's state checksum (clients verify their world with it).
     #[arg(long, env = "TICKSYNC_CHECKSUM", default_value_t = true, action = clap::ArgAction::Set)]
@@ -239,6 +232,11 @@ impl Default for Config {
 }
 
 impl Config {
+    /// The game of new rooms whose `Hello` names none (set by `Server::start_with`).
+    pub fn default_game(&self) -> &str {
+        self.game.as_deref().unwrap_or_default()
+    }
+
     /// The frame rate limit and burst per connection, scaled with the tick rate unless set.
     pub fn message_rate(&self) -> (u32, u32) {
         let tick_rate = u32::from(self.tick_rate);

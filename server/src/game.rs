@@ -51,6 +51,7 @@
 //! ```
 
 use std::collections::BTreeMap;
+use std::path::PathBuf;
 use std::sync::Arc;
 
 use bytes::Bytes;
@@ -288,20 +289,59 @@ impl<G: Game, F: Fn(&mut Ctx<'_, G>) -> G + Send + Sync + 'static> GameFactory f
     }
 }
 
-/// The games a server hosts, by name.
+/// The games a server hosts, by name, each with its browser page if it has one.
 #[derive(Clone, Default)]
 pub struct Games {
     map: BTreeMap<String, Arc<dyn GameFactory>>,
+    /// The first registered: the default game of new rooms.
+    first: Option<String>,
+    pages: BTreeMap<String, PathBuf>,
+}
+
+/// Why a game could not be registered.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum RegisterError {
+    /// Game names travel in `Hello` and URLs: 1-32 characters of `A-Z a-z 0-9 _ -`.
+    #[error("game name {0:?}: 1-32 characters of A-Z a-z 0-9 _ -")]
+    BadName(String),
+    /// Each name is registered once.
+    #[error("game {0:?} is registered twice")]
+    Twice(String),
+    /// A page for a game that was not registered (first).
+    #[error("page for {0:?}: no game of that name is registered")]
+    Unknown(String),
 }
 
 impl Games {
     /// Registers game `G` as `name`; `make` builds each new room's game (spawning its initial
     /// entities into `ctx.world`).
+    ///
+    /// # Panics
+    ///
+    /// On a bad or repeated name ([`Games::try_register`] returns the error instead).
     pub fn register<G: Game>(
         &mut self,
         name: &str,
         make: impl Fn(&mut Ctx<'_, G>) -> G + Send + Sync + 'static,
     ) -> &mut Self {
+        if let Err(e) = self.try_register(name, make) {
+            panic!("{e}");
+        }
+        self
+    }
+
+    /// As [`Games::register`], with an error for a bad name or a name already registered.
+    pub fn try_register<G: Game>(
+        &mut self,
+        name: &str,
+        make: impl Fn(&mut Ctx<'_, G>) -> G + Send + Sync + 'static,
+    ) -> Result<&mut Self, RegisterError> {
+        if !protocol::codec::valid_name(name) {
+            return Err(RegisterError::BadName(name.to_owned()));
+        }
+        if self.map.contains_key(name) {
+            return Err(RegisterError::Twice(name.to_owned()));
+        }
         self.map.insert(
             name.to_owned(),
             Arc::new(Factory {
@@ -310,13 +350,35 @@ impl Games {
                 _game: std::marker::PhantomData,
             }),
         );
-        self
+        self.first.get_or_insert_with(|| name.to_owned());
+        Ok(self)
     }
 
+    /// Game `name`'s browser page: the folder of its static files (`index.html` first).
+    pub fn set_page(&mut self, name: &str, dir: PathBuf) -> Result<&mut Self, RegisterError> {
+        if !self.map.contains_key(name) {
+            return Err(RegisterError::Unknown(name.to_owned()));
+        }
+        self.pages.insert(name.to_owned(), dir);
+        Ok(self)
+    }
+
+    /// The folder of game `name`'s page, if it has one.
+    pub fn page(&self, name: &str) -> Option<&PathBuf> {
+        self.pages.get(name)
+    }
+
+    /// The first game registered: the default of new rooms.
+    pub fn first(&self) -> Option<&str> {
+        self.first.as_deref()
+    }
+
+    /// Game `name`'s factory.
     pub fn get(&self, name: &str) -> Option<&Arc<dyn GameFactory>> {
         self.map.get(name)
     }
 
+    /// Every game's name, in order.
     pub fn names(&self) -> impl Iterator<Item = &str> {
         self.map.keys().map(String::as_str)
     }

@@ -1,11 +1,9 @@
 //! The ticksync server: hosts rooms that run a `Game` on a fixed tick and stream delta
 //! snapshots to WebSocket clients. docs/architecture.md maps the data flow onto the modules.
 
-pub mod arena;
 mod assets;
 pub mod cluster;
 pub mod config;
-pub mod config_file;
 mod connection;
 pub mod drain;
 mod forwarded;
@@ -17,10 +15,10 @@ mod outbox;
 mod ratelimit;
 mod record;
 pub mod registry;
+pub mod rng;
 pub mod room;
 mod seats;
 mod send_window;
-pub mod skirmish;
 mod tls;
 mod tokens;
 pub mod typescript;
@@ -157,20 +155,17 @@ pub struct Server {
 }
 
 impl Server {
-    /// Binds `cfg.addr` and serves the reference games (`reference_games`).
-    pub async fn start(cfg: Config) -> std::io::Result<Server> {
-        let games = reference_games(&cfg);
-        Self::start_with(cfg, games).await
-    }
-
-    /// Binds `cfg.addr` and serves `games`; new rooms play `cfg.game` unless their first
-    /// `Hello` names another.
-    pub async fn start_with(cfg: Config, games: Games) -> std::io::Result<Server> {
-        if games.get(&cfg.game).is_none() {
+    /// Binds `cfg.addr` and serves `games`; new rooms play `cfg.game` (by default the first
+    /// game registered) unless their first `Hello` names another.
+    pub async fn start_with(mut cfg: Config, games: Games) -> std::io::Result<Server> {
+        let Some(first) = games.first() else {
+            return Err(std::io::Error::other("no game registered: a server hosts at least one"));
+        };
+        let game = cfg.game.get_or_insert_with(|| first.to_owned());
+        if games.get(game).is_none() {
             let known: Vec<&str> = games.names().collect();
             return Err(std::io::Error::other(format!(
-                "no game named {} (known: {})",
-                cfg.game,
+                "no game named {game} (known: {})",
                 known.join(", ")
             )));
         }
@@ -341,17 +336,6 @@ impl Server {
             tracing::warn!("shutdown timed out with connections still open");
         }
     }
-}
-
-/// The games every ticksync server hosts: `arena` (with `cfg.npcs` NPCs and `cfg.seed`),
-/// `arena-large` (10,000 NPCs, views) and `skirmish`.
-pub fn reference_games(cfg: &Config) -> Games {
-    let (npcs, seed) = (cfg.npcs, cfg.seed);
-    let mut games = Games::default();
-    games.register(arena::NAME, move |ctx| arena::Arena::new(ctx, npcs, seed));
-    games.register(arena::LARGE_NAME, move |ctx| arena::Arena::large(ctx, seed));
-    games.register(skirmish::NAME, move |_| skirmish::Skirmish::new(seed));
-    games
 }
 
 /// Binds `addr` with room for `backlog` pending connections (tokio's `bind` takes 128).

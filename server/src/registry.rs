@@ -118,7 +118,7 @@ impl Rooms {
         }
         let game_name = saved
             .as_ref()
-            .map_or(game.unwrap_or(&self.cfg.game), |s| s.game.as_str())
+            .map_or(game.unwrap_or(self.cfg.default_game()), |s| s.game.as_str())
             .to_string();
         let game_name = game_name.as_str();
         let Some(factory) = self.games.get(game_name) else {

@@ -6,7 +6,7 @@ use std::future::Future;
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use bot_client::{Client, ConnectOptions, Received};
+use bots::{Client, ConnectOptions, Received};
 use bytes::Bytes;
 use fastwebsockets::{Frame, OpCode, Payload, WebSocket, handshake};
 use http_body_util::Empty;
@@ -111,18 +111,18 @@ pub async fn bounded<T>(what: &str, f: impl Future<Output = T>) -> T {
 }
 
 /// A bounded load run of `cfg`'s bots, and its report.
-pub async fn load_run(cfg: &bot_client::load::LoadConfig) -> bot_client::report::Report {
-    let live = std::sync::Arc::new(bot_client::bot::LiveStats::default());
+pub async fn load_run(cfg: &bots::load::LoadConfig) -> bots::report::Report {
+    let live = std::sync::Arc::new(bots::bot::LiveStats::default());
     bounded(
         "load run",
-        bot_client::load::run_load(cfg, live, std::future::pending()),
+        bots::load::run_load(cfg, live, std::future::pending()),
     )
     .await
 }
 
 /// A load run's report shows every one of `bots` connected, every snapshot verified, and a
 /// median of at least 40 snapshots/s.
-pub fn assert_clean_run(report: &bot_client::report::Report, bots: usize) {
+pub fn assert_clean_run(report: &bots::report::Report, bots: usize) {
     assert_eq!((report.bots_connected, report.bots_failed), (bots, 0));
     assert_eq!((report.checksum_mismatches, report.protocol_errors), (0, 0));
     let rate = report.snapshots_per_sec_p50.expect("measured");
@@ -409,7 +409,7 @@ pub async fn raw_close_code(s: &mut TcpStream) -> u16 {
 }
 
 /// Receives until the connection ends and returns why (panics on timeout).
-pub async fn ended(client: &mut Client, what: &str) -> bot_client::ClientError {
+pub async fn ended(client: &mut Client, what: &str) -> bots::ClientError {
     bounded(what, async {
         loop {
             if let Err(e) = client.recv().await {

@@ -18,10 +18,10 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering::Relaxed};
 use std::time::Duration;
 
-use bot_client::cli::parse_duration;
-use bot_client::load::collect_within;
-use bot_client::process;
-use bot_client::report::{percentile, round3};
+use bots::cli::parse_duration;
+use bots::load::collect_within;
+use bots::process;
+use bots::report::{percentile, round3};
 use bytes::Bytes;
 use clap::{Args, Parser, Subcommand};
 use rand::Rng;

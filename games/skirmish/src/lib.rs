@@ -9,13 +9,14 @@
 //! tank carries 5 shells (private to its player, with its reload timer) and regains one every
 //! 1.5 s.
 
+pub mod bot;
+
 use std::f32::consts::{PI, TAU};
 
-use glam::Vec2;
-use ticksync_derive::{Fields, Messages, Replicate, WireEnum};
-
-use crate::arena::Mulberry32;
-use crate::game::{Ctx, EntityKey, Game};
+use ticksync::game::{Ctx, EntityKey, Game};
+use ticksync::glam::Vec2;
+use ticksync::rng::Mulberry32;
+use ticksync::{Fields, Messages, Replicate, WireEnum};
 
 pub const NAME: &str = "skirmish";
 pub const WORLD: Vec2 = Vec2::new(1600.0, 1000.0);
@@ -475,10 +476,15 @@ impl Game for Skirmish {
     }
 }
 
+/// The folder of skirmish's browser page (served at `/games/skirmish/`).
+pub fn page() -> std::path::PathBuf {
+    concat!(env!("CARGO_MANIFEST_DIR"), "/web").into()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::game::Sim;
+    use ticksync::game::Sim;
 
     fn tank(sim: &Sim<Skirmish>, k: EntityKey) -> &Tank {
         match &sim.world[k] {

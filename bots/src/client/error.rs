@@ -36,7 +36,7 @@ pub enum ClientError {
     /// `send_action` with an id the game's schema does not declare; nothing was sent.
     #[error("action {0} is not in the game's schema")]
     UnknownAction(u16),
-    /// The matchmaker gave no seat (`bot_client::cluster`); no connection was tried.
+    /// The matchmaker gave no seat (`bots::cluster`); no connection was tried.
     #[error("matchmaker: {0}")]
     Matchmake(#[from] MatchmakeError),
 }

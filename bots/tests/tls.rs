@@ -7,11 +7,11 @@ mod support;
 use std::sync::Arc;
 use std::time::Duration;
 
-use bot_client::bot::LiveStats;
-use bot_client::cli::Args;
-use bot_client::load::{LoadConfig, run_load};
-use bot_client::report::Report;
-use bot_client::{Client, ClientError, ConnectOptions, Received, tls};
+use bots::bot::LiveStats;
+use bots::cli::Args;
+use bots::load::{LoadConfig, run_load};
+use bots::report::Report;
+use bots::{Client, ClientError, ConnectOptions, Received, tls};
 use clap::Parser;
 use protocol::codes;
 use support::fake_server::{Behaviour, FakeServer};

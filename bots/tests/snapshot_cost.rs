@@ -9,7 +9,7 @@ use std::alloc::{GlobalAlloc, Layout, System};
 use std::cell::Cell;
 use std::time::Instant;
 
-use bot_client::client::ring::TableRing;
+use bots::client::ring::TableRing;
 use protocol::schema::{ROOM_INDEX, ROOM_VERSION};
 use protocol::state_delta::{Baseline, Encoder};
 use protocol::{EntityId, Plan, SnapshotHeader, StateTable, codec};

@@ -33,7 +33,9 @@ pub enum Error {
 
 /// A parsed command line and where each setting came from.
 pub struct Parsed<P> {
+    /// The parsed command line.
     pub cli: P,
+    /// Every setting with its source.
     pub effective: Effective,
 }
 
@@ -48,7 +50,14 @@ pub struct Effective {
 /// Parses `args` (the program name first) with `--config`'s file layered under the flags and
 /// environment.
 pub fn parse<P: Parser>(args: Vec<OsString>) -> Result<Parsed<P>, Error> {
-    let mut cmd = P::command();
+    let (matches, mut effective) = parse_command(P::command(), args)?;
+    let cli = P::from_arg_matches(&matches).map_err(|e| Error::Cli(e.format(&mut effective.cmd)))?;
+    Ok(Parsed { cli, effective })
+}
+
+/// As [`parse`], for a command built at run time (the App adds its games' flags): the matches,
+/// and the settings with their sources.
+pub fn parse_command(mut cmd: Command, args: Vec<OsString>) -> Result<(ArgMatches, Effective), Error> {
     let file = config_path(&cmd, &args);
     let mut from_file = Vec::new();
     if let Some(path) = &file {
@@ -58,16 +67,13 @@ pub fn parse<P: Parser>(args: Vec<OsString>) -> Result<Parsed<P>, Error> {
         }
     }
     let matches = cmd.try_get_matches_from_mut(args).map_err(Error::Cli)?;
-    let cli = P::from_arg_matches(&matches).map_err(|e| Error::Cli(e.format(&mut cmd)))?;
-    Ok(Parsed {
-        cli,
-        effective: Effective {
-            cmd,
-            matches,
-            file,
-            from_file,
-        },
-    })
+    let effective = Effective {
+        cmd,
+        matches: matches.clone(),
+        file,
+        from_file,
+    };
+    Ok((matches, effective))
 }
 
 /// `--config` from the arguments or the environment, if given. The real parse reports any
@@ -225,7 +231,7 @@ mod tests {
         #[arg(long = "config", id = "config")]
         config_file: Option<PathBuf>,
         #[command(flatten)]
-        server: crate::Config,
+        server: server::Config,
     }
 
     fn file(text: &str) -> tempfile_path::TempFile {

@@ -5,11 +5,11 @@ mod support;
 use std::sync::Arc;
 use std::time::Duration;
 
-use bot_client::bot::LiveStats;
-use bot_client::client::read::ROOM;
-use bot_client::client::ring::RingError;
-use bot_client::load::{LoadConfig, run_load};
-use bot_client::{Client, ClientError, ConnectOptions, Received};
+use bots::bot::LiveStats;
+use bots::client::read::ROOM;
+use bots::client::ring::RingError;
+use bots::load::{LoadConfig, run_load};
+use bots::{Client, ClientError, ConnectOptions, Received};
 use protocol::declare::{Fields, Writer, read};
 use protocol::{EntityId, FieldDesc, Value, codes};
 use support::fake_server::{self, Behaviour, FakeServer};

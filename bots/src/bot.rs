@@ -13,7 +13,7 @@ use rand::{Rng, SeedableRng};
 use tokio::sync::watch;
 use tokio::time::{MissedTickBehavior, interval, sleep_until};
 
-use crate::behaviour::{self, Behaviour};
+use crate::behaviour::{Behaviour, Behaviours};
 use crate::client::stats::latency_histogram;
 use crate::client::{
     ABNORMAL_CLOSURE, Client, ClientError, ConnectOptions, Counters, Received, WsUrl,
@@ -49,6 +49,8 @@ pub struct BotConfig {
     /// Redirects (`MOVED` rejects) followed in a row without a `Welcome`; one more fails the
     /// join (nodes pointing at each other would otherwise keep a bot busy forever).
     pub max_redirects: u32,
+    /// Each game's behaviour (random valid inputs for games without one).
+    pub behaviours: Behaviours,
 }
 
 impl BotConfig {
@@ -64,6 +66,7 @@ impl BotConfig {
             join_secret: None,
             loopback_only: false,
             max_redirects: 5,
+            behaviours: Behaviours::default(),
         }
     }
 }
@@ -375,7 +378,7 @@ pub async fn run_bot(
         opts.room.clone_from(&welcome.room);
         let tick = Duration::from_secs(1) / u32::from(welcome.tick_rate.max(1));
         // Chosen per connection: the room's game decides (and may change on a reconnect).
-        let mut play = behaviour::for_game(&welcome.game, &welcome.schema, rng.random());
+        let mut play = config.behaviours.for_game(&welcome.game, &welcome.schema, rng.random());
         let session = Session {
             tick,
             phase: tick.mul_f64(rng.random()),

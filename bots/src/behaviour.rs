@@ -1,15 +1,40 @@
-//! What a bot does each tick, for any game: a `Behaviour` turns what the client sees (a
-//! `GameView`) into the game's input values. `for_game` picks one by the game's name
-//! (`Welcome.game`): `arena` walks at random, `skirmish` hunts the other team's tanks, and any
-//! other game gets `RandomInputs`, valid random values drawn from its input schema. Fields are
-//! always found by name through the schema; a game whose schema lacks a field a behaviour
-//! needs falls back to `RandomInputs`.
+//! What a bot does each tick, for any game: a [`Behaviour`] turns what the client sees (a
+//! [`GameView`]) into the game's input values. A game brings its own behaviour by registering
+//! a maker in [`Behaviours`] under its name (`Welcome.game`); a game with none, or whose maker
+//! declines the schema it was sent, gets [`RandomInputs`]: valid random values drawn from its
+//! input declaration. [`RandomWalk`] is a ready-made behaviour for any game with `move_x` and
+//! `move_y` inputs. Fields are always found by name through the schema.
+//!
+//! ```
+//! use bots::behaviour::{Behaviour, Behaviours, GameView, RandomWalk, defaults};
+//! use protocol::{Descriptor, Value};
+//!
+//! /// Holds the first input field at its highest value.
+//! struct Eager;
+//!
+//! impl Behaviour for Eager {
+//!     fn input(&mut self, view: &GameView<'_>) -> Vec<Value> {
+//!         let mut values = defaults(&view.schema.input);
+//!         if let Some(v) = values.first_mut() {
+//!             *v = Value::Num(1.0);
+//!         }
+//!         values
+//!     }
+//! }
+//!
+//! let mut behaviours = Behaviours::default();
+//! behaviours.register("walkers", RandomWalk::new);
+//! behaviours.register("eager", |_schema: &Descriptor, _seed| Some(Eager));
+//! ```
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
 
 use std::f64::consts::TAU;
 
 use protocol::declare::Fields;
 use protocol::state::EntityRef;
-use protocol::{Coding, Descriptor, EntityId, FieldDesc, Plan, StateTable, Value, schema};
+use protocol::{Coding, Descriptor, EntityId, FieldDesc, Plan, StateTable, Value};
 use rand::rngs::SmallRng;
 use rand::{Rng, SeedableRng};
 
@@ -55,7 +80,7 @@ impl GameView<'_> {
     }
 
     /// The chance per tick of something that should happen about once a second.
-    fn per_second(&self) -> f64 {
+    pub fn per_second(&self) -> f64 {
         1.0 / f64::from(self.tick_rate.max(1))
     }
 }
@@ -71,23 +96,57 @@ pub trait Behaviour: Send {
     }
 }
 
-/// The behaviour for `game` (its `Welcome.game`), seeded: the same seed plays the same way.
-pub fn for_game(game: &str, schema: &Descriptor, seed: u64) -> Box<dyn Behaviour> {
-    let chosen: Option<Box<dyn Behaviour>> = match game {
-        "arena" => RandomWalk::new(schema, seed).map(|b| Box::new(b) as Box<dyn Behaviour>),
-        "skirmish" => Skirmish::new(schema, seed).map(|b| Box::new(b) as Box<dyn Behaviour>),
-        _ => None,
-    };
-    chosen.unwrap_or_else(|| Box::new(RandomInputs::new(seed)))
+/// Makes a game's behaviour for one bot from the schema its server sent and a seed (the same
+/// seed plays the same way); `None` when the schema lacks what the behaviour needs.
+pub type MakeBehaviour = dyn Fn(&Descriptor, u64) -> Option<Box<dyn Behaviour>> + Send + Sync;
+
+/// Each game's behaviour, by game name. Games without one play [`RandomInputs`].
+#[derive(Clone, Default)]
+pub struct Behaviours {
+    map: BTreeMap<String, Arc<MakeBehaviour>>,
 }
 
-/// Each input field's default value (see `read::default_value`).
-fn defaults(fields: &[FieldDesc]) -> Vec<Value> {
+impl Behaviours {
+    /// Bots in rooms of `game` play what `make` returns (or [`RandomInputs`] when it returns
+    /// `None`). A second registration for the same game replaces the first.
+    pub fn register<B: Behaviour + 'static>(
+        &mut self,
+        game: &str,
+        make: impl Fn(&Descriptor, u64) -> Option<B> + Send + Sync + 'static,
+    ) -> &mut Self {
+        let make = move |d: &Descriptor, seed| make(d, seed).map(|b| Box::new(b) as Box<dyn Behaviour>);
+        self.map.insert(game.to_owned(), Arc::new(make));
+        self
+    }
+
+    /// The games with a behaviour of their own.
+    pub fn games(&self) -> impl Iterator<Item = &str> {
+        self.map.keys().map(String::as_str)
+    }
+
+    /// The behaviour for `game` (its `Welcome.game`), seeded.
+    pub fn for_game(&self, game: &str, schema: &Descriptor, seed: u64) -> Box<dyn Behaviour> {
+        self.map
+            .get(game)
+            .and_then(|make| make(schema, seed))
+            .unwrap_or_else(|| Box::new(RandomInputs::new(seed)))
+    }
+}
+
+impl std::fmt::Debug for Behaviours {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_set().entries(self.games()).finish()
+    }
+}
+
+/// Each input field's default value (see `read::default_value`): what a behaviour starts its
+/// input from.
+pub fn defaults(fields: &[FieldDesc]) -> Vec<Value> {
     fields.iter().map(read::default_value).collect()
 }
 
-/// The position of a numeric input field called `name`.
-fn numeric_input(schema: &Descriptor, name: &str) -> Option<usize> {
+/// The position of a numeric input field called `name`, if the schema has one.
+pub fn numeric_input(schema: &Descriptor, name: &str) -> Option<usize> {
     read::find_field(&schema.input, name)
         .filter(|f| !f.coding.is_str())
         .map(|f| usize::from(f.id))
@@ -156,9 +215,9 @@ impl Behaviour for RandomInputs {
     }
 }
 
-// ---- arena ---------------------------------------------------------------------------------
+// ---- walkers -------------------------------------------------------------------------------
 
-/// A heading that changes about once a second, and a pause now and then: input fields
+/// Any game with `move_x` and `move_y` inputs (arena's bots): a heading that changes about once a second, and a pause now and then: input fields
 /// `move_x`, `move_y` (-1..1); any other input field keeps its default.
 pub struct RandomWalk {
     rng: SmallRng,
@@ -194,7 +253,7 @@ impl RandomWalk {
 }
 
 /// A unit vector in a random direction, or (one time in ten) standing still.
-fn random_heading(rng: &mut SmallRng) -> (f64, f64) {
+pub fn random_heading(rng: &mut SmallRng) -> (f64, f64) {
     if rng.random_bool(0.1) {
         (0.0, 0.0)
     } else {
@@ -217,170 +276,10 @@ impl Behaviour for RandomWalk {
     }
 }
 
-// ---- skirmish ------------------------------------------------------------------------------
-
-/// Where `stop_at` leaves a tank from its target: close enough to hit, not ramming it.
-pub const SKIRMISH_STOP_AT: f64 = 150.0;
-
-/// A numeric field of the tank type: its cell and coding.
-#[derive(Clone, Debug)]
-struct Cell {
-    at: usize,
-    coding: Coding,
-}
-
-impl Cell {
-    fn find(fields: &[FieldDesc], name: &str) -> Option<Cell> {
-        let f = read::find_field(fields, name).filter(|f| !f.coding.is_str())?;
-        Some(Cell {
-            at: usize::from(f.id),
-            coding: f.coding.clone(),
-        })
-    }
-
-    fn raw(&self, e: &EntityRef<'_>) -> i32 {
-        e.values.get(self.at).copied().unwrap_or(0)
-    }
-
-    fn num(&self, e: &EntityRef<'_>) -> f64 {
-        schema::dequantize(&self.coding, self.raw(e)).as_f64()
-    }
-}
-
-/// Tanks: seek the nearest living tank of another team (`health > 0`, `team` differs), drive
-/// towards it until `SKIRMISH_STOP_AT` away, aim the turret at it and fire while there is
-/// ammo. With nobody to fight, wander.
-pub struct Skirmish {
-    tank: u16,
-    pos_x: Cell,
-    pos_y: Cell,
-    health: Cell,
-    team: Cell,
-    ammo: Cell,
-    move_x: usize,
-    move_y: usize,
-    aim: usize,
-    fire: usize,
-    wander: RandomWalkState,
-    last_aim: f64,
-}
-
-/// The random walk without its input fields (for wandering).
-struct RandomWalkState {
-    rng: SmallRng,
-    dir: (f64, f64),
-}
-
-/// What a skirmish bot decided for one tick.
-#[derive(Clone, Copy, Debug, PartialEq)]
-pub struct Orders {
-    pub move_x: f64,
-    pub move_y: f64,
-    /// Radians.
-    pub aim: f64,
-    pub fire: bool,
-}
-
-impl Skirmish {
-    /// `None` when the schema lacks the `tank` type, one of its fields `pos.x`, `pos.y`,
-    /// `health`, `team`, `ammo`, or one of the inputs `move_x`, `move_y`, `aim`, `fire`.
-    pub fn new(schema: &Descriptor, seed: u64) -> Option<Self> {
-        let tank = read::find_type(schema, "tank")?;
-        let f = &tank.fields;
-        let mut rng = SmallRng::seed_from_u64(seed);
-        let dir = random_heading(&mut rng);
-        Some(Self {
-            tank: tank.id,
-            pos_x: Cell::find(f, "pos.x")?,
-            pos_y: Cell::find(f, "pos.y")?,
-            health: Cell::find(f, "health")?,
-            team: Cell::find(f, "team")?,
-            ammo: Cell::find(f, "ammo")?,
-            move_x: numeric_input(schema, "move_x")?,
-            move_y: numeric_input(schema, "move_y")?,
-            aim: numeric_input(schema, "aim")?,
-            fire: numeric_input(schema, "fire")?,
-            wander: RandomWalkState { rng, dir },
-            last_aim: 0.0,
-        })
-    }
-
-    /// This tick's orders; `None` when this bot has no living tank.
-    pub fn orders(&mut self, view: &GameView<'_>) -> Option<Orders> {
-        let table = view.table()?;
-        let own = table.get(view.player).filter(|e| e.ty == self.tank)?;
-        if self.health.raw(&own) <= 0 {
-            return None;
-        }
-        let (x, y) = (self.pos_x.num(&own), self.pos_y.num(&own));
-        let team = self.team.raw(&own);
-        let mut nearest: Option<(f64, f64, f64)> = None;
-        for e in table.iter() {
-            if e.ty != self.tank
-                || e.id == own.id
-                || self.health.raw(&e) <= 0
-                || self.team.raw(&e) == team
-            {
-                continue;
-            }
-            let (dx, dy) = (self.pos_x.num(&e) - x, self.pos_y.num(&e) - y);
-            let d2 = dx * dx + dy * dy;
-            if nearest.is_none_or(|(best, _, _)| d2 < best) {
-                nearest = Some((d2, dx, dy));
-            }
-        }
-        let Some((d2, dx, dy)) = nearest else {
-            if self.wander.rng.random_bool(view.per_second()) {
-                self.wander.dir = random_heading(&mut self.wander.rng);
-            }
-            return Some(Orders {
-                move_x: self.wander.dir.0,
-                move_y: self.wander.dir.1,
-                aim: self.last_aim,
-                fire: false,
-            });
-        };
-        let dist = d2.sqrt();
-        let (move_x, move_y) = if dist > SKIRMISH_STOP_AT {
-            (dx / dist, dy / dist)
-        } else {
-            (0.0, 0.0)
-        };
-        self.last_aim = dy.atan2(dx);
-        Some(Orders {
-            move_x,
-            move_y,
-            aim: self.last_aim,
-            fire: self.ammo.raw(&own) > 0,
-        })
-    }
-}
-
-impl Behaviour for Skirmish {
-    fn input(&mut self, view: &GameView<'_>) -> Vec<Value> {
-        let mut values = defaults(&view.schema.input);
-        let o = self.orders(view).unwrap_or(Orders {
-            move_x: 0.0,
-            move_y: 0.0,
-            aim: self.last_aim,
-            fire: false,
-        });
-        values[self.move_x] = Value::Num(o.move_x);
-        values[self.move_y] = Value::Num(o.move_y);
-        values[self.aim] = Value::Num(o.aim);
-        values[self.fire] = Value::Int(i64::from(o.fire));
-        values
-    }
-
-    fn name(&self) -> &'static str {
-        "skirmish"
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-    use protocol::schema::{Predictor, TypeDesc, Visibility, number};
+    use protocol::schema::{self, Predictor, TypeDesc, Visibility, number};
 
     fn fixed(scale: u32, min: i32, max: i32) -> Coding {
         Coding::Fixed {
@@ -396,7 +295,7 @@ mod tests {
         f
     }
 
-    /// Skirmish as the brief describes it; `drop` leaves out the tank field of that name.
+    /// A tank game's declaration (skirmish's shape); `drop` leaves out the tank field of that name.
     fn skirmish(drop: &str) -> Descriptor {
         let mut px = FieldDesc::new("pos.x", fixed(16, 0, 64_000));
         px.predictor = Predictor::Velocity {
@@ -457,28 +356,6 @@ mod tests {
         version: 1,
     };
 
-    /// Tanks as (index, x, y, health, team, ammo); index 1 is the bot's.
-    fn tanks(d: &Descriptor, list: &[(u32, f64, f64, i32, i32, i32)]) -> StateTable {
-        let plan = Plan::new(d);
-        let mut t = plan.new_table();
-        let f = &d.types[0].fields;
-        for &(index, x, y, health, team, ammo) in list {
-            let cells = t.insert(EntityId { index, version: 1 }, 0).unwrap();
-            for (name, v) in [
-                ("pos.x", Value::Num(x)),
-                ("pos.y", Value::Num(y)),
-                ("health", Value::Int(i64::from(health))),
-                ("team", Value::Int(i64::from(team))),
-                ("ammo", Value::Int(i64::from(ammo))),
-            ] {
-                if let Some(f) = read::find_field(f, name) {
-                    cells[usize::from(f.id)] = schema::quantize(&f.coding, &v);
-                }
-            }
-        }
-        t
-    }
-
     fn view<'a>(d: &'a Descriptor, plan: &'a Plan, t: &'a StateTable) -> GameView<'a> {
         GameView {
             schema: d,
@@ -489,79 +366,17 @@ mod tests {
         }
     }
 
-    fn close(a: f64, b: f64) -> bool {
-        (a - b).abs() < 1e-9
-    }
-
-    #[test]
-    fn skirmish_hunts_the_nearest_living_enemy() {
-        let d = skirmish("");
-        let plan = Plan::new(&d);
-        let t = tanks(
-            &d,
-            &[
-                (1, 1000.0, 1000.0, 100, 0, 5),
-                // A teammate and a dead enemy, both nearer than the live enemy.
-                (2, 1010.0, 1000.0, 100, 0, 5),
-                (3, 990.0, 1000.0, 0, 1, 5),
-                (4, 1000.0, 1400.0, 50, 1, 5),
-                (5, 1000.0, 2000.0, 50, 1, 5),
-            ],
-        );
-        let mut bot = Skirmish::new(&d, 1).unwrap();
-        let o = bot.orders(&view(&d, &plan, &t)).unwrap();
-        assert!(close(o.move_x, 0.0) && close(o.move_y, 1.0), "{o:?}");
-        assert!(close(o.aim, std::f64::consts::FRAC_PI_2), "{o:?}");
-        assert!(o.fire);
-        let values = bot.input(&view(&d, &plan, &t));
-        assert_eq!(values[3], Value::Int(1));
-        // The values code for the schema's inputs.
-        let mut coded = Vec::new();
-        schema::encode_values(&d.input, &values, &mut coded);
-        assert_eq!(schema::decode_values(&d.input, &coded).unwrap().len(), 4);
-    }
-
-    #[test]
-    fn skirmish_stops_short_and_holds_fire_without_ammo() {
-        let d = skirmish("");
-        let plan = Plan::new(&d);
-        let t = tanks(
-            &d,
-            &[(1, 1000.0, 1000.0, 100, 1, 0), (7, 900.0, 1000.0, 10, 0, 3)],
-        );
-        let o = Skirmish::new(&d, 1)
-            .unwrap()
-            .orders(&view(&d, &plan, &t))
-            .unwrap();
-        assert_eq!((o.move_x, o.move_y, o.fire), (0.0, 0.0, false));
-        assert!(close(o.aim, std::f64::consts::PI), "{o:?}");
-        // Nobody to fight: it wanders, and never fires.
-        let alone = tanks(&d, &[(1, 1000.0, 1000.0, 100, 1, 9)]);
-        let o = Skirmish::new(&d, 1)
-            .unwrap()
-            .orders(&view(&d, &plan, &alone))
-            .unwrap();
-        assert!(!o.fire);
-        // A dead bot does nothing.
-        let dead = tanks(&d, &[(1, 1000.0, 1000.0, 0, 1, 9), (7, 0.0, 0.0, 9, 0, 0)]);
-        let mut bot = Skirmish::new(&d, 1).unwrap();
-        assert_eq!(bot.orders(&view(&d, &plan, &dead)), None);
-        assert_eq!(bot.input(&view(&d, &plan, &dead))[3], Value::Int(0));
-    }
-
     #[test]
     fn games_pick_their_behaviour_and_fall_back_to_random_inputs() {
         let d = skirmish("");
-        assert_eq!(for_game("skirmish", &d, 1).name(), "skirmish");
-        assert_eq!(
-            for_game("skirmish", &skirmish("ammo"), 1).name(),
-            "random_inputs"
-        );
-        assert_eq!(for_game("arena", &d, 1).name(), "random_walk");
-        assert_eq!(for_game("chess", &d, 1).name(), "random_inputs");
+        let mut b = Behaviours::default();
+        b.register("walk", RandomWalk::new);
+        assert_eq!(b.games().collect::<Vec<_>>(), ["walk"]);
+        assert_eq!(b.for_game("walk", &d, 1).name(), "random_walk");
+        assert_eq!(b.for_game("chess", &d, 1).name(), "random_inputs");
         let mut no_move = d.clone();
         no_move.input.remove(0);
-        assert_eq!(for_game("arena", &no_move, 1).name(), "random_inputs");
+        assert_eq!(b.for_game("walk", &no_move, 1).name(), "random_inputs");
     }
 
     fn every_coding() -> Descriptor {

@@ -9,6 +9,7 @@ use tokio::sync::watch;
 use tokio::task::JoinSet;
 use tokio::time::sleep_until;
 
+use crate::behaviour::Behaviours;
 use crate::bot::{BotConfig, BotOutcome, LiveStats, run_bot, stopped};
 use crate::client::ConnectOptions;
 use crate::client::decode_cache::DecodeCache;
@@ -68,6 +69,8 @@ pub struct LoadConfig {
     /// by every bot: `crate::tls::client_config(Some(path))` or `config_from_pem(pem)` for a
     /// test CA (`--ca-cert`). `None`: the public web's CAs.
     pub tls: Option<Arc<ClientConfig>>,
+    /// Each game's bot behaviour (random valid inputs for games without one).
+    pub behaviours: Behaviours,
 }
 
 impl LoadConfig {
@@ -91,6 +94,7 @@ impl LoadConfig {
             matchmake: None,
             loopback_only: false,
             tls: None,
+            behaviours: Behaviours::default(),
         }
     }
 
@@ -123,6 +127,7 @@ impl LoadConfig {
         config.matchmake = matchmake.cloned();
         config.join_secret.clone_from(&self.join_secret);
         config.loopback_only = self.loopback_only;
+        config.behaviours.clone_from(&self.behaviours);
         (opts, config)
     }
 }

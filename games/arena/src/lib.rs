@@ -10,11 +10,11 @@
 
 use std::f64::consts::TAU;
 
-use glam::Vec2;
-use protocol::declare::NoMessages;
-use ticksync_derive::{Fields, Replicate};
-
-use crate::game::{Ctx, EntityKey, Game, View};
+use ticksync::game::{Ctx, EntityKey, Game, View};
+use ticksync::glam::Vec2;
+use ticksync::protocol::declare::NoMessages;
+use ticksync::rng::Mulberry32;
+use ticksync::{Fields, Replicate};
 
 pub const NAME: &str = "arena";
 pub const WORLD_SIZE: f32 = 1000.0;
@@ -27,32 +27,6 @@ pub const PLAYER_SPEED: f32 = 200.0;
 pub const DEFAULT_SEED: u32 = 12345;
 const PLAYER_SEED_XOR: u32 = 0x9E37_79B9;
 const TURN_PROBABILITY: f64 = 1.0 / 120.0;
-
-/// mulberry32: tiny, fast, and easy to reproduce in any language.
-#[derive(Clone, Debug)]
-pub struct Mulberry32(u32);
-
-impl Mulberry32 {
-    pub fn new(seed: u32) -> Self {
-        Self(seed)
-    }
-
-    /// Uniform in [0, 1).
-    pub fn next_f64(&mut self) -> f64 {
-        self.0 = self.0.wrapping_add(0x6D2B_79F5);
-        let mut t = self.0;
-        t = (t ^ (t >> 15)).wrapping_mul(t | 1);
-        t ^= t.wrapping_add((t ^ (t >> 7)).wrapping_mul(t | 61));
-        f64::from(t ^ (t >> 14)) / 4_294_967_296.0
-    }
-
-    /// Another sequence, as a function of this one's state and `salt`: a restored room mixes
-    /// in its tick, so it does not replay the draws its fresh instance started with (the same
-    /// spawn points, the same turns as the room's opening) yet stays deterministic.
-    pub fn salted(&self, salt: u32) -> Self {
-        Self(self.0 ^ salt.wrapping_mul(0x9E37_79B9))
-    }
-}
 
 /// A moving body: what both arena entity types replicate.
 #[derive(Replicate, Clone, Copy, Debug, PartialEq)]
@@ -115,7 +89,7 @@ pub struct Arena {
     /// NPCs in creation order: the order the scenario steps them in.
     npcs: Vec<EntityKey>,
     /// Players' chosen velocities (their input), applied each step.
-    wanted: slotmap::SecondaryMap<EntityKey, Vec2>,
+    wanted: ticksync::slotmap::SecondaryMap<EntityKey, Vec2>,
     /// The world's side.
     size: f32,
     /// Each client sees this far (`None`: everything).
@@ -156,7 +130,7 @@ impl Arena {
             npc_rng: rng,
             player_rng: Mulberry32::new(seed ^ PLAYER_SEED_XOR),
             npcs,
-            wanted: slotmap::SecondaryMap::new(),
+            wanted: ticksync::slotmap::SecondaryMap::new(),
             size,
             view_radius,
         }
@@ -283,8 +257,8 @@ impl Game for Arena {
 
 /// The arena with `npcs` NPCs and `players` players, each holding a fixed direction (a
 /// different one per player): the shared workload of benchmarks and size tests.
-pub fn scenario(npcs: usize, players: usize) -> crate::game::Sim<Arena> {
-    let mut sim = crate::game::Sim::new(|ctx| Arena::new(ctx, npcs, DEFAULT_SEED));
+pub fn scenario(npcs: usize, players: usize) -> ticksync::game::Sim<Arena> {
+    let mut sim = ticksync::game::Sim::new(|ctx| Arena::new(ctx, npcs, DEFAULT_SEED));
     for i in 0..players {
         let p = sim.join("bot");
         let angle = i as f32 * 2.399_963; // golden angle: directions spread evenly
@@ -299,10 +273,19 @@ pub fn scenario(npcs: usize, players: usize) -> crate::game::Sim<Arena> {
     sim
 }
 
+/// The folder of arena's browser page (served at `/games/arena/`; arena-large uses it too).
+pub fn page() -> std::path::PathBuf {
+    concat!(env!("CARGO_MANIFEST_DIR"), "/web").into()
+}
+
+/// Arena's bots: a random walk over the `move_x`, `move_y` inputs (a heading that changes
+/// about once a second, and a pause now and then).
+pub use ticksync::bots::behaviour::RandomWalk as Bot;
+
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::game::Sim;
+    use ticksync::game::Sim;
 
     #[test]
     fn mulberry32_matches_the_reference_sequence() {
@@ -383,7 +366,7 @@ mod tests {
             saved
                 .entities
                 .iter()
-                .all(|e| e.id != crate::game::wire_id(p))
+                .all(|e| e.id != ticksync::game::wire_id(p))
         );
     }
 

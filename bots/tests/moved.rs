@@ -6,9 +6,9 @@ mod support;
 use std::sync::Arc;
 use std::time::Duration;
 
-use bot_client::bot::LiveStats;
-use bot_client::load::{LoadConfig, run_load};
-use bot_client::report::Report;
+use bots::bot::LiveStats;
+use bots::load::{LoadConfig, run_load};
+use bots::report::Report;
 use protocol::codes;
 use support::fake_server::{Behaviour, FakeServer};
 use support::matchmaker::{Matchmaker, PICKED_ROOM};

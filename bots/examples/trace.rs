@@ -1,12 +1,12 @@
 //! Prints what one client sees, snapshot by snapshot: a debugging aid for the server and the
 //! client. `cargo run -p bot-client --example trace -- ws://127.0.0.1:8080/ws [seconds] [game]`
-//! The bot plays as the load test's bots do (`behaviour::for_game`). A `wss://` URL trusts the
+//! The bot plays as the load test's bots do (random valid inputs: `behaviour::RandomInputs`). A `wss://` URL trusts the
 //! public web's CAs, or those in the PEM file `TICKSYNC_BOT_CA_CERT` names (as `--ca-cert`).
 
 use std::time::{Duration, Instant};
 
-use bot_client::behaviour;
-use bot_client::{Client, ConnectOptions, Received};
+use bots::behaviour;
+use bots::{Client, ConnectOptions, Received};
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
@@ -19,10 +19,10 @@ async fn main() -> anyhow::Result<()> {
     opts.game = args.next();
     if let Some(path) = std::env::var_os("TICKSYNC_BOT_CA_CERT") {
         opts.tls =
-            Some(bot_client::tls::client_config(Some(path.as_ref())).map_err(anyhow::Error::msg)?);
+            Some(bots::tls::client_config(Some(path.as_ref())).map_err(anyhow::Error::msg)?);
     }
     let (mut client, welcome) = Client::connect(opts).await?;
-    let mut play = behaviour::for_game(&welcome.game, &welcome.schema, 1);
+    let mut play = behaviour::Behaviours::default().for_game(&welcome.game, &welcome.schema, 1);
     println!(
         "welcome: game {} (schema {:#010x}: {} types, {} input fields), player {:?}, tick {}, \
          {} Hz; playing with {}",
