@@ -7,7 +7,7 @@
 use proc_macro2::Span;
 use syn::meta::ParseNestedMeta;
 use syn::parse::ParseStream;
-use syn::{Attribute, Ident, Lit, LitStr, Token};
+use syn::{Attribute, Ident, Lit, LitStr, Path, Token};
 
 /// The largest `Angle` bit count (`protocol::schema::MAX_ANGLE_BITS`; the runtime is not a
 /// dependency of a proc-macro crate, so it is repeated here).
@@ -98,26 +98,53 @@ pub fn field_attrs(attrs: &[Attribute]) -> syn::Result<FieldAttrs> {
     Ok(out)
 }
 
-/// `#[replicate(name = "...")]` / `#[message(name = "...")]`: an optional wire name.
-pub fn wire_name(attrs: &[Attribute], attr_name: &str) -> syn::Result<Option<LitStr>> {
-    let mut name = None;
+/// What an item's or a variant's own attribute (`#[replicate(...)]`, `#[message(...)]`,
+/// `#[fields(...)]`, ...) says.
+#[derive(Default)]
+pub struct ItemAttrs {
+    /// `name = "..."`: a wire name.
+    pub name: Option<LitStr>,
+    /// `crate = "path"`: where the protocol crate is (`crate_path`).
+    pub krate: Option<Path>,
+}
+
+/// Merges every `#[attr_name(...)]` in `attrs`, taking only `keys` (of `name`, `crate`).
+pub fn item_attrs(attrs: &[Attribute], attr_name: &str, keys: &[&str]) -> syn::Result<ItemAttrs> {
+    let mut out = ItemAttrs::default();
     for attr in attrs.iter().filter(|a| a.path().is_ident(attr_name)) {
         attr.parse_nested_meta(|meta| {
-            if meta.path.is_ident("name") {
-                let lit: LitStr = meta.value()?.parse()?;
-                if lit.value().is_empty() {
-                    return Err(syn::Error::new(lit.span(), "a name cannot be empty"));
+            let key = key_of(&meta);
+            match key.as_str() {
+                "name" if keys.contains(&"name") => {
+                    let lit: LitStr = meta.value()?.parse()?;
+                    if lit.value().is_empty() {
+                        return Err(syn::Error::new(lit.span(), "a name cannot be empty"));
+                    }
+                    once(&mut out.name, lit, &meta)
                 }
-                once(&mut name, lit, &meta)
-            } else {
-                Err(meta.error(format!(
-                    "unknown {attr_name} attribute `{}`; expected `name = \"...\"`",
-                    key_of(&meta)
-                )))
+                "crate" if keys.contains(&"crate") => {
+                    let lit: LitStr = meta.value()?.parse()?;
+                    let path = lit.parse_with(Path::parse_mod_style).map_err(|_| {
+                        syn::Error::new(
+                            lit.span(),
+                            "`crate` is the protocol crate's path, as in \
+                             \"::ticksync::protocol\"",
+                        )
+                    })?;
+                    once(&mut out.krate, path, &meta)
+                }
+                _ => {
+                    let expected: Vec<_> =
+                        keys.iter().map(|k| format!("`{k} = \"...\"`")).collect();
+                    Err(meta.error(format!(
+                        "unknown {attr_name} attribute `{key}`; expected {}",
+                        expected.join(" or ")
+                    )))
+                }
             }
         })?;
     }
-    Ok(name)
+    Ok(out)
 }
 
 fn key_of(meta: &ParseNestedMeta) -> String {

@@ -402,12 +402,12 @@ fn resolve_pred(w: &Wire, ident: &Ident, all: &[Planned]) -> syn::Result<Pred> {
 }
 
 /// `::std::vec![FieldDesc { .. }, ..]`: the fields in id order.
-pub fn descs(plan: &[Planned]) -> TokenStream {
+pub fn descs(plan: &[Planned], krate: &TokenStream) -> TokenStream {
     let mut out = Vec::new();
     for p in plan {
         let Some(w) = &p.wire else { continue };
         let name = p.ident.unraw().to_string();
-        let coding = coding_tokens(w.coding, p.ty);
+        let coding = coding_tokens(w.coding, p.ty, krate);
         let interp = match w.interp {
             InterpAttr::None => quote!(None),
             InterpAttr::Linear => quote!(Linear),
@@ -426,22 +426,22 @@ pub fn descs(plan: &[Planned]) -> TokenStream {
         for (name, component) in parts {
             let id = w.id + component;
             let predictor = match w.pred {
-                Pred::None => quote!(::protocol::schema::Predictor::None),
-                Pred::Linear => quote!(::protocol::schema::Predictor::Linear),
+                Pred::None => quote!(#krate::schema::Predictor::None),
+                Pred::Linear => quote!(#krate::schema::Predictor::Linear),
                 Pred::Velocity(v) => {
                     // num/den depend on the tick rate: `Descriptor::resolve` fills them.
                     let field = v + component;
-                    quote!(::protocol::schema::Predictor::Velocity { field: #field, num: 0, den: 0 })
+                    quote!(#krate::schema::Predictor::Velocity { field: #field, num: 0, den: 0 })
                 }
             };
             out.push(quote! {
-                ::protocol::schema::FieldDesc {
+                #krate::schema::FieldDesc {
                     id: #id,
                     name: ::std::string::String::from(#name),
                     coding: #coding,
                     predictor: #predictor,
-                    interp: ::protocol::schema::Interp::#interp,
-                    visibility: ::protocol::schema::Visibility::#visibility,
+                    interp: #krate::schema::Interp::#interp,
+                    visibility: #krate::schema::Visibility::#visibility,
                 }
             });
         }
@@ -449,7 +449,7 @@ pub fn descs(plan: &[Planned]) -> TokenStream {
     quote!(::std::vec![#(#out),*])
 }
 
-fn coding_tokens(c: Coding, ty: &Type) -> TokenStream {
+fn coding_tokens(c: Coding, ty: &Type, krate: &TokenStream) -> TokenStream {
     let lit_i32 = Literal::i32_unsuffixed;
     match c {
         Coding::Fixed {
@@ -460,24 +460,24 @@ fn coding_tokens(c: Coding, ty: &Type) -> TokenStream {
         } => {
             let (min, max) = (lit_i32(min), lit_i32(max));
             quote! {
-                ::protocol::schema::Coding::Fixed {
+                #krate::schema::Coding::Fixed {
                     scale: #scale, min: #min, max: #max, tolerance: #tolerance,
                 }
             }
         }
-        Coding::Angle { bits } => quote!(::protocol::schema::Coding::Angle { bits: #bits }),
+        Coding::Angle { bits } => quote!(#krate::schema::Coding::Angle { bits: #bits }),
         Coding::Int { min, max } => {
             let (min, max) = (lit_i32(min), lit_i32(max));
-            quote!(::protocol::schema::Coding::Int { min: #min, max: #max })
+            quote!(#krate::schema::Coding::Int { min: #min, max: #max })
         }
-        Coding::Bool => quote!(::protocol::schema::Coding::Bool),
+        Coding::Bool => quote!(#krate::schema::Coding::Bool),
         Coding::Enum => quote! {
-            ::protocol::schema::Coding::Enum {
-                variants: <#ty as ::protocol::declare::WireEnum>::variants(),
+            #krate::schema::Coding::Enum {
+                variants: <#ty as #krate::declare::WireEnum>::variants(),
             }
         },
         Coding::Str { max_bytes } => {
-            quote!(::protocol::schema::Coding::Str { max_bytes: #max_bytes })
+            quote!(#krate::schema::Coding::Str { max_bytes: #max_bytes })
         }
     }
 }
@@ -507,7 +507,7 @@ pub fn bindings(plan: &[Planned]) -> TokenStream {
 
 /// Statements writing every replicated field to `out`, from `self.field` or, with `bound`,
 /// from the `ref` bindings of `bindings`.
-pub fn writes(plan: &[Planned], bound: bool) -> TokenStream {
+pub fn writes(plan: &[Planned], bound: bool, krate: &TokenStream) -> TokenStream {
     let mut out = TokenStream::new();
     for (i, p) in plan.iter().enumerate() {
         let Some(w) = &p.wire else { continue };
@@ -534,7 +534,7 @@ pub fn writes(plan: &[Planned], bound: bool) -> TokenStream {
             Shape::Int(IntTy { name: "i64", .. }) => quote!(out.int(#value);),
             Shape::Int(_) | Shape::Bool => quote!(out.int(#value as i64);),
             Shape::Enum => quote! {
-                out.int(::protocol::declare::WireEnum::index(#by_ref) as i64);
+                out.int(#krate::declare::WireEnum::index(#by_ref) as i64);
             },
             Shape::Str => quote!(out.str(#by_ref);),
         });
@@ -544,8 +544,8 @@ pub fn writes(plan: &[Planned], bound: bool) -> TokenStream {
 
 /// `field: expr,` initialisers building every field from `values` by position (skipped
 /// fields and values past the end take defaults).
-pub fn reads(plan: &[Planned]) -> TokenStream {
-    let read = quote!(::protocol::declare::read);
+pub fn reads(plan: &[Planned], krate: &TokenStream) -> TokenStream {
+    let read = quote!(#krate::declare::read);
     let inits = plan.iter().map(|p| {
         let (ident, ty) = (p.ident, p.ty);
         let Some(w) = &p.wire else {
@@ -564,8 +564,8 @@ pub fn reads(plan: &[Planned]) -> TokenStream {
             Shape::Bool => quote!(#read::int(values, #i) != 0),
             // An index this build does not know (a newer sender) falls back to the first variant.
             Shape::Enum => quote! {
-                <#ty as ::protocol::declare::WireEnum>::from_index(#read::int(values, #i) as u32)
-                    .or_else(|| <#ty as ::protocol::declare::WireEnum>::from_index(0))
+                <#ty as #krate::declare::WireEnum>::from_index(#read::int(values, #i) as u32)
+                    .or_else(|| <#ty as #krate::declare::WireEnum>::from_index(0))
                     .expect("an enum has variants")
             },
             Shape::Str => quote!(#read::string(values, #i)),
@@ -585,8 +585,8 @@ pub fn width(plan: &[Planned]) -> usize {
 
 /// A `bool` expression: whether `values` fit the replicated fields (see
 /// `Replicate::read`): no more values than fields, each of its field's kind and range.
-pub fn fits(plan: &[Planned]) -> TokenStream {
-    let read = quote!(::protocol::declare::read);
+pub fn fits(plan: &[Planned], krate: &TokenStream) -> TokenStream {
+    let read = quote!(#krate::declare::read);
     let n = width(plan);
     let checks = plan.iter().filter_map(|p| {
         let w = p.wire.as_ref()?;

@@ -7,7 +7,8 @@ use syn::{Data, DeriveInput};
 
 use crate::fields::{self, Context};
 
-pub fn expand(input: &DeriveInput) -> syn::Result<TokenStream> {
+/// `krate`: the protocol crate's path.
+pub fn expand(input: &DeriveInput, krate: &TokenStream) -> syn::Result<TokenStream> {
     let fields = match &input.data {
         Data::Struct(s) => &s.fields,
         _ => {
@@ -24,9 +25,9 @@ pub fn expand(input: &DeriveInput) -> syn::Result<TokenStream> {
         ));
     }
     let plan = fields::plan(fields, input.ident.span(), Context::Struct)?;
-    let descs = fields::descs(&plan);
-    let writes = fields::writes(&plan, false);
-    let reads = fields::reads(&plan);
+    let descs = fields::descs(&plan, krate);
+    let writes = fields::writes(&plan, false, krate);
+    let reads = fields::reads(&plan, krate);
     // Unused parameters would warn in the user's crate when nothing is replicated.
     let (out, values) = if fields::any_wired(&plan) {
         (quote!(out), quote!(values))
@@ -37,14 +38,14 @@ pub fn expand(input: &DeriveInput) -> syn::Result<TokenStream> {
     let (impl_generics, ty_generics, where_clause) = input.generics.split_for_impl();
     Ok(quote! {
         #[automatically_derived]
-        impl #impl_generics ::protocol::declare::Fields for #ident #ty_generics #where_clause {
-            fn fields() -> ::std::vec::Vec<::protocol::schema::FieldDesc> {
+        impl #impl_generics #krate::declare::Fields for #ident #ty_generics #where_clause {
+            fn fields() -> ::std::vec::Vec<#krate::schema::FieldDesc> {
                 #descs
             }
-            fn write(&self, #out: &mut ::protocol::declare::Writer) {
+            fn write(&self, #out: &mut #krate::declare::Writer) {
                 #writes
             }
-            fn read(#values: &[::protocol::schema::Value]) -> Self {
+            fn read(#values: &[#krate::schema::Value]) -> Self {
                 Self { #reads }
             }
         }

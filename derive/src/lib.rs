@@ -10,7 +10,14 @@
 //! | `Messages`  | an enum of unit or named-field variants             | `Messages`           |
 //! | `WireEnum`  | a fieldless enum (a field type)                     | `WireEnum`           |
 //!
-//! The crate using them depends on `protocol` (generated code names `::protocol::...`).
+//! The crate using them depends on `ticksync` (generated code names `::ticksync::protocol`) or
+//! on `protocol` directly (`::protocol`; preferred when both are there). Renamed dependencies
+//! are followed, and inside `protocol` itself the path is `crate`. Where neither is a direct
+//! dependency (say a studio crate re-exporting `ticksync`), give the path on the item:
+//! `#[replicate(crate = "::engine::ticksync::protocol")]`, and likewise `#[fields(crate = ..)]`,
+//! `#[messages(crate = ..)]`, `#[wire_enum(crate = ..)]` for the other derives. Dev-dependencies
+//! count too: a crate with `ticksync` in `[dependencies]` and `protocol` only in
+//! `[dev-dependencies]` gets `::protocol`, which its library cannot see; give it `crate` there.
 //!
 //! # Example
 //!
@@ -194,6 +201,7 @@
 
 mod attrs;
 mod case;
+mod crate_path;
 mod errors;
 mod fields;
 mod fields_derive;
@@ -206,9 +214,9 @@ use syn::{DeriveInput, parse_macro_input};
 
 /// Implements `protocol::declare::Fields` for a struct with named fields; see the crate docs
 /// for `#[field(...)]`.
-#[proc_macro_derive(Fields, attributes(field))]
+#[proc_macro_derive(Fields, attributes(fields, field))]
 pub fn derive_fields(input: TokenStream) -> TokenStream {
-    run(input, fields_derive::expand)
+    run(input, "fields", &["crate"], fields_derive::expand)
 }
 
 /// Implements `protocol::declare::Replicate`: on a struct (with `Fields` too; name from
@@ -216,29 +224,32 @@ pub fn derive_fields(input: TokenStream) -> TokenStream {
 /// each hold one such struct (type id = variant index).
 #[proc_macro_derive(Replicate, attributes(replicate, field))]
 pub fn derive_replicate(input: TokenStream) -> TokenStream {
-    run(input, replicate::expand)
+    run(input, "replicate", &["name", "crate"], replicate::expand)
 }
 
 /// Implements `protocol::declare::Messages` for an enum of unit and named-field variants
 /// (id = variant index; name from `#[message(name = "...")]` or snake_case).
-#[proc_macro_derive(Messages, attributes(message, field))]
+#[proc_macro_derive(Messages, attributes(messages, message, field))]
 pub fn derive_messages(input: TokenStream) -> TokenStream {
-    run(input, messages::expand)
+    run(input, "messages", &["crate"], messages::expand)
 }
 
 /// Implements `protocol::declare::WireEnum` for a fieldless enum (index = position, names in
 /// snake_case).
-#[proc_macro_derive(WireEnum)]
+#[proc_macro_derive(WireEnum, attributes(wire_enum))]
 pub fn derive_wire_enum(input: TokenStream) -> TokenStream {
-    run(input, wire_enum::expand)
+    run(input, "wire_enum", &["crate"], wire_enum::expand)
 }
 
-fn run(
-    input: TokenStream,
-    expand: fn(&DeriveInput) -> syn::Result<proc_macro2::TokenStream>,
-) -> TokenStream {
+/// An expansion, given the protocol crate's path (`::protocol`, `::ticksync::protocol`, ...).
+type Expand = fn(&DeriveInput, &proc_macro2::TokenStream) -> syn::Result<proc_macro2::TokenStream>;
+
+/// Expands with the protocol crate's path from `#[attr_name(crate = "...")]` (`keys` are
+/// all the keys that attribute takes) or the calling crate's manifest.
+fn run(input: TokenStream, attr_name: &str, keys: &[&str], expand: Expand) -> TokenStream {
     let input = parse_macro_input!(input as DeriveInput);
-    expand(&input)
+    crate_path::resolve(&input.attrs, attr_name, keys)
+        .and_then(|protocol| expand(&input, &protocol))
         .unwrap_or_else(syn::Error::into_compile_error)
         .into()
 }

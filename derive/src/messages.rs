@@ -9,7 +9,8 @@ use crate::errors::Errors;
 use crate::fields::{self, Context};
 use crate::{attrs, case};
 
-pub fn expand(input: &DeriveInput) -> syn::Result<TokenStream> {
+/// `krate`: the protocol crate's path.
+pub fn expand(input: &DeriveInput, krate: &TokenStream) -> syn::Result<TokenStream> {
     let Data::Enum(data) = &input.data else {
         return Err(syn::Error::new(
             input.ident.span(),
@@ -26,10 +27,12 @@ pub fn expand(input: &DeriveInput) -> syn::Result<TokenStream> {
             ));
             continue;
         }
-        let name = errors.take(attrs::wire_name(&v.attrs, "message"));
+        let name = errors.take(attrs::item_attrs(&v.attrs, "message", &["name"]));
         let plan = errors.take(fields::plan(&v.fields, v.ident.span(), Context::Message));
         if let (Some(name), Some(plan)) = (name, plan) {
-            let name = name.map_or_else(|| case::snake(&v.ident.to_string()), |l| l.value());
+            let name = name
+                .name
+                .map_or_else(|| case::snake(&v.ident.to_string()), |l| l.value());
             variants.push((&v.ident, name, plan));
         }
     }
@@ -39,7 +42,7 @@ pub fn expand(input: &DeriveInput) -> syn::Result<TokenStream> {
     errors.finish()?;
 
     let messages = variants.iter().map(|(_, name, plan)| {
-        let descs = fields::descs(plan);
+        let descs = fields::descs(plan, krate);
         quote!((::std::string::String::from(#name), #descs))
     });
     let ids = variants.iter().enumerate().map(|(i, (v, ..))| {
@@ -47,11 +50,11 @@ pub fn expand(input: &DeriveInput) -> syn::Result<TokenStream> {
         quote!(Self::#v { .. } => #i,)
     });
     let writes = variants.iter().map(|(v, _, plan)| {
-        let (bindings, writes) = (fields::bindings(plan), fields::writes(plan, true));
+        let (bindings, writes) = (fields::bindings(plan), fields::writes(plan, true, krate));
         quote!(Self::#v { #bindings .. } => { #writes })
     });
     let reads = variants.iter().enumerate().map(|(i, (v, _, plan))| {
-        let (i, reads) = (i as u16, fields::reads(plan));
+        let (i, reads) = (i as u16, fields::reads(plan, krate));
         quote!(#i => ::std::option::Option::Some(Self::#v { #reads }),)
     });
     let any_fields = variants.iter().any(|(.., plan)| fields::any_wired(plan));
@@ -65,20 +68,20 @@ pub fn expand(input: &DeriveInput) -> syn::Result<TokenStream> {
     let (impl_generics, ty_generics, where_clause) = input.generics.split_for_impl();
     Ok(quote! {
         #[automatically_derived]
-        impl #impl_generics ::protocol::declare::Messages for #ident #ty_generics #where_clause {
+        impl #impl_generics #krate::declare::Messages for #ident #ty_generics #where_clause {
             fn messages() -> ::std::vec::Vec<(
                 ::std::string::String,
-                ::std::vec::Vec<::protocol::schema::FieldDesc>,
+                ::std::vec::Vec<#krate::schema::FieldDesc>,
             )> {
                 ::std::vec![#(#messages),*]
             }
             fn id(&self) -> u16 {
                 match *self { #(#ids)* }
             }
-            fn write(&self, #out: &mut ::protocol::declare::Writer) {
+            fn write(&self, #out: &mut #krate::declare::Writer) {
                 match *self { #(#writes)* }
             }
-            fn read(id: u16, #values: &[::protocol::schema::Value]) -> ::std::option::Option<Self> {
+            fn read(id: u16, #values: &[#krate::schema::Value]) -> ::std::option::Option<Self> {
                 match id {
                     #(#reads)*
                     _ => ::std::option::Option::None,

@@ -9,10 +9,11 @@ use crate::errors::Errors;
 use crate::fields::{self, Context};
 use crate::{attrs, case, fields_derive};
 
-pub fn expand(input: &DeriveInput) -> syn::Result<TokenStream> {
+/// `krate`: the protocol crate's path.
+pub fn expand(input: &DeriveInput, krate: &TokenStream) -> syn::Result<TokenStream> {
     match &input.data {
-        Data::Struct(_) => one_type(input),
-        Data::Enum(e) => many_types(input, e),
+        Data::Struct(_) => one_type(input, krate),
+        Data::Enum(e) => many_types(input, e, krate),
         Data::Union(_) => Err(syn::Error::new(
             input.ident.span(),
             "Replicate derives on a struct or an enum of structs",
@@ -20,18 +21,17 @@ pub fn expand(input: &DeriveInput) -> syn::Result<TokenStream> {
     }
 }
 
-fn one_type(input: &DeriveInput) -> syn::Result<TokenStream> {
-    let fields_impl = fields_derive::expand(input)?;
+fn one_type(input: &DeriveInput, krate: &TokenStream) -> syn::Result<TokenStream> {
+    let fields_impl = fields_derive::expand(input, krate)?;
     let Data::Struct(data) = &input.data else {
         unreachable!("one_type is for structs");
     };
     // `fields_derive::expand` accepted these fields, so planning them again succeeds.
-    let fits = fields::fits(&fields::plan(
-        &data.fields,
-        input.ident.span(),
-        Context::Struct,
-    )?);
-    let name = match attrs::wire_name(&input.attrs, "replicate")? {
+    let fits = fields::fits(
+        &fields::plan(&data.fields, input.ident.span(), Context::Struct)?,
+        krate,
+    );
+    let name = match attrs::item_attrs(&input.attrs, "replicate", &["name", "crate"])?.name {
         Some(lit) => lit.value(),
         None => case::snake(&input.ident.to_string()),
     };
@@ -41,28 +41,28 @@ fn one_type(input: &DeriveInput) -> syn::Result<TokenStream> {
         #fields_impl
 
         #[automatically_derived]
-        impl #impl_generics ::protocol::declare::Replicate for #ident #ty_generics #where_clause {
+        impl #impl_generics #krate::declare::Replicate for #ident #ty_generics #where_clause {
             fn types() -> ::std::vec::Vec<(
                 ::std::string::String,
-                ::std::vec::Vec<::protocol::schema::FieldDesc>,
+                ::std::vec::Vec<#krate::schema::FieldDesc>,
             )> {
                 ::std::vec![(
                     ::std::string::String::from(#name),
-                    <Self as ::protocol::declare::Fields>::fields(),
+                    <Self as #krate::declare::Fields>::fields(),
                 )]
             }
             fn type_id(&self) -> u16 {
                 0
             }
-            fn write(&self, out: &mut ::protocol::declare::Writer) {
-                <Self as ::protocol::declare::Fields>::write(self, out)
+            fn write(&self, out: &mut #krate::declare::Writer) {
+                <Self as #krate::declare::Fields>::write(self, out)
             }
             fn read(
                 type_id: u16,
-                values: &[::protocol::schema::Value],
+                values: &[#krate::schema::Value],
             ) -> ::std::option::Option<Self> {
                 if type_id == 0 && #fits {
-                    ::std::option::Option::Some(<Self as ::protocol::declare::Fields>::read(values))
+                    ::std::option::Option::Some(<Self as #krate::declare::Fields>::read(values))
                 } else {
                     ::std::option::Option::None
                 }
@@ -71,11 +71,21 @@ fn one_type(input: &DeriveInput) -> syn::Result<TokenStream> {
     })
 }
 
-fn many_types(input: &DeriveInput, data: &DataEnum) -> syn::Result<TokenStream> {
+fn many_types(
+    input: &DeriveInput,
+    data: &DataEnum,
+    krate: &TokenStream,
+) -> syn::Result<TokenStream> {
     let mut errors = Errors::default();
-    if let Some(attr) = input.attrs.iter().find(|a| a.path().is_ident("replicate")) {
-        errors.push(syn::Error::new_spanned(
-            attr,
+    // `crate = ".."` is for the enum too (`crate_path`); names are the structs'.
+    let name = errors.take(attrs::item_attrs(
+        &input.attrs,
+        "replicate",
+        &["name", "crate"],
+    ));
+    if let Some(name) = name.and_then(|a| a.name) {
+        errors.push(syn::Error::new(
+            name.span(),
             "an enum's type names are its variants' structs' names: put #[replicate(name = ..)] \
              on those",
         ));
@@ -106,7 +116,7 @@ fn many_types(input: &DeriveInput, data: &DataEnum) -> syn::Result<TokenStream> 
                  are variant indices"
             );
             quote! {
-                let inner = <#ty as ::protocol::declare::Replicate>::types();
+                let inner = <#ty as #krate::declare::Replicate>::types();
                 // Type ids are variant indices, so a nested multi-type enum would shift them.
                 ::std::assert!(inner.len() == 1, #msg);
                 types.extend(inner);
@@ -124,13 +134,13 @@ fn many_types(input: &DeriveInput, data: &DataEnum) -> syn::Result<TokenStream> 
         quote!(Self::#v(..) => #i,)
     });
     let writes = inners.iter().map(
-        |(v, _)| quote!(Self::#v(ref inner) => ::protocol::declare::Replicate::write(inner, out),),
+        |(v, _)| quote!(Self::#v(ref inner) => #krate::declare::Replicate::write(inner, out),),
     );
     let reads = inners.iter().enumerate().map(|(i, (v, ty))| {
         let i = i as u16;
         // Each variant's struct is type 0 of its own declaration.
         quote! {
-            #i => <#ty as ::protocol::declare::Replicate>::read(0, values).map(Self::#v),
+            #i => <#ty as #krate::declare::Replicate>::read(0, values).map(Self::#v),
         }
     });
     // Parameters nothing reads would warn in the user's crate.
@@ -141,22 +151,22 @@ fn many_types(input: &DeriveInput, data: &DataEnum) -> syn::Result<TokenStream> 
     };
     Ok(quote! {
         #[automatically_derived]
-        impl #impl_generics ::protocol::declare::Replicate for #ident #ty_generics #where_clause {
+        impl #impl_generics #krate::declare::Replicate for #ident #ty_generics #where_clause {
             fn types() -> ::std::vec::Vec<(
                 ::std::string::String,
-                ::std::vec::Vec<::protocol::schema::FieldDesc>,
+                ::std::vec::Vec<#krate::schema::FieldDesc>,
             )> {
                 #types
             }
             fn type_id(&self) -> u16 {
                 match *self { #(#ids)* }
             }
-            fn write(&self, #out: &mut ::protocol::declare::Writer) {
+            fn write(&self, #out: &mut #krate::declare::Writer) {
                 match *self { #(#writes)* }
             }
             fn read(
                 type_id: u16,
-                #values: &[::protocol::schema::Value],
+                #values: &[#krate::schema::Value],
             ) -> ::std::option::Option<Self> {
                 match type_id {
                     #(#reads)*

@@ -1,14 +1,15 @@
 //! Compile errors: each bad declaration is rejected with a message that says what to write.
 
+use proc_macro_crate::FoundCrate;
+use quote::quote;
 use syn::{DeriveInput, parse_quote};
 
-use crate::{fields_derive, messages, replicate, wire_enum};
-
-type Expand = fn(&DeriveInput) -> syn::Result<proc_macro2::TokenStream>;
+use crate::crate_path::{self, protocol_path};
+use crate::{Expand, fields_derive, messages, replicate, wire_enum};
 
 /// All error messages of one expansion, in order.
 fn errors(expand: Expand, input: DeriveInput) -> Vec<String> {
-    match expand(&input) {
+    match expand(&input, &quote!(::protocol)) {
         Ok(tokens) => panic!("expanded without error: {tokens}"),
         Err(e) => e.into_iter().map(|e| e.to_string()).collect(),
     }
@@ -553,10 +554,189 @@ fn generics_and_raw_names_expand() {
     let input: DeriveInput = parse_quote! {
         struct S<T: Default> { r#type: u8, #[field(skip)] extra: T }
     };
-    let out = fields_derive::expand(&input).unwrap().to_string();
+    let out = fields_derive::expand(&input, &quote!(::protocol))
+        .unwrap()
+        .to_string();
     assert_contains(
         &out,
         "impl < T : Default > :: protocol :: declare :: Fields for S < T >",
     );
     assert_contains(&out, "\"type\"");
+}
+
+fn name(n: &str) -> Option<FoundCrate> {
+    Some(FoundCrate::Name(n.into()))
+}
+
+#[test]
+fn protocol_path_prefers_protocol_then_the_facade() {
+    let path =
+        |found_protocol, found_ticksync| protocol_path(found_protocol, found_ticksync).to_string();
+    // A direct dependency on protocol, perhaps renamed, wins.
+    assert_eq!(path(name("protocol"), None), ":: protocol");
+    assert_eq!(path(name("protocol"), name("ticksync")), ":: protocol");
+    assert_eq!(path(name("wire"), name("ticksync")), ":: wire");
+    // Code in protocol itself.
+    assert_eq!(path(Some(FoundCrate::Itself), None), "crate");
+    assert_eq!(path(Some(FoundCrate::Itself), name("ticksync")), "crate");
+    // Only the facade, perhaps renamed: its re-export.
+    assert_eq!(path(None, name("ticksync")), ":: ticksync :: protocol");
+    assert_eq!(path(None, name("engine")), ":: engine :: protocol");
+    assert_eq!(path(None, Some(FoundCrate::Itself)), "crate :: protocol");
+    // Neither: the old path, so the compiler says protocol is missing.
+    assert_eq!(path(None, None), ":: protocol");
+}
+
+#[test]
+fn generated_code_uses_the_path_given() {
+    let facade = quote!(::ticksync::protocol);
+    let tank: DeriveInput = parse_quote! {
+        struct Tank {
+            #[field(fixed(scale = 16, min = 0, max = 100), predict = velocity(vel))]
+            pos: Vec2,
+            #[field(fixed(scale = 16, min = -10, max = 10))]
+            vel: Vec2,
+            #[field(enumeration)]
+            team: Team,
+            #[field(string(max = 8))]
+            name: String,
+        }
+    };
+    let world: DeriveInput = parse_quote!(
+        enum World {
+            Tank(Tank),
+        }
+    );
+    let action: DeriveInput = parse_quote!(
+        enum Action {
+            Say {
+                #[field(enumeration)]
+                team: Team,
+            },
+        }
+    );
+    let team: DeriveInput = parse_quote!(
+        enum Team {
+            Red,
+        }
+    );
+    let cases: [(Expand, &DeriveInput); 5] = [
+        (fields_derive::expand, &tank),
+        (replicate::expand, &tank),
+        (replicate::expand, &world),
+        (messages::expand, &action),
+        (wire_enum::expand, &team),
+    ];
+    for (expand, input) in cases {
+        let out = expand(input, &facade).unwrap().to_string();
+        // Every path into protocol goes through the facade.
+        let all = out.matches(":: protocol ::").count();
+        let through = out.matches(":: ticksync :: protocol ::").count();
+        assert!(all > 0 && all == through, "{out}");
+    }
+}
+
+#[test]
+fn crate_attributes() {
+    let path = |input: DeriveInput, attr: &str, keys: &[&str]| {
+        crate_path::resolve(&input.attrs, attr, keys).map(|p| p.to_string())
+    };
+    let replicate_keys = &["name", "crate"][..];
+    assert_eq!(
+        path(
+            parse_quote!(
+                #[replicate(name = "tank", crate = "::engine::ticksync::protocol")]
+                struct Tank;
+            ),
+            "replicate",
+            replicate_keys,
+        )
+        .unwrap(),
+        ":: engine :: ticksync :: protocol"
+    );
+    assert_eq!(
+        path(
+            parse_quote!(
+                #[fields(crate = "crate::wire")]
+                struct Input;
+            ),
+            "fields",
+            &["crate"],
+        )
+        .unwrap(),
+        "crate :: wire"
+    );
+    // Without the attribute, this crate's manifest decides: derive/Cargo.toml has protocol as a
+    // dev-dependency.
+    assert_eq!(
+        path(
+            parse_quote!(
+                struct S;
+            ),
+            "fields",
+            &["crate"]
+        )
+        .unwrap(),
+        ":: protocol"
+    );
+    let err = |input, attr, keys| path(input, attr, keys).unwrap_err().to_string();
+    assert_contains(
+        &err(
+            parse_quote!(
+                #[messages(crate = "not a path")]
+                enum M {}
+            ),
+            "messages",
+            &["crate"],
+        ),
+        "`crate` is the protocol crate's path",
+    );
+    assert_contains(
+        &err(
+            parse_quote!(
+                #[wire_enum(name = "x")]
+                enum E {}
+            ),
+            "wire_enum",
+            &["crate"],
+        ),
+        "unknown wire_enum attribute `name`; expected `crate = \"...\"`",
+    );
+    assert_contains(
+        &err(
+            parse_quote!(
+                #[replicate(crate = "::a", crate = "::b")]
+                struct S;
+            ),
+            "replicate",
+            replicate_keys,
+        ),
+        "`crate` given twice",
+    );
+    // A message variant takes a name only.
+    let e = error(
+        messages::expand,
+        parse_quote!(
+            enum M {
+                #[message(crate = "::p")]
+                A,
+            }
+        ),
+    );
+    assert_contains(
+        &e,
+        "unknown message attribute `crate`; expected `name = \"...\"`",
+    );
+    // A Replicate enum takes `crate` but no name.
+    let world: DeriveInput = parse_quote!(
+        #[replicate(crate = "::engine::protocol")]
+        enum World {
+            Tank(Tank),
+        }
+    );
+    assert_eq!(
+        path(world.clone(), "replicate", replicate_keys).unwrap(),
+        ":: engine :: protocol"
+    );
+    assert!(replicate::expand(&world, &quote!(::engine::protocol)).is_ok());
 }

@@ -11,7 +11,8 @@ use crate::errors::Errors;
 /// `Coding::Enum` holds 1..=256 variants (`Descriptor::validate`).
 const MAX_VARIANTS: usize = 256;
 
-pub fn expand(input: &DeriveInput) -> syn::Result<TokenStream> {
+/// `krate`: the protocol crate's path.
+pub fn expand(input: &DeriveInput, krate: &TokenStream) -> syn::Result<TokenStream> {
     let Data::Enum(data) = &input.data else {
         return Err(syn::Error::new(
             input.ident.span(),
@@ -43,7 +44,7 @@ pub fn expand(input: &DeriveInput) -> syn::Result<TokenStream> {
     let (impl_generics, ty_generics, where_clause) = input.generics.split_for_impl();
     Ok(quote! {
         #[automatically_derived]
-        impl #impl_generics ::protocol::declare::WireEnum for #ident #ty_generics #where_clause {
+        impl #impl_generics #krate::declare::WireEnum for #ident #ty_generics #where_clause {
             fn variants() -> ::std::vec::Vec<::std::string::String> {
                 ::std::vec![#(::std::string::String::from(#names)),*]
             }
