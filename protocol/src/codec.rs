@@ -9,7 +9,7 @@ use bincode::config::{self, Config};
 
 use crate::limits::*;
 use crate::messages::{ClientMsg, Hello, ServerMsg, Snapshot, SnapshotHeader};
-use crate::schema::Descriptor;
+use crate::schema::{Descriptor, fnv1a};
 
 /// Why bytes could not be decoded.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
@@ -146,6 +146,15 @@ pub fn encode_descriptor(d: &Descriptor) -> Vec<u8> {
     out
 }
 
+// Defined here rather than in `schema`, which sits below the codec: the hash is taken over
+// the wire encoding, and only this module encodes.
+impl Descriptor {
+    /// A 32-bit FNV-1a hash of the descriptor's encoding: names the schema in `Welcome`.
+    pub fn hash(&self) -> u32 {
+        fnv1a(&encode_descriptor(self))
+    }
+}
+
 const SNAPSHOT_TAG: u32 = 2;
 
 /// The protocol version a message claims, if it starts like a `Hello` of any version.
@@ -229,11 +238,11 @@ fn check_text(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::messages::{Input, Snapshot};
+    use crate::messages::{Input, PROTOCOL_VERSION, Snapshot};
 
     fn hello(room: &str, name: &str) -> ClientMsg {
         ClientMsg::Hello(Hello {
-            version: crate::PROTOCOL_VERSION,
+            version: PROTOCOL_VERSION,
             room: room.into(),
             name: name.into(),
             auth_token: None,
@@ -329,7 +338,7 @@ mod tests {
         }
         assert!(matches!(invalid(&h), DecodeError::Invalid(_)));
         let msg = ClientMsg::Hello(Hello {
-            version: crate::PROTOCOL_VERSION,
+            version: PROTOCOL_VERSION,
             room: "arena".into(),
             name: "ann".into(),
             auth_token: None,

@@ -3,6 +3,18 @@
 //! Pure data and functions: no sockets, no async. A game's state is declared as a
 //! `schema::Descriptor`; `state` holds it, `state_delta` codes it. Layouts are documented in
 //! `docs/protocol.md`; the golden vectors in `protocol/golden/` pin them (see `tests/golden.rs`).
+//!
+//! # Module order
+//!
+//! One line per floor, bottom first: a module uses only modules on floors below its own (no
+//! circle; `tests/module_order.rs` checks it). `codec` is the only module that calls bincode.
+//!
+//! - floor 0: `limits`, `codes`, `varint`, `join_token`
+//! - floor 1: `bounded`, `seat`
+//! - floor 2: `schema`
+//! - floor 3: `declare`, `state`
+//! - floor 4: `state_delta`, `messages`
+//! - floor 5: `codec`
 
 mod bounded;
 pub mod codec;
@@ -19,13 +31,9 @@ pub mod varint;
 
 pub use codec::DecodeError;
 pub use messages::{
-    Action, ClientMsg, Event, Hello, Input, PlayerInfo, ServerMsg, Snapshot, SnapshotHeader,
-    Welcome,
+    Action, ClientMsg, Event, Hello, Input, PROTOCOL_VERSION, PlayerInfo, ServerMsg, Snapshot,
+    SnapshotHeader, Welcome,
 };
 pub use schema::{Coding, Descriptor, FieldDesc, Interp, Predictor, TypeDesc, Value, Visibility};
 pub use state::{EntityId, Plan, StateTable};
 pub use state_delta::{Baseline, DeltaError};
-
-/// Bumped on every incompatible wire change. `Hello` carries it first, so a mismatch is detected
-/// whatever else changed (see `codec::peek_hello_version`).
-pub const PROTOCOL_VERSION: u16 = 3;

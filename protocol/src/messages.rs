@@ -8,6 +8,10 @@ use serde::{Deserialize, Serialize};
 use crate::schema::Descriptor;
 use crate::state::EntityId;
 
+/// Bumped on every incompatible wire change. `Hello` carries it first, so a mismatch is detected
+/// whatever else changed (see `codec::peek_hello_version`).
+pub const PROTOCOL_VERSION: u16 = 3;
+
 /// Client -> server.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub enum ClientMsg {

@@ -95,7 +95,8 @@ pub struct Param {
 }
 
 /// Everything a client needs to decode a game. Its lists decode through `bounded::vec`: a
-/// length claim alone never sizes an allocation.
+/// length claim alone never sizes an allocation. Its `hash` is defined in `codec`, next to the
+/// encoding it hashes (this module sits below the codec and never calls it).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Descriptor {
     pub game: String,
@@ -226,14 +227,10 @@ impl Descriptor {
         }
         Ok(())
     }
-
-    /// A 32-bit FNV-1a hash of the descriptor's encoding: names the schema in `Welcome`.
-    pub fn hash(&self) -> u32 {
-        fnv1a(&crate::codec::encode_descriptor(self))
-    }
 }
 
-/// FNV-1a, 32 bits.
+/// FNV-1a, 32 bits (`Descriptor::hash`, which `codec` defines over the wire encoding, and
+/// string fields' checksums in `state`).
 pub fn fnv1a(bytes: &[u8]) -> u32 {
     bytes.iter().fold(0x811c_9dc5u32, |h, &b| {
         (h ^ u32::from(b)).wrapping_mul(0x0100_0193)
