@@ -3,18 +3,16 @@
 //! a six-tick-old one; and the bytes a skirmish match sends.
 //! Run: `cargo bench --bench delta`. Bytes per moving entity are printed once per case.
 
-/// The allocator the `ticksync` binary uses, so the figures are the server's.
-#[global_allocator]
-static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+// The allocator is the `ticksync` crate's (mimalloc, its default feature), as in the server.
 
 use std::hint::black_box;
 
+use arena::scenario;
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
 use protocol::state_delta::{self, Baseline, Encoder};
 use protocol::{EntityId, Plan, StateTable};
-use server::arena::scenario;
 use server::game::{Game, RoomGame, Sim};
-use server::skirmish::{self, Skirmish};
+use skirmish::Skirmish;
 
 const NPCS: usize = 1000;
 const PLAYERS: usize = 100;

@@ -6,9 +6,7 @@
 //! `room-task/...` times the room task alone, what bounds the tick rate.
 //! Run: `cargo bench --bench tick`.
 
-/// The allocator the `ticksync` binary uses, so the figures are the server's.
-#[global_allocator]
-static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+// The allocator is the `ticksync` crate's (mimalloc, its default feature), as in the server.
 
 use std::time::{Duration, Instant};
 
@@ -25,11 +23,8 @@ fn bench(c: &mut Criterion) {
         ("arena", 10_000, 1_000),
         ("arena-large", 10_000, 1_000),
     ] {
-        let cfg = server::Config {
-            npcs,
-            ..server::Config::default()
-        };
-        let mut room = BenchRoom::new(&server::reference_games(&cfg), game, clients);
+        let games = ticksync_reference::games(&["--npcs", &npcs.to_string()]);
+        let mut room = BenchRoom::new(&games, game, clients);
         // The room task's share of the tick, timed apart (what bounds the tick rate).
         let (mut room_task, mut whole) = (Duration::ZERO, Duration::ZERO);
         let (mut bytes, mut encodes) = (0, 0);

@@ -23,10 +23,14 @@ pub struct Settings {
 /// The program: arena (the default game), arena-large and skirmish.
 pub fn app() -> App {
     App::new()
-        .game_with(arena::NAME, |s: &Settings, ctx| Arena::new(ctx, s.npcs, s.seed))
+        .game_with(arena::NAME, |s: &Settings, ctx| {
+            Arena::new(ctx, s.npcs, s.seed)
+        })
         .page(arena::NAME, arena::page())
         .bot(arena::NAME, arena::Bot::new)
-        .game_with(arena::LARGE_NAME, |s: &Settings, ctx| Arena::large(ctx, s.seed))
+        .game_with(arena::LARGE_NAME, |s: &Settings, ctx| {
+            Arena::large(ctx, s.seed)
+        })
         .page(arena::LARGE_NAME, arena::page())
         .bot(arena::LARGE_NAME, arena::Bot::new)
         .game_with(skirmish::NAME, |s: &Settings, _| Skirmish::new(s.seed))

@@ -85,7 +85,7 @@ async fn an_unreachable_redis_is_a_clear_error_at_start() {
         .unwrap()
         .port();
     let cfg = support::test_config(|c| c.redis = Some(format!("redis://127.0.0.1:{port}")));
-    let err = match server::Server::start(cfg).await {
+    let err = match server::Server::start_with(cfg, support::reference_games()).await {
         Ok(_) => panic!("started without its Redis"),
         Err(e) => e.to_string(),
     };
@@ -541,7 +541,7 @@ async fn standalone_matchmaking_seats_once_and_bounds_its_body() {
 async fn a_public_url_too_long_for_a_close_reason_is_refused_at_start() {
     let long = format!("ws://{}/ws", "a".repeat(server::MAX_PUBLIC_URL));
     let cfg = support::test_config(|c| c.public_url = Some(long));
-    let err = match Server::start(cfg).await {
+    let err = match Server::start_with(cfg, support::reference_games()).await {
         Ok(_) => panic!("started with an unusable --public-url"),
         Err(e) => e.to_string(),
     };

@@ -283,7 +283,7 @@ mod fragile {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_panicking_room_closes_only_its_own_clients() {
     let server = start_server_with(
-        |c| c.game = fragile::NAME.into(),
+        |c| c.game = Some(fragile::NAME.into()),
         |_| {
             let mut games = server::Games::default();
             games.register(fragile::NAME, |ctx| fragile::Fragile::new(ctx, 20));

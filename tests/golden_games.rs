@@ -4,9 +4,9 @@
 //! shared part, the own player's private part). The JSON shapes are those of
 //! `protocol/tests/golden.rs`: snapshots name their Welcome vector in `descriptor` and give the
 //! `baseline` / `baseline2` / `result` tables as the client holds them (other entities'
-//! owner-only fields zeroed). The browser's `web/tests/games.test.mjs` decodes the same files.
+//! owner-only fields zeroed). The browser's `client/tests/games.test.mjs` decodes the same files.
 //!
-//! Fails when the files are stale; `UPDATE_GOLDEN=1 cargo test -p server --test golden_games`
+//! Fails when the files are stale; `UPDATE_GOLDEN=1 cargo test --test golden_games`
 //! rewrites them (and deletes stale ones).
 
 use std::path::PathBuf;
@@ -18,12 +18,12 @@ use protocol::state::{EntityId, Plan, StateTable};
 use protocol::state_delta::{self, Baseline, Encoder};
 use serde_json::{Value as Json, json};
 
-#[path = "../../protocol/tests/golden_files/mod.rs"]
+#[path = "../protocol/tests/golden_files/mod.rs"]
 mod golden_files;
+use arena::{Arena, Move};
 use golden_files::{Vector, check_vectors, hex, table_from_json, table_json, view};
-use server::arena::{self, Arena, Move};
 use server::game::{Game, RoomGame, Sim, key_of, wire_id};
-use server::skirmish::{self, Skirmish};
+use skirmish::Skirmish;
 
 const DT: f32 = 1.0 / 60.0;
 
@@ -355,12 +355,12 @@ fn the_recordings_hold_what_the_vectors_need() {
 }
 
 fn golden_dir() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../protocol/golden/games")
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("protocol/golden/games")
 }
 
 #[test]
 fn game_golden_vectors_match_the_encoding() {
     let advice = "If the change to a reference game or the wire is intended, run \
-                  `UPDATE_GOLDEN=1 cargo test -p server --test golden_games` and commit the files.";
+                  `UPDATE_GOLDEN=1 cargo test --test golden_games` and commit the files.";
     check_vectors(&golden_dir(), &vectors(), &["kind", "game"], advice);
 }

@@ -231,8 +231,8 @@ async fn under_attack_in_process<F, Fut>(
     Fut: std::future::Future<Output = ()>,
 {
     let _serial = SERIAL.lock().await;
-    let server = start_server_with(hostile_config, |cfg| {
-        let mut games = server::reference_games(cfg);
+    let server = start_server_with(hostile_config, |_| {
+        let mut games = support::reference_games();
         add(&mut games);
         games
     })

@@ -6,10 +6,10 @@ mod support;
 
 use std::time::Duration;
 
+use arena::Arena;
 use bots::{Client, Received};
 use protocol::{EntityId, Value};
 use server::Games;
-use server::arena::Arena;
 use support::*;
 
 /// Arena's rules in a 4000 x 4000 world with 400 NPCs, each client seeing 250 units around
@@ -17,8 +17,8 @@ use support::*;
 const GAME: &str = "near";
 const RADIUS: f64 = 250.0;
 
-fn near_game(cfg: &server::Config) -> Games {
-    let seed = cfg.seed;
+fn near_game(_: &server::Config) -> Games {
+    let seed = arena::DEFAULT_SEED;
     let mut games = Games::default();
     games.register(GAME, move |ctx| {
         Arena::with_world(ctx, 400, seed, 4000.0, Some(RADIUS as f32))
@@ -36,7 +36,7 @@ fn pos(c: &Client, id: EntityId) -> (f64, f64) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_client_holds_only_what_is_near_its_player() {
-    let server = start_server_with(|c| c.game = GAME.into(), near_game).await;
+    let server = start_server_with(|c| c.game = Some(GAME.into()), near_game).await;
     let addr = server.local_addr();
     let (mut a, _) = connect(addr, "arena", "ann").await;
     let (mut b, _) = connect(addr, "arena", "bob").await;
@@ -101,7 +101,7 @@ async fn a_client_holds_only_what_is_near_its_player() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn bots_verify_every_snapshot_of_a_game_with_views() {
-    let server = start_server_with(|c| c.game = GAME.into(), near_game).await;
+    let server = start_server_with(|c| c.game = Some(GAME.into()), near_game).await;
     let url = ws_url(server.local_addr());
     let mut cfg = bots::load::LoadConfig::new(&url, "arena", 8, Duration::from_millis(2000));
     cfg.ramp = Duration::from_millis(200);
@@ -114,7 +114,7 @@ async fn bots_verify_every_snapshot_of_a_game_with_views() {
 async fn a_view_radius_of_0_shows_everything() {
     let server = start_server_with(
         |c| {
-            c.game = GAME.into();
+            c.game = Some(GAME.into());
             c.view_radius = Some(0.0);
         },
         near_game,

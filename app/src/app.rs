@@ -218,7 +218,8 @@ impl Settings {
             return cell.clone();
         }
         let cell = Arc::new(OnceLock::new());
-        self.by_type.insert(TypeId::of::<S>(), Box::new(cell.clone()));
+        self.by_type
+            .insert(TypeId::of::<S>(), Box::new(cell.clone()));
         self.slots.push(Box::new(TypedSlot(cell.clone())));
         cell
     }

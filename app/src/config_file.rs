@@ -51,13 +51,17 @@ pub struct Effective {
 /// environment.
 pub fn parse<P: Parser>(args: Vec<OsString>) -> Result<Parsed<P>, Error> {
     let (matches, mut effective) = parse_command(P::command(), args)?;
-    let cli = P::from_arg_matches(&matches).map_err(|e| Error::Cli(e.format(&mut effective.cmd)))?;
+    let cli =
+        P::from_arg_matches(&matches).map_err(|e| Error::Cli(e.format(&mut effective.cmd)))?;
     Ok(Parsed { cli, effective })
 }
 
 /// As [`parse`], for a command built at run time (the App adds its games' flags): the matches,
 /// and the settings with their sources.
-pub fn parse_command(mut cmd: Command, args: Vec<OsString>) -> Result<(ArgMatches, Effective), Error> {
+pub fn parse_command(
+    mut cmd: Command,
+    args: Vec<OsString>,
+) -> Result<(ArgMatches, Effective), Error> {
     let file = config_path(&cmd, &args);
     let mut from_file = Vec::new();
     if let Some(path) = &file {

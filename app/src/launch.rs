@@ -15,7 +15,10 @@ use crate::config_file;
 
 /// The program's command line: the server's settings, then a subcommand.
 #[derive(Parser)]
-#[command(version, about = "Authoritative multiplayer game-state server (ticksync)")]
+#[command(
+    version,
+    about = "Authoritative multiplayer game-state server (ticksync)"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Option<Subcommand>,
@@ -156,7 +159,10 @@ pub(crate) fn parse(app: App, args: Vec<OsString>) -> Result<Launch, Error> {
                 .descriptor(&game, cli.config.tick_rate)
                 .ok_or_else(|| {
                     let known: Vec<&str> = games.names().collect();
-                    Error::Setup(format!("no game named {game} (known: {})", known.join(", ")))
+                    Error::Setup(format!(
+                        "no game named {game} (known: {})",
+                        known.join(", ")
+                    ))
                 })?
                 .map_err(|e| Error::Setup(format!("game {game}: {e}")))?;
             let text = if json || !ts {

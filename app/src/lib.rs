@@ -59,11 +59,11 @@ pub use launch::Launch;
 pub use bots;
 pub use glam;
 pub use protocol;
-pub use slotmap;
 pub use server;
 pub use server::game::{self, Ctx, EntityKey, Game, Sim, View, World};
 pub use server::rng;
 pub use server::{Config, Server};
+pub use slotmap;
 pub use ticksync_derive::{Fields, Messages, Replicate, WireEnum};
 
 #[cfg(feature = "mimalloc")]

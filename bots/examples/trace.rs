@@ -18,8 +18,7 @@ async fn main() -> anyhow::Result<()> {
     let mut opts = ConnectOptions::new(&url, "arena", "trace");
     opts.game = args.next();
     if let Some(path) = std::env::var_os("TICKSYNC_BOT_CA_CERT") {
-        opts.tls =
-            Some(bots::tls::client_config(Some(path.as_ref())).map_err(anyhow::Error::msg)?);
+        opts.tls = Some(bots::tls::client_config(Some(path.as_ref())).map_err(anyhow::Error::msg)?);
     }
     let (mut client, welcome) = Client::connect(opts).await?;
     let mut play = behaviour::Behaviours::default().for_game(&welcome.game, &welcome.schema, 1);

@@ -114,7 +114,8 @@ impl Behaviours {
         game: &str,
         make: impl Fn(&Descriptor, u64) -> Option<B> + Send + Sync + 'static,
     ) -> &mut Self {
-        let make = move |d: &Descriptor, seed| make(d, seed).map(|b| Box::new(b) as Box<dyn Behaviour>);
+        let make =
+            move |d: &Descriptor, seed| make(d, seed).map(|b| Box::new(b) as Box<dyn Behaviour>);
         self.map.insert(game.to_owned(), Arc::new(make));
         self
     }

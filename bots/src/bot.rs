@@ -378,7 +378,9 @@ pub async fn run_bot(
         opts.room.clone_from(&welcome.room);
         let tick = Duration::from_secs(1) / u32::from(welcome.tick_rate.max(1));
         // Chosen per connection: the room's game decides (and may change on a reconnect).
-        let mut play = config.behaviours.for_game(&welcome.game, &welcome.schema, rng.random());
+        let mut play = config
+            .behaviours
+            .for_game(&welcome.game, &welcome.schema, rng.random());
         let session = Session {
             tick,
             phase: tick.mul_f64(rng.random()),

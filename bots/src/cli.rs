@@ -214,7 +214,6 @@ impl Args {
     }
 }
 
-
 // ---- running it ----------------------------------------------------------------------------
 
 /// Runs the load test `args` describe with `behaviours` (each game's bots; random valid inputs

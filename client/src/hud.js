@@ -6,6 +6,8 @@ export class Hud {
   constructor(root, feed) {
     this.root = root;
     this.feed = feed;
+    /** Lines the feed keeps. */
+    this.feedLines = 6;
   }
 
   /** rows: [[name, value], ...]; state: the connection state (styles the HUD). */
@@ -24,7 +26,7 @@ export class Hud {
     el.textContent = text;
     if (cls) el.className = cls;
     this.feed.appendChild(el);
-    while (this.feed.childElementCount > 6) this.feed.firstElementChild.remove();
+    while (this.feed.childElementCount > this.feedLines) this.feed.firstElementChild.remove();
     setTimeout(() => el.classList.add('old'), 8000);
   }
 }

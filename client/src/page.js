@@ -1,8 +1,14 @@
-// What both game pages share: who and where (from the URL), the Room, the HUD and its event
-// feed, the status banner, the frame loop and the `window.ticksync` debug hook tests read.
+// What every game page shares (the reference games' and the generic page): which game, who and
+// where (from the URL), the Room, the HUD and its event feed, the status banner, the frame loop
+// and the `window.ticksync` debug hook tests read.
 import { connect, cleanName, cleanRoom, defaultUrl, keyOf } from './ticksync.js';
 import { Hud, formatMs } from './hud.js';
 import { RateMeter } from './stats.js';
+
+/** The game this page plays: `?game=` (cleaned to a game name), else `fallback`. */
+export function pageGame(fallback) {
+  return cleanRoom(new URLSearchParams(location.search).get('game')) || fallback;
+}
 
 /** `?room=&name=&token=` of this page, with defaults. */
 export function pageParams(defaultRoom) {

@@ -1152,8 +1152,14 @@ export function predict(fp, base, at, ticks, second, secondAt, gap) {
  * null for a full snapshot, else `{table, tick, second: {table, tick} | null}` (the second
  * baseline, when the snapshot names one). Throws ProtocolError with the kind of the Rust
  * `DeltaError` (see ProtocolError).
+ *
+ * `account` (optional, for bandwidth tools): called as `account(typeId, fieldId, bytes)` for
+ * the bytes each field's value took, `fieldId` -1 for an entity's own overhead (its index gap,
+ * version, type, field mask) and `typeId` -1 for the lists' counts; the calls add up to the
+ * delta's length (as far as it decoded). It changes nothing decoded; without it (null) the
+ * decoder does no accounting work.
  */
-export function applyDelta(plan, own, base, tick, deltaBytes) {
+export function applyDelta(plan, own, base, tick, deltaBytes, account = null) {
   const out = base ? base.table.clone() : plan.newTable();
   const r = new Cursor(asBytes(deltaBytes));
   let next = 0;
@@ -1167,27 +1173,41 @@ export function applyDelta(plan, own, base, tick, deltaBytes) {
   // part removes may be spawned by another. Each list's gaps start at 0.
   // Predicting before removing is the same as after: an empty slot's cells are never read.
   if (base) predictAll(plan, own, base, tick, out);
+  // `at0`: where the item being accounted began (only read with `account`).
+  let at0 = r.pos;
   const parts = count(r);
+  if (account !== null) account(-1, -1, r.pos - at0);
   let moved = null;
   for (let p = 0; p < parts; p++) {
     next = 0;
-    for (let n = count(r); n > 0; n--) {
+    if (account !== null) at0 = r.pos;
+    let n = count(r);
+    if (account !== null) account(-1, -1, r.pos - at0);
+    for (; n > 0; n--) {
+      if (account !== null) at0 = r.pos;
       const i = index(r.u32());
+      if (account !== null) account(out.has(i) ? out.type[i] : -1, -1, r.pos - at0);
       if (own && own.index === i && out.holds(own)) moved = saveOwnPrivate(plan, out, own);
       out.remove(i);
     }
   }
   for (let p = 0; p < parts; p++) {
     next = 0;
-    for (let n = count(r); n > 0; n--) {
+    if (account !== null) at0 = r.pos;
+    let n = count(r);
+    if (account !== null) account(-1, -1, r.pos - at0);
+    for (; n > 0; n--) {
+      if (account !== null) at0 = r.pos;
       const i = index(r.u32());
       const version = r.u32();
       const ty = r.u32();
       const tp = ty <= 0xffff ? plan.types[ty] : undefined;
       if (!tp) fail('unknown_type', `entity type ${ty > 0xffff ? 0xffff : ty} is not in the schema`);
+      if (account !== null) account(ty, -1, r.pos - at0);
       out.insert(i, version, ty);
       const at = i * out.stride;
       for (const f of tp.public) {
+        if (account !== null) at0 = r.pos;
         if (tp.fields[f].kind === KIND_STR) {
           readStr(r, out, i, f);
         } else {
@@ -1195,13 +1215,14 @@ export function applyDelta(plan, own, base, tick, deltaBytes) {
           if (r.wide || v < I32_MIN || v > I32_MAX) fail('overflow', `entity slot ${i}: value out of the i32 range`);
           out.values[at + f] = v;
         }
+        if (account !== null) account(ty, f, r.pos - at0);
       }
     }
   }
   if (moved) restoreOwnPrivate(out, moved);
-  for (let p = 0; p < parts; p++) applyUpdates(plan, r, out, null);
+  for (let p = 0; p < parts; p++) applyUpdates(plan, r, out, null, account);
   // A client without a player accepts an empty private section; any entry in it is an error.
-  if (r.remaining() > 0) applyUpdates(plan, r, out, own ?? NOBODY);
+  if (r.remaining() > 0) applyUpdates(plan, r, out, own ?? NOBODY, account);
   if (r.remaining() !== 0) fail('malformed', 'malformed delta: bytes after the delta');
   return out;
 }
@@ -1253,10 +1274,15 @@ function readStr(r, t, index, field) {
 /** The owner of a private section received by a client that has no player: no entity. */
 const NOBODY = Object.freeze({ index: -1, version: -1 });
 
-/** One update section (`owner`: the client's player, for the private one). */
-function applyUpdates(plan, r, t, owner) {
+/** One update section (`owner`: the client's player, for the private one; `account`: see
+ * applyDelta). */
+function applyUpdates(plan, r, t, owner, account) {
   let next = 0;
-  for (let n = count(r); n > 0; n--) {
+  let at0 = r.pos;
+  let n = count(r);
+  if (account !== null) account(-1, -1, r.pos - at0);
+  for (; n > 0; n--) {
+    if (account !== null) at0 = r.pos;
     const gap = r.u32();
     const index = next + gap;
     if (index >= MAX_ENTITY_INDEX) fail('index_out_of_range', `entity index ${index} is out of range (limit ${MAX_ENTITY_INDEX})`);
@@ -1275,6 +1301,8 @@ function applyUpdates(plan, r, t, owner) {
       fail('bad_mask', `entity slot ${index}: field mask names fields its type does not have or may not send`);
     }
     const at = index * t.stride;
+    const ty = t.type[index];
+    if (account !== null) account(ty, -1, r.pos - at0);
     for (let half = 0; half < 2; half++) {
       let bits = half === 0 ? maskLo : maskHi;
       while (bits !== 0) {
@@ -1282,20 +1310,22 @@ function applyUpdates(plan, r, t, owner) {
         const f = 31 - Math.clz32(low) + 32 * half;
         bits = (bits ^ low) >>> 0;
         const fp = tp.fields[f];
+        if (account !== null) at0 = r.pos;
         if (fp.kind === KIND_STR) {
           readStr(r, t, index, f);
-          continue;
-        }
-        const res = r.i64();
-        const cell = t.values[at + f];
-        if (fp.kind === KIND_ANGLE) {
-          // (cell + residual) mod 2^bits needs only the residual's low 32 bits (bits <= 24).
-          t.values[at + f] = remEuclid(cell + r.low32, fp.modulus);
         } else {
-          const v = cell + res;
-          if (r.wide || v < I32_MIN || v > I32_MAX) fail('overflow', `entity slot ${index}: value out of the i32 range`);
-          t.values[at + f] = v;
+          const res = r.i64();
+          const cell = t.values[at + f];
+          if (fp.kind === KIND_ANGLE) {
+            // (cell + residual) mod 2^bits needs only the residual's low 32 bits (bits <= 24).
+            t.values[at + f] = remEuclid(cell + r.low32, fp.modulus);
+          } else {
+            const v = cell + res;
+            if (r.wide || v < I32_MIN || v > I32_MAX) fail('overflow', `entity slot ${index}: value out of the i32 range`);
+            t.values[at + f] = v;
+          }
         }
+        if (account !== null) account(ty, f, r.pos - at0);
       }
     }
   }

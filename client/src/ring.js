@@ -39,9 +39,9 @@ export class SnapshotRing {
   /**
    * Applies a decoded Snapshot for the client whose player is `own` (or null); stores and
    * returns the new table. Throws SyncError when a baseline is unknown, the delta does not fit
-   * it, or the checksum differs.
+   * it, or the checksum differs. `account`: applyDelta's optional byte accounting hook.
    */
-  apply(plan, own, snap) {
+  apply(plan, own, snap, account = null) {
     let base = null;
     if (snap.baseline !== null) {
       base = { table: this.need(snap, snap.baseline), tick: snap.baseline, second: null };
@@ -49,7 +49,7 @@ export class SnapshotRing {
     }
     let table;
     try {
-      table = applyDelta(plan, own, base, snap.tick, snap.delta);
+      table = applyDelta(plan, own, base, snap.tick, snap.delta, account);
     } catch (e) {
       if (e instanceof ProtocolError) throw new SyncError('bad_delta', `snapshot ${snap.tick}: ${e.message}`);
       throw e;

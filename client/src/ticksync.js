@@ -1,6 +1,6 @@
 // ticksync's browser client: the one module a game imports (no build step).
 //
-//   import { connect } from '/ticksync.js';
+//   import { connect } from '/client/v1/ticksync.js';
 //   const room = connect({ url: 'ws://host/ws', room: 'lobby', name: 'ann', game: 'skirmish' });
 //   room.onAdd((e) => ...); room.onRemove((e) => ...); room.onEvent('kill', (f) => ...);
 //   room.inputSource = () => ({ move_x: 1, move_y: 0, fire: false }); // or room.sendInput(...)
@@ -84,6 +84,10 @@ export class Room {
     /** A function returning this tick's input (by field name): the room then sends one Input
      * per server tick by itself (see `pump`). Leave null to call `sendInput` yourself. */
     this.inputSource = null;
+    /** Bandwidth accounting, off when null: `(typeId, fieldId, bytes)` called for the bytes each
+     * field of each decoded snapshot took (fieldId -1: the entity's ids and mask; typeId -1: list
+     * counts). See protocol.js `applyDelta`. */
+    this.deltaAccount = null;
     this.listeners = new Map(); // name -> Set
     this.eventListeners = new Map(); // game event name ('*': all) -> Set
     this.stats = { checksumMismatches: 0, resyncs: 0, snapshots: new RateMeter(), hashMismatch: false };
@@ -406,7 +410,7 @@ export class Room {
     this.stats.snapshots.add(now);
     let table;
     try {
-      table = this.ring.apply(this.plan, this.player, s);
+      table = this.ring.apply(this.plan, this.player, s, this.deltaAccount);
     } catch (e) {
       if (!(e instanceof SyncError)) throw e;
       if (e.kind === 'checksum_mismatch') this.stats.checksumMismatches++;

@@ -12,16 +12,17 @@ import path from 'node:path';
 import {
   CODES, PROTOCOL_VERSION, Plan, StateTable, applyDelta, checksum, decodeClient, decodeServer, encodeValues,
   ownerChecksum, predict, publicChecksum, KIND_ANGLE, PRED_LINEAR, PRED_VELOCITY, Writer,
-} from '../static/protocol.js';
-import { SnapshotRing, SyncError, olderThan } from '../static/ring.js';
-import { EntityStore, friendly } from '../static/state.js';
-import { Interpolator, blend } from '../static/interp.js';
-import { OwnPredictor } from '../static/predict.js';
-import { MOVING_MESSAGE, backoffDelay, describeClose, movedTarget } from '../static/status.js';
-import { RateMeter } from '../static/stats.js';
-import { Connection, MAX_MOVES } from '../static/net.js';
-import { Room } from '../static/ticksync.js';
-import { arenaStep as arenaRule, skirmishStep, turnToward, SKIRMISH_PREDICTOR } from '../static/rules.js';
+} from '../src/protocol.js';
+import { SnapshotRing, SyncError, olderThan } from '../src/ring.js';
+import { EntityStore, friendly } from '../src/state.js';
+import { Interpolator, blend } from '../src/interp.js';
+import { OwnPredictor } from '../src/predict.js';
+import { MOVING_MESSAGE, backoffDelay, describeClose, movedTarget } from '../src/status.js';
+import { RateMeter } from '../src/stats.js';
+import { Connection, MAX_MOVES } from '../src/net.js';
+import { Room } from '../src/ticksync.js';
+import { arenaStep as arenaRule } from '../../games/arena/web/rules.js';
+import { skirmishStep, turnToward, SKIRMISH_PREDICTOR } from '../../games/skirmish/web/rules.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const goldenPath = (name, ext) => path.resolve(here, `../../protocol/golden/${name}.${ext}`);

@@ -8,6 +8,10 @@
 // - https: two pages play over https and wss, the server serving TLS itself.
 // - cluster: two nodes on a real redis-server; a drain hands the pages' room to the other node,
 //   and both pages follow it (MOVED) and play on with their own players.
+// - generic: two pages play skirmish on the generic page (`/?game=skirmish&page=generic`),
+//   drawn from the descriptor alone, with the bandwidth per type measured; an unknown game
+//   gets a page saying so; a page of another origin imports the client from the server (CORS)
+//   and plays.
 // Both pages must keep a snapshot rate above 50/s, apply every delta with matching checksums
 // and log no console error. Screenshots go to web/tests/out/ (gitignored).
 //
@@ -19,6 +23,7 @@ import assert from 'node:assert/strict';
 import { execFileSync, spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import http from 'node:http';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import net from 'node:net';
@@ -447,4 +452,121 @@ test('cluster: a drain hands the room to another node and both pages play on wit
   }
   await wait(pageB, () => window.ticksync.players.length === 2);
   await assertHealthy([['A', pageA], ['B', pageB]], errors());
+});
+
+test('generic: two pages play skirmish on the generic page, drawn from its descriptor alone', { timeout: 120000 }, async (t) => {
+  const { server, pageA, pageB, errors } = await setup(t);
+  try {
+    const room = `generic-${Math.random().toString(36).slice(2, 10)}`;
+    for (const [page, name] of [[pageA, 'alice'], [pageB, 'bob']]) {
+      await page.goto(`${server.url}/?room=${room}&game=skirmish&page=generic&name=${name}`);
+      assert.match(page.url(), /\/client\/v1\/generic\.html\?/, 'the launcher sent the page to the generic page');
+      await wait(page, playing);
+    }
+    for (const page of [pageA, pageB]) {
+      assert.equal(await page.evaluate(() => window.ticksync.game), 'skirmish');
+      // Both tanks drawn, on each page.
+      await wait(page, () => window.ticksync.generic.drawnByType.tank === 2);
+      const g = await page.evaluate(() => window.ticksync.generic);
+      assert.ok(g.drawn >= 2, `drawn ${g.drawn}`);
+      assert.deepEqual([...g.types].sort(), ['shell', 'tank']);
+      assert.deepEqual(g.legend.find((l) => l.name === 'tank').position, ['pos.x', 'pos.y']);
+      assert.deepEqual([g.world.width, g.world.height], [1600, 1000], 'the world from the params');
+      assert.equal(g.moves, true, 'skirmish has move_x / move_y');
+      // Bandwidth per type and field, from the decoded snapshots.
+      await wait(page, () => (window.ticksync.generic.bandwidth.byType.tank ?? 0) > 0);
+      const bw = await page.evaluate(() => window.ticksync.generic.bandwidth);
+      assert.ok(bw.bytesPerSec > 0 && bw.snapshotsPerSec > 30, JSON.stringify(bw));
+      assert.ok(bw.byField.some((f) => f.type === 'tank'), JSON.stringify(bw.byField));
+      // The panel shows the room state and the legend.
+      const panel = await page.evaluate(() => document.getElementById('panel').innerText);
+      assert.match(panel, /phase/);
+      assert.match(panel, /tank/);
+    }
+
+    // Keys move the own tank (WASD maps to move_x / move_y), and the other page sees it.
+    const id = await pageA.evaluate(() => window.ticksync.player);
+    const before = await seen(pageB, id);
+    const params = await pageA.evaluate(() => window.ticksync.params);
+    const down = before.fields['pos.y'] < params.world_height / 2;
+    await pageA.bringToFront();
+    await pageA.keyboard.down(down ? 's' : 'w');
+    await wait(pageB, ([id, y0, down]) => {
+      const e = window.ticksync.entities().find((e) => e.id.index === id.index && e.id.version === id.version);
+      return e && (down ? e.fields['pos.y'] - y0 : y0 - e.fields['pos.y']) >= 40;
+    }, [id, before.fields['pos.y'], down], 10000);
+    await pageA.keyboard.up(down ? 's' : 'w');
+
+    // Hovering an entity shows its fields.
+    await pageB.bringToFront();
+    const p = await pageB.evaluate((id) => {
+      const e = window.ticksync.entities().find((e) => e.id.index === id.index && e.id.version === id.version);
+      return window.ticksync.worldToScreen(e.fields['pos.x'], e.fields['pos.y']);
+    }, id);
+    await pageB.mouse.move(p.x, p.y);
+    await wait(pageB, () => /hull/.test(document.getElementById('selected').innerText) && /team/.test(document.getElementById('selected').innerText));
+    assert.equal(await pageB.evaluate(() => window.ticksync.generic.selected), `${id.index}:${id.version}`);
+
+    await assertHealthy([['A', pageA], ['B', pageB]], errors());
+    await screenshot(pageB, 'generic-skirmish.png');
+  } catch (e) {
+    e.message += `\n--- server stderr (tail) ---\n${server.logs().slice(-4000)}`;
+    throw e;
+  }
+});
+
+test('generic: an unknown game gets a page that says so and lists the games', { timeout: 60000 }, async (t) => {
+  const { server, pageA } = await setup(t);
+  const res = await pageA.goto(`${server.url}/?game=nope&room=x`);
+  assert.equal(res.status(), 404);
+  const text = await pageA.evaluate(() => document.body.innerText);
+  assert.match(text, /no game named nope/);
+  for (const g of ['arena', 'arena-large', 'skirmish']) assert.match(text, new RegExp(`\\b${g}\\b`));
+  assert.equal(await pageA.evaluate(() => window.ticksync), undefined, 'no game was started');
+  // Its links lead to the games.
+  await Promise.all([pageA.waitForURL(/\/games\/skirmish\//), pageA.click('a[href="/?game=skirmish"]')]);
+  await wait(pageA, playing);
+  assert.equal(await pageA.evaluate(() => window.ticksync.game), 'skirmish');
+});
+
+/** A plain HTTP server on another loopback port serving `html` at `/`: another origin. */
+async function otherOrigin(t, html) {
+  const srv = http.createServer((req, res) => {
+    if (req.url === '/' || req.url.startsWith('/?')) {
+      res.writeHead(200, { 'content-type': 'text/html; charset=utf-8' });
+      res.end(html);
+    } else {
+      res.writeHead(404);
+      res.end();
+    }
+  });
+  await new Promise((resolve) => srv.listen(0, '127.0.0.1', resolve));
+  t.after(() => new Promise((resolve) => srv.close(resolve)));
+  return `http://127.0.0.1:${srv.address().port}`;
+}
+
+test('cors: a page of another origin imports the client from the server and plays', { timeout: 60000 }, async (t) => {
+  const { server, pageA, errors } = await setup(t);
+  const ws = `${server.url.replace(/^http/, 'ws')}/ws`;
+  const html = `<!doctype html>
+<html><head><meta charset="utf-8"><title>studio page</title>
+<link rel="icon" href="${server.url}/client/v1/favicon.svg">
+<script type="module">
+  import { connect, PROTOCOL_VERSION } from '${server.url}/client/v1/ticksync.js';
+  const room = connect({ url: ${JSON.stringify(ws)}, room: 'cors-room', name: 'studio', game: 'arena' });
+  window.studio = { welcome: null, snapshots: 0, version: PROTOCOL_VERSION };
+  room.on('welcome', (w) => { window.studio.welcome = { game: w.game, room: w.room }; });
+  room.on('snapshot', () => { window.studio.snapshots++; });
+  room.inputSource = () => ({ move_x: 0, move_y: 0 });
+  window.room = room;
+</script></head><body>studio</body></html>`;
+  const origin = await otherOrigin(t, html);
+  assert.notEqual(new URL(origin).port, new URL(server.url).port);
+  await pageA.goto(`${origin}/`);
+  await wait(pageA, () => window.studio && window.studio.welcome !== null && window.studio.snapshots > 30);
+  const got = await pageA.evaluate(() => ({ welcome: window.studio.welcome, entities: window.room.entities.size, origin: location.origin }));
+  assert.deepEqual(got.welcome, { game: 'arena', room: 'cors-room' });
+  assert.ok(got.entities > 100, `entities ${got.entities}`);
+  assert.equal(got.origin, origin);
+  assert.deepEqual(errors(), [], 'no console errors');
 });

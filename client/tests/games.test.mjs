@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 
 import {
   PROTOCOL_VERSION, Plan, decodeServer, descriptorHash,
-} from '../static/protocol.js';
+} from '../src/protocol.js';
 import { checkSnapshotVector, loadGolden } from './golden.mjs';
 
 const { index, vectors } = loadGolden('games');

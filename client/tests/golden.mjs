@@ -7,7 +7,7 @@ import { fileURLToPath } from 'node:url';
 import assert from 'node:assert/strict';
 import {
   StateTable, applyDelta, checksum, publicChecksum, ownerChecksum, decodeServer,
-} from '../static/protocol.js';
+} from '../src/protocol.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 
@@ -56,4 +56,27 @@ export function checkSnapshotVector(plan, v) {
   assert.equal(publicChecksum(plan, got), m.result.public_checksum);
   assert.equal(ownerChecksum(plan, got, m.own), m.result.owner_checksum);
   if (base) assert.deepStrictEqual(base.table.entries(plan), before, 'the baseline is untouched');
+  checkAccounting(plan, m.own, base, snap, got);
+}
+
+/**
+ * The bandwidth hook of `applyDelta`: with it the result is the same table, and the bytes it
+ * reports add up to the delta's length, each charged to a field the entity's type has (or -1).
+ */
+function checkAccounting(plan, own, base, snap, expected) {
+  let total = 0;
+  const fieldsByType = new Map();
+  const counted = applyDelta(plan, own, base, snap.tick, snap.delta, (ty, f, n) => {
+    assert.ok(Number.isInteger(n) && n >= 0, `bytes ${n}`);
+    if (ty !== -1) {
+      assert.ok(plan.types[ty], `type ${ty}`);
+      assert.ok(f === -1 || plan.types[ty].fields[f], `field ${f} of type ${ty}`);
+      if (f !== -1) fieldsByType.set(ty, (fieldsByType.get(ty) ?? 0) + n);
+    } else {
+      assert.equal(f, -1);
+    }
+    total += n;
+  });
+  assert.deepStrictEqual(counted.entries(plan), expected.entries(plan), 'accounting changes nothing decoded');
+  assert.equal(total, snap.delta.length, 'every byte of the delta is accounted for');
 }

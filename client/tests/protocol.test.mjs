@@ -11,7 +11,7 @@ import {
   PROTOCOL_VERSION, ProtocolError, Plan, StateTable, Reader, applyDelta, checksum, decodeClient,
   decodeServer, encodeClient, encodeValues, decodeValues, encodeDescriptor, descriptorHash, readDescriptor, fnv1a, quantize, dequantize, CODES, codeName,
   MAX_CLIENT_MSG_BYTES, TAU,
-} from '../static/protocol.js';
+} from '../src/protocol.js';
 import { checkSnapshotVector, loadGolden } from './golden.mjs';
 
 const { index, vectors } = loadGolden('');

@@ -168,6 +168,13 @@ pub struct Config {
     #[arg(long, env = "TICKSYNC_ALLOWED_ORIGINS", value_delimiter = ',')]
     pub allowed_origins: Vec<String>,
 
+    /// A game's page folder, served from disk at `/games/GAME/` (read at each request: edit
+    /// and reload), instead of the one the program gives: `GAME=DIR`, or `DIR` for the
+    /// default game. Repeatable; comma-separated in the environment. A folder that does not
+    /// exist, or an unknown game, stops the start.
+    #[arg(long = "static", env = "TICKSYNC_STATIC", value_name = "[GAME=]DIR", value_delimiter = ',', value_parser = crate::statics::StaticDir::parse)]
+    pub static_dirs: Vec<crate::statics::StaticDir>,
+
     /// PEM certificate chain (leaf first) to serve https and wss with, natively. SIGHUP
     /// reloads it and `--tls-key`: new connections get the new pair, open ones keep theirs.
     // The pair is checked by `Server::start`: each may come from another source (file, env,

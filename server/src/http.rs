@@ -1,6 +1,8 @@
 //! HTTP routes (hyper 1): `/ws` upgrades to a WebSocket; `/healthz`, `/rooms`, `/metrics`,
-//! `POST /matchmake`, the operator's `POST /admin/...`, and the browser client's files; 404
-//! for anything else.
+//! `POST /matchmake`, the operator's `POST /admin/...`; the browser's: `/` (the launcher:
+//! `?game=NAME` to that game's page or the generic page), `/client/v1/FILE` (the client
+//! library, with CORS), `/games/NAME/PATH` (a game's page folder, `statics.rs`); 404 for
+//! anything else.
 
 use std::convert::Infallible;
 use std::net::{IpAddr, SocketAddr};
@@ -10,7 +12,11 @@ use std::sync::atomic::Ordering;
 use bytes::Bytes;
 use http_body_util::Full;
 use hyper::body::Incoming;
-use hyper::header::{CACHE_CONTROL, CONTENT_TYPE, HOST, HeaderValue, ORIGIN};
+use hyper::header::{
+    ACCESS_CONTROL_ALLOW_HEADERS, ACCESS_CONTROL_ALLOW_METHODS, ACCESS_CONTROL_ALLOW_ORIGIN,
+    ACCESS_CONTROL_MAX_AGE, ACCESS_CONTROL_REQUEST_HEADERS, CACHE_CONTROL, CONTENT_TYPE, ETAG,
+    HOST, HeaderMap, HeaderValue, IF_NONE_MATCH, LOCATION, ORIGIN, VARY, X_CONTENT_TYPE_OPTIONS,
+};
 use hyper::{Method, Request, Response, StatusCode};
 
 use crate::ServerCtx;
@@ -54,18 +60,231 @@ pub async fn route(
             Ok(_) => json(StatusCode::OK, &crate::drain::drain(&ctx).await),
             Err(resp) => resp,
         },
-        (&Method::GET, p) => match crate::assets::get(p.trim_start_matches('/')) {
-            Some((data, mime)) => {
-                let mut r = respond(StatusCode::OK, &mime, data);
-                r.headers_mut()
-                    .insert(CACHE_CONTROL, HeaderValue::from_static("no-cache"));
-                r
+        (&Method::GET | &Method::HEAD, "/") => launcher(&ctx, req.uri().query()),
+        (&Method::GET | &Method::HEAD, "/favicon.ico" | "/favicon.svg") => {
+            client_file(&req, &ctx, "favicon.svg")
+        }
+        (&Method::GET | &Method::HEAD, p) if p.starts_with(CLIENT_PREFIX) => {
+            match crate::assets::file_of(&p[CLIENT_PREFIX.len()..]) {
+                Some(file) => client_file(&req, &ctx, file),
+                None => not_found(),
             }
-            None => text(StatusCode::NOT_FOUND, "not found\n"),
-        },
-        _ => text(StatusCode::NOT_FOUND, "not found\n"),
+        }
+        (&Method::OPTIONS, p) if p.starts_with(CLIENT_PREFIX) => preflight(&req, &ctx),
+        (&Method::GET | &Method::HEAD, p) if p.starts_with(crate::statics::GAMES_PREFIX) => {
+            game_file(&req, &ctx, &p[crate::statics::GAMES_PREFIX.len()..]).await
+        }
+        _ => not_found(),
     };
     Ok(resp)
+}
+
+/// Where the client library is served: `/client/v1/FILE`.
+const CLIENT_PREFIX: &str = "/client/";
+
+fn not_found() -> Response<Body> {
+    text(StatusCode::NOT_FOUND, "not found\n")
+}
+
+/// `/?game=NAME[&page=generic]...`, the launcher (no `game`: the server's default game). A
+/// game with a page goes to it (`/games/NAME/`), any other, or any with `page=generic`, to the
+/// generic page, each with the same query (and `game=NAME` in it). An unknown game gets a page
+/// saying so, with the games this server hosts.
+fn launcher(ctx: &ServerCtx, query: Option<&str>) -> Response<Body> {
+    let query = query.unwrap_or("");
+    let param = |key: &str| {
+        query.split('&').find_map(|pair| {
+            let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
+            (k == key).then(|| crate::statics::percent_decode(&v.replace('+', " ")))
+        })
+    };
+    let game = match param("game") {
+        None => ctx.cfg.default_game().to_owned(),
+        Some(Some(g)) if ctx.rooms.games.get(&g).is_some() => g,
+        Some(named) => return unknown_game(ctx, named.as_deref().unwrap_or(query)),
+    };
+    let generic = param("page").flatten().as_deref() == Some("generic");
+    // The page reads its game from the query: it always names it.
+    let query = match param("game") {
+        Some(_) => query.to_owned(),
+        None if query.is_empty() => format!("game={game}"),
+        None => format!("game={game}&{query}"),
+    };
+    let location = if ctx.statics.has_page(&game) && !generic {
+        format!("{}{game}/?{query}", crate::statics::GAMES_PREFIX)
+    } else {
+        format!("{}?{query}", crate::assets::client_path("generic.html"))
+    };
+    redirect(StatusCode::FOUND, &location)
+}
+
+/// The launcher's answer to a game this server does not host: 404, naming it, and every game
+/// it hosts with a link.
+fn unknown_game(ctx: &ServerCtx, name: &str) -> Response<Body> {
+    let items: String = ctx
+        .rooms
+        .games
+        .names()
+        .map(|g| {
+            let generic = if ctx.statics.has_page(g) {
+                format!(" · <a href=\"/?game={g}&amp;page=generic\">generic page</a>")
+            } else {
+                String::new()
+            };
+            format!("<li><a href=\"/?game={g}\">{g}</a>{generic}</li>\n")
+        })
+        .collect();
+    let name = escape_html(name);
+    let favicon = crate::assets::client_path("favicon.svg");
+    let style = crate::assets::client_path("style.css");
+    let body = format!(
+        "<!doctype html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n\
+         <title>ticksync: no game named {name}</title>\n\
+         <link rel=\"icon\" href=\"{favicon}\" type=\"image/svg+xml\">\n\
+         <link rel=\"stylesheet\" href=\"{style}\">\n</head>\n\
+         <body class=\"launcher\">\n<main>\n<h1>No game named <code>{name}</code></h1>\n\
+         <p>This server has no game named <code>{name}</code>. It hosts:</p>\n<ul>\n{items}</ul>\n</main>\n</body>\n</html>\n"
+    );
+    let mut r = respond(StatusCode::NOT_FOUND, "text/html; charset=utf-8", body);
+    r.headers_mut()
+        .insert(CACHE_CONTROL, HeaderValue::from_static("no-cache"));
+    r
+}
+
+fn escape_html(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&#39;"),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+fn redirect(status: StatusCode, location: &str) -> Response<Body> {
+    let Ok(value) = HeaderValue::from_str(location) else {
+        return text(StatusCode::BAD_REQUEST, "bad request path\n");
+    };
+    let mut r = text(status, "");
+    r.headers_mut().insert(LOCATION, value);
+    r
+}
+
+/// A file of the client library (`/client/v1/FILE`), with CORS for the origins allowed to open
+/// WebSockets: a page served from elsewhere may import the client from its game server.
+fn client_file(req: &Request<Incoming>, ctx: &ServerCtx, file: &str) -> Response<Body> {
+    let mut r = match crate::assets::get(file) {
+        Some(asset) if matches_etag(req, &asset.etag) => not_modified(&asset.etag),
+        Some(asset) => {
+            let mut r = respond(StatusCode::OK, &asset.content_type, asset.data);
+            cacheable(&mut r, &asset.etag);
+            r
+        }
+        None => not_found(),
+    };
+    cors(req, ctx, &mut r);
+    r
+}
+
+/// `OPTIONS` on the client's paths: a CORS preflight, answered for allowed origins.
+fn preflight(req: &Request<Incoming>, ctx: &ServerCtx) -> Response<Body> {
+    if !origin_allowed(req.headers(), &ctx.cfg.allowed_origins) {
+        let mut r = text(StatusCode::FORBIDDEN, "origin not allowed\n");
+        r.headers_mut()
+            .insert(VARY, HeaderValue::from_static("Origin"));
+        return r;
+    }
+    let mut r = text(StatusCode::NO_CONTENT, "");
+    let h = r.headers_mut();
+    h.insert(
+        ACCESS_CONTROL_ALLOW_METHODS,
+        HeaderValue::from_static("GET, HEAD, OPTIONS"),
+    );
+    if let Some(asked) = req.headers().get(ACCESS_CONTROL_REQUEST_HEADERS) {
+        h.insert(ACCESS_CONTROL_ALLOW_HEADERS, asked.clone());
+    }
+    h.insert(ACCESS_CONTROL_MAX_AGE, HeaderValue::from_static("86400"));
+    cors(req, ctx, &mut r);
+    r
+}
+
+/// `Access-Control-Allow-Origin: <origin>` when the request's origin may open WebSockets here
+/// (`origin_allowed`); `Vary: Origin` always, since the answer depends on it.
+fn cors(req: &Request<Incoming>, ctx: &ServerCtx, r: &mut Response<Body>) {
+    r.headers_mut()
+        .insert(VARY, HeaderValue::from_static("Origin"));
+    let Some(origin) = req.headers().get(ORIGIN) else {
+        return;
+    };
+    if origin_allowed(req.headers(), &ctx.cfg.allowed_origins) {
+        r.headers_mut()
+            .insert(ACCESS_CONTROL_ALLOW_ORIGIN, origin.clone());
+    }
+}
+
+/// A file of game `NAME`'s page folder: `rest` is the path after `/games/`, `NAME/PATH`.
+async fn game_file(req: &Request<Incoming>, ctx: &ServerCtx, rest: &str) -> Response<Body> {
+    use crate::statics::Served;
+    let (game, path) = match rest.find('/') {
+        Some(i) => rest.split_at(i),
+        None => (rest, ""),
+    };
+    let if_none_match = req
+        .headers()
+        .get(IF_NONE_MATCH)
+        .and_then(|v| v.to_str().ok());
+    match ctx
+        .statics
+        .serve(game, path, req.uri().query(), if_none_match)
+        .await
+    {
+        Served::File {
+            data,
+            content_type,
+            etag,
+        } => {
+            let mut r = respond(StatusCode::OK, &content_type, data);
+            cacheable(&mut r, &etag);
+            r
+        }
+        Served::NotModified { etag } => not_modified(&etag),
+        Served::Redirect(location) => redirect(StatusCode::MOVED_PERMANENTLY, &location),
+        Served::TooLarge => text(
+            StatusCode::FORBIDDEN,
+            "forbidden: the file is over the size limit of a served file\n",
+        ),
+        Served::NotFound => not_found(),
+    }
+}
+
+/// Files may change at any time (a page being edited, a new build): browsers revalidate them
+/// each time (`no-cache`), which costs a 304 when they did not.
+fn cacheable(r: &mut Response<Body>, etag: &str) {
+    let h = r.headers_mut();
+    h.insert(CACHE_CONTROL, HeaderValue::from_static("no-cache"));
+    h.insert(X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
+    if let Ok(v) = HeaderValue::from_str(etag) {
+        h.insert(ETAG, v);
+    }
+}
+
+fn matches_etag(req: &Request<Incoming>, etag: &str) -> bool {
+    req.headers()
+        .get(IF_NONE_MATCH)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|h| crate::statics::etag_matches(h, etag))
+}
+
+fn not_modified(etag: &str) -> Response<Body> {
+    let mut r = Response::new(Full::new(Bytes::new()));
+    *r.status_mut() = StatusCode::NOT_MODIFIED;
+    cacheable(&mut r, etag);
+    r
 }
 
 /// Every room: this node's, or in a cluster every node's, each with its node.
@@ -213,7 +432,7 @@ fn upgrade(req: &mut Request<Incoming>, ctx: &Arc<ServerCtx>, ip: IpAddr) -> Res
         Metrics::count(&ctx.metrics.upgrades_refused, why);
         text(status, body)
     };
-    if !origin_allowed(req, &ctx.cfg.allowed_origins) {
+    if !origin_allowed(req.headers(), &ctx.cfg.allowed_origins) {
         return refuse(StatusCode::FORBIDDEN, "origin", "origin not allowed\n");
     }
     // Counted before answering 101, so the limits hold under a burst; the guard uncounts.
@@ -241,9 +460,10 @@ fn upgrade(req: &mut Request<Incoming>, ctx: &Arc<ServerCtx>, ip: IpAddr) -> Res
 }
 
 /// Browsers always send `Origin`; other clients (bots) usually do not and are allowed. A browser
-/// origin must be the server's own host, a loopback host, or on the configured allow-list.
-fn origin_allowed(req: &Request<Incoming>, allowed: &[String]) -> bool {
-    let Some(origin) = req.headers().get(ORIGIN).and_then(|o| o.to_str().ok()) else {
+/// origin must be the server's own host, a loopback host, or on the configured allow-list. The
+/// same rule admits WebSockets and cross-origin imports of the client library (CORS).
+fn origin_allowed(headers: &HeaderMap, allowed: &[String]) -> bool {
+    let Some(origin) = headers.get(ORIGIN).and_then(|o| o.to_str().ok()) else {
         return true;
     };
     if allowed
@@ -255,7 +475,7 @@ fn origin_allowed(req: &Request<Incoming>, allowed: &[String]) -> bool {
     let Some(host_port) = origin.split_once("://").map(|(_, rest)| rest) else {
         return false;
     };
-    let own_host = req.headers().get(HOST).and_then(|h| h.to_str().ok());
+    let own_host = headers.get(HOST).and_then(|h| h.to_str().ok());
     if own_host.is_some_and(|h| h.eq_ignore_ascii_case(host_port)) {
         return true;
     }

@@ -19,6 +19,9 @@ pub mod rng;
 pub mod room;
 mod seats;
 mod send_window;
+pub mod statics;
+#[cfg(test)]
+mod testing;
 mod tls;
 mod tokens;
 pub mod typescript;
@@ -36,6 +39,7 @@ use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
+pub use assets::{CLIENT_VERSION, client_path};
 pub use config::Config;
 pub use game::{Ctx, EntityKey, Game, Games, Sim, World};
 use metrics::Metrics;
@@ -76,6 +80,8 @@ pub(crate) struct ServerCtx {
     node_id: String,
     /// With `--tls-cert`: https and wss.
     tls: Option<tls::Tls>,
+    /// The games' page folders (`/games/NAME/`).
+    statics: statics::Statics,
 }
 
 impl ServerCtx {
@@ -159,7 +165,9 @@ impl Server {
     /// game registered) unless their first `Hello` names another.
     pub async fn start_with(mut cfg: Config, games: Games) -> std::io::Result<Server> {
         let Some(first) = games.first() else {
-            return Err(std::io::Error::other("no game registered: a server hosts at least one"));
+            return Err(std::io::Error::other(
+                "no game registered: a server hosts at least one",
+            ));
         };
         let game = cfg.game.get_or_insert_with(|| first.to_owned());
         if games.get(game).is_none() {
@@ -169,6 +177,9 @@ impl Server {
                 known.join(", ")
             )));
         }
+        // Before anything binds: a `--static` folder that is not there stops the start.
+        let statics = statics::Statics::resolve(&games, cfg.default_game(), &cfg.static_dirs)
+            .map_err(std::io::Error::other)?;
         let tls = match (&cfg.tls_cert, &cfg.tls_key) {
             (Some(cert), Some(key)) => {
                 Some(tls::Tls::load(cert, key).map_err(std::io::Error::other)?)
@@ -238,6 +249,7 @@ impl Server {
             public_url,
             node_id,
             tls,
+            statics,
         });
         let mut background = Vec::new();
         if let (Some(node), Some(redis)) = (&ctx.cluster, &ctx.cfg.redis) {

@@ -74,7 +74,10 @@ fn redis_down(e: redis::RedisError) -> MatchError {
 pub async fn matchmake(ctx: &Arc<ServerCtx>, body: &[u8]) -> Result<MatchAnswer, MatchError> {
     let req: MatchRequest = serde_json::from_slice(body)
         .map_err(|e| MatchError::Bad(format!("bad matchmaking request: {e}")))?;
-    let game = req.game.clone().unwrap_or_else(|| ctx.cfg.default_game().to_owned());
+    let game = req
+        .game
+        .clone()
+        .unwrap_or_else(|| ctx.cfg.default_game().to_owned());
     if ctx.rooms.games.get(&game).is_none() {
         let known: Vec<&str> = ctx.rooms.games.names().collect();
         return Err(MatchError::Bad(format!(

@@ -32,12 +32,62 @@ pub fn test_config(tweak: impl FnOnce(&mut Config)) -> Config {
     cfg
 }
 
-/// A server of the reference games (arena by default, skirmish) on 127.0.0.1 with an
-/// ephemeral port; `tweak` adjusts the defaults.
-pub async fn start_server(tweak: impl FnOnce(&mut Config)) -> Server {
-    Server::start(test_config(tweak))
-        .await
-        .expect("server starts")
+/// A server's settings and the reference games' own (`--npcs`, `--seed`); derefs to the
+/// server's, so a tweak reads `c.tick_rate = 30` or `c.npcs = 50` alike.
+pub struct TestConfig {
+    pub server: Config,
+    pub npcs: usize,
+    pub seed: u32,
+}
+
+impl std::ops::Deref for TestConfig {
+    type Target = Config;
+    fn deref(&self) -> &Config {
+        &self.server
+    }
+}
+
+impl std::ops::DerefMut for TestConfig {
+    fn deref_mut(&mut self) -> &mut Config {
+        &mut self.server
+    }
+}
+
+impl TestConfig {
+    /// The defaults on 127.0.0.1 with an ephemeral port, adjusted by `tweak`.
+    pub fn new(tweak: impl FnOnce(&mut TestConfig)) -> TestConfig {
+        let mut c = TestConfig {
+            server: test_config(|_| {}),
+            npcs: 1000,
+            seed: arena::DEFAULT_SEED,
+        };
+        tweak(&mut c);
+        c
+    }
+
+    /// The reference games with these settings, as the `ticksync` binary makes them.
+    pub fn games(&self) -> Games {
+        let (npcs, seed) = (self.npcs.to_string(), self.seed.to_string());
+        ticksync_reference::games(&["--npcs", &npcs, "--seed", &seed])
+    }
+
+    /// The server's settings and the games.
+    pub fn split(self) -> (Config, Games) {
+        let games = self.games();
+        (self.server, games)
+    }
+}
+
+/// The reference games with the default settings.
+pub fn reference_games() -> Games {
+    ticksync_reference::games(&[])
+}
+
+/// A server of the reference games (arena by default, arena-large, skirmish) on 127.0.0.1
+/// with an ephemeral port; `tweak` adjusts the defaults.
+pub async fn start_server(tweak: impl FnOnce(&mut TestConfig)) -> Server {
+    let (cfg, games) = TestConfig::new(tweak).split();
+    Server::start_with(cfg, games).await.expect("server starts")
 }
 
 /// A server of `games` (built from the final config), like `start_server`.

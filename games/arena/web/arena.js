@@ -1,16 +1,22 @@
 // The arena page: NPCs wandering a square world and one disc per player. WASD / arrows or a
 // drag steer the own player, predicted at once and reconciled with the server (rules.js); the
 // others are drawn ~100 ms in the past, interpolated between snapshots.
-import { Page } from './page.js';
+//
+// Served at /games/arena/ (and /games/arena-large/: `?game=` names the game, arena by default);
+// the client library comes from the server's /client/v1/, wherever this folder is mounted.
+import { Page, pageGame } from '/client/v1/page.js';
+import { Controls } from '/client/v1/input.js';
 import { ArenaRenderer } from './render.js';
-import { Controls } from './input.js';
 import { ARENA_PREDICTOR } from './rules.js';
 
-/** Joins arena (`?room=&name=&token=`), draws it and exposes `window.ticksync`. */
+/** Joins arena or arena-large (`?game=&room=&name=&token=`), draws it and exposes
+ * `window.ticksync`. */
 export function start() {
-  document.title = 'ticksync arena';
-  document.getElementById('help').innerHTML = 'WASD / arrows or drag to move · another player: open this page again with <code>?name=bob</code> · <a href="?game=skirmish">skirmish</a>';
-  const page = new Page({ game: 'arena', defaultRoom: 'arena' });
+  const game = pageGame('arena');
+  document.title = `ticksync ${game}`;
+  document.body.dataset.game = game;
+  document.getElementById('help').innerHTML = 'WASD / arrows or drag to move · another player: open this page again with <code>?name=bob</code> · <a href="/?game=skirmish">skirmish</a> · <a href="/?game=' + game + '&amp;page=generic">generic view</a>';
+  const page = new Page({ game, defaultRoom: game });
   const { room } = page;
   const canvas = document.getElementById('view');
   const renderer = new ArenaRenderer(canvas);

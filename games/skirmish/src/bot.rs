@@ -1,12 +1,12 @@
 //! Skirmish's bot: it hunts the other team's tanks. Fields are found by name through the
 //! schema the server sends, so a declaration it does not fit falls back to random inputs.
 
+use rand::rngs::SmallRng;
+use rand::{Rng, SeedableRng};
 use ticksync::bots::behaviour::{Behaviour, GameView, defaults, numeric_input, random_heading};
 use ticksync::bots::client::read;
 use ticksync::protocol::state::EntityRef;
 use ticksync::protocol::{Coding, Descriptor, FieldDesc, Value, schema};
-use rand::{Rng, SeedableRng};
-use rand::rngs::SmallRng;
 
 /// Where `stop_at` leaves a tank from its target: close enough to hit, not ramming it.
 pub const STOP_AT: f64 = 150.0;
@@ -170,8 +170,8 @@ impl Behaviour for Hunter {
 mod tests {
     use super::*;
     use ticksync::bots::behaviour::Behaviours;
-    use ticksync::protocol::{EntityId, Plan, StateTable};
     use ticksync::protocol::schema::{Predictor, TypeDesc, Visibility, number};
+    use ticksync::protocol::{EntityId, Plan, StateTable};
 
     fn fixed(scale: u32, min: i32, max: i32) -> Coding {
         Coding::Fixed {
@@ -340,4 +340,16 @@ mod tests {
         assert_eq!(bot.input(&view(&d, &plan, &dead))[3], Value::Int(0));
     }
 
+    #[test]
+    fn the_real_declaration_gets_the_hunter_and_a_broken_one_random_inputs() {
+        let sim = ticksync::Sim::build(crate::NAME, 60, |_| crate::Skirmish::new(1)).unwrap();
+        let d = ticksync::game::RoomGame::descriptor(&sim);
+        let mut b = Behaviours::default();
+        b.register(crate::NAME, Hunter::new);
+        assert_eq!(b.for_game(crate::NAME, d, 1).name(), "skirmish");
+        assert_eq!(
+            b.for_game(crate::NAME, &skirmish("ammo"), 1).name(),
+            "random_inputs"
+        );
+    }
 }

@@ -1,7 +1,7 @@
 // The skirmish view: tanks (hull, turret, a health bar, the player's name), shells with a short
 // trail, in team colours; the own tank outlined, with its aim line. Angles are radians with y
 // down the screen, as the world's, so canvas rotations use them as they are.
-import { View } from './render.js';
+import { View } from '/client/v1/view.js';
 
 const TEAM = { red: '#e5534b', blue: '#4f8fe6' };
 const DEAD = '#5a6470';

@@ -5,18 +5,21 @@
 // button or Space fires. The own tank is predicted (position, hull, turret; rules.js), the rest
 // interpolated. The HUD shows the match phase, time left, the scores, the own ammo and reload
 // (private fields only this player receives) and a kill feed.
-import { Page } from './page.js';
+//
+// Served at /games/skirmish/ (`?game=` names the game, skirmish by default); the client library
+// comes from the server's /client/v1/, wherever this folder is mounted.
+import { Page, pageGame } from '/client/v1/page.js';
+import { Controls } from '/client/v1/input.js';
 import { SkirmishRenderer } from './skirmish-render.js';
-import { Controls } from './input.js';
 import { SKIRMISH_PREDICTOR } from './rules.js';
 
-const HELP = 'WASD / arrows drive · mouse aims · click or Space fires · <a href="?game=arena">arena</a>';
-
-/** Joins skirmish (`?room=&name=&token=`), draws it and exposes `window.ticksync`. */
+/** Joins skirmish (`?game=&room=&name=&token=`), draws it and exposes `window.ticksync`. */
 export function start() {
-  document.title = 'ticksync skirmish';
-  document.getElementById('help').innerHTML = HELP;
-  const page = new Page({ game: 'skirmish', defaultRoom: 'skirmish' });
+  const game = pageGame('skirmish');
+  document.title = `ticksync ${game}`;
+  document.body.dataset.game = game;
+  document.getElementById('help').innerHTML = 'WASD / arrows drive · mouse aims · click or Space fires · <a href="/?game=arena">arena</a> · <a href="/?game=' + game + '&amp;page=generic">generic view</a>';
+  const page = new Page({ game, defaultRoom: game });
   const { room } = page;
   const canvas = document.getElementById('view');
   const renderer = new SkirmishRenderer(canvas);

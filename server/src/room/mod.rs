@@ -993,12 +993,12 @@ mod tests {
     use super::bench::BenchRoom;
     use super::{BEHIND_EVERY, BEHIND_FOR};
     use crate::outbox::Outgoing;
-    use crate::{Config, reference_games};
+    use crate::testing::games;
 
     #[test]
     fn a_snapshot_is_built_only_when_its_writer_takes_it_and_of_the_newest_tick() {
-        for game in ["arena", "arena-large"] {
-            let mut room = BenchRoom::new(&reference_games(&Config::default()), game, 3);
+        for game in ["drift", "drift-view"] {
+            let mut room = BenchRoom::new(&games(), game, 3);
             room.tick();
             room.tick();
             assert_eq!(room.encodes_before(), 0, "{game}: a tick no writer took");
@@ -1012,7 +1012,7 @@ mod tests {
 
     #[test]
     fn a_client_that_keeps_not_taking_its_snapshots_in_time_gets_every_fourth_tick() {
-        let mut room = BenchRoom::new(&reference_games(&Config::default()), "arena", 3);
+        let mut room = BenchRoom::new(&games(), "drift", 3);
         let slow = room.clients[0].0.clone();
         let fast = room.clients[1].0.clone();
         let hiccups = room.clients[2].0.clone();

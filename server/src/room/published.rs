@@ -305,13 +305,13 @@ impl<K: PartialEq, V> BuiltOnce<K, V> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::arena::Arena;
     use crate::game::{RoomGame, Sim};
+    use crate::testing::Drift;
 
     /// `sim`'s world published as `tick`; writers keep `keep` snapshots and send a full one
     /// at most every `full_every` ticks.
     fn publish(
-        sim: &mut Sim<Arena>,
+        sim: &mut Sim<Drift>,
         tick: u32,
         keep: usize,
         full_every: u32,
@@ -339,7 +339,7 @@ mod tests {
     /// Builds `tick` for the client whose newest ack is `acked`: the baseline it names, or
     /// `None` when nothing is sent.
     fn send(
-        sim: &mut Sim<Arena>,
+        sim: &mut Sim<Drift>,
         client: &mut ClientState,
         (tick, acked): (u32, Option<u32>),
         (keep, full_every): (usize, u32),
@@ -365,7 +365,7 @@ mod tests {
 
     #[test]
     fn an_ack_is_a_baseline_while_it_is_among_the_last_snapshots_sent_however_old() {
-        let mut sim = Sim::new(|ctx| Arena::new(ctx, 20, 1));
+        let mut sim = Sim::new(|ctx| Drift::new(ctx, 20, 1, 1000.0, None));
         let mut c = ClientState::default();
         let limits = (4, 1);
         assert_eq!(
@@ -396,7 +396,7 @@ mod tests {
 
     #[test]
     fn a_client_keeps_what_it_has_in_flight_and_its_ack_not_history_ticks() {
-        let mut sim = Sim::new(|ctx| Arena::new(ctx, 20, 1));
+        let mut sim = Sim::new(|ctx| Drift::new(ctx, 20, 1, 1000.0, None));
         let mut c = ClientState::default();
         let limits = (64, 1);
         send(&mut sim, &mut c, (10, None), limits);
@@ -413,7 +413,7 @@ mod tests {
 
     #[test]
     fn full_snapshots_are_held_back_to_their_rate() {
-        let mut sim = Sim::new(|ctx| Arena::new(ctx, 20, 1));
+        let mut sim = Sim::new(|ctx| Drift::new(ctx, 20, 1, 1000.0, None));
         let mut c = ClientState::default();
         let limits = (4, 15);
         assert_eq!(send(&mut sim, &mut c, (100, None), limits), Some(None));

@@ -382,13 +382,13 @@ impl ViewTick {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::arena::Arena;
     use crate::game::{Game, RoomGame, Sim};
+    use crate::testing::{Drift, SPAN};
 
-    fn grid() -> (Sim<Arena>, Grid) {
-        let sim = Sim::new(|ctx| Arena::with_world(ctx, 0, 1, 4000.0, Some(250.0)));
+    fn grid() -> (Sim<Drift>, Grid) {
+        let sim = Sim::new(|ctx| Drift::new(ctx, 0, 1, SPAN, Some(250.0)));
         let view = Game::view(&sim.game).expect("a view");
-        let grid = Grid::new(RoomGame::descriptor(&sim), view).expect("arena has positions");
+        let grid = Grid::new(RoomGame::descriptor(&sim), view).expect("drift has positions");
         (sim, grid)
     }
 
@@ -414,9 +414,9 @@ mod tests {
 
     #[test]
     fn a_placement_lists_each_cells_slots_in_order() {
-        let mut sim = Sim::new(|ctx| Arena::with_world(ctx, 300, 1, 4000.0, Some(250.0)));
+        let mut sim = Sim::new(|ctx| Drift::new(ctx, 300, 1, SPAN, Some(250.0)));
         let view = Game::view(&sim.game).expect("a view");
-        let g = Grid::new(RoomGame::descriptor(&sim), view).expect("arena has positions");
+        let g = Grid::new(RoomGame::descriptor(&sim), view).expect("drift has positions");
         let mut t = StateTable::new(RoomGame::plan(&sim).stride);
         RoomGame::record(&mut sim, 1, None, &mut t, &mut Vec::new());
         let first = Placement::of(&g, &t);
