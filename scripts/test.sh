@@ -2,7 +2,8 @@
 # The one test command: installs what a fresh Debian machine lacks, then runs every test.
 #   Debian packages (apt-get): chromium for the browser test, redis-server for the cluster
 #   tests (each starts its own on a free loopback port), nodejs/npm if missing.
-#   npm packages (npm ci): playwright-core, which drives that chromium (never downloads one).
+#   npm packages (npm ci, in client/): playwright-core, which drives that chromium (never
+#   downloads one), and typescript, which checks the client's declarations.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -36,4 +37,4 @@ echo "==> browser client: node tests and the end-to-end test in chromium"
 # The server binary `cargo test` just built for the end-to-end tests (a separate `cargo build`
 # would compile dependencies again with fewer features).
 target_dir=$(cargo metadata --format-version 1 --no-deps | python3 -c 'import json,sys; print(json.load(sys.stdin)["target_directory"])')
-(cd web && npm ci --no-audit --no-fund && TICKSYNC_BIN="$target_dir/debug/ticksync" npm test)
+(cd client && npm ci --no-audit --no-fund && TICKSYNC_BIN="$target_dir/debug/ticksync" npm test)

@@ -1,0 +1,129 @@
+// Types of `ticksync-client/page` (src/page.js): what every game page shares: which game, who
+// and where (`?game=` / `?room=` / `?name=` / `?token=`), the Room, the HUD and its event feed,
+// the status banner, the frame loop and the `window.ticksync` debug hook tests read. Expects the
+// page to have `#hud` and `#feed` elements (see the reference games' index.html).
+
+import type { Hud } from './hud.js';
+import type { PlayerInfo } from './protocol.js';
+import type {
+  ConnectionState,
+  EntityId,
+  EventNameOf,
+  GameTypes,
+  ParamsOf,
+  PredictedFields,
+  RateMeter,
+  Room,
+  RoomStateOf,
+  RoomView,
+  UntypedGame,
+  Value,
+} from './ticksync.js';
+
+/** The game this page plays: `?game=` (cleaned to a game name), else `fallback`. */
+export function pageGame(fallback: string): string;
+
+export interface PageParams {
+  room: string;
+  name: string;
+  /** A join token from the studio's backend (`?token=`), or null. */
+  token: string | null;
+}
+
+/** `?room=&name=&token=` of this page, with defaults (a random `player-NNNN` name). */
+export function pageParams(defaultRoom: string): PageParams;
+
+/** Connection and sync numbers for the HUD and tests (`page.stats()`). */
+export interface PageStats {
+  rttMs: number | null;
+  snapshotsPerSec: number;
+  kbPerSec: number;
+  entities: number;
+  players: number;
+  delayMs: number;
+  fps: number;
+}
+
+/** A game event as the page keeps it (the last 50). */
+export interface PageGameEvent<G = UntypedGame> {
+  name: EventNameOf<G>;
+  fields: Record<string, Value>;
+  tick: number | null;
+}
+
+/** An entity as the debug hook copies it. */
+export interface DebugEntity {
+  id: EntityId;
+  type: string;
+  fields: Record<string, Value>;
+}
+
+/** `window.ticksync`: what tests and debugging read (copies, taken when read). */
+export interface DebugHook<G extends Partial<GameTypes> = UntypedGame> {
+  /** The Room itself. */
+  client: Room<G>;
+  readonly state: ConnectionState;
+  readonly room: string;
+  readonly name: string;
+  readonly game: string | null;
+  readonly player: EntityId | null;
+  /** Entities of the newest snapshot, the room state excepted. */
+  entities(): DebugEntity[];
+  /** The own entity (private fields included), or null. */
+  readonly me: DebugEntity | null;
+  readonly roomState: RoomStateOf<G> | null;
+  readonly params: ParamsOf<G>;
+  readonly players: PlayerInfo[];
+  readonly events: Array<PageGameEvent<G>>;
+  readonly hud: PageStats;
+  readonly tick: number | null;
+  readonly inputSeq: number;
+  readonly ackedInputSeq: number;
+  readonly predicted: PredictedFields | null;
+  /** Where the own player's predicted fields were drawn in the last frame. */
+  readonly drawn: PredictedFields | null;
+  readonly interpolation: { delayMs: number; targetMs: number | undefined; jitterMs: number; aheadMs: number };
+  readonly checksumMismatches: number;
+  readonly resyncs: number;
+  readonly hashMismatch: boolean;
+  readonly lastClose: { code: number; reason: string; message: string } | null;
+  readonly url: string;
+  readonly homeUrl: string;
+  readonly redirects: number;
+  readonly handoffs: number;
+  readonly message: string;
+}
+
+export interface PageOptions {
+  /** The game's name, sent in Hello (null: the server's default). */
+  game: string | null;
+  /** The room without `?room=`. */
+  defaultRoom: string;
+}
+
+/** One game page: connects at once (to `defaultUrl()`), with the HUD's feed of room events. */
+export class Page<G extends Partial<GameTypes> = UntypedGame> {
+  constructor(options: PageOptions);
+  params: PageParams;
+  room: Room<G>;
+  hud: Hud;
+  frameRate: RateMeter;
+  /** The render time of the last frame (server ms). */
+  lastRenderTime: number;
+  /** The last game events, for tests. */
+  gameEvents: Array<PageGameEvent<G>>;
+  /** The name of player entity `id`, or ''. */
+  nameOf(id: EntityId): string;
+  /** The banner over the view while not playing ('' while playing). */
+  banner(now: number): string;
+  stats(now?: number): PageStats;
+  /** Updates the HUD four times a second: the rows every game shows, then `extra()`'s. */
+  startHud(extra?: () => ReadonlyArray<readonly [name: string, value: string | number]>): void;
+  /**
+   * Runs draw(view, now, elapsed) every animation frame with the room sampled at its render
+   * time (null while not playing); also pumps inputs.
+   */
+  run(draw: (view: RoomView<G> | null, now: number, elapsed: number) => void): void;
+  /** Sets `window.ticksync`; `extra`'s properties (getters included) are added to it. */
+  installDebugHook<X extends object = {}>(extra?: X): DebugHook<G> & X;
+}
