@@ -33,8 +33,16 @@ echo "==> cargo clippy"
 cargo clippy --workspace --all-targets --locked -- -D warnings
 echo "==> cargo test (protocol, server, bot-client, end-to-end)"
 cargo test --workspace --locked
-echo "==> browser client: node tests and the end-to-end test in chromium"
+target_dir=$(cargo metadata --format-version 1 --no-deps | python3 -c 'import json,sys; print(json.load(sys.stdin)["target_directory"])')
+echo "==> the template, as a studio gets it: copied outside the checkout, built and tested there"
+template_dir=$(mktemp -d)/coins
+./scripts/template-copy.sh "$template_dir"
+# Its own target directory: nothing of this workspace's build leaks into it.
+(cd "$template_dir" && CARGO_TARGET_DIR="$target_dir/template" cargo clippy --locked --all-targets -- -D warnings \
+  && CARGO_TARGET_DIR="$target_dir/template" cargo test --locked \
+  && CARGO_TARGET_DIR="$target_dir/template" cargo build --locked)
+echo "==> browser client: node tests and the end-to-end tests in chromium (the reference games and the template)"
 # The server binary `cargo test` just built for the end-to-end tests (a separate `cargo build`
 # would compile dependencies again with fewer features).
-target_dir=$(cargo metadata --format-version 1 --no-deps | python3 -c 'import json,sys; print(json.load(sys.stdin)["target_directory"])')
-(cd client && npm ci --no-audit --no-fund && TICKSYNC_BIN="$target_dir/debug/ticksync" npm test)
+(cd client && npm ci --no-audit --no-fund \
+  && TICKSYNC_BIN="$target_dir/debug/ticksync" TEMPLATE_BIN="$target_dir/template/debug/coins" TEMPLATE_DIR="$template_dir" npm test)

@@ -65,7 +65,9 @@ async fn native_tls_serves_https_and_wss_and_a_sighup_reload_keeps_open_connecti
     let trusts_both = client_config(&[&first, &second]);
 
     // The page over https; no plain-text fallback on the TLS port.
-    let (status, page) = https_get(addr, "/", &trusts_first).await.unwrap();
+    let (status, page) = https_get(addr, "/games/arena/", &trusts_first)
+        .await
+        .unwrap();
     assert_eq!(status, 200);
     assert!(page.contains("<canvas"), "the game page: {page:.200}");
     assert!(

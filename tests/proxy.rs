@@ -107,7 +107,9 @@ async fn behind_nginx_per_ip_limits_count_the_forwarded_client() {
     );
 
     // The page comes through; the operator's endpoints and metrics do not.
-    let (status, page) = https_get(nginx.addr, "/", &trust).await.unwrap();
+    let (status, page) = https_get(nginx.addr, "/games/arena/", &trust)
+        .await
+        .unwrap();
     assert_eq!(status, 200);
     assert!(page.contains("<canvas"));
     for path in [

@@ -532,9 +532,14 @@ async fn routes_answer_and_unknown_paths_are_404() {
     assert_eq!(http_get(addr, "/healthz").await, (200, "ok\n".to_string()));
     assert_eq!(http_get(addr, "/rooms").await, (200, "[]".to_string()));
     assert_eq!(http_get(addr, "/no/such/thing").await.0, 404);
-    let (status, body) = http_get(addr, "/").await;
+    // `/` launches the default game: its page, at /games/arena/ (tests/statics.rs has the rest).
+    assert_eq!(http_get(addr, "/").await.0, 302);
+    let (status, body) = http_get(addr, "/games/arena/").await;
     assert_eq!(status, 200);
-    assert!(body.contains("<canvas"), "the browser game is served at /");
+    assert!(
+        body.contains("<canvas"),
+        "the browser game is served at /games/arena/"
+    );
     server.shutdown().await;
 }
 

@@ -91,6 +91,14 @@ export class BandwidthMeter {
     this.snapshots++;
   }
 
+  /** Starts a new period now, forgetting the counts (a new connection: the wait for it is no
+   * part of any rate). */
+  restart() {
+    this.counts.clear();
+    this.snapshots = 0;
+    this.since = this.now();
+  }
+
   /** Closes the period if it is over: rates from its counts, named with `plan`. */
   roll(plan) {
     const now = this.now();
@@ -104,7 +112,7 @@ export class BandwidthMeter {
       const field = (k % 128) - 1;
       const tp = type >= 0 ? plan.types[type] : null;
       const typeName = tp ? tp.name : LISTS;
-      const fieldName = field >= 0 && tp && tp.fields[field] ? tp.fields[field].name : OVERHEAD;
+      const fieldName = !tp ? '' : field >= 0 && tp.fields[field] ? tp.fields[field].name : OVERHEAD;
       const rate = bytes / secs;
       total += rate;
       byType[typeName] = (byType[typeName] ?? 0) + rate;
@@ -266,6 +274,7 @@ export function start() {
   let types = new Map(); // type id -> {id, name, position, shape, color}
   let moves = false;
   room.on('welcome', (w) => {
+    meter.restart();
     const plan = room.plan;
     types = new Map();
     let n = 0;

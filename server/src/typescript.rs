@@ -1,5 +1,6 @@
 //! TypeScript declarations of a game, generated from its descriptor (`ticksync schema --ts
-//! NAME`), for browser games that want types for what `web/static/ticksync.js` decodes.
+//! NAME`), for browser games that want types for what the client library
+//! (`/client/v1/ticksync.js`) decodes.
 //!
 //! Values appear as the JavaScript client presents them: fixed-point and angle fields as
 //! numbers (units, radians), integers as numbers, booleans as booleans, enums as their variant

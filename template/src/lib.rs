@@ -130,7 +130,8 @@ impl Game for Coins {
     }
 
     fn step(&mut self, ctx: &mut Ctx<'_, Self>, dt: f32) {
-        for &(key, dir) in &self.steering {
+        for i in 0..self.steering.len() {
+            let (key, dir) = self.steering[i];
             let Some(Entity::Player(p)) = ctx.world.get_mut(key) else {
                 continue;
             };
