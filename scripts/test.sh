@@ -37,10 +37,11 @@ target_dir=$(cargo metadata --format-version 1 --no-deps | python3 -c 'import js
 echo "==> the template, as a studio gets it: copied outside the checkout, built and tested there"
 template_dir=$(mktemp -d)/coins
 ./scripts/template-copy.sh "$template_dir"
-# Its own target directory: nothing of this workspace's build leaks into it.
-(cd "$template_dir" && CARGO_TARGET_DIR="$target_dir/template" cargo clippy --locked --all-targets -- -D warnings \
-  && CARGO_TARGET_DIR="$target_dir/template" cargo test --locked \
-  && CARGO_TARGET_DIR="$target_dir/template" cargo build --locked)
+# Its own target directory: nothing of this workspace's build leaks into it. Not --locked: the
+# copy of this checkout's Cargo.lock keeps every version, and cargo prunes what it does not use.
+(cd "$template_dir" && CARGO_TARGET_DIR="$target_dir/template" cargo clippy --all-targets -- -D warnings \
+  && CARGO_TARGET_DIR="$target_dir/template" cargo test \
+  && CARGO_TARGET_DIR="$target_dir/template" cargo build)
 echo "==> browser client: node tests and the end-to-end tests in chromium (the reference games and the template)"
 # The server binary `cargo test` just built for the end-to-end tests (a separate `cargo build`
 # would compile dependencies again with fewer features).
