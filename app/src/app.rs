@@ -232,3 +232,112 @@ impl Settings {
         self.slots.iter().try_for_each(|s| s.fill(matches))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::Launch;
+    use server::game::EntityKey;
+    use ticksync_derive::{Fields, Replicate};
+
+    #[derive(Replicate)]
+    struct Dot {
+        #[field(int(min = 0, max = 9))]
+        n: u8,
+    }
+
+    #[derive(Fields, Default)]
+    struct Push {
+        up: bool,
+    }
+
+    struct Dots(u8);
+
+    impl Game for Dots {
+        type Entity = Dot;
+        type Room = ();
+        type Input = Push;
+        type Action = protocol::declare::NoMessages;
+        type Event = protocol::declare::NoMessages;
+
+        fn join(&mut self, ctx: &mut Ctx<'_, Self>, _: &str) -> EntityKey {
+            ctx.world.insert(Dot { n: self.0 })
+        }
+        fn input(&mut self, _: &mut Ctx<'_, Self>, _: EntityKey, _: Push) {}
+        fn step(&mut self, _: &mut Ctx<'_, Self>, _: f32) {}
+    }
+
+    #[derive(clap::Args)]
+    struct Start {
+        /// The dots' first number.
+        #[arg(long, default_value_t = 3)]
+        first: u8,
+    }
+
+    fn setup_error(app: App) -> String {
+        match app.parse_from(["prog"]) {
+            Err(crate::launch::Error::Setup(e)) => e,
+            Err(e) => panic!("not a setup error: {e}"),
+            Ok(_) => panic!("started"),
+        }
+    }
+
+    #[test]
+    fn mistakes_in_the_setup_are_named_before_anything_starts() {
+        let twice = App::new().game("dots", |_| Dots(0)).game("dots", |_| Dots(1));
+        assert!(setup_error(twice).contains("\"dots\" is registered twice"));
+        let bad = App::new().game("no spaces", |_| Dots(0));
+        assert!(setup_error(bad).contains("1-32 characters"));
+        let page = App::new().game("dots", |_| Dots(0)).page("dot", "/tmp");
+        assert!(setup_error(page).contains("no game of that name"));
+        let bot = App::new().bot("dots", bots::behaviour::RandomWalk::new);
+        assert!(setup_error(bot).contains("add the game before its bot"));
+    }
+
+    #[test]
+    fn games_get_their_own_flags_and_the_first_game_is_the_default() {
+        let app = App::new()
+            .game_with("dots", |s: &Start, _| Dots(s.first))
+            .game_with("more", |s: &Start, _| Dots(s.first + 1));
+        let Ok(Launch::Serve { config, games, .. }) = app.parse_from(["prog", "--first", "7"])
+        else {
+            panic!("a server command line")
+        };
+        assert_eq!(config.game, None, "the server resolves the default at start");
+        assert_eq!(games.first(), Some("dots"));
+        let mut room = games.get("more").unwrap().create(60).unwrap();
+        let player = room.join("ann");
+        let saved = room.save();
+        let dot = saved.entities.iter().find(|e| e.id == player).unwrap();
+        assert_eq!(dot.values, [protocol::schema::Value::Int(8)]);
+    }
+
+    #[test]
+    fn schema_prints_a_registered_game_and_names_the_others() {
+        let app = || App::new().game("dots", |_| Dots(0));
+        let Ok(Launch::Print(ts)) = app().parse_from(["prog", "schema", "--ts", "dots"]) else {
+            panic!("schema prints")
+        };
+        assert!(ts.contains("export type GameName = \"dots\""), "{ts}");
+        match app().parse_from(["prog", "schema", "--ts", "tag"]) {
+            Err(crate::launch::Error::Setup(e)) => {
+                assert!(e.contains("no game named tag (known: dots)"), "{e}")
+            }
+            _ => panic!("an unknown game is an error"),
+        }
+    }
+
+    #[test]
+    fn bots_get_the_apps_behaviours() {
+        let app = App::new()
+            .game("dots", |_| Dots(0))
+            .bot("dots", bots::behaviour::RandomWalk::new);
+        let Ok(Launch::Bots { args, behaviours }) =
+            app.parse_from(["prog", "bots", "--bots", "3", "--duration", "1s"])
+        else {
+            panic!("the bots subcommand")
+        };
+        assert_eq!(args.bots, 3);
+        assert_eq!(behaviours.games().collect::<Vec<_>>(), ["dots"]);
+    }
+}
