@@ -14,7 +14,7 @@ mode=${1:?usage: scripts/cluster-run.sh steady|kill|rolling BOTS [DURATION] [bot
 bots=${2:?usage: scripts/cluster-run.sh MODE BOTS [DURATION] [bot options...]}
 duration=${3:-20s}
 shift $(( $# >= 3 ? 3 : 2 ))
-cargo build --release -q -p ticksync -p bot-client
+cargo build --release -q -p ticksync-reference -p bot-client
 
 free_port() { python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
 out=$(mktemp -d)

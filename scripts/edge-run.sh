@@ -15,7 +15,7 @@ mode=${1:?$usage}
 bots=${2:?$usage}
 duration=${3:-20s}
 shift $(( $# >= 3 ? 3 : 2 ))
-cargo build --release -q -p ticksync -p bot-client
+cargo build --release -q -p ticksync-reference -p bot-client
 
 out=$(mktemp -d)
 declare -a pids=()

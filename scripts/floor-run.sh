@@ -36,7 +36,7 @@ seconds() {
 ramp_s=$(seconds "$ramp")
 duration_s=$(seconds "$duration")
 
-cargo build --release -q -p ticksync -p bot-client
+cargo build --release -q -p ticksync-reference -p bot-client
 
 out=$(mktemp -d)
 pids=()

@@ -8,7 +8,7 @@ cd "$(dirname "$0")/.."
 bots=${1:?usage: scripts/load-run.sh BOTS [DURATION] [bot-client options...]}
 duration=${2:-20s}
 shift $(( $# >= 2 ? 2 : 1 ))
-cargo build --release -q -p ticksync -p bot-client
+cargo build --release -q -p ticksync-reference -p bot-client
 
 out=$(mktemp -d)
 trap 'kill "$server" 2>/dev/null || true; rm -rf "$out"' EXIT
