@@ -16,48 +16,60 @@ pub const MAX_ANGLE_BITS: i128 = 24;
 /// A coding as declared; `Bool` and the default integer range are implied by the type.
 #[derive(Clone, Debug)]
 pub enum CodingAttr {
+    /// `fixed(...)`: `Coding::Fixed`, bounds and tolerance already in steps.
     Fixed {
         scale: u32,
         min: i32,
         max: i32,
         tolerance: u32,
     },
-    Angle {
-        bits: u8,
-    },
+    /// `angle(bits = N)`: `Coding::Angle`.
+    Angle { bits: u8 },
     /// Bounds left out take the field type's own range.
     Int {
         min: Option<(i128, Span)>,
         max: Option<(i128, Span)>,
     },
-    Str {
-        max_bytes: u16,
-    },
+    /// `string(max = N)`: `Coding::Str`.
+    Str { max_bytes: u16 },
+    /// `enumeration`: `Coding::Enum`, the variants from the field's `WireEnum` type.
     Enumeration,
 }
 
+/// `predict = ...`: the field's `Predictor`.
 #[derive(Clone, Debug)]
 pub enum PredictAttr {
+    /// `none` (the default).
     None,
+    /// `linear`.
     Linear,
     /// The Rust name of the velocity field; resolved to an id once all fields are numbered.
     Velocity(Ident),
 }
 
+/// `interp = ...`: the field's `Interp`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum InterpAttr {
+    /// `none` (the default).
     None,
+    /// `linear`.
     Linear,
+    /// `angle`.
     Angle,
 }
 
 /// Everything `#[field(...)]` said about one field; each entry keeps the span of its key.
 #[derive(Default)]
 pub struct FieldAttrs {
+    /// `fixed`, `angle`, `int`, `string` or `enumeration`.
     pub coding: Option<(CodingAttr, Span)>,
+    /// `predict = ...`.
     pub predict: Option<(PredictAttr, Span)>,
+    /// `interp = ...`.
     pub interp: Option<(InterpAttr, Span)>,
+    /// `owner`: a private field.
     pub owner: Option<Span>,
+    /// `skip`: not replicated.
     pub skip: Option<Span>,
 }
 

@@ -20,7 +20,9 @@ const MAX_FIELDS: usize = 64;
 /// messages may not (`Descriptor::validate` rejects them there).
 #[derive(Clone, Copy, PartialEq, Eq)]
 pub enum Context {
+    /// An entity, room-state or input struct.
     Struct,
+    /// A message variant.
     Message,
 }
 
@@ -143,6 +145,7 @@ struct Wire {
 
 /// One Rust field; `wire` is `None` when it is `skip`ped.
 pub struct Planned<'a> {
+    /// The Rust field's name.
     pub ident: &'a Ident,
     ty: &'a Type,
     wire: Option<Wire>,

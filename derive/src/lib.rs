@@ -199,6 +199,8 @@
 //! snake_case. Message names: `#[message(name = "...")]` on the variant, else the variant's
 //! name in snake_case. `WireEnum` variant names: snake_case.
 
+#![warn(missing_docs)]
+
 mod attrs;
 mod case;
 mod crate_path;

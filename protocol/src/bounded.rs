@@ -13,6 +13,8 @@ use crate::limits::MAX_LIST_LEN;
 
 const PREALLOC: usize = 256;
 
+/// `#[serde(deserialize_with = "crate::bounded::vec")]`: a `Vec` of at most `MAX_LIST_LEN`
+/// entries, allocated as they decode.
 pub fn vec<'de, D, T>(de: D) -> Result<Vec<T>, D::Error>
 where
     D: Deserializer<'de>,

@@ -14,12 +14,25 @@ use crate::schema::{Descriptor, fnv1a};
 /// Why bytes could not be decoded.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 pub enum DecodeError {
+    /// Longer than its direction's limit (`MAX_CLIENT_MSG_BYTES`, `MAX_SERVER_MSG_BYTES`):
+    /// refused before anything is decoded.
     #[error("message of {len} bytes exceeds the limit of {limit}")]
-    TooLarge { len: usize, limit: usize },
+    TooLarge {
+        /// The message's length in bytes.
+        len: usize,
+        /// The limit it exceeds.
+        limit: usize,
+    },
+    /// Not an encoding of the message type (an unknown tag, a bad varint prefix, invalid UTF-8,
+    /// a truncated field, a length claim over the limit): bincode's error text.
     #[error("malformed message: {0}")]
     Malformed(String),
+    /// A whole message decoded with this many bytes after it (one WebSocket message carries
+    /// exactly one protocol message).
     #[error("{0} trailing bytes after the message")]
     TrailingBytes(usize),
+    /// Well-formed, but a field breaks a rule of the message layer (a room, game or player
+    /// name, a token or chat text): which one. The server closes with 4004 or 1002.
     #[error("invalid message: {0}")]
     Invalid(&'static str),
 }
@@ -57,6 +70,7 @@ fn decode_exact<T: serde::de::DeserializeOwned, C: Config>(
     }
 }
 
+/// Encodes one client message (the client's side of the wire).
 pub fn encode_client(msg: &ClientMsg) -> Vec<u8> {
     let mut out = Vec::with_capacity(16);
     encode_into(msg, &mut out);
@@ -70,6 +84,8 @@ pub fn decode_client(bytes: &[u8]) -> Result<ClientMsg, DecodeError> {
     Ok(msg)
 }
 
+/// Encodes one server message (the server's side of the wire); a `Snapshot` goes out as its
+/// tag and header, then its delta bytes unprefixed (`encode_snapshot`).
 pub fn encode_server(msg: &ServerMsg) -> Vec<u8> {
     let mut out = Vec::new();
     match msg {

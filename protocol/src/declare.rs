@@ -22,23 +22,29 @@ pub enum Raw {
 /// Collects field values in field-id order. Reused: `clear` keeps the allocations.
 #[derive(Clone, Debug, Default)]
 pub struct Writer {
+    /// One entry per value written, in order.
     pub raws: Vec<Raw>,
+    /// Every string written, back to back (`Raw::Str` holds its range here).
     pub text: String,
 }
 
 impl Writer {
+    /// Empties it for the next entity or message, keeping the allocations.
     pub fn clear(&mut self) {
         self.raws.clear();
         self.text.clear();
     }
+    /// Writes a float: a `Fixed` value in units, an `Angle` in radians.
     #[inline]
     pub fn num(&mut self, v: f64) {
         self.raws.push(Raw::Num(v));
     }
+    /// Writes an `Int`, a `Bool` (0/1) or an `Enum` (variant index).
     #[inline]
     pub fn int(&mut self, v: i64) {
         self.raws.push(Raw::Int(v));
     }
+    /// Writes a `Str` field's text.
     pub fn str(&mut self, s: &str) {
         let start = self.text.len() as u32;
         self.text.push_str(s);
@@ -97,7 +103,9 @@ pub trait Replicate {
 pub trait Messages: Sized {
     /// `(message name, fields)` per message, in id order.
     fn messages() -> Vec<(String, Vec<FieldDesc>)>;
+    /// This message's id: its position in `messages` (`Action.id`).
     fn id(&self) -> u16;
+    /// Writes this message's field values, in id order.
     fn write(&self, out: &mut Writer);
     /// `None` for an id the set does not have.
     fn read(id: u16, values: &[Value]) -> Option<Self>;
@@ -105,8 +113,11 @@ pub trait Messages: Sized {
 
 /// A fieldless enum used as a field type (`Coding::Enum`).
 pub trait WireEnum: Sized {
+    /// The variants' wire names in index order (`Coding::Enum`'s `variants`).
     fn variants() -> Vec<String>;
+    /// This value's variant index: what travels.
     fn index(&self) -> u32;
+    /// The variant at index `i`; `None` past the last.
     fn from_index(i: u32) -> Option<Self>;
 }
 
@@ -164,10 +175,12 @@ pub mod read {
         }
     }
 
+    /// A `bool` field: 0 or 1.
     pub fn fits_bool(v: Option<&Value>) -> bool {
         matches!(v, None | Some(Value::Int(0 | 1)))
     }
 
+    /// A `WireEnum` field of type `E`: an index it has.
     pub fn fits_enum<E: WireEnum>(v: Option<&Value>) -> bool {
         match v {
             None => true,
@@ -176,14 +189,17 @@ pub mod read {
         }
     }
 
+    /// A `String` field.
     pub fn fits_str(v: Option<&Value>) -> bool {
         matches!(v, None | Some(Value::Str(_)))
     }
 
+    /// Value `i` as a float; 0 when missing or a string.
     pub fn num(values: &[Value], i: usize) -> f64 {
         values.get(i).map_or(0.0, Value::as_f64)
     }
 
+    /// Value `i` as an integer (a float truncated, saturating); 0 when missing or a string.
     pub fn int(values: &[Value], i: usize) -> i64 {
         match values.get(i) {
             Some(Value::Int(v)) => *v,
@@ -192,6 +208,7 @@ pub mod read {
         }
     }
 
+    /// Value `i` as text; empty when missing or not a string.
     pub fn string(values: &[Value], i: usize) -> String {
         match values.get(i) {
             Some(Value::Str(s)) => s.clone(),

@@ -17,12 +17,17 @@ type HmacSha256 = Hmac<Sha256>;
 /// Why a token was refused (the client sees `UNAUTHORIZED` with this text).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
 pub enum TokenError {
+    /// The server has a join secret and the `Hello` carried no token.
     #[error("this server requires a join token")]
     Missing,
+    /// Not `{expires_unix}.{signature}`: no dot, an expiry that is not a `u64`, or a signature
+    /// that is not base64url.
     #[error("malformed join token")]
     Malformed,
+    /// Correctly signed, but its expiry is not after now.
     #[error("join token expired")]
     Expired,
+    /// Signed for another room or player name, another expiry, or with another secret.
     #[error("join token is not valid for this room and player name")]
     BadSignature,
 }
@@ -33,6 +38,7 @@ fn mac(secret: &[u8], room: &str, name: &str, expires: u64) -> HmacSha256 {
     m
 }
 
+/// Now in unix seconds, as `mint` and `verify` take it (0 for a clock before 1970).
 pub fn now_unix() -> u64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)

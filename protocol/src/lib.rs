@@ -16,6 +16,8 @@
 //! - floor 4: `state_delta`, `messages`
 //! - floor 5: `codec`
 
+#![warn(missing_docs)]
+
 mod bounded;
 pub mod codec;
 pub mod codes;

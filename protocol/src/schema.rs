@@ -16,24 +16,41 @@ pub enum Coding {
     /// predicted field on its predicted track while the true value stays within `tolerance`
     /// steps of it (0: plain rounding, error at most half a step).
     Fixed {
+        /// Steps per unit (at least 1).
         scale: u32,
+        /// The smallest value, in steps.
         min: i32,
+        /// The largest value, in steps.
         max: i32,
+        /// How many steps a predicted field's true value may be off its prediction while the
+        /// server keeps storing the prediction.
         tolerance: u32,
     },
     /// An angle in `0..2^bits` steps of a full turn; arithmetic on it wraps.
-    Angle { bits: u8 },
+    Angle {
+        /// `2^bits` steps a turn; 1..=`MAX_ANGLE_BITS`.
+        bits: u8,
+    },
     /// An integer in `min..=max`.
-    Int { min: i32, max: i32 },
+    Int {
+        /// The smallest value.
+        min: i32,
+        /// The largest value.
+        max: i32,
+    },
     /// 0 or 1.
     Bool,
     /// One of `variants`, by index.
     Enum {
+        /// The variants' names in index order, 1..=256 of them.
         #[serde(deserialize_with = "crate::bounded::vec")]
         variants: Vec<String>,
     },
     /// UTF-8 text of at most `max_bytes` bytes, no control characters.
-    Str { max_bytes: u16 },
+    Str {
+        /// The longest text, in bytes.
+        max_bytes: u16,
+    },
 }
 
 /// What a delta predicts a field to be from the client's baseline.
@@ -44,7 +61,14 @@ pub enum Predictor {
     /// Dead reckoning: the baseline value plus the baseline value of velocity field `field`
     /// times the ticks elapsed, times `num / den` (rounded half up). The server fills `num` and
     /// `den` for its tick rate: `num / den` = this field's scale / (velocity scale x tick rate).
-    Velocity { field: u16, num: u32, den: u32 },
+    Velocity {
+        /// The velocity's field id, a `Fixed` field of the same type.
+        field: u16,
+        /// The ratio's numerator.
+        num: u32,
+        /// The ratio's denominator (at least 1 once resolved).
+        den: u32,
+    },
     /// Linear from the two newest acked values: `b + (b - b2) * (t - tb) / (tb - tb2)`, floored;
     /// the baseline value when the snapshot names no second baseline.
     Linear,
@@ -53,7 +77,9 @@ pub enum Predictor {
 /// How clients should draw a field between snapshots.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Interp {
+    /// Show the newest value.
     None,
+    /// Interpolate linearly.
     Linear,
     /// Linear along the shorter way round (for `Angle` fields).
     Angle,
@@ -62,27 +88,37 @@ pub enum Interp {
 /// Who receives a field.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Visibility {
+    /// Every client (a public field).
     Everyone,
     /// Only the client whose player entity this is.
     Owner,
 }
 
+/// One declared field: its id and name, and how it is coded, predicted, drawn and shown.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct FieldDesc {
     /// Its position in its type's field list.
     pub id: u16,
+    /// Its wire name (a 2-D vector is two fields, `name.x` and `name.y`).
     pub name: String,
+    /// How its value is quantised to an integer.
     pub coding: Coding,
+    /// What a delta predicts it to be; `None` outside entity and room-state types.
     pub predictor: Predictor,
+    /// How clients draw it between snapshots.
     pub interp: Interp,
+    /// Who receives it; `Everyone` outside entity and room-state types.
     pub visibility: Visibility,
 }
 
 /// An entity type (or the room state, or one reliable message): named fields.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct TypeDesc {
+    /// Its position in its list: the type id, action id or event id.
     pub id: u16,
+    /// The type's or message's name.
     pub name: String,
+    /// Its fields in id order, at most `MAX_FIELDS`.
     #[serde(deserialize_with = "crate::bounded::vec")]
     pub fields: Vec<FieldDesc>,
 }
@@ -90,7 +126,9 @@ pub struct TypeDesc {
 /// A number the game tells clients (world size, speeds) for drawing and prediction.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Param {
+    /// What it is (`world_width`, `player_speed`, ...).
     pub name: String,
+    /// Its value (an `f64`, 8 bytes little-endian on the wire).
     pub value: f64,
 }
 
@@ -99,6 +137,7 @@ pub struct Param {
 /// encoding it hashes (this module sits below the codec and never calls it).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Descriptor {
+    /// The game's name (`Welcome.game`).
     pub game: String,
     /// Entity types; an entity's type is its index here.
     #[serde(deserialize_with = "crate::bounded::vec")]
@@ -114,12 +153,14 @@ pub struct Descriptor {
     /// Reliable server -> client messages (`ServerMsg::GameEvent`), by id.
     #[serde(deserialize_with = "crate::bounded::vec")]
     pub events: Vec<TypeDesc>,
+    /// Numbers for clients (world size, speeds), in the game's order.
     #[serde(deserialize_with = "crate::bounded::vec")]
     pub params: Vec<Param>,
 }
 
-/// The room state's entity slot and version.
+/// The room state's entity slot (entities' slots start at 1).
 pub const ROOM_INDEX: u32 = 0;
+/// The room state's version in its slot.
 pub const ROOM_VERSION: u32 = 1;
 
 /// Largest number of fields of one type (field masks are at most this many bits).
@@ -131,6 +172,8 @@ const EXACT: i128 = 1 << 52;
 /// Ticks a prediction may span (the longest history a server keeps).
 pub const MAX_PREDICT_TICKS: i64 = 1024;
 
+/// Why a descriptor is invalid (`Descriptor::resolve`, `Descriptor::validate`): the type or
+/// field at fault and the rule it breaks.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 #[error("schema: {0}")]
 pub struct SchemaError(pub String);
@@ -153,6 +196,7 @@ impl Coding {
         }
     }
 
+    /// Whether it is `Str`: text beside the table, its byte length in the cell.
     pub fn is_str(&self) -> bool {
         matches!(self, Coding::Str { .. })
     }
@@ -325,10 +369,12 @@ pub enum Value {
     Num(#[serde(with = "exact_f64")] f64),
     /// `Int`, `Bool` (0/1), `Enum` (variant index).
     Int(i64),
+    /// `Str`.
     Str(String),
 }
 
 impl Value {
+    /// The value as a float: an `Int` converted, a `Str` 0.
     pub fn as_f64(&self) -> f64 {
         match self {
             Value::Num(v) => *v,
@@ -346,6 +392,7 @@ mod exact_f64 {
     use serde::de::Error;
     use serde::{Deserialize, Deserializer, Serializer};
 
+    /// Text formats: the shortest exact text; binary ones: the f64.
     pub fn serialize<S: Serializer>(v: &f64, s: S) -> Result<S::Ok, S::Error> {
         if s.is_human_readable() {
             // Debug, not Display: the shortest text that parses back to `v`, with an exponent
@@ -356,6 +403,7 @@ mod exact_f64 {
         }
     }
 
+    /// What `serialize` writes, or a plain number.
     pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<f64, D::Error> {
         #[derive(Deserialize)]
         #[serde(untagged)]
@@ -471,11 +519,18 @@ pub fn encode_values(fields: &[FieldDesc], values: &[Value], out: &mut Vec<u8>) 
 /// Why a value list did not decode.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 pub enum ValueError {
+    /// Bytes that are not a value list: a malformed varint, too few bytes for the fields, or
+    /// bytes after the last field.
     #[error("{0}")]
     Malformed(&'static str),
     /// A value outside its field's declared range, an unknown enum tag, an oversize string.
     #[error("field {field}: {why}")]
-    OutOfRange { field: String, why: &'static str },
+    OutOfRange {
+        /// The field's name.
+        field: String,
+        /// The rule its value breaks.
+        why: &'static str,
+    },
 }
 
 /// Decodes exactly one value per field from `bytes`, validating each against its coding.

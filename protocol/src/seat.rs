@@ -19,12 +19,16 @@ pub const PREFIX: &str = "seat1.";
 /// Why a seat was refused (the client sees `UNAUTHORIZED` with this text).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
 pub enum SeatError {
+    /// Not `seat1.{expires_ms}.{nonce}.{signature}`, or a part does not parse.
     #[error("malformed seat")]
     Malformed,
+    /// Correctly signed, but its expiry is not after now.
     #[error("seat expired (ask the matchmaker again)")]
     Expired,
+    /// Signed for another room, with another secret, or altered.
     #[error("seat is not valid for this room")]
     BadSignature,
+    /// Its nonce was used already: a seat admits once (the caller checks this, not `verify`).
     #[error("seat already used (ask the matchmaker again)")]
     Reused,
 }
@@ -32,7 +36,9 @@ pub enum SeatError {
 /// A seat's checked contents.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Seat {
+    /// The node records it when the seat is used, so that the seat admits once.
     pub nonce: String,
+    /// When the seat expires, in milliseconds after the Unix epoch.
     pub expires_ms: u64,
 }
 

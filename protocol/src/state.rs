@@ -19,19 +19,25 @@ use crate::schema::{Coding, Descriptor, Predictor, Visibility};
 /// a new version, so a client never confuses a new entity with an old one (slotmap's key layout).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 pub struct EntityId {
+    /// Its slot, below `MAX_ENTITY_INDEX`; slot 0 is the room state's.
     pub index: u32,
+    /// Never 0 (the server's are odd); a reused slot comes with a new one.
     pub version: u32,
 }
 
 /// Why an entity could not be put in or found in a table.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
 pub enum TableError {
+    /// An index not below `MAX_ENTITY_INDEX`.
     #[error("entity index {0} is out of range (limit {MAX_ENTITY_INDEX})")]
     IndexOutOfRange(u32),
+    /// An insert (a spawn) into a slot that holds an entity.
     #[error("entity slot {0} is already occupied")]
     Occupied(u32),
+    /// A slot without an entity, where one was needed (a despawn, an update).
     #[error("entity slot {0} is empty")]
     Vacant(u32),
+    /// A type id the descriptor's `types` does not have.
     #[error("entity type {0} is not in the schema")]
     UnknownType(u16),
 }
@@ -152,7 +158,9 @@ impl Eq for StateTable {}
 /// One entity as a table holds it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct EntityRef<'a> {
+    /// Its slot and version.
     pub id: EntityId,
+    /// Its type id, an index into the descriptor's `types`.
     pub ty: u16,
     /// One per field of the table's stride (fields past the type's own are 0).
     pub values: &'a [i32],
@@ -184,6 +192,7 @@ impl StateTable {
         }
     }
 
+    /// Whether it is compact (`compact`) rather than dense (`new`).
     pub fn is_compact(&self) -> bool {
         self.compact.is_some()
     }
@@ -208,14 +217,17 @@ impl StateTable {
         c
     }
 
+    /// Cells per entity.
     pub fn stride(&self) -> usize {
         self.stride
     }
 
+    /// How many entities it holds.
     pub fn len(&self) -> usize {
         self.len
     }
 
+    /// Whether it holds no entity.
     pub fn is_empty(&self) -> bool {
         self.len == 0
     }
@@ -285,6 +297,7 @@ impl StateTable {
         })
     }
 
+    /// Entity `id`: the entity in its slot, if it has that version.
     pub fn get(&self, id: EntityId) -> Option<EntityRef<'_>> {
         self.at(id.index).filter(|e| e.id.version == id.version)
     }
@@ -439,25 +452,37 @@ pub enum Kind {
     Int,
     /// Wraps modulo `1 << bits`.
     Angle {
+        /// `1 << bits` steps a turn.
         bits: u8,
     },
+    /// Text: the cell holds its byte length and a change sends the whole text; never
+    /// predicted.
     Str,
 }
 
+/// One field as the hot paths need it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct FieldPlan {
+    /// How its cell is compared, predicted and sent.
     pub kind: Kind,
+    /// What a delta predicts it to be.
     pub predictor: Predictor,
+    /// Whether it is private (`Visibility::Owner`).
     pub owner: bool,
 }
 
+/// One entity type's fields, sorted into the lists the encoder, the decoder and the checksum walk.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct TypePlan {
+    /// Every field, by id.
     pub fields: Vec<FieldPlan>,
     /// Fields with a predictor other than `None`, by visibility.
     pub predicted_public: Vec<u16>,
+    /// The private fields with a predictor other than `None`.
     pub predicted_owner: Vec<u16>,
+    /// The public fields: what spawns and shared updates carry.
     pub public: Vec<u16>,
+    /// The private fields: what the private section carries, for the client's own entity.
     pub owner: Vec<u16>,
     /// The public fields that dead-reckon exactly (`Velocity` with `den == 1` on a non-angle
     /// field whose velocity field is not itself predicted): `(field, velocity field, num)`.
@@ -467,11 +492,13 @@ pub struct TypePlan {
     pub other_public: Vec<u16>,
     /// Public fields with no predictor, numbers and strings apart.
     pub plain_public: Vec<u16>,
+    /// The public `Str` fields.
     pub str_public: Vec<u16>,
     /// The checksum's terms of the public number fields: `(field, multiplier, rotation)`.
     pub public_terms: Vec<(u32, u32, u32)>,
-    /// Bit `f` set for each public / private field `f`.
+    /// Bit `f` set for each public field `f`: what a shared update's mask may name.
     pub public_mask: u64,
+    /// Bit `f` set for each private field `f`: what a private update's mask may name.
     pub owner_mask: u64,
 }
 
@@ -492,6 +519,7 @@ impl TypePlan {
 /// A descriptor compiled for building, applying and checking snapshots.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Plan {
+    /// Each type's plan, by type id.
     pub types: Vec<TypePlan>,
     /// Cells per entity: the most fields of any type.
     pub stride: usize,
@@ -521,7 +549,9 @@ struct Lanes {
 /// Some entities' share of the public checksum: the sum of their keys and their count.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct ChecksumPart {
+    /// The entities' keys, added up (wrapping).
     pub sum: u32,
+    /// How many entities: the finaliser mixes it in.
     pub count: u32,
 }
 
@@ -695,10 +725,12 @@ impl Plan {
         }
     }
 
+    /// An empty dense table of this plan's stride.
     pub fn new_table(&self) -> StateTable {
         StateTable::new(self.stride)
     }
 
+    /// Type `ty`'s plan, or `TableError::UnknownType`.
     pub fn ty(&self, ty: u16) -> Result<&TypePlan, TableError> {
         self.types
             .get(usize::from(ty))

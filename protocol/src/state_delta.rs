@@ -24,20 +24,32 @@ use crate::varint::{Reader, put_i64, put_u64};
 /// predictors the acked tick before it.
 #[derive(Clone, Copy, Debug)]
 pub struct Baseline<'a> {
+    /// The client's table at `tick`.
     pub table: &'a StateTable,
+    /// The acked tick the delta is against (`SnapshotHeader::baseline`).
     pub tick: u32,
+    /// The table at the acked tick before it, and that tick (`SnapshotHeader::baseline2`):
+    /// for `Linear` predictors; `None` when the snapshot names none.
     pub second: Option<(&'a StateTable, u32)>,
 }
 
 /// A delta that does not decode, or does not fit the baseline it names.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 pub enum DeltaError {
+    /// Bytes that do not decode: a malformed varint, a list count larger than the bytes left,
+    /// a string that is not UTF-8, bytes after the delta.
     #[error("malformed delta: {0}")]
     Malformed(&'static str),
+    /// An entry the table cannot take: an index out of range, a spawn into a held slot, a
+    /// despawn or update of an empty one, an unknown type.
     #[error(transparent)]
     Table(#[from] TableError),
+    /// A residual or spawn value that takes a cell out of the `i32` range.
     #[error("entity slot {0}: value out of the i32 range")]
     Overflow(u32),
+    /// An update's mask names a field its type lacks, or one its section may not carry: a
+    /// private field in a shared update, a public one in the private section, or a private
+    /// entry for an entity that is not the client's own.
     #[error("entity slot {0}: field mask names fields its type does not have or may not send")]
     BadMask(u32),
 }
@@ -137,6 +149,7 @@ impl Steady {
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Part {
     lists: [Vec<u8>; 3],
+    /// What its lists hold.
     pub counts: DeltaCounts,
 }
 
@@ -146,6 +159,7 @@ impl Part {
         self.lists.iter().map(Vec::len).sum()
     }
 
+    /// Whether it has no bytes: not built yet (a built part has its three counts).
     pub fn is_empty(&self) -> bool {
         self.len() == 0
     }
@@ -400,8 +414,11 @@ fn encode_value(t: &StateTable, e: &EntityRef<'_>, fp: &FieldPlan, f: u16, out: 
 /// What a delta held, for stats.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct DeltaCounts {
+    /// Despawn entries.
     pub despawns: usize,
+    /// Spawn entries.
     pub spawns: usize,
+    /// Update entries: entities off their prediction.
     pub updates: usize,
 }
 
@@ -850,31 +867,44 @@ fn predict_rest(
 pub struct DeltaView {
     /// How many parts the shared lists came in (each list below joins them, in order).
     pub parts: usize,
+    /// The despawned slots (gaps resolved to indices).
     pub despawns: Vec<u32>,
+    /// The spawn entries.
     pub spawns: Vec<SpawnView>,
+    /// The shared update entries.
     pub updates: Vec<UpdateView>,
+    /// The private section's update entries (the client's own entity).
     pub private: Vec<UpdateView>,
 }
 
+/// One spawn entry: a new entity with its public fields in full.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct SpawnView {
+    /// Its slot.
     pub index: u32,
+    /// Its version.
     pub version: u32,
+    /// Its type id.
     pub ty: u16,
     /// Public fields in id order: `[field id, value]`.
     pub values: Vec<(u16, FieldValue)>,
 }
 
+/// One update entry: the fields of an entity that differ from their prediction.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct UpdateView {
+    /// The entity's slot.
     pub index: u32,
     /// `[field id, residual or new text]`.
     pub fields: Vec<(u16, FieldValue)>,
 }
 
+/// One field's value in a delta.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub enum FieldValue {
+    /// A number field: a value (in a spawn) or a residual (in an update), in steps.
     Int(i64),
+    /// A `Str` field's text, sent whole.
     Str(String),
 }
 

@@ -12,11 +12,14 @@ pub fn put_u64(out: &mut Vec<u8>, mut n: u64) {
     out.push(n as u8);
 }
 
+/// Folds a signed integer into an unsigned one so that small magnitudes stay small:
+/// 0, -1, 1, -2, 2 become 0, 1, 2, 3, 4.
 #[inline]
 pub fn zigzag(n: i64) -> u64 {
     ((n << 1) ^ (n >> 63)) as u64
 }
 
+/// The inverse of `zigzag`.
 #[inline]
 pub fn unzigzag(n: u64) -> i64 {
     (n >> 1) as i64 ^ -((n & 1) as i64)
@@ -35,14 +38,17 @@ pub struct Reader<'a> {
 }
 
 impl<'a> Reader<'a> {
+    /// A reader at the start of `bytes`.
     pub fn new(bytes: &'a [u8]) -> Self {
         Self { bytes, pos: 0 }
     }
 
+    /// Bytes not yet read.
     pub fn remaining(&self) -> usize {
         self.bytes.len() - self.pos
     }
 
+    /// Bytes read so far: the offset of the next one.
     pub fn pos(&self) -> usize {
         self.pos
     }
@@ -66,6 +72,7 @@ impl<'a> Reader<'a> {
         }
     }
 
+    /// A zig-zag signed varint of at most 10 bytes.
     #[inline]
     pub fn i64(&mut self) -> Result<i64, &'static str> {
         self.u64().map(unzigzag)
@@ -77,6 +84,7 @@ impl<'a> Reader<'a> {
         u32::try_from(self.u64()?).map_err(|_| "varint overflows 32 bits")
     }
 
+    /// The next `n` bytes as they are (a string's bytes after its length).
     pub fn bytes(&mut self, n: usize) -> Result<&'a [u8], &'static str> {
         let s = self
             .bytes

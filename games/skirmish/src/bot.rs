@@ -170,77 +170,19 @@ impl Behaviour for Hunter {
 mod tests {
     use super::*;
     use ticksync::bots::behaviour::Behaviours;
-    use ticksync::protocol::schema::{Predictor, TypeDesc, Visibility, number};
     use ticksync::protocol::{EntityId, Plan, StateTable};
 
-    fn fixed(scale: u32, min: i32, max: i32) -> Coding {
-        Coding::Fixed {
-            scale,
-            min,
-            max,
-            tolerance: 0,
+    /// Skirmish's own declaration; `hide` renames the tank field of that name, so the bot no
+    /// longer finds it.
+    fn skirmish(hide: &str) -> Descriptor {
+        let sim = ticksync::Sim::build(crate::NAME, 60, |_| crate::Skirmish::new(1)).unwrap();
+        let mut d = (**ticksync::game::RoomGame::descriptor(&sim)).clone();
+        for f in d.types.iter_mut().flat_map(|t| t.fields.iter_mut()) {
+            if f.name == hide {
+                f.name = format!("{hide}_hidden");
+            }
         }
-    }
-
-    fn owner(mut f: FieldDesc) -> FieldDesc {
-        f.visibility = Visibility::Owner;
-        f
-    }
-
-    /// Skirmish as the brief describes it; `drop` leaves out the tank field of that name.
-    fn skirmish(drop: &str) -> Descriptor {
-        let mut px = FieldDesc::new("pos.x", fixed(16, 0, 64_000));
-        px.predictor = Predictor::Velocity {
-            field: 2,
-            num: 0,
-            den: 0,
-        };
-        let mut py = FieldDesc::new("pos.y", fixed(16, 0, 64_000));
-        py.predictor = Predictor::Velocity {
-            field: 3,
-            num: 0,
-            den: 0,
-        };
-        let fields: Vec<FieldDesc> = vec![
-            px,
-            py,
-            FieldDesc::new("vel.x", fixed(16, -4800, 4800)),
-            FieldDesc::new("vel.y", fixed(16, -4800, 4800)),
-            FieldDesc::new("hull", Coding::Angle { bits: 12 }),
-            FieldDesc::new("turret", Coding::Angle { bits: 12 }),
-            FieldDesc::new("health", Coding::Int { min: 0, max: 100 }),
-            FieldDesc::new(
-                "team",
-                Coding::Enum {
-                    variants: vec!["red".into(), "blue".into()],
-                },
-            ),
-            owner(FieldDesc::new("ammo", Coding::Int { min: 0, max: 20 })),
-            owner(FieldDesc::new("reload", fixed(10, 0, 50))),
-        ]
-        .into_iter()
-        .filter(|f| f.name != drop)
-        .collect();
-        Descriptor {
-            game: "skirmish".into(),
-            types: vec![TypeDesc {
-                id: 0,
-                name: "tank".into(),
-                fields: number(fields),
-            }],
-            room_type: None,
-            input: number(vec![
-                FieldDesc::new("move_x", fixed(100, -100, 100)),
-                FieldDesc::new("move_y", fixed(100, -100, 100)),
-                FieldDesc::new("aim", Coding::Angle { bits: 16 }),
-                FieldDesc::new("fire", Coding::Bool),
-            ]),
-            actions: vec![],
-            events: vec![],
-            params: vec![],
-        }
-        .resolve(60)
-        .unwrap()
+        d
     }
 
     const ME: EntityId = EntityId {
@@ -341,12 +283,10 @@ mod tests {
     }
 
     #[test]
-    fn the_real_declaration_gets_the_hunter_and_a_broken_one_random_inputs() {
-        let sim = ticksync::Sim::build(crate::NAME, 60, |_| crate::Skirmish::new(1)).unwrap();
-        let d = ticksync::game::RoomGame::descriptor(&sim);
+    fn the_declaration_gets_the_hunter_and_one_without_ammo_random_inputs() {
         let mut b = Behaviours::default();
         b.register(crate::NAME, Hunter::new);
-        assert_eq!(b.for_game(crate::NAME, d, 1).name(), "skirmish");
+        assert_eq!(b.for_game(crate::NAME, &skirmish(""), 1).name(), "skirmish");
         assert_eq!(
             b.for_game(crate::NAME, &skirmish("ammo"), 1).name(),
             "random_inputs"
