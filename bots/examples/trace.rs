@@ -41,7 +41,7 @@ async fn main() -> anyhow::Result<()> {
     while Instant::now() < end {
         tokio::select! {
             _ = inputs.tick() => {
-                let values = play.input(&client.view());
+                let values = play.input(&behaviour::GameView::of(&client));
                 sent_seq = client.send_input(&values)?;
             }
             r = client.recv() => {

@@ -38,12 +38,14 @@ use protocol::{Coding, Descriptor, EntityId, FieldDesc, Plan, StateTable, Value}
 use rand::rngs::SmallRng;
 use rand::{Rng, SeedableRng};
 
-use crate::client::read;
+use crate::client::{Client, read};
 
-/// Everything a behaviour may look at.
+/// Everything a behaviour may look at ([`GameView::of`] a client).
 #[derive(Clone, Copy, Debug)]
 pub struct GameView<'a> {
+    /// The game's schema from `Welcome`: input fields, entity types and their fields, by name.
     pub schema: &'a Descriptor,
+    /// The schema compiled, for reading a table's entities by type and field id.
     pub plan: &'a Plan,
     /// The newest applied tick and its table (`None` before the first snapshot).
     pub latest: Option<(u32, &'a StateTable)>,
@@ -53,7 +55,18 @@ pub struct GameView<'a> {
     pub tick_rate: u16,
 }
 
-impl GameView<'_> {
+impl<'a> GameView<'a> {
+    /// What `client` shows a behaviour now: its schema, its newest table, its player.
+    pub fn of(client: &'a Client) -> Self {
+        GameView {
+            schema: client.schema(),
+            plan: client.plan(),
+            latest: client.latest(),
+            player: client.player(),
+            tick_rate: client.tick_rate(),
+        }
+    }
+
     /// The newest table, if any.
     pub fn table(&self) -> Option<&StateTable> {
         self.latest.map(|(_, t)| t)
@@ -163,6 +176,7 @@ pub struct RandomInputs {
 }
 
 impl RandomInputs {
+    /// Seeded: the same seed draws the same inputs.
     pub fn new(seed: u64) -> Self {
         Self {
             rng: SmallRng::seed_from_u64(seed),

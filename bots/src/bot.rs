@@ -2,23 +2,24 @@
 //! server tick, from the `Behaviour` its game calls for), pings once a second, and measures
 //! what a player would feel over a window that leaves out the ramp and its own first second.
 
+use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::time::{Duration, Instant};
 
 use hdrhistogram::Histogram;
-use protocol::{EntityId, Welcome, codes};
+use protocol::{EntityId, TypeDesc, Welcome, codes};
 use rand::rngs::SmallRng;
 use rand::{Rng, SeedableRng};
 use tokio::sync::watch;
 use tokio::time::{MissedTickBehavior, interval, sleep_until};
 
-use crate::behaviour::{Behaviour, Behaviours};
+use crate::behaviour::{Behaviour, Behaviours, GameView};
 use crate::client::stats::latency_histogram;
-use crate::client::{
-    ABNORMAL_CLOSURE, Client, ClientError, ConnectOptions, Counters, Received, WsUrl,
-};
+use crate::client::{Client, ConnectOptions, Counters, GameEventCounts, Received};
 use crate::cluster::{MatchmakerUrl, SeatRequest, node_url, request_seat};
+use crate::error::{ABNORMAL_CLOSURE, ClientError};
+use crate::url::WsUrl;
 
 /// How a bot behaves and when it measures.
 #[derive(Clone, Debug)]
@@ -29,10 +30,12 @@ pub struct BotConfig {
     pub measure_from: Instant,
     /// Nor the first this-long after each join (the full snapshot, the server settling).
     pub warmup: Duration,
+    /// How often the bot pings, for its round-trip times (`Report::rtt_ms_p50`).
     pub ping_interval: Duration,
     /// After an error or a server close, join again (taking the same player back while the
     /// server holds it) until stopped. `MOVED` is followed either way: it is part of joining.
     pub reconnect: bool,
+    /// How long a bot waits before joining again after an error (not after a `MOVED`).
     pub reconnect_delay: Duration,
     /// Ask this matchmaker for a seat before every join that is not following a `MOVED` (the
     /// first, and each after a lost connection), and connect where it says: the bot's
@@ -54,6 +57,8 @@ pub struct BotConfig {
 }
 
 impl BotConfig {
+    /// A bot that measures from now (after its warmup), pings once a second, reconnects after
+    /// half a second, follows up to 5 redirects in a row and plays the default behaviours.
     pub fn new(seed: u64) -> Self {
         Self {
             seed,
@@ -81,6 +86,7 @@ pub struct LiveStats {
     pub connected: AtomicU64,
     /// Bots that gave up without ever joining.
     pub failed: AtomicU64,
+    /// Snapshots applied by every bot so far.
     pub snapshots: AtomicU64,
     /// Connection-ending errors (protocol errors, checksum mismatches, lost connections,
     /// server closes before the end of the run).
@@ -90,6 +96,7 @@ pub struct LiveStats {
 /// What one bot measured over its whole run.
 #[derive(Clone, Debug)]
 pub struct BotOutcome {
+    /// The bot's player name (`ConnectOptions::name`).
     pub name: String,
     /// Joins that got a `Welcome`.
     pub connections: u32,
@@ -99,11 +106,15 @@ pub struct BotOutcome {
     pub window: Duration,
     /// Counts within the measured window.
     pub window_counters: Counters,
-    /// Input-to-snapshot latency and ping RTT samples within the window, µs.
+    /// Input-to-snapshot latency samples within the window, µs.
     pub input_latency_us: Histogram<u64>,
+    /// Ping round-trip samples within the window, µs.
     pub rtt_us: Histogram<u64>,
-    /// Over the whole run, window or not: any of these is a failure.
+    /// Snapshots whose checksum this bot's world did not reproduce, over the whole run
+    /// (window or not): any is a failure.
     pub checksum_mismatches: u64,
+    /// Server messages that broke the protocol (and `Welcome`s this bot could not use), over
+    /// the whole run: any is a failure.
     pub protocol_errors: u64,
     /// Snapshots this bot could not apply because it had fallen too far behind (its own
     /// overload); each ended a connection.
@@ -113,8 +124,9 @@ pub struct BotOutcome {
     pub close_codes: Vec<u16>,
     /// Connection-ending errors, in order (the first few).
     pub errors: Vec<String>,
-    /// `MOVED` closes after a `Welcome` (hand-offs) and `MOVED` rejects (redirects) followed.
+    /// `MOVED` closes after a `Welcome` followed (hand-offs: the room moved to another node).
     pub handoffs: u32,
+    /// `MOVED` rejects followed (redirects: the room lives on another node).
     pub redirects: u32,
     /// The player (`Welcome.player`) of the first join.
     pub first_player: Option<EntityId>,
@@ -126,6 +138,9 @@ pub struct BotOutcome {
     pub recoveries: Vec<Duration>,
     /// The bot's last connection ended and no snapshot came after it before the run stopped.
     pub unrecovered: bool,
+    /// Game events received over the whole run, by name (`client::stats::UNKNOWN_GAME_EVENT`
+    /// for ids the schema does not declare): as many names as the games' schemas declare.
+    pub game_events: BTreeMap<String, u64>,
 }
 
 const MAX_ERRORS_KEPT: usize = 8;
@@ -133,6 +148,7 @@ const MAX_ERRORS_KEPT: usize = 8;
 pub const MAX_RECOVERIES_KEPT: usize = 256;
 
 impl BotOutcome {
+    /// A bot named `name` that has not joined yet (nor measured anything).
     pub fn new(name: String) -> Self {
         Self {
             name,
@@ -153,6 +169,7 @@ impl BotOutcome {
             player_changed: false,
             recoveries: Vec::new(),
             unrecovered: false,
+            game_events: BTreeMap::new(),
         }
     }
 
@@ -173,6 +190,17 @@ impl BotOutcome {
         }
     }
 
+    /// Adds a connection's game event counts, named by the schema (`events`) it was sent.
+    pub fn note_game_events(&mut self, events: &[TypeDesc], counts: &GameEventCounts) {
+        for (name, n) in counts.named(events) {
+            match self.game_events.get_mut(name) {
+                Some(total) => *total += n,
+                None => _ = self.game_events.insert(name.to_owned(), n),
+            }
+        }
+    }
+
+    /// Some join got a `Welcome` (a bot that never joined is a failed bot).
     pub fn connected(&self) -> bool {
         self.connections > 0
     }
@@ -183,6 +211,7 @@ impl BotOutcome {
         (secs > 0.0).then(|| self.window_counters.snapshots as f64 / secs)
     }
 
+    /// Bytes received per second over the measured window, if there was one.
     pub fn bytes_per_sec(&self) -> Option<f64> {
         let secs = self.window.as_secs_f64();
         (secs > 0.0).then(|| self.window_counters.bytes_in as f64 / secs)
@@ -400,6 +429,7 @@ pub async fn run_bot(
         out.checksum_mismatches += client.stats().counters.checksum_mismatches;
         out.protocol_errors += client.stats().counters.protocol_errors;
         out.fell_behind += client.stats().counters.fell_behind;
+        out.note_game_events(&client.schema().events, &client.stats().game_events);
         let Some(e) = ended else {
             out.close_codes
                 .push(client.close_with(codes::NORMAL, "").await);
@@ -537,7 +567,7 @@ impl Session<'_> {
     /// Sends this tick's input (its ack riding on it) and moves `next` to the next tick
     /// boundary after now: ticks missed while busy are skipped, not sent in a burst.
     fn send_input(&self, client: &mut Client, play: &mut dyn Behaviour, next: &mut Instant) {
-        let values = play.input(&client.view());
+        let values = play.input(&GameView::of(client));
         // Send errors are counted by the client; a dead connection shows up in `recv`.
         let _ = client.send_input(&values);
         let now = Instant::now();

@@ -17,10 +17,10 @@ use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
 use crate::behaviour::Behaviours;
 use crate::bot::LiveStats;
-use crate::client::WsUrl;
 use crate::cluster::MatchmakerUrl;
 use crate::load::{LoadConfig, run_load};
 use crate::tls;
+use crate::url::WsUrl;
 
 /// Headless ticksync bots: each joins a room, decodes its game from the schema the server sends,
 /// keeps the world from delta snapshots (verifying every checksum), plays it with an input every

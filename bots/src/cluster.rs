@@ -14,8 +14,9 @@ use protocol::limits::MAX_TOKEN_BYTES;
 use rustls::ClientConfig;
 use serde::{Deserialize, Serialize};
 
-use crate::client::transport::{connect, tls_for};
-use crate::client::{WsUrl, authority, is_loopback_host, split_authority, split_scheme};
+pub use crate::error::MatchmakeError;
+use crate::transport::{connect, tls_for};
+use crate::url::{WsUrl, authority, is_loopback_host, split_authority, split_scheme};
 
 /// The largest matchmaker answer read: a seat answer is a few hundred bytes, so anything
 /// bigger is not one, and reading it would only cost memory.
@@ -30,6 +31,7 @@ pub struct MatchmakerUrl {
     pub secure: bool,
     /// Without brackets for IPv6 literals.
     pub host: String,
+    /// 80 (`http://`) or 443 (`https://`) when the URL has none.
     pub port: u16,
     /// Starts with `/`.
     pub path: String,
@@ -73,11 +75,13 @@ impl MatchmakerUrl {
 /// The body of `POST /matchmake`. Absent fields are left out of the JSON.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
 pub struct SeatRequest {
+    /// The game to play (a new room is created with it); `None`: the cluster's default.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub game: Option<String>,
     /// A room to join; `None` lets the matchmaker choose.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub room: Option<String>,
+    /// The player's name, which the seat is bound to.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub name: Option<String>,
     /// A join token, for a cluster that requires one.
@@ -91,7 +95,9 @@ pub struct SeatRequest {
 pub struct SeatAnswer {
     /// The node's WebSocket URL (`ws://` or `wss://`, checked by `node_url`).
     pub url: String,
+    /// The room the seat is in (the one asked for, or the matchmaker's choice).
     pub room: String,
+    /// The seat token: the `auth_token` of the `Hello`, good for one join.
     pub seat: String,
     /// The node's id, for logs.
     #[serde(default)]
@@ -101,20 +107,6 @@ pub struct SeatAnswer {
 #[derive(Deserialize)]
 struct ErrorBody {
     error: String,
-}
-
-/// Why the matchmaker gave no seat.
-#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
-pub enum MatchmakeError {
-    /// No HTTP answer: connect failure, a broken connection, a timeout, an oversize body.
-    #[error("request failed: {0}")]
-    Request(String),
-    /// A non-200 answer, with the `error` of its JSON body (or the start of the body).
-    #[error("refused with HTTP {status}: {error}")]
-    Refused { status: u16, error: String },
-    /// A 200 answer that is not a usable seat.
-    #[error("bad answer: {0}")]
-    BadAnswer(String),
 }
 
 /// Asks the matchmaker at `url` for a seat, within `limit` (connect, TLS, request and answer

@@ -38,6 +38,7 @@ pub struct LoadConfig {
     pub room: String,
     /// The game to ask for (`Hello.game`); `None`: whatever the room plays.
     pub game: Option<String>,
+    /// How many bots, each one connection.
     pub bots: usize,
     /// Bots join spread evenly over this long; measuring starts when it is over.
     pub ramp: Duration,
@@ -45,11 +46,15 @@ pub struct LoadConfig {
     pub duration: Duration,
     /// Bot i is named `{name_prefix}{i}`.
     pub name_prefix: String,
+    /// The join token every bot presents (unused with `join_secret`).
     pub auth_token: Option<String>,
     /// The server's join secret: each bot mints its own join token with it.
     pub join_secret: Option<String>,
+    /// Seeds every bot's play (each its own variation of it): the same seed, the same run.
     pub seed: u64,
+    /// Bounds each join: connect, handshakes and the wait for `Welcome`.
     pub connect_timeout: Duration,
+    /// Bots join again after an error or a server close (`BotConfig::reconnect`).
     pub reconnect: bool,
     /// Each bot's acks ride on its inputs (one frame per tick) rather than also going out at
     /// once in their own frames.
@@ -74,6 +79,8 @@ pub struct LoadConfig {
 }
 
 impl LoadConfig {
+    /// `bots` bots in `room` at `url` for `duration`, all joining at once (no ramp), with a
+    /// 64 KB receive buffer each and shared decodes, reconnecting after errors.
     pub fn new(url: &str, room: &str, bots: usize, duration: Duration) -> Self {
         Self {
             url: url.to_owned(),

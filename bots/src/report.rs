@@ -9,8 +9,8 @@ use hdrhistogram::Histogram;
 use serde::Serialize;
 
 use crate::bot::BotOutcome;
-use crate::client::close_code_name;
 use crate::client::stats::latency_histogram;
+use crate::error::close_code_name;
 
 /// Distinct error messages kept for the report.
 const MAX_ERRORS_REPORTED: usize = 10;
@@ -21,30 +21,45 @@ const MAX_ERRORS_REPORTED: usize = 10;
 /// tools: add, do not rename.
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct Report {
+    /// Bots asked for.
     pub bots: usize,
+    /// Bots that got a `Welcome` at least once.
     pub bots_connected: usize,
     /// Bots that never got a `Welcome`.
     pub bots_failed: usize,
     /// Joins after a bot's first.
     pub reconnects: u64,
+    /// The ramp, over which bots joined, in seconds.
     pub ramp_s: f64,
+    /// The measured time after the ramp, in seconds (shorter when interrupted).
     pub duration_s: f64,
+    /// Snapshots per second of the median bot: the server's tick rate when it keeps up.
     pub snapshots_per_sec_p50: Option<f64>,
+    /// Snapshots per second of the slowest bot.
     pub snapshots_per_sec_min: Option<f64>,
+    /// Bytes received per second of the median bot.
     pub bytes_per_sec_p50: Option<f64>,
     /// Mean snapshot size over the windows.
     pub bytes_per_snapshot: Option<f64>,
+    /// Median time from sending an input to the first snapshot that applied it, ms.
     pub input_latency_ms_p50: Option<f64>,
+    /// 99th percentile of the input latency, ms.
     pub input_latency_ms_p99: Option<f64>,
+    /// Worst input latency, ms.
     pub input_latency_ms_max: Option<f64>,
+    /// Input latencies measured.
     pub input_latency_samples: u64,
+    /// Median ping round trip, ms.
     pub rtt_ms_p50: Option<f64>,
+    /// 99th percentile of the ping round trip, ms.
     pub rtt_ms_p99: Option<f64>,
+    /// Ping round trips measured.
     pub rtt_samples: u64,
     /// Snapshots received in the windows.
     pub snapshots: u64,
-    /// Inputs sent in the windows, and messages not sent because the socket did not drain.
+    /// Inputs sent in the windows.
     pub inputs_sent: u64,
+    /// Messages not sent in the windows because the socket did not drain.
     pub send_queue_full: u64,
     /// Standalone `Ack` frames sent in the windows (acks that could not ride on an input).
     pub acks_sent: u64,
@@ -52,14 +67,17 @@ pub struct Report {
     pub stale_dropped: u64,
     /// `stale_dropped / (snapshots + stale_dropped)`.
     pub stale_share: f64,
+    /// Snapshots whose checksum a bot's world did not reproduce, over the run: any fails it.
     pub checksum_mismatches: u64,
+    /// Messages that broke the protocol, over the run: any fails it.
     pub protocol_errors: u64,
     /// Snapshots bots could not apply because they had fallen more than their ring behind:
     /// the bots were overloaded, so the other figures describe them more than the server.
     pub fell_behind: u64,
-    /// CPU cores the bot process used over the measured part of the run, and its peak memory
-    /// (Linux only): with bots and server sharing a machine, read the figures with these.
+    /// CPU cores the bot process used over the measured part of the run (Linux only): with
+    /// bots and server sharing a machine, read the figures with this.
     pub client_cpu_cores: Option<f64>,
+    /// The bot process's peak memory, MB (Linux only).
     pub client_peak_rss_mb: Option<f64>,
     /// The share of snapshot decodes in the windows that found the table another bot of this
     /// process had decoded (`None`: bots decoded alone, `--no-shared-decodes`).
@@ -67,6 +85,10 @@ pub struct Report {
     /// How connections and join attempts ended, by code name (`protocol::codes::name`;
     /// `abnormal` when the server sent no close frame).
     pub close_codes: BTreeMap<String, u64>,
+    /// Game events (`ServerMsg::GameEvent`) the bots received over the whole run, by the name
+    /// the game's schema gives them (`{}` when none); ids the schema does not declare count
+    /// under `(unknown)` (`client::stats::UNKNOWN_GAME_EVENT`).
+    pub game_events: BTreeMap<String, u64>,
     /// The first distinct error messages.
     pub errors: Vec<String>,
     /// `MOVED` closes after a `Welcome` followed (hand-offs: the room moved to another node).
@@ -77,9 +99,12 @@ pub struct Report {
     /// join: each counts once.
     pub player_changes: u64,
     /// How long bots were not playing after a connection ended: from its end to the first
-    /// snapshot of the next connection, over every such gap of every bot (nearest rank).
+    /// snapshot of the next connection, over every such gap of every bot (nearest rank): the
+    /// median, ms.
     pub recovery_ms_p50: Option<f64>,
+    /// 99th percentile of those gaps, ms.
     pub recovery_ms_p99: Option<f64>,
+    /// The longest gap, ms.
     pub recovery_ms_max: Option<f64>,
     /// Gaps measured.
     pub recoveries: u64,
@@ -112,6 +137,7 @@ impl Report {
 
         let (mut latency, mut rtt) = (latency_histogram(), latency_histogram());
         let mut close_codes = BTreeMap::new();
+        let mut game_events: BTreeMap<String, u64> = BTreeMap::new();
         let mut errors: Vec<String> = Vec::new();
         let (mut snapshots, mut bytes, mut stale) = (0, 0, 0);
         let (mut inputs_sent, mut send_queue_full, mut acks_sent) = (0, 0, 0);
@@ -127,6 +153,12 @@ impl Report {
             acks_sent += o.window_counters.acks_sent;
             for &code in &o.close_codes {
                 *close_codes.entry(close_code_name(code)).or_insert(0) += 1;
+            }
+            for (name, &n) in &o.game_events {
+                match game_events.get_mut(name) {
+                    Some(total) => *total += n,
+                    None => _ = game_events.insert(name.clone(), n),
+                }
             }
             for e in &o.errors {
                 if errors.len() < MAX_ERRORS_REPORTED && !errors.contains(e) {
@@ -182,6 +214,7 @@ impl Report {
             client_peak_rss_mb: None,
             shared_decode_share: None,
             close_codes,
+            game_events,
             errors,
             handoffs: outcomes.iter().map(|o| u64::from(o.handoffs)).sum(),
             redirects: outcomes.iter().map(|o| u64::from(o.redirects)).sum(),
@@ -330,6 +363,19 @@ impl Report {
                 codes.join(", ")
             },
         );
+        let events: Vec<String> = self
+            .game_events
+            .iter()
+            .map(|(name, n)| format!("{name} {n}"))
+            .collect();
+        row(
+            "game events",
+            if events.is_empty() {
+                "-".to_owned()
+            } else {
+                events.join(", ")
+            },
+        );
         for e in &self.errors {
             row("error", e.clone());
         }
@@ -363,8 +409,8 @@ pub fn round3(v: f64) -> f64 {
 mod tests {
     use super::*;
     use crate::bot::MAX_RECOVERIES_KEPT;
-    use crate::client::stats::record_latency;
-    use crate::client::{ABNORMAL_CLOSURE, ClientError};
+    use crate::client::stats::{GameEventCounts, UNKNOWN_GAME_EVENT, record_latency};
+    use crate::error::{ABNORMAL_CLOSURE, ClientError};
     use protocol::{EntityId, codes};
 
     fn bot(snapshots: u64, secs: u64, latency_ms: &[u64]) -> BotOutcome {
@@ -476,10 +522,12 @@ mod tests {
             "recovery_ms_max",
             "recoveries",
             "unrecovered",
+            "game_events",
         ] {
             assert!(v.get(key).is_some(), "missing {key}");
         }
         assert_eq!(v["close_codes"]["normal"], 1);
+        assert_eq!(v["game_events"], serde_json::json!({}));
         assert!(v["snapshots_per_sec_p50"].is_number());
         assert!(r.to_human().contains("PASS"));
     }
@@ -559,6 +607,68 @@ mod tests {
         );
         assert_eq!((r.recovery_ms_p50, r.recoveries), (None, 0));
         assert!(!r.to_human().contains("recovery"));
+    }
+
+    fn events(names: &[&str]) -> Vec<protocol::TypeDesc> {
+        names
+            .iter()
+            .enumerate()
+            .map(|(id, name)| protocol::TypeDesc {
+                id: id as u16,
+                name: (*name).into(),
+                fields: Vec::new(),
+            })
+            .collect()
+    }
+
+    #[test]
+    fn game_events_add_up_by_name_over_connections_and_bots() {
+        let mut counts = GameEventCounts::default();
+        for id in [0, 0, 1, 7] {
+            counts.count(id, 2);
+        }
+        let mut a = bot(600, 10, &[10]);
+        // Two connections to the same game, then one to a game whose event 0 is another.
+        a.note_game_events(&events(&["hit", "announce"]), &counts);
+        a.note_game_events(&events(&["hit", "announce"]), &counts);
+        let mut other = GameEventCounts::default();
+        other.count(0, 1);
+        a.note_game_events(&events(&["goal"]), &other);
+        assert_eq!(a.game_events.len(), 4);
+        let mut b = bot(600, 10, &[10]);
+        b.note_game_events(&events(&["hit", "announce"]), &counts);
+        let quiet = bot(600, 10, &[10]);
+        let r = Report::from_outcomes(3, Duration::ZERO, Duration::from_secs(10), &[a, b, quiet]);
+        let expect: BTreeMap<String, u64> = [
+            (UNKNOWN_GAME_EVENT, 3),
+            ("announce", 3),
+            ("goal", 1),
+            ("hit", 6),
+        ]
+        .into_iter()
+        .map(|(name, n)| (name.to_owned(), n))
+        .collect();
+        assert_eq!(r.game_events, expect);
+        // Names sorted, in the JSON and in the human report.
+        let json = r.to_json();
+        assert!(
+            json.contains(r#""game_events":{"(unknown)":3,"announce":3,"goal":1,"hit":6}"#),
+            "{json}"
+        );
+        let human = r.to_human();
+        assert!(
+            human.contains("game events           (unknown) 3, announce 3, goal 1, hit 6\n"),
+            "{human}"
+        );
+        // A run without any prints a dash.
+        let r = Report::from_outcomes(
+            1,
+            Duration::ZERO,
+            Duration::from_secs(1),
+            &[bot(1, 1, &[1])],
+        );
+        assert!(r.game_events.is_empty());
+        assert!(r.to_human().contains("game events           -\n"));
     }
 
     #[test]

@@ -7,10 +7,10 @@
 //! without it, the public web's CAs (webpki-roots). The crypto is rustls' `ring` provider,
 //! which builds with just a C compiler.
 //!
-//! The handshakes (TLS, then fastwebsockets' HTTP upgrade through hyper) run over [`MaybeTls`],
+//! The handshakes (TLS, then fastwebsockets' HTTP upgrade through hyper) run over `MaybeTls`,
 //! an `AsyncRead + AsyncWrite` stream. After the upgrade a bot's `Client` polls its socket
 //! itself, without tasks of its own (readiness, then reads and writes that never wait: see
-//! `client::wire`), so [`TlsSocket`] gives it the same over rustls' buffers: TLS costs a bot
+//! `client::wire`), so `TlsSocket` gives it the same over rustls' buffers: TLS costs a bot
 //! its crypto, and no task or wake-up more than plain TCP.
 
 use std::io::{self, Read, Write};
@@ -27,7 +27,8 @@ use tokio::net::TcpStream;
 use tokio_rustls::TlsConnector;
 use tokio_rustls::client::TlsStream;
 
-use crate::client::socket::read_available;
+use crate::tcp::{READ_CHUNK, read_available};
+use crate::url::authority;
 
 /// rustls, re-exported: callers can name [`ClientConfig`] (to pass one in `ConnectOptions::tls`
 /// or `LoadConfig::tls`) without a dependency of their own.
@@ -101,7 +102,7 @@ pub(crate) async fn handshake(
 ) -> Result<TlsStream<TcpStream>, String> {
     let name = ServerName::try_from(host.to_owned())
         .map_err(|e| format!("{host:?} is not a TLS server name: {e}"))?;
-    let authority = crate::client::authority(host, port);
+    let authority = authority(host, port);
     TlsConnector::from(config)
         .connect(name, tcp)
         .await
@@ -119,7 +120,9 @@ pub(crate) async fn handshake(
 
 /// A connection before the WebSocket upgrade (or an HTTP exchange): plain TCP or TLS over it.
 pub(crate) enum MaybeTls {
+    /// `ws://` or `http://`.
     Plain(TcpStream),
+    /// `wss://` or `https://`, handshaken (boxed: the rustls state is large).
     Tls(Box<TlsStream<TcpStream>>),
 }
 
@@ -200,6 +203,7 @@ struct TlsState {
 }
 
 impl TlsSocket {
+    /// Takes over a handshaken stream: its TCP socket and its rustls state.
     pub(crate) fn new(stream: TlsStream<TcpStream>) -> Self {
         let (tcp, conn) = stream.into_inner();
         Self {
@@ -235,7 +239,7 @@ impl TlsSocket {
             }
             self.tcp.readable().await?;
             let mut s = self.lock();
-            s.cipher.reserve(crate::client::socket::READ_CHUNK);
+            s.cipher.reserve(READ_CHUNK);
             match read_available(&self.tcp, &mut s.cipher) {
                 Ok(0) => s.ended = true,
                 Ok(_) => {}
@@ -272,6 +276,7 @@ impl TlsSocket {
         self.lock().conn.wants_write()
     }
 
+    /// Resolves when the TCP socket may take more bytes.
     pub(crate) async fn writable(&self) -> io::Result<()> {
         self.tcp.writable().await
     }

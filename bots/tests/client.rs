@@ -582,6 +582,9 @@ async fn load_run(game: &str) -> FakeServer {
     .await;
     let mut cfg = LoadConfig::new(&server.url(), "arena", 5, Duration::from_secs(2));
     cfg.ramp = Duration::from_millis(500);
+    // Arena's bots walk (arena registers the random walk); other games get random inputs.
+    cfg.behaviours
+        .register("arena", bots::behaviour::RandomWalk::new);
     let live = Arc::new(LiveStats::default());
     let report = run_load(&cfg, live.clone(), std::future::pending()).await;
     assert!(report.passed, "{}", report.to_human());
@@ -669,6 +672,43 @@ async fn a_rejected_run_fails_with_the_code() {
     assert!(!report.passed);
     assert_eq!((report.bots_connected, report.bots_failed), (0, 3));
     assert_eq!(report.close_codes.get("unauthorized"), Some(&3));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_report_counts_game_events_by_name() {
+    let server = FakeServer::start(Behaviour {
+        events_every: Some(5),
+        ..Behaviour::default()
+    })
+    .await;
+    let cfg = LoadConfig::new(&server.url(), "arena", 3, Duration::from_millis(1000));
+    let report = run_load(&cfg, Arc::new(LiveStats::default()), std::future::pending()).await;
+    assert!(report.passed, "{}", report.to_human());
+    // Only `hit` is sent; an event still in flight when a bot closes is not received.
+    let hits = report.game_events.get("hit").copied().unwrap_or(0);
+    let sent = u64::from(server.log.lock().unwrap().game_events_sent);
+    assert!(hits > 0 && hits <= sent, "{hits} of {sent} received");
+    assert_eq!(report.game_events.len(), 1, "{:?}", report.game_events);
+    let json: serde_json::Value = serde_json::from_str(&report.to_json()).unwrap();
+    assert_eq!(json["game_events"]["hit"], hits);
+    assert!(report.to_human().contains(&format!("hit {hits}")));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_report_counts_undeclared_game_events_apart() {
+    let server = FakeServer::start(Behaviour {
+        bad_event_at: Some(5),
+        ..Behaviour::default()
+    })
+    .await;
+    let mut cfg = LoadConfig::new(&server.url(), "arena", 2, Duration::from_millis(500));
+    cfg.reconnect = false;
+    let report = run_load(&cfg, Arc::new(LiveStats::default()), std::future::pending()).await;
+    // Each bot got one event 99 (not in the schema): a protocol error that ends its connection.
+    assert_eq!(report.protocol_errors, 2, "{}", report.to_human());
+    assert!(!report.passed);
+    let counts: Vec<_> = report.game_events.iter().collect();
+    assert_eq!(counts, [(&"(unknown)".to_owned(), &2)]);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

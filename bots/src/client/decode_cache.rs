@@ -28,9 +28,13 @@ const MAX_PLANS: usize = 64;
 /// cannot be reused by other tables while it is cached: comparing pointers is exact.
 #[derive(Clone)]
 pub(crate) struct Key {
+    /// The game, compiled.
     pub plan: Arc<Plan>,
+    /// The snapshot's tick.
     pub tick: u32,
+    /// The table the delta is against (`None`: a full snapshot).
     pub base: Option<Arc<StateTable>>,
+    /// The second baseline, for linear predictors.
     pub base2: Option<Arc<StateTable>>,
 }
 
@@ -54,7 +58,9 @@ impl Key {
 /// without private fields share).
 #[derive(Clone)]
 pub(crate) struct Decoded {
+    /// The world after the delta.
     pub table: Arc<StateTable>,
+    /// The table's checksum, to compare with each client's header.
     pub checksum: u32,
 }
 
@@ -97,6 +103,7 @@ impl std::fmt::Debug for DecodeCache {
 }
 
 impl DecodeCache {
+    /// A cache keeping the `capacity` newest decoded snapshots (at least one).
     pub fn new(capacity: usize) -> Self {
         Self {
             inner: Mutex::default(),

@@ -3,13 +3,12 @@
 //! baselines, verifies the checksum, and acks (on its inputs).
 
 pub mod decode_cache;
-mod error;
 mod options;
 pub mod read;
 pub mod ring;
-pub(crate) mod socket;
+mod socket;
 pub mod stats;
-pub(crate) mod transport;
+mod upgrade;
 mod wire;
 
 use std::collections::VecDeque;
@@ -23,15 +22,15 @@ use protocol::{
     ServerMsg, SnapshotHeader, StateTable, Value, Welcome, codec, codes, schema,
 };
 
-use crate::behaviour::GameView;
 use decode_cache::DecodeCache;
-pub use error::{ABNORMAL_CLOSURE, ClientError, NO_STATUS, close_code_name};
-pub use options::{ConnectOptions, WsUrl};
-pub(crate) use options::{authority, is_loopback_host, split_authority, split_scheme};
+pub use options::ConnectOptions;
 use ring::{RingError, TableRing};
 use socket::Socket;
-pub use stats::{ClientStats, Counters};
+pub use stats::{ClientStats, Counters, GameEventCounts};
 use wire::{FrameReader, FrameWriter, Incoming, OP_BINARY, OP_CLOSE, OP_PONG, OP_TEXT, WriteError};
+
+pub use crate::error::{ABNORMAL_CLOSURE, ClientError, NO_STATUS, close_code_name};
+pub use crate::url::WsUrl;
 
 /// How long `close` waits for the server's close frame.
 const CLOSE_WAIT: Duration = Duration::from_secs(2);
@@ -47,10 +46,15 @@ pub enum Received {
     /// A snapshot, already applied (and verified, and acked when `auto_ack`): read the world
     /// with `Client::latest` or `Client::table_at(tick)`.
     Snapshot {
+        /// The server tick whose world the snapshot carries.
         tick: u32,
+        /// The tick its delta was against; `None` for a full snapshot.
         baseline: Option<u32>,
+        /// The second baseline, for linear predictors; `None` when not used.
         baseline2: Option<u32>,
+        /// The newest of this client's inputs the server had applied (0: none yet).
         input_seq: u32,
+        /// The server's clock when it sent the snapshot, µs since it started.
         server_time_us: u64,
         /// `Some(true)` when the snapshot carried a checksum (a mismatch is an error instead);
         /// `None` when the server sends no checksums.
@@ -58,16 +62,20 @@ pub enum Received {
         /// Size of the message on the wire.
         bytes: usize,
     },
+    /// A room event every game has (players joining and leaving, chat, notices).
     Event(Event),
     /// A game-declared event, decoded with the schema (`events[id]`).
     GameEvent {
+        /// Its id: its position in the schema's `events`.
         id: u16,
+        /// Its name in the schema.
         name: String,
         /// One per field of the event, in field-id order.
         values: Vec<Value>,
     },
     /// The answer to a `Client::send_ping`.
     Pong {
+        /// From sending the ping to reading the pong.
         rtt: Duration,
     },
 }
@@ -137,7 +145,7 @@ impl Client {
         url: WsUrl,
         opts: ConnectOptions,
     ) -> Result<(Client, Welcome), ClientError> {
-        let (sock, already_read) = transport::open(&url, &opts).await?;
+        let (sock, already_read) = upgrade::open(&url, &opts).await?;
         let mut client = Client {
             sock,
             reader: FrameReader::new(&already_read, MAX_SERVER_MSG_BYTES),
@@ -343,6 +351,8 @@ impl Client {
                 Ok(Received::Event(e))
             }
             ServerMsg::GameEvent(Action { id, values }) => {
+                let declared = self.schema.events.len();
+                self.stats.game_events.count(id, declared);
                 let Some(event) = self.schema.events.get(usize::from(id)) else {
                     return Err(
                         self.protocol_error(format!("game event {id} is not in the schema"))
@@ -597,17 +607,6 @@ impl Client {
         self.ring.get(tick)
     }
 
-    /// What a `Behaviour` sees: the schema, the newest table, this client's player.
-    pub fn view(&self) -> GameView<'_> {
-        GameView {
-            schema: &self.schema,
-            plan: &self.plan,
-            latest: self.ring.latest(),
-            player: self.player,
-            tick_rate: self.tick_rate,
-        }
-    }
-
     /// Every field of entity `id` in the newest table, as game values in field-id order
     /// (numbers dequantised, strings as text). Other entities' owner-only fields read as 0.
     pub fn entity_values(&self, id: EntityId) -> Option<Vec<Value>> {
@@ -630,6 +629,7 @@ impl Client {
         self.entity_values(read::ROOM)
     }
 
+    /// What this connection measured so far: counters, game events, latency histograms.
     pub fn stats(&self) -> &ClientStats {
         &self.stats
     }
@@ -744,9 +744,11 @@ fn check_welcome(w: &Welcome, game: Option<&str>) -> Result<(), String> {
 
 #[cfg(test)]
 mod tests {
+    use super::*;
+
     #[test]
     fn a_client_can_move_between_threads_and_be_shared() {
         fn send_sync<T: Send + Sync>() {}
-        send_sync::<super::Client>();
+        send_sync::<Client>();
     }
 }

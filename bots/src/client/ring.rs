@@ -21,26 +21,61 @@ const SHARING_TRIAL: u64 = 120;
 /// server's acked baseline ever lags on a working connection.
 pub const DEFAULT_RING_CAPACITY: usize = 64;
 
+/// Why a snapshot could not be applied. Each names the snapshot's `tick`.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 pub enum RingError {
+    /// Snapshots only move forward: the server never sends an older tick after a newer one.
     #[error("snapshot {tick} is not newer than the newest table, {newest}")]
-    OutOfOrder { tick: u32, newest: u32 },
+    OutOfOrder {
+        /// The snapshot's tick.
+        tick: u32,
+        /// The newest tick held.
+        newest: u32,
+    },
+    /// The server built the delta against a tick this client never had (or acked).
     #[error("snapshot {tick} is against baseline {baseline}, which this client does not hold")]
-    UnknownBaseline { tick: u32, baseline: u32 },
+    UnknownBaseline {
+        /// The snapshot's tick.
+        tick: u32,
+        /// The tick its delta is against.
+        baseline: u32,
+    },
     /// A baseline was dropped to stay within capacity: this client fell more than `capacity`
     /// snapshots behind the acks the server has (its own fault, not the server's).
     #[error(
         "snapshot {tick} is against baseline {baseline}, which this client dropped: it fell too far behind"
     )]
-    Evicted { tick: u32, baseline: u32 },
+    Evicted {
+        /// The snapshot's tick.
+        tick: u32,
+        /// The tick its delta is against.
+        baseline: u32,
+    },
+    /// A second baseline only refines a first one.
     #[error("snapshot {tick} names a second baseline ({baseline2}) but no baseline")]
-    SecondWithoutFirst { tick: u32, baseline2: u32 },
+    SecondWithoutFirst {
+        /// The snapshot's tick.
+        tick: u32,
+        /// The second baseline it names.
+        baseline2: u32,
+    },
+    /// The delta bytes do not decode against the baseline(s).
     #[error("snapshot {tick} does not apply to its baseline: {error}")]
-    BadDelta { tick: u32, error: DeltaError },
+    BadDelta {
+        /// The snapshot's tick.
+        tick: u32,
+        /// What is wrong with the delta.
+        error: DeltaError,
+    },
+    /// The world after applying the delta is not the one the server checksummed: this
+    /// client's world is wrong.
     #[error("snapshot {tick}: checksum {actual:#010x} differs from the server's {expected:#010x}")]
     ChecksumMismatch {
+        /// The snapshot's tick.
         tick: u32,
+        /// The server's checksum, from the snapshot's header.
         expected: u32,
+        /// The checksum of this client's table.
         actual: u32,
     },
 }
@@ -66,6 +101,7 @@ impl Default for TableRing {
 }
 
 impl TableRing {
+    /// A ring that holds at most `capacity` tables (at least one).
     pub fn new(capacity: usize) -> Self {
         let capacity = capacity.max(1);
         Self {
@@ -85,10 +121,12 @@ impl TableRing {
         self.shared_lookups < SHARING_TRIAL || self.shared_hits * 10 >= self.shared_lookups
     }
 
+    /// How many tables are held.
     pub fn len(&self) -> usize {
         self.tables.len()
     }
 
+    /// No table yet (before the first snapshot).
     pub fn is_empty(&self) -> bool {
         self.tables.is_empty()
     }
@@ -103,6 +141,7 @@ impl TableRing {
         self.tables.back().map(|(tick, table)| (*tick, &**table))
     }
 
+    /// The table at `tick`, while it is held.
     pub fn get(&self, tick: u32) -> Option<&StateTable> {
         self.position(tick).map(|i| &*self.tables[i].1)
     }

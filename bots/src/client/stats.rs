@@ -5,6 +5,7 @@ use std::ops::{Add, AddAssign, Sub};
 use std::time::Duration;
 
 use hdrhistogram::Histogram;
+use protocol::TypeDesc;
 
 /// Latencies are recorded in microseconds up to a minute, to 2 significant digits (1%): about
 /// 20 KB per histogram, which matters with a thousand bots.
@@ -33,6 +34,7 @@ pub struct Counters {
     /// Ticks skipped between consecutive snapshots: the server replaced a snapshot this client
     /// had not taken yet (latest wins).
     pub stale_dropped: u64,
+    /// Snapshots whose checksum this client's world did not reproduce.
     pub checksum_mismatches: u64,
     /// Undecodable or unexpected messages, snapshots out of order, unknown baselines, deltas
     /// that do not apply.
@@ -40,9 +42,11 @@ pub struct Counters {
     /// Snapshots against a baseline this client had dropped because it fell more than the
     /// ring's capacity behind (client overload, not a server fault).
     pub fell_behind: u64,
+    /// Room events every game has (`ServerMsg::Event`: joins, leaves, chat, notices).
     pub events: u64,
     /// Game-declared events (`ServerMsg::GameEvent`).
     pub game_events: u64,
+    /// Inputs sent (each may carry an ack).
     pub inputs_sent: u64,
     /// Standalone `Ack` frames (acks that could not ride on an input).
     pub acks_sent: u64,
@@ -94,11 +98,58 @@ impl AddAssign for Counters {
     }
 }
 
+/// The name game events whose id the schema does not declare are counted under (each one is
+/// also a protocol error). Not a name a game would give an event, so it cannot hide one.
+pub const UNKNOWN_GAME_EVENT: &str = "(unknown)";
+
+/// Game events received (`ServerMsg::GameEvent`), by event id: one count per event the schema
+/// declares at most, so memory is bounded by the schema however long the connection lives.
+/// Counted when they arrive, before their values are decoded.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct GameEventCounts {
+    /// Indexed by event id (`schema.events[id]`); only as long as the highest id seen.
+    pub by_id: Vec<u64>,
+    /// Events with an id the schema does not declare.
+    pub unknown: u64,
+}
+
+impl GameEventCounts {
+    /// Counts one event `id` from a server whose schema declares `declared` events.
+    pub fn count(&mut self, id: u16, declared: usize) {
+        let i = usize::from(id);
+        if i >= declared {
+            self.unknown += 1;
+            return;
+        }
+        if self.by_id.len() <= i {
+            self.by_id.resize(i + 1, 0);
+        }
+        self.by_id[i] += 1;
+    }
+
+    /// The counts by name (`events`: the schema's, whose ids the counts are of), unknown ids
+    /// under [`UNKNOWN_GAME_EVENT`]; events never received are left out.
+    pub fn named<'a>(&'a self, events: &'a [TypeDesc]) -> impl Iterator<Item = (&'a str, u64)> {
+        let declared = self.by_id.iter().enumerate().map(|(id, &n)| {
+            let name = events
+                .get(id)
+                .map_or(UNKNOWN_GAME_EVENT, |e| e.name.as_str());
+            (name, n)
+        });
+        declared
+            .chain(std::iter::once((UNKNOWN_GAME_EVENT, self.unknown)))
+            .filter(|&(_, n)| n > 0)
+    }
+}
+
 /// Everything one client measured since it connected (or since `Client::clear_samples`, for
 /// the histograms).
 #[derive(Clone, Debug)]
 pub struct ClientStats {
+    /// Plain counts since the connection started.
     pub counters: Counters,
+    /// Game events received over the whole connection, by id (for the report, by name).
+    pub game_events: GameEventCounts,
     /// Time from sending input n to receiving the first snapshot whose `input_seq >= n`, in µs.
     pub input_latency_us: Histogram<u64>,
     /// Ping round trips, in µs.
@@ -109,6 +160,7 @@ impl Default for ClientStats {
     fn default() -> Self {
         Self {
             counters: Counters::default(),
+            game_events: GameEventCounts::default(),
             input_latency_us: latency_histogram(),
             rtt_us: latency_histogram(),
         }
@@ -135,6 +187,38 @@ mod tests {
         let w = end - start;
         assert_eq!((w.snapshots, w.bytes_in, w.stale_dropped), (60, 6000, 2));
         assert_eq!(start + w, end);
+    }
+
+    #[test]
+    fn game_events_count_by_id_and_name_unknown_ids_apart() {
+        let events: Vec<TypeDesc> = ["hit", "announce", "spawn"]
+            .into_iter()
+            .enumerate()
+            .map(|(id, name)| TypeDesc {
+                id: id as u16,
+                name: name.into(),
+                fields: Vec::new(),
+            })
+            .collect();
+        let mut c = GameEventCounts::default();
+        for id in [1, 0, 1, 1, 99, u16::MAX] {
+            c.count(id, events.len());
+        }
+        // Nothing beyond the highest id received is kept, nor anything for unknown ids.
+        assert_eq!((c.by_id.as_slice(), c.unknown), (&[1, 3][..], 2));
+        let named: Vec<_> = c.named(&events).collect();
+        assert_eq!(
+            named,
+            [("hit", 1), ("announce", 3), (UNKNOWN_GAME_EVENT, 2)]
+        );
+        // Read against a shorter schema (never the case for one connection), ids past it are
+        // unknown rather than a panic.
+        let named: Vec<_> = c.named(&events[..1]).collect();
+        assert_eq!(
+            named,
+            [("hit", 1), (UNKNOWN_GAME_EVENT, 3), (UNKNOWN_GAME_EVENT, 2)]
+        );
+        assert_eq!(GameEventCounts::default().named(&events).count(), 0);
     }
 
     #[test]

@@ -17,14 +17,21 @@ use std::sync::Mutex;
 use rand::rngs::SmallRng;
 use rand::{RngCore, SeedableRng};
 
-use super::error::NO_STATUS;
-use super::socket::{READ_CHUNK, Socket};
+use super::socket::Socket;
+use crate::error::NO_STATUS;
+use crate::tcp::READ_CHUNK;
 
+/// A later fragment of a message (RFC 6455's opcodes, section 5.2).
 pub const OP_CONTINUATION: u8 = 0x0;
+/// A text message: ticksync never sends one.
 pub const OP_TEXT: u8 = 0x1;
+/// A binary message: every ticksync message.
 pub const OP_BINARY: u8 = 0x2;
+/// A close frame (its payload: a code and a reason).
 pub const OP_CLOSE: u8 = 0x8;
+/// A ping, answered with a pong carrying its payload.
 pub const OP_PING: u8 = 0x9;
+/// The answer to a ping.
 pub const OP_PONG: u8 = 0xA;
 
 /// Outgoing bytes the kernel has not taken yet. Client messages are a few bytes each: this is
@@ -34,8 +41,10 @@ pub const MAX_PENDING_WRITE: usize = 64 * 1024;
 /// A framing violation by the server; the connection cannot go on.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 pub enum FrameError {
+    /// Framing RFC 6455 forbids (or a server must not use), named.
     #[error("{0}")]
     Protocol(&'static str),
+    /// A message (its size so far, or its declared length) larger than the limit.
     #[error("message of {0} bytes or more exceeds the limit of {1}")]
     TooBig(u64, usize),
 }
@@ -43,10 +52,20 @@ pub enum FrameError {
 /// One complete message or control frame from the server.
 #[derive(Debug, PartialEq, Eq)]
 pub enum Incoming<'a> {
+    /// A whole binary message, fragments joined: a ticksync message.
     Binary(&'a [u8]),
+    /// A text message, payload dropped: ticksync is binary only (the client calls it a
+    /// protocol error).
     Text,
+    /// A ping, with its payload.
     Ping(&'a [u8]),
-    Close { code: u16, reason: String },
+    /// A close frame: its code (`NO_STATUS` when it had none) and reason.
+    Close {
+        /// The close code.
+        code: u16,
+        /// Why, in words.
+        reason: String,
+    },
 }
 
 /// Bytes read from the socket and not yet parsed, and a fragmented message being joined.
@@ -243,6 +262,7 @@ struct WriteState {
 }
 
 impl FrameWriter {
+    /// An open writer with nothing pending.
     pub fn new() -> Self {
         Self {
             state: Mutex::new(WriteState {

@@ -375,6 +375,8 @@ pub struct Log {
     /// Pongs the clients sent, with their payloads.
     pub pongs: Vec<Vec<u8>>,
     pub origins: Vec<Option<String>>,
+    /// Game events sent (`events_every`, `bad_event_at`), over all connections.
+    pub game_events_sent: u32,
 }
 
 pub struct FakeServer {
@@ -661,14 +663,18 @@ async fn session(ws: WebSocket<TokioIo<Upgraded>>, b: &Behaviour, log: &Mutex<Lo
                 }
                 if b.bad_event_at == Some(tick) {
                     let bad = ServerMsg::GameEvent(Action { id: 99, values: vec![] });
-                    let _ = write.write_frame(send(&bad)).await;
+                    if write.write_frame(send(&bad)).await.is_ok() {
+                        log.lock().unwrap().game_events_sent += 1;
+                    }
                 }
                 if b.events_every.is_some_and(|n| tick % n == 0) {
                     let mut values = Vec::new();
                     let hit = [Value::Int(i64::from(tick)), Value::Num(12.5)];
                     schema::encode_values(&desc.events[0].fields, &hit, &mut values);
                     let event = ServerMsg::GameEvent(Action { id: 0, values });
-                    let _ = write.write_frame(send(&event)).await;
+                    if write.write_frame(send(&event)).await.is_ok() {
+                        log.lock().unwrap().game_events_sent += 1;
+                    }
                 }
                 if tick % b.send_every == 0 {
                     let full = b.full_every.is_some_and(|n| tick % n == 0);
