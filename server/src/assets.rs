@@ -20,7 +20,9 @@ struct Assets;
 
 /// One file of the client.
 pub(crate) struct Asset {
+    /// The file's bytes.
     pub data: Bytes,
+    /// Its `Content-Type` (`statics::content_type`).
     pub content_type: String,
     /// A strong validator: the file's SHA-256 (its first 128 bits).
     pub etag: String,

@@ -1,7 +1,9 @@
 //! Every knob and limit, with its default, settable by flag or `TICKSYNC_*` env var.
 
+use std::fmt;
 use std::net::SocketAddr;
 use std::path::PathBuf;
+use std::str::FromStr;
 use std::time::Duration;
 
 use clap::Args;
@@ -172,8 +174,8 @@ pub struct Config {
     /// and reload), instead of the one the program gives: `GAME=DIR`, or `DIR` for the
     /// default game. Repeatable; comma-separated in the environment. A folder that does not
     /// exist, or an unknown game, stops the start.
-    #[arg(long = "static", env = "TICKSYNC_STATIC", value_name = "[GAME=]DIR", value_delimiter = ',', value_parser = crate::statics::StaticDir::parse)]
-    pub static_dirs: Vec<crate::statics::StaticDir>,
+    #[arg(long = "static", env = "TICKSYNC_STATIC", value_name = "[GAME=]DIR", value_delimiter = ',', value_parser = StaticDir::parse)]
+    pub static_dirs: Vec<StaticDir>,
 
     /// PEM certificate chain (leaf first) to serve https and wss with, natively. SIGHUP
     /// reloads it and `--tls-key`: new connections get the new pair, open ones keep theirs.
@@ -253,6 +255,7 @@ impl Config {
         )
     }
 
+    /// The time between two ticks.
     pub fn tick_period(&self) -> Duration {
         Duration::from_secs_f64(1.0 / f64::from(self.tick_rate))
     }
@@ -284,5 +287,48 @@ fn parse_radius(s: &str) -> Result<f32, String> {
         _ => Err(format!(
             "{s:?}: expected a radius in world units, 0 or more"
         )),
+    }
+}
+
+/// `--static [GAME=]DIR`: a game's page folder from disk (no game: the default game's).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct StaticDir {
+    /// The game, or `None` for the server's default game.
+    pub game: Option<String>,
+    /// The folder, as given (resolved when the server starts).
+    pub dir: PathBuf,
+}
+
+impl StaticDir {
+    /// Parses `GAME=DIR` or `DIR`. What precedes the first `=` is a game only if it is a valid
+    /// game name (so `./a=b/web` is a folder).
+    pub fn parse(s: &str) -> Result<StaticDir, String> {
+        let (game, dir) = match s.split_once('=') {
+            Some((g, d)) if protocol::codec::valid_name(g) => (Some(g.to_owned()), d),
+            _ => (None, s),
+        };
+        if dir.is_empty() {
+            return Err(format!("{s:?}: expected [GAME=]DIR"));
+        }
+        Ok(StaticDir {
+            game,
+            dir: PathBuf::from(dir),
+        })
+    }
+}
+
+impl FromStr for StaticDir {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        StaticDir::parse(s)
+    }
+}
+
+impl fmt::Display for StaticDir {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match &self.game {
+            Some(g) => write!(f, "{g}={}", self.dir.display()),
+            None => write!(f, "{}", self.dir.display()),
+        }
     }
 }

@@ -20,13 +20,13 @@ use tokio::time::timeout;
 use tracing::Instrument;
 
 use crate::cluster::Place;
+use crate::ctx::ServerCtx;
 use crate::metrics::Metrics;
-use crate::outbox::{Outbox, Outgoing};
 use crate::ratelimit::{RateLimit, Verdict};
 use crate::registry::RoomHandle;
+use crate::rejection::Rejection;
 use crate::room::published::ClientState;
-use crate::room::{ConnId, JoinRequest, RoomMsg, SavedRoom};
-use crate::{Rejection, ServerCtx};
+use crate::room::{ConnId, JoinRequest, Outbox, Outgoing, RoomMsg, SavedRoom};
 
 type Io = TokioIo<Upgraded>;
 /// The writer's side: frames gather in a buffer and go out in one write when the outbox is
@@ -466,7 +466,7 @@ async fn join(
 /// Sends `Reject` and asks for a close with the same code.
 fn reject(ctx: &ServerCtx, outbox: &Outbox, mut rej: Rejection) -> End {
     truncate(&mut rej.reason, protocol::limits::MAX_REASON_BYTES);
-    crate::metrics::Metrics::count(&ctx.metrics.rejects, codes::name(rej.code));
+    Metrics::count(&ctx.metrics.rejects, codes::name(rej.code));
     let msg = ServerMsg::Reject {
         code: rej.code,
         reason: rej.reason.clone(),
@@ -599,10 +599,12 @@ async fn drain(rd: &mut WebSocketRead<ReadHalf<Io>>) {
 
 #[cfg(test)]
 mod tests {
+    use super::*;
+
     #[test]
     fn close_reasons_are_cut_at_a_char_boundary() {
         let long = "é".repeat(100);
-        let cut = super::close_reason(&long);
+        let cut = close_reason(&long);
         assert_eq!(cut.len(), 122);
         assert!(std::str::from_utf8(cut).is_ok());
     }

@@ -15,8 +15,11 @@ use serde::Serialize;
 use tokio::sync::oneshot;
 
 use crate::cluster::{Cluster, NodeInfo};
+use crate::ctx::ServerCtx;
+use crate::matchmake::least_loaded;
+use crate::registry::RoomHandle;
+use crate::rejection::Rejection;
 use crate::room::RoomMsg;
-use crate::{Rejection, ServerCtx};
 
 /// How long a room has to answer a hand-off (it answers at its next tick).
 const ANSWER_WITHIN: Duration = Duration::from_secs(2);
@@ -77,9 +80,9 @@ async fn hand_over(
     ctx: &ServerCtx,
     cluster: &Cluster,
     nodes: &[NodeInfo],
-    room: &crate::registry::RoomHandle,
+    room: &RoomHandle,
 ) -> redis::RedisResult<Option<usize>> {
-    let Some(target) = crate::matchmake::least_loaded(cluster, nodes, Some(&ctx.node_id))
+    let Some(target) = least_loaded(cluster, nodes, Some(&ctx.node_id))
         .await?
         .cloned()
     else {
@@ -153,7 +156,7 @@ pub(crate) async fn redirect(ctx: &ServerCtx, cluster: &Cluster, room: &str) -> 
     let Ok(nodes) = cluster.nodes().await else {
         return going_away();
     };
-    let target = crate::matchmake::least_loaded(cluster, &nodes, Some(&ctx.node_id)).await;
+    let target = least_loaded(cluster, &nodes, Some(&ctx.node_id)).await;
     match target {
         Ok(Some(t)) if cluster.transfer(room, &t.id).await.unwrap_or(false) => moved(t.url.clone()),
         _ => going_away(),

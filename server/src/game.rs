@@ -90,6 +90,7 @@ pub fn key_of(id: EntityId) -> EntityKey {
 /// Who a game event goes to.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Target {
+    /// Every client in the room.
     Everyone,
     /// The client playing this entity.
     Player(EntityKey),
@@ -97,6 +98,7 @@ pub enum Target {
 
 /// What a game's hooks get: the world, the tick, and a way to send events.
 pub struct Ctx<'a, G: Game> {
+    /// The room's entities: insert, change and remove them here.
     pub world: &'a mut World<G::Entity>,
     /// The tick being simulated (or the current one, outside `step`).
     pub tick: u32,
@@ -208,7 +210,9 @@ pub trait Game: Sized + Send + 'static {
 /// without it (the room state, say) are seen by everyone.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct View {
+    /// How far a client sees, in world units.
     pub radius: f32,
+    /// The name of the `Vec2` field that places an entity.
     pub position: &'static str,
 }
 
@@ -398,12 +402,17 @@ impl Games {
 
 /// A game as the room drives it, with the wire's types: entity ids and decoded values.
 pub trait RoomGame: Send {
+    /// The game's declaration, as its clients get it in `Welcome`.
     fn descriptor(&self) -> &Arc<Descriptor>;
     /// Shared with the writers that build snapshots from published ticks.
     fn plan(&self) -> &Arc<Plan>;
+    /// A player joins ([`Game::join`]): its entity's wire id.
     fn join(&mut self, name: &str) -> EntityId;
+    /// A player left for good ([`Game::leave`]).
     fn leave(&mut self, player: EntityId);
+    /// A player's connection dropped; it may resume ([`Game::disconnected`]).
     fn disconnected(&mut self, player: EntityId);
+    /// A dropped player resumed ([`Game::rejoined`]).
     fn rejoined(&mut self, player: EntityId);
     /// A validated input (values in the input's field order).
     fn input(&mut self, player: EntityId, values: &[Value]);
@@ -424,8 +433,11 @@ pub trait RoomGame: Send {
     );
     /// The events raised since the last call, encoded, with whom they go to (`None`: all).
     fn take_events(&mut self, out: &mut Vec<(Option<EntityId>, Bytes)>);
+    /// Entities in the world, for `/rooms`.
     fn entities(&self) -> usize;
+    /// The room is closing ([`Game::dispose`]).
     fn dispose(&mut self);
+    /// What each client sees ([`Game::view`]).
     fn view(&self) -> Option<View>;
     /// The room's declared state: every entity with its key, the tick, the room state.
     fn save(&self) -> SavedWorld;
@@ -493,13 +505,23 @@ pub enum RestoreError {
     TooMuchWork(u64),
     /// A type id past the game's entity types.
     #[error("entity {}v{}: this game has no entity type {ty}", .id.index, .id.version)]
-    UnknownType { id: EntityId, ty: u16 },
+    UnknownType {
+        /// The entity.
+        id: EntityId,
+        /// Its type id.
+        ty: u16,
+    },
     /// `Replicate::read` refused the values (too many, or of the wrong kind or range).
     #[error(
         "entity {}v{}: its values do not fit type {ty}'s declaration",
         .id.index, .id.version
     )]
-    BadValues { id: EntityId, ty: u16 },
+    BadValues {
+        /// The entity.
+        id: EntityId,
+        /// Its type id.
+        ty: u16,
+    },
     /// A saved room state the game's `Room` cannot read (or a game without one).
     #[error("the saved room state does not fit this game's (or it has none)")]
     BadRoom,
@@ -582,7 +604,9 @@ fn rebuild<E>(
 /// One game instance driven directly, without sockets or a room task: what a room runs, and
 /// what tests, benchmarks and tools use to step a game and record its replicated state.
 pub struct Sim<G: Game> {
+    /// The game's own state (what `make` built).
     pub game: G,
+    /// Its entities.
     pub world: World<G::Entity>,
     events: Vec<(Target, G::Event)>,
     tick: u32,
@@ -629,10 +653,12 @@ impl<G: Game> Sim<G> {
         Self::build("game", 60, make).expect("a valid declaration")
     }
 
+    /// A player joins ([`Game::join`]): its entity's key.
     pub fn join(&mut self, name: &str) -> EntityKey {
         self.with(|g, ctx| g.join(ctx, name))
     }
 
+    /// Hands `player`'s input to the game ([`Game::input`]).
     pub fn input(&mut self, player: EntityKey, input: G::Input) {
         self.with(|g, ctx| g.input(ctx, player, input));
     }
@@ -643,6 +669,7 @@ impl<G: Game> Sim<G> {
         self.tick = self.tick.wrapping_add(1);
     }
 
+    /// The tick the next step simulates.
     pub fn tick(&self) -> u32 {
         self.tick
     }

@@ -19,11 +19,12 @@ use hyper::header::{
 };
 use hyper::{Method, Request, Response, StatusCode};
 
-use crate::ServerCtx;
+use crate::ctx::{ConnectionGuard, ServerCtx};
 use crate::metrics::Metrics;
 
 type Body = Full<Bytes>;
 
+/// Answers one request from `peer` (upgrades to a WebSocket go on in a task of their own).
 pub async fn route(
     mut req: Request<Incoming>,
     ctx: Arc<ServerCtx>,
@@ -436,7 +437,7 @@ fn upgrade(req: &mut Request<Incoming>, ctx: &Arc<ServerCtx>, ip: IpAddr) -> Res
         return refuse(StatusCode::FORBIDDEN, "origin", "origin not allowed\n");
     }
     // Counted before answering 101, so the limits hold under a burst; the guard uncounts.
-    let Some(guard) = crate::ConnectionGuard::acquire(ctx, ip) else {
+    let Some(guard) = ConnectionGuard::acquire(ctx, ip) else {
         return refuse(
             StatusCode::SERVICE_UNAVAILABLE,
             "connection_limit",

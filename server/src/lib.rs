@@ -1,10 +1,45 @@
-//! The ticksync server: hosts rooms that run a `Game` on a fixed tick and stream delta
-//! snapshots to WebSocket clients. docs/architecture.md maps the data flow onto the modules.
+//! The ticksync engine: an authoritative game-state server that hosts rooms, each running a
+//! [`Game`] on a fixed tick, and streams delta snapshots to WebSocket clients (browsers, bots)
+//! that decode any game from the schema it sends them. It knows no game: a game is a type
+//! implementing [`Game`], registered in [`Games`] and handed to [`Server::start_with`], which
+//! also serves HTTP (`/matchmake`, `/rooms`, `/metrics`, the browser client and the games'
+//! pages) and, with `--redis`, joins a cluster of nodes.
+//!
+//! A studio does not start from here: the `ticksync` crate (`App`) makes a whole program around
+//! its game (flags, `--config` files, logs, signals, the `schema` and `bots` subcommands).
+//! docs/architecture.md maps the data flow onto the modules.
+//!
+//! # Module order
+//!
+//! One line per floor, bottom first: a module uses only modules on floors below its own (no
+//! circle; `tests/module_order.rs` checks it). The submodules of `room` and `cluster` are
+//! listed by themselves, below the module that gathers them. No module reaches this root,
+//! which re-exports what other crates use.
+//!
+//! - floor 0: `forwarded`, `metrics`, `ratelimit`, `record`, `rejection`, `rng`, `send_window`, `tls`, `tokens`, `typescript`, `room::built_once`, `room::history`, `room::stats`, `cluster::link`
+//! - floor 1: `config`, `game`, `outbox`
+//! - floor 2: `testing`
+//! - floor 3: `room::views`
+//! - floor 4: `room::published`
+//! - floor 5: `room`
+//! - floor 6: `registry`
+//! - floor 7: `cluster::directory`, `cluster::handoff`, `cluster::notices`
+//! - floor 8: `cluster::nodes`
+//! - floor 9: `cluster`
+//! - floor 10: `seats`, `statics`
+//! - floor 11: `ctx`, `assets`
+//! - floor 12: `matchmake`
+//! - floor 13: `drain`
+//! - floor 14: `connection`
+//! - floor 15: `http`
+
+#![warn(missing_docs)]
 
 mod assets;
 pub mod cluster;
 pub mod config;
 mod connection;
+mod ctx;
 pub mod drain;
 mod forwarded;
 pub mod game;
@@ -15,6 +50,7 @@ mod outbox;
 mod ratelimit;
 mod record;
 pub mod registry;
+mod rejection;
 pub mod rng;
 pub mod room;
 mod seats;
@@ -26,8 +62,7 @@ mod tls;
 mod tokens;
 pub mod typescript;
 
-use std::collections::HashMap;
-use std::net::{IpAddr, SocketAddr};
+use std::net::SocketAddr;
 use std::sync::atomic::AtomicU64;
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
@@ -41,113 +76,18 @@ use tokio_util::task::TaskTracker;
 
 pub use assets::{CLIENT_VERSION, client_path};
 pub use config::Config;
+use ctx::ServerCtx;
 pub use game::{Ctx, EntityKey, Game, Games, Sim, World};
 use metrics::Metrics;
-use outbox::Outbox;
 pub use protocol;
 use registry::Rooms;
-use room::{ConnId, RoomInspect, RoomMsg};
-
-/// A refusal sent to a client as `Reject{code, reason}` and a close with that code.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Rejection {
-    pub code: u16,
-    pub reason: String,
-}
+pub use rejection::Rejection;
+use room::{RoomInspect, RoomMsg};
 
 pub use matchmake::MAX_BODY as MATCHMAKE_MAX_BODY;
 
 /// Longest `--public-url`: it is sent as a WebSocket close reason (at most 123 bytes).
 pub const MAX_PUBLIC_URL: usize = 123;
-
-/// What every task of one server shares.
-pub(crate) struct ServerCtx {
-    cfg: Arc<Config>,
-    rooms: Arc<Rooms>,
-    epoch: Instant,
-    next_conn: AtomicU64,
-    per_ip: Mutex<HashMap<IpAddr, usize>>,
-    metrics: metrics::Metrics,
-    /// Every open WebSocket's outbox, to tell them all at shutdown.
-    outboxes: Mutex<HashMap<ConnId, Arc<Outbox>>>,
-    tracker: TaskTracker,
-    /// In a cluster: this node's link to it.
-    cluster: Option<cluster::Cluster>,
-    /// The seats the matchmaker gives out and this node admits.
-    seats: seats::Seats,
-    /// The WebSocket URL this node's clients are given, and its name.
-    public_url: String,
-    node_id: String,
-    /// With `--tls-cert`: https and wss.
-    tls: Option<tls::Tls>,
-    /// The games' page folders (`/games/NAME/`).
-    statics: statics::Statics,
-}
-
-impl ServerCtx {
-    fn register(&self, conn: ConnId, outbox: Arc<Outbox>) {
-        self.outboxes
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .insert(conn, outbox);
-    }
-
-    fn unregister(&self, conn: ConnId) {
-        self.outboxes
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .remove(&conn);
-    }
-}
-
-/// One counted WebSocket connection (total and per IP); uncounted when dropped.
-pub(crate) struct ConnectionGuard {
-    ctx: Arc<ServerCtx>,
-    ip: Option<IpAddr>,
-}
-
-impl ConnectionGuard {
-    /// Counts a connection from `ip`, or `None` if a limit is reached.
-    pub(crate) fn acquire(ctx: &Arc<ServerCtx>, ip: IpAddr) -> Option<Self> {
-        let cfg = &ctx.cfg;
-        let per_ip = cfg.max_connections_per_ip > 0 && (cfg.limit_loopback || !ip.is_loopback());
-        // The gauge is the count (`inc` returns the count before); dropping the guard uncounts.
-        let total = ctx.metrics.connections_open.inc();
-        let mut guard = ConnectionGuard {
-            ctx: ctx.clone(),
-            ip: None,
-        };
-        if total >= cfg.max_connections as i64 {
-            return None;
-        }
-        if per_ip {
-            let mut map = ctx.per_ip.lock().unwrap_or_else(|e| e.into_inner());
-            let n = map.entry(ip).or_insert(0);
-            if *n >= cfg.max_connections_per_ip {
-                drop(map);
-                return None;
-            }
-            *n += 1;
-            guard.ip = Some(ip);
-        }
-        Some(guard)
-    }
-}
-
-impl Drop for ConnectionGuard {
-    fn drop(&mut self) {
-        if let Some(ip) = self.ip {
-            let mut map = self.ctx.per_ip.lock().unwrap_or_else(|e| e.into_inner());
-            if let Some(n) = map.get_mut(&ip) {
-                *n -= 1;
-                if *n == 0 {
-                    map.remove(&ip);
-                }
-            }
-        }
-        self.ctx.metrics.connections_open.dec();
-    }
-}
 
 /// A running server.
 pub struct Server {
@@ -276,6 +216,7 @@ impl Server {
         })
     }
 
+    /// The address it listens on (with the port it picked, for `--addr` port 0).
     pub fn local_addr(&self) -> SocketAddr {
         self.local_addr
     }
@@ -295,6 +236,7 @@ impl Server {
         result
     }
 
+    /// This node's rooms.
     pub fn rooms(&self) -> &Arc<Rooms> {
         &self.ctx.rooms
     }

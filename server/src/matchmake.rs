@@ -10,8 +10,8 @@ use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 
-use crate::ServerCtx;
 use crate::cluster::{Cluster, NodeInfo};
+use crate::ctx::ServerCtx;
 use crate::seats::now_ms;
 
 /// Largest `/matchmake` request body.
@@ -35,21 +35,29 @@ pub struct MatchRequest {
 /// The answer: connect to `url` and send `Hello { room, auth_token: seat, .. }`.
 #[derive(Debug, Serialize, Deserialize)]
 pub struct MatchAnswer {
+    /// The WebSocket URL of the node that plays the room.
     pub url: String,
+    /// The room placed in.
     pub room: String,
+    /// The signed seat, shown as the `Hello`'s `auth_token` (single-use, expires).
     pub seat: String,
+    /// The id of the node that plays the room.
     pub node: String,
 }
 
 /// Why a request got no seat, as an HTTP status and a message.
 #[derive(Debug)]
 pub enum MatchError {
+    /// The request is malformed or names what is not there (400).
     Bad(String),
+    /// A join token is needed and missing or bad (401).
     Unauthorized(String),
+    /// No seat now: rooms full, no node, Redis unreachable (503).
     Unavailable(String),
 }
 
 impl MatchError {
+    /// The HTTP status it answers with.
     pub fn status(&self) -> u16 {
         match self {
             MatchError::Bad(_) => 400,
@@ -58,6 +66,7 @@ impl MatchError {
         }
     }
 
+    /// What the client is told.
     pub fn message(&self) -> &str {
         match self {
             MatchError::Bad(m) | MatchError::Unauthorized(m) | MatchError::Unavailable(m) => m,

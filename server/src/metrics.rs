@@ -7,11 +7,14 @@ use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::Histogram;
 use prometheus_client::registry::Registry;
 
+/// A counter's label: a close or reject code's name, or another reason.
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct CodeLabel {
+    /// The name (`codes::name`, or the reason's).
     pub code: String,
 }
 
+/// Every metric of one server, and the registry that renders them.
 pub struct Metrics {
     registry: Registry,
     /// TCP connections still speaking HTTP (not yet upgraded).
@@ -38,8 +41,10 @@ pub struct Metrics {
     pub tls_reloads: Family<ResultLabel, Counter>,
 }
 
+/// A counter's label: how an operation ended.
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct ResultLabel {
+    /// `ok` or `failed`.
     pub result: String,
 }
 
@@ -167,6 +172,7 @@ impl Default for Metrics {
 }
 
 impl Metrics {
+    /// Counts one `result` in `family`.
     pub fn count_result(family: &Family<ResultLabel, Counter>, result: &str) {
         family
             .get_or_create(&ResultLabel {
@@ -175,6 +181,7 @@ impl Metrics {
             .inc();
     }
 
+    /// Counts one `code` in `family`.
     pub fn count(family: &Family<CodeLabel, Counter>, code: &str) {
         family
             .get_or_create(&CodeLabel {

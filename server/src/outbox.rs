@@ -15,8 +15,6 @@ use tokio::sync::Notify;
 
 use crate::send_window::SendWindow;
 
-pub use crate::room::published::Pending;
-
 /// No ack yet.
 pub const NO_ACK: u32 = u32::MAX;
 /// Both acks unset (newest in the high half, the one before in the low half).
@@ -24,7 +22,7 @@ const NO_ACKS: u64 = u64::MAX;
 
 /// What the writer sends next, in priority order.
 #[derive(Debug)]
-pub enum Outgoing<S = Pending> {
+pub enum Outgoing<S> {
     /// A WebSocket control frame reply produced by the reader (pong, close echo).
     Control(fastwebsockets::OpCode, Vec<u8>),
     /// A reliable message, in order (a `Reject` goes out before its close).
@@ -44,7 +42,7 @@ struct Inner<S> {
 }
 
 /// `S`: what a snapshot is until the writer takes it (the room's `Pending` order).
-pub struct Outbox<S = Pending> {
+pub struct Outbox<S> {
     inner: Mutex<Inner<S>>,
     notify: Notify,
     reliable_cap: usize,
@@ -151,6 +149,8 @@ impl<S> Outbox<S> {
         ok
     }
 
+    /// Queues a control frame the reader owes the peer (pong, close echo); a flood of them
+    /// closes the connection.
     pub fn put_control(&self, opcode: fastwebsockets::OpCode, payload: Vec<u8>) {
         let mut inner = self.lock();
         if inner.control.len() < CONTROL_CAP {
@@ -226,10 +226,12 @@ impl<S> Outbox<S> {
         self.lock().window.sent(tick, std::time::Instant::now());
     }
 
+    /// Whether a snapshot waits for the writer.
     pub fn has_pending_snapshot(&self) -> bool {
         self.lock().snapshot.is_some()
     }
 
+    /// Reliable messages waiting for the writer.
     pub fn reliable_len(&self) -> usize {
         self.lock().reliable.len()
     }
@@ -246,6 +248,8 @@ impl<S> Outbox<S> {
         self.created.elapsed().saturating_sub(heard)
     }
 
+    /// The client acked snapshot `tick` (ignored unless newer than its last ack and not past
+    /// the newest snapshot handed over); an ack that opens a full send window wakes the writer.
     pub fn set_acked(&self, tick: u32) {
         if tick > self.sent_tick.load(Ordering::Relaxed) {
             return;
@@ -293,7 +297,7 @@ impl<S> Outbox<S> {
 mod tests {
     use super::*;
 
-    type Outbox = super::Outbox<&'static [u8]>;
+    type Outbox = crate::outbox::Outbox<&'static [u8]>;
 
     fn outbox(reliable_cap: usize) -> Outbox {
         Outbox::new(

@@ -3,8 +3,10 @@
 
 use std::time::{Duration, Instant};
 
+/// What to do with one message.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Verdict {
+    /// Within the rate: take it.
     Allow,
     /// Over the rate: drop this message.
     Drop,
@@ -12,6 +14,7 @@ pub enum Verdict {
     Abuse,
 }
 
+/// One connection's bucket and strike count.
 pub struct RateLimit {
     rate: f64,
     burst: f64,
@@ -22,6 +25,7 @@ pub struct RateLimit {
 }
 
 impl RateLimit {
+    /// `rate_per_sec` messages a second on average, `burst` at once; full at `now`.
     pub fn new(rate_per_sec: u32, burst: u32, now: Instant) -> Self {
         let burst = f64::from(burst.max(1));
         Self {
@@ -34,6 +38,7 @@ impl RateLimit {
         }
     }
 
+    /// A message arrived at `now`: whether to take it, drop it, or close the connection.
     pub fn check(&mut self, now: Instant) -> Verdict {
         let elapsed = now.saturating_duration_since(self.last).as_secs_f64();
         self.tokens = (self.tokens + elapsed * self.rate).min(self.burst);

@@ -44,6 +44,7 @@ struct TypeRecipe {
 }
 
 impl Recipe {
+    /// Compiles the fields of every type of `d`, laid out by `plan`.
     pub fn new(d: &Descriptor, plan: &Plan) -> Self {
         let types = d
             .types
@@ -85,11 +86,15 @@ impl Recipe {
 
 /// Records one tick: `put` each entity in slot order.
 pub struct Recorder<'a> {
+    /// The game's declaration.
     pub d: &'a Descriptor,
+    /// Its table layout.
     pub plan: &'a Plan,
+    /// Its fields compiled (`Recipe::new` of the two above).
     pub recipe: &'a Recipe,
     /// The tick recorded before (and the one before it), to keep fields on their track.
     pub prev: Option<Baseline<'a>>,
+    /// The tick being recorded.
     pub tick: u32,
 }
 

@@ -5,42 +5,51 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
-use crate::metrics::RoomMetrics;
+use protocol::Descriptor;
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
-use crate::Rejection;
 use crate::config::Config;
 use crate::game::Games;
-use crate::room::{Room, RoomInfo, RoomMsg, SavedRoom};
-use protocol::Descriptor;
+use crate::metrics::RoomMetrics;
+use crate::rejection::Rejection;
+use crate::room::{Host, Listing, Room, RoomInfo, RoomMsg, SavedRoom};
 
 /// How connections reach a room.
 #[derive(Clone)]
 pub struct RoomHandle {
+    /// Unique for the server's life: a room reopened under the same name has another.
     pub id: u64,
+    /// Its name, as clients ask for it.
     pub name: String,
+    /// Where joins, inputs and leaves go (bounded: a full inbox drops inputs).
     pub inbox: mpsc::Sender<RoomMsg>,
+    /// Its summary for `/rooms`, refreshed by the room.
     pub info: Arc<Mutex<RoomInfo>>,
     /// The room's game, as its clients see it (connections validate inputs with it).
     pub schema: Arc<Descriptor>,
 }
 
+/// Every room of this node, by name; rooms start here (with their game) and leave when they
+/// close.
 pub struct Rooms {
     map: Mutex<HashMap<String, RoomHandle>>,
     next_id: AtomicU64,
-    pub(crate) cfg: Arc<Config>,
+    cfg: Arc<Config>,
+    /// The games its rooms may play.
     pub(crate) games: Games,
-    pub(crate) epoch: Instant,
+    epoch: Instant,
     /// Cancelled at server shutdown: every room closes its clients (1001) and stops.
-    pub(crate) stop: CancellationToken,
+    stop: CancellationToken,
     /// What the rooms count for `/metrics`.
-    pub(crate) metrics: RoomMetrics,
+    metrics: RoomMetrics,
     /// Draining for a deploy: no new rooms here.
     draining: AtomicBool,
 }
 
 impl Rooms {
+    /// An empty registry whose rooms run with `cfg`, from `games`, count into `metrics` and
+    /// stop with `stop`; `epoch` is the server's clock.
     pub fn new(
         cfg: Arc<Config>,
         games: Games,
@@ -65,6 +74,7 @@ impl Rooms {
         self.draining.load(Ordering::Relaxed)
     }
 
+    /// From now on this node takes no new rooms (it is draining).
     pub(crate) fn set_draining(&self) {
         self.draining.store(true, Ordering::Relaxed);
     }
@@ -169,7 +179,14 @@ impl Rooms {
             info: info.clone(),
             schema: game.descriptor().clone(),
         };
-        let mut room = Room::new(name.to_string(), id, self.clone(), rx, info, game);
+        let host = Host {
+            cfg: self.cfg.clone(),
+            epoch: self.epoch,
+            stop: self.stop.clone(),
+            metrics: self.metrics.clone(),
+            listing: self.clone(),
+        };
+        let mut room = Room::new(name.to_string(), id, host, rx, info, game);
         let restored = saved.is_some();
         if let Some(saved) = saved {
             room.adopt(saved.world.tick, saved.players);
@@ -180,31 +197,7 @@ impl Rooms {
         Ok(handle)
     }
 
-    /// Removes room `id` if it is still registered under `name` and nothing waits in its
-    /// inbox. Under the registry lock, so no join can find the room after this returns true.
-    pub(crate) fn remove_if_idle(
-        &self,
-        name: &str,
-        id: u64,
-        inbox: &mpsc::Receiver<RoomMsg>,
-    ) -> bool {
-        let mut map = self.lock();
-        let ours = map.get(name).is_some_and(|h| h.id == id);
-        if ours && inbox.is_empty() {
-            map.remove(name);
-            return true;
-        }
-        !ours
-    }
-
-    /// Unregisters room `id` (it failed).
-    pub(crate) fn remove(&self, name: &str, id: u64) {
-        let mut map = self.lock();
-        if map.get(name).is_some_and(|h| h.id == id) {
-            map.remove(name);
-        }
-    }
-
+    /// The open room called `name`.
     pub fn get(&self, name: &str) -> Option<RoomHandle> {
         self.lock().get(name).cloned()
     }
@@ -214,6 +207,7 @@ impl Rooms {
         self.lock().len()
     }
 
+    /// Every open room.
     pub fn all(&self) -> Vec<RoomHandle> {
         self.lock().values().cloned().collect()
     }
@@ -227,6 +221,28 @@ impl Rooms {
             .collect();
         v.sort_by(|a, b| a.name.cmp(&b.name));
         v
+    }
+}
+
+impl Listing for Rooms {
+    /// Removes room `id` if it is still registered under `name` and nothing waits in its
+    /// inbox. Under the registry lock, so no join can find the room after this returns true.
+    fn remove_if_idle(&self, name: &str, id: u64, inbox: &mpsc::Receiver<RoomMsg>) -> bool {
+        let mut map = self.lock();
+        let ours = map.get(name).is_some_and(|h| h.id == id);
+        if ours && inbox.is_empty() {
+            map.remove(name);
+            return true;
+        }
+        !ours
+    }
+
+    /// Unregisters room `id` (it failed).
+    fn remove(&self, name: &str, id: u64) {
+        let mut map = self.lock();
+        if map.get(name).is_some_and(|h| h.id == id) {
+            map.remove(name);
+        }
     }
 }
 

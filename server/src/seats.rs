@@ -14,6 +14,8 @@ use crate::cluster::Cluster;
 /// refuses new seats until some expire.
 pub const MAX_REMEMBERED: usize = 100_000;
 
+/// This node's seats: the key that signs and checks them, their lifetime, and (standalone)
+/// the ones used and reserved.
 pub struct Seats {
     secret: Vec<u8>,
     ttl: Duration,

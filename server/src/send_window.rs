@@ -26,6 +26,7 @@ const MIN_RTT_PERIOD: Duration = Duration::from_secs(5);
 /// on two cores settled there, at full-sized deltas and 2 snapshots/s.
 const MAX_RTT: Duration = Duration::from_millis(250);
 
+/// How many snapshots one client may have unacked (its bandwidth-delay product), and which.
 #[derive(Debug)]
 pub struct SendWindow {
     /// Snapshots sent and not yet acked: their ticks (ascending) and when each was taken.
@@ -121,6 +122,7 @@ impl SendWindow {
         self.in_flight.clear();
     }
 
+    /// The window's size now.
     pub fn limit(&self) -> usize {
         self.limit
     }

@@ -9,14 +9,13 @@
 //! canonical path, taken once at start. Anything else, and anything missing, is not found.
 
 use std::collections::BTreeMap;
-use std::fmt;
 use std::path::{Path, PathBuf};
-use std::str::FromStr;
 use std::time::UNIX_EPOCH;
 
 use bytes::Bytes;
 use tokio::io::AsyncReadExt;
 
+pub use crate::config::StaticDir;
 use crate::game::Games;
 
 /// The largest file served from a page folder (bigger ones are refused: each is read whole
@@ -25,48 +24,6 @@ pub const MAX_FILE_BYTES: u64 = 64 << 20;
 
 /// The HTTP path under which game `NAME`'s folder is served: `/games/NAME/`.
 pub const GAMES_PREFIX: &str = "/games/";
-
-/// `--static [GAME=]DIR`: a game's page folder from disk (no game: the default game's).
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct StaticDir {
-    /// The game, or `None` for the server's default game.
-    pub game: Option<String>,
-    pub dir: PathBuf,
-}
-
-impl StaticDir {
-    /// Parses `GAME=DIR` or `DIR`. What precedes the first `=` is a game only if it is a valid
-    /// game name (so `./a=b/web` is a folder).
-    pub fn parse(s: &str) -> Result<StaticDir, String> {
-        let (game, dir) = match s.split_once('=') {
-            Some((g, d)) if protocol::codec::valid_name(g) => (Some(g.to_owned()), d),
-            _ => (None, s),
-        };
-        if dir.is_empty() {
-            return Err(format!("{s:?}: expected [GAME=]DIR"));
-        }
-        Ok(StaticDir {
-            game,
-            dir: PathBuf::from(dir),
-        })
-    }
-}
-
-impl FromStr for StaticDir {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Self, String> {
-        StaticDir::parse(s)
-    }
-}
-
-impl fmt::Display for StaticDir {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match &self.game {
-            Some(g) => write!(f, "{g}={}", self.dir.display()),
-            None => write!(f, "{}", self.dir.display()),
-        }
-    }
-}
 
 /// Every game's page folder (canonical), by game.
 #[derive(Debug, Default)]

@@ -58,6 +58,7 @@ impl Tls {
         })
     }
 
+    /// What performs handshakes with the current certificate.
     pub fn acceptor(&self) -> &TlsAcceptor {
         &self.acceptor
     }

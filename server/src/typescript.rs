@@ -158,9 +158,11 @@ pub fn declarations(d: &Descriptor) -> String {
 
 #[cfg(test)]
 mod tests {
+    use super::*;
+
     #[test]
     fn pascal_case() {
-        assert_eq!(super::pascal("match_state"), "MatchState");
-        assert_eq!(super::pascal("tank"), "Tank");
+        assert_eq!(pascal("match_state"), "MatchState");
+        assert_eq!(pascal("tank"), "Tank");
     }
 }

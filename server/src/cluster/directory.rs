@@ -7,15 +7,18 @@ use std::time::Duration;
 
 use redis::{AsyncCommands, Script};
 
-use super::{Cluster, NODE_TTL, keys};
+use super::link::{Cluster, NODE_TTL, keys};
 
 /// Where a room is to be played.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Place {
     /// On this node (it holds the room, or has just claimed it).
     Here,
-    /// On another live node, reachable at `url`.
-    Elsewhere { url: String },
+    /// On another live node.
+    Elsewhere {
+        /// The WebSocket URL its clients are given.
+        url: String,
+    },
 }
 
 /// Claims `KEYS[1]` (a room) for node `ARGV[1]` unless a live node holds it; returns the

@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use redis::{AsyncCommands, Script};
 
-use super::{Cluster, NODE_TTL, keys};
+use super::link::{Cluster, NODE_TTL, keys};
 use crate::room::SavedRoom;
 
 /// How long a saved room waits for a node to take it (the players' resume grace is shorter,

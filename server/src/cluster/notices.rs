@@ -8,7 +8,7 @@ use futures_util::StreamExt;
 use redis::AsyncCommands;
 use tokio_util::sync::CancellationToken;
 
-use super::{Cluster, keys};
+use super::link::{Cluster, keys};
 use crate::registry::Rooms;
 
 /// Waits between attempts to (re)subscribe while Redis is unreachable.

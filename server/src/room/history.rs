@@ -7,6 +7,7 @@ use std::sync::Arc;
 
 use protocol::StateTable;
 
+/// The tables of a room's last recorded ticks, by tick, and spare tables to record into.
 pub struct History {
     slots: Vec<Option<(u32, Arc<StateTable>)>>,
     stride: usize,

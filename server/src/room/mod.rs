@@ -5,6 +5,7 @@
 //! world, publish the tick (`published`), and hand every client an order for its snapshot
 //! without waiting: the client's writer builds it when its socket can take one.
 
+mod built_once;
 mod history;
 pub mod published;
 mod stats;
@@ -22,12 +23,12 @@ use protocol::state_delta::{Baseline, Steady};
 use protocol::{EntityId, Event, PlayerInfo, ServerMsg, StateTable, Welcome, codec, codes};
 use serde::{Deserialize, Serialize};
 use tokio::sync::{mpsc, oneshot};
+use tokio_util::sync::CancellationToken;
 
-use crate::Rejection;
 use crate::config::Config;
 use crate::game::{RoomGame, SavedWorld};
-use crate::outbox::Outbox;
-use crate::registry::Rooms;
+use crate::metrics::RoomMetrics;
+use crate::rejection::Rejection;
 pub use history::History;
 use published::{Pending, Publish, PublishedTick};
 pub use stats::{RoomInfo, TickStats};
@@ -36,28 +37,68 @@ use views::{Grid, ViewTick};
 /// A connection's id, unique for the server's life.
 pub type ConnId = u64;
 
+/// A connection's outbox: what the room and the connection's reader hand its writer.
+pub type Outbox = crate::outbox::Outbox<Pending>;
+/// What a connection's writer takes from its outbox.
+pub type Outgoing = crate::outbox::Outgoing<Pending>;
+
+/// Where a room is listed (the registry), which it leaves when it stops.
+pub(crate) trait Listing: Send + Sync {
+    /// Unlists room `id` if it is still listed under `name` and nothing waits in its inbox,
+    /// so that no join can find it afterwards; true if it is not listed (any more).
+    fn remove_if_idle(&self, name: &str, id: u64, inbox: &mpsc::Receiver<RoomMsg>) -> bool;
+    /// Unlists room `id` (it failed, or goes to another node).
+    fn remove(&self, name: &str, id: u64);
+}
+
+/// What a room gets from the registry that starts it.
+pub(crate) struct Host {
+    /// The server's config.
+    pub cfg: Arc<Config>,
+    /// The server's clock (snapshots carry the time since).
+    pub epoch: Instant,
+    /// Cancelled at server shutdown: the room closes its clients (1001) and stops.
+    pub stop: CancellationToken,
+    /// What the room counts for `/metrics`.
+    pub metrics: RoomMetrics,
+    /// Where it is listed.
+    pub listing: Arc<dyn Listing>,
+}
+
 /// What connections (and the server) tell a room.
 pub enum RoomMsg {
+    /// A connection's `Hello`: a player to admit (or resume), answered on its `reply`.
     Join(JoinRequest),
-    /// The connection ended; `resumable` when it dropped (rather than closed on purpose).
+    /// The connection ended.
     Leave {
+        /// The connection it comes from.
         conn: ConnId,
+        /// It dropped (rather than closed on purpose): its player waits for it to resume.
         resumable: bool,
     },
-    /// A validated input (values in the game's input field order).
+    /// A validated input.
     Input {
+        /// The connection it comes from.
         conn: ConnId,
+        /// The client's input sequence number: older or repeated ones are ignored.
         seq: u32,
+        /// In the game's input field order.
         values: Vec<Value>,
     },
     /// A validated game action.
     Action {
+        /// The connection it comes from.
         conn: ConnId,
+        /// The action's id in the game's declaration.
         id: u16,
+        /// Its fields, in declaration order.
         values: Vec<Value>,
     },
+    /// A chat line for every client, from this connection's player.
     Chat {
+        /// The connection it comes from.
         conn: ConnId,
+        /// What it said.
         text: String,
     },
     /// An operator's notice for every client.
@@ -69,12 +110,17 @@ pub enum RoomMsg {
     Inspect(oneshot::Sender<RoomInspect>),
 }
 
+/// A connection that asks to play in the room.
 pub struct JoinRequest {
+    /// The connection.
     pub conn: ConnId,
+    /// The player's name, from the `Hello`.
     pub name: String,
     /// From the `Hello`: take back a disconnected player instead of spawning a new one.
     pub resume_token: Option<String>,
+    /// Where the room sends the client its `Welcome`, events and snapshots.
     pub outbox: Arc<Outbox>,
+    /// The answer: the player's entity, or why not.
     pub reply: oneshot::Sender<Result<EntityId, Rejection>>,
 }
 
@@ -82,21 +128,30 @@ pub struct JoinRequest {
 /// player with its resume token (which takes the same player back there).
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct SavedRoom {
+    /// The room's name.
     pub name: String,
+    /// The game it plays.
     pub game: String,
+    /// The game's declared state and the tick.
     pub world: SavedWorld,
+    /// Its players, connected or within their resume grace.
     pub players: Vec<SavedPlayer>,
 }
 
+/// A player of a saved room, waiting for its client to resume it on the next node.
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct SavedPlayer {
+    /// Its name (a resume must give the same).
     pub name: String,
+    /// Its entity.
     pub player: EntityId,
+    /// The token its client resumes with.
     pub resume_token: String,
 }
 
 /// What a room hands over when its node drains.
 pub struct Handoff {
+    /// The room's state, for the next node.
     pub saved: SavedRoom,
     /// Its connected clients', to close with where the room went.
     pub outboxes: Vec<Arc<Outbox>>,
@@ -108,20 +163,32 @@ pub struct Handoff {
 /// A room's state as seen from outside, for tests and debugging.
 #[derive(Clone, Debug)]
 pub struct RoomInspect {
+    /// The current tick.
     pub tick: u32,
+    /// The game it plays.
     pub game: String,
+    /// The world as recorded at `tick` (empty before the first record).
     pub table: StateTable,
+    /// Its connected clients.
     pub clients: Vec<ClientInspect>,
 }
 
+/// One client of a room, as `RoomInspect` shows it.
 #[derive(Clone, Debug)]
 pub struct ClientInspect {
+    /// Its connection.
     pub conn: ConnId,
+    /// Its player's name.
     pub name: String,
+    /// Its player's entity.
     pub player: EntityId,
+    /// Snapshots waiting for its writer (0 or 1: latest wins).
     pub pending_snapshots: usize,
+    /// Reliable messages waiting for its writer.
     pub reliable_queued: usize,
+    /// Snapshots replaced before its writer took them.
     pub stale_dropped: u64,
+    /// The newest tick it acked.
     pub acked: Option<u32>,
     /// Ticks between the newest snapshot its writer took and its newest ack.
     pub ack_lag: u32,
@@ -174,12 +241,15 @@ struct Detached {
     until: Instant,
 }
 
+/// A room's task: its world, its players, its tick loop (`run`).
 pub struct Room {
     name: String,
     id: u64,
     cfg: Arc<Config>,
-    rooms: Arc<Rooms>,
     epoch: Instant,
+    stop: CancellationToken,
+    metrics: RoomMetrics,
+    listing: Arc<dyn Listing>,
     inbox: mpsc::Receiver<RoomMsg>,
     game: Box<dyn RoomGame>,
     schema_hash: u32,
@@ -228,16 +298,22 @@ enum Stop {
 }
 
 impl Room {
-    /// A room registered in `rooms` (whose config and clock it uses), running `game`.
+    /// A room listed by `host` (whose config and clock it uses), running `game`.
     pub(crate) fn new(
         name: String,
         id: u64,
-        rooms: Arc<Rooms>,
+        host: Host,
         inbox: mpsc::Receiver<RoomMsg>,
         info: Arc<Mutex<RoomInfo>>,
         game: Box<dyn RoomGame>,
     ) -> Self {
-        let (cfg, epoch) = (rooms.cfg.clone(), rooms.epoch);
+        let Host {
+            cfg,
+            epoch,
+            stop,
+            metrics,
+            listing,
+        } = host;
         let schema_hash = game.descriptor().hash();
         let linear = game
             .descriptor()
@@ -264,8 +340,10 @@ impl Room {
             name,
             id,
             cfg,
-            rooms,
             epoch,
+            stop,
+            metrics,
+            listing,
             inbox,
             game,
             schema_hash,
@@ -285,10 +363,12 @@ impl Room {
         }
     }
 
+    /// Ticks until the room idles out, fails, is handed over or the server stops; then
+    /// closes its clients (or hands them over) and disposes of the game.
     pub async fn run(mut self) {
         let period = self.cfg.tick_period();
         let mut next = tokio::time::Instant::now() + period;
-        let shutdown = self.rooms.stop.clone();
+        let shutdown = self.stop.clone();
         let stop = loop {
             tokio::select! {
                 _ = tokio::time::sleep_until(next) => {}
@@ -305,7 +385,7 @@ impl Room {
             }
             let took = started.elapsed();
             self.stats.record(took);
-            let m = &self.rooms.metrics;
+            let m = &self.metrics;
             m.ticks.inc();
             m.tick_seconds.observe(took.as_secs_f64());
             if took > period {
@@ -319,7 +399,7 @@ impl Room {
         let (code, reason) = match stop {
             Stop::Handoff(reply) => {
                 // Out of the registry first: a join that comes now goes through the directory.
-                self.rooms.remove(&self.name, self.id);
+                self.listing.remove(&self.name, self.id);
                 let handoff = Handoff {
                     saved: self.save(),
                     outboxes: self.members.values().map(|m| m.outbox.clone()).collect(),
@@ -342,7 +422,7 @@ impl Room {
             Stop::Shutdown => (codes::GOING_AWAY, "server shutting down".to_string()),
             Stop::Panicked(ref msg) => {
                 tracing::error!(room = %self.name, panic = %msg, "room game logic panicked; closing the room");
-                self.rooms.remove(&self.name, self.id);
+                self.listing.remove(&self.name, self.id);
                 (
                     codes::SERVER_ERROR,
                     "the room failed; please rejoin".to_string(),
@@ -379,7 +459,7 @@ impl Room {
             let behind = started - *next;
             let lost = (behind.as_secs_f64() / period.as_secs_f64()).floor() as u64 + 1;
             self.stats.lost_ticks += lost;
-            self.rooms.metrics.ticks_lost.inc_by(lost);
+            self.metrics.ticks_lost.inc_by(lost);
             *next += period * lost as u32;
         }
         self.publish_snapshots();
@@ -719,7 +799,7 @@ impl Room {
             steady: self.steady.clone(),
             keep: self.cfg.history as usize,
             full_every: self.cfg.full_interval_ticks(),
-            throttled: self.rooms.metrics.snapshots_throttled.clone(),
+            throttled: self.metrics.snapshots_throttled.clone(),
             linear: self.linear,
             checksum: self.cfg.checksum,
             views,
@@ -732,7 +812,7 @@ impl Room {
                 .is_some_and(|t| tick.wrapping_sub(t) < BEHIND_FOR);
             if behind && off_grid {
                 self.lagging += 1;
-                self.rooms.metrics.snapshots_throttled.inc();
+                self.metrics.snapshots_throttled.inc();
                 continue;
             }
             let put = m.outbox.put_snapshot(
@@ -756,7 +836,7 @@ impl Room {
             }
             if put.window_full {
                 self.lagging += 1;
-                self.rooms.metrics.snapshots_throttled.inc();
+                self.metrics.snapshots_throttled.inc();
             }
         }
         self.encodes = Some(published.encodes());
@@ -765,7 +845,9 @@ impl Room {
     fn idle_expired(&self) -> bool {
         self.empty_since
             .is_some_and(|t| t.elapsed() >= self.cfg.room_grace)
-            && self.rooms.remove_if_idle(&self.name, self.id, &self.inbox)
+            && self
+                .listing
+                .remove_if_idle(&self.name, self.id, &self.inbox)
     }
 
     fn inspect(&self) -> RoomInspect {
@@ -841,9 +923,9 @@ pub mod bench {
     use std::sync::Arc;
 
     use super::*;
-    use crate::outbox::Outgoing;
     use published::ClientState;
 
+    /// A room and its clients' outboxes, driven by hand.
     pub struct BenchRoom {
         pub(in crate::room) room: Room,
         /// The room's inbox, as the clients' readers hold it.
@@ -862,9 +944,13 @@ pub mod bench {
                 full_rate: Config::default().tick_rate,
                 ..Config::default()
             });
-            let stop = tokio_util::sync::CancellationToken::new();
-            let throttled = Default::default();
-            let rooms = Rooms::new(cfg.clone(), games.clone(), Instant::now(), stop, throttled);
+            let host = Host {
+                cfg: cfg.clone(),
+                epoch: Instant::now(),
+                stop: CancellationToken::new(),
+                metrics: RoomMetrics::default(),
+                listing: Arc::new(Unlisted),
+            };
             let (inbox, rx) = mpsc::channel(clients.max(1));
             let info = Arc::default();
             let g = games
@@ -872,7 +958,7 @@ pub mod bench {
                 .expect("a registered game")
                 .create(cfg.tick_rate)
                 .expect("a valid game");
-            let mut room = Room::new("bench".into(), 0, rooms, rx, info, g);
+            let mut room = Room::new("bench".into(), 0, host, rx, info, g);
             let outboxes: Vec<_> = (0..clients)
                 .map(|_| Arc::new(Outbox::new(1 << 20, cfg.send_window())))
                 .collect();
@@ -970,6 +1056,16 @@ pub mod bench {
         }
     }
 
+    /// A bench room is listed nowhere.
+    struct Unlisted;
+
+    impl Listing for Unlisted {
+        fn remove_if_idle(&self, _: &str, _: u64, _: &mpsc::Receiver<RoomMsg>) -> bool {
+            true
+        }
+        fn remove(&self, _: &str, _: u64) {}
+    }
+
     /// What a writer does with each pending snapshot: builds it (bytes are counted).
     fn build_all(clients: &[(Arc<Outbox>, Mutex<ClientState>)]) -> usize {
         let mut out = Vec::new();
@@ -990,9 +1086,8 @@ pub mod bench {
 
 #[cfg(test)]
 mod tests {
-    use super::bench::BenchRoom;
-    use super::{BEHIND_EVERY, BEHIND_FOR};
-    use crate::outbox::Outgoing;
+    use super::*;
+    use crate::room::bench::BenchRoom;
     use crate::testing::games;
 
     #[test]

@@ -11,7 +11,7 @@
 use std::cell::RefCell;
 use std::collections::VecDeque;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex, OnceLock};
+use std::sync::{Arc, OnceLock};
 
 use protocol::schema::MAX_PREDICT_TICKS;
 use protocol::state_delta::{Baseline, Encoder, Steady};
@@ -19,6 +19,7 @@ use protocol::{EntityId, Plan, SnapshotHeader, StateTable, codec};
 
 use prometheus_client::metrics::counter::Counter;
 
+use super::built_once::BuiltOnce;
 use super::views::{Placement, ViewClient, ViewTick};
 
 /// The baselines a delta is taken against: `(baseline, baseline2)`; `(None, None)` is full.
@@ -37,7 +38,9 @@ pub struct PublishedTick {
 
 /// A client's order for the snapshot of a published tick.
 pub struct Pending {
+    /// The tick to build it from.
     pub tick: Arc<PublishedTick>,
+    /// The client's player (its private fields go in the snapshot).
     pub player: EntityId,
     /// The newest input applied for this client, reported in the header.
     pub input_seq: u32,
@@ -78,21 +81,27 @@ thread_local! {
 
 /// What the room publishes with a tick.
 pub struct Publish {
+    /// The tick recorded.
     pub tick: u32,
+    /// When, in µs since the server started (sent in the snapshot header).
     pub server_time_us: u64,
+    /// The game's table layout.
     pub plan: Arc<Plan>,
+    /// The world recorded at `tick`.
     pub now: Arc<StateTable>,
     /// Since when each entity of `now` has kept to its prediction.
     pub steady: Arc<Steady>,
     /// Snapshots each writer keeps of what it sent (`--history`).
     pub keep: usize,
-    /// Ticks between two full snapshots to one client (`--full-rate`), and where the ones
-    /// held back are counted.
+    /// Ticks between two full snapshots to one client (`--full-rate`).
     pub full_every: u32,
+    /// Where the full snapshots `full_every` holds back are counted.
     pub throttled: Counter,
     /// Whether deltas use a second baseline (a linear predictor, and no views).
     pub linear: bool,
+    /// Whether snapshots carry a checksum (`--checksum`).
     pub checksum: bool,
+    /// Under interest management: the grid and where this tick's entities sit on it.
     pub views: Option<ViewTick>,
 }
 
@@ -102,6 +111,7 @@ impl PublishedTick {
         self.p.tick
     }
 
+    /// Publishes `p`; nothing is encoded until a writer asks.
     pub fn new(p: Publish) -> Self {
         Self {
             p: Publish {
@@ -270,35 +280,6 @@ impl PublishedTick {
                 .map(|v| (v.placement(&self.p.now).clone(), own_cell)),
         });
         true
-    }
-}
-
-/// Values built once per key by whichever thread asks first; the others asking meanwhile wait
-/// for it (the lock is only held to find the key's cell, not while building).
-pub(super) struct BuiltOnce<K, V>(Mutex<Vec<(K, Arc<OnceLock<V>>)>>);
-
-impl<K, V> Default for BuiltOnce<K, V> {
-    fn default() -> Self {
-        Self(Mutex::default())
-    }
-}
-
-impl<K: PartialEq, V> BuiltOnce<K, V> {
-    /// The value of `key`, built with `build` if no one has.
-    pub(super) fn get_or_build(&self, key: K, build: impl FnOnce() -> V) -> Arc<OnceLock<V>> {
-        let cell = {
-            let mut cells = self.0.lock().unwrap_or_else(|e| e.into_inner());
-            match cells.iter().find(|(k, _)| *k == key) {
-                Some((_, cell)) => cell.clone(),
-                None => {
-                    let cell = Arc::new(OnceLock::new());
-                    cells.push((key, cell.clone()));
-                    cell
-                }
-            }
-        };
-        cell.get_or_init(build);
-        cell
     }
 }
 

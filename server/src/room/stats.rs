@@ -7,15 +7,23 @@ use serde::{Deserialize, Serialize};
 /// What `/rooms` reports for one room (refreshed twice a second by the room).
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct RoomInfo {
+    /// The room's name.
     pub name: String,
     /// The game the room plays.
     pub game: String,
+    /// Its players, connected or within their resume grace.
     pub players: usize,
+    /// Entities in its world.
     pub entities: usize,
+    /// Its current tick.
     pub tick: u32,
+    /// Its ticks per second.
     pub tick_rate: u16,
+    /// The median time a tick's work took, over the last 1,024 ticks.
     pub tick_p50_us: u32,
+    /// The 99th percentile of the same.
     pub tick_p99_us: u32,
+    /// Seconds since the room opened.
     pub uptime_s: f64,
     /// Ticks dropped because the loop fell too far behind.
     pub lost_ticks: u64,
@@ -28,6 +36,7 @@ pub struct RoomInfo {
     /// Snapshots handed to each client per second over the last half second: the median
     /// client's and the slowest's (`None`: no client counted yet).
     pub send_rate_p50: Option<f64>,
+    /// The slowest client's, likewise.
     pub send_rate_min: Option<f64>,
 }
 
@@ -36,12 +45,14 @@ pub struct TickStats {
     durations_us: Vec<u32>,
     next: usize,
     started: Instant,
+    /// Ticks dropped so far because the loop fell too far behind.
     pub lost_ticks: u64,
 }
 
 const WINDOW: usize = 1024;
 
 impl TickStats {
+    /// No tick yet, for a room opened at `started`.
     pub fn new(started: Instant) -> Self {
         Self {
             durations_us: Vec::with_capacity(WINDOW),
@@ -51,6 +62,7 @@ impl TickStats {
         }
     }
 
+    /// A tick whose work took `d`.
     pub fn record(&mut self, d: Duration) {
         let us = d.as_micros().min(u128::from(u32::MAX)) as u32;
         if self.durations_us.len() < WINDOW {
@@ -72,6 +84,7 @@ impl TickStats {
         (at(0.5), at(0.99))
     }
 
+    /// Writes the timing fields of `info` (percentiles, uptime, lost ticks).
     pub fn fill(&self, info: &mut RoomInfo) {
         (info.tick_p50_us, info.tick_p99_us) = self.p50_p99_us();
         info.uptime_s = self.started.elapsed().as_secs_f64();

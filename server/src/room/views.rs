@@ -17,7 +17,7 @@ use protocol::state::ChecksumPart;
 use protocol::state_delta::{Encoder, Part, Steady, write_parts};
 use protocol::{EntityId, Plan, StateTable};
 
-use super::published::BuiltOnce;
+use super::built_once::BuiltOnce;
 use crate::game::View;
 
 /// A grid has at most this many cells a side.
@@ -239,7 +239,9 @@ pub type ViewBase<'a> = (u32, &'a StateTable, &'a Placement, Option<u32>);
 
 /// One client's snapshot request under views.
 pub struct ViewClient<'a> {
+    /// The tick's table.
     pub now: &'a StateTable,
+    /// Its baseline, or `None` for a full snapshot.
     pub base: Option<ViewBase<'a>>,
     /// The cell its player is in now (`cell_of`).
     pub cell: Option<u32>,
