@@ -284,7 +284,9 @@ mod tests {
 
     #[test]
     fn mistakes_in_the_setup_are_named_before_anything_starts() {
-        let twice = App::new().game("dots", |_| Dots(0)).game("dots", |_| Dots(1));
+        let twice = App::new()
+            .game("dots", |_| Dots(0))
+            .game("dots", |_| Dots(1));
         assert!(setup_error(twice).contains("\"dots\" is registered twice"));
         let bad = App::new().game("no spaces", |_| Dots(0));
         assert!(setup_error(bad).contains("1-32 characters"));
@@ -303,7 +305,10 @@ mod tests {
         else {
             panic!("a server command line")
         };
-        assert_eq!(config.game, None, "the server resolves the default at start");
+        assert_eq!(
+            config.game, None,
+            "the server resolves the default at start"
+        );
         assert_eq!(games.first(), Some("dots"));
         let mut room = games.get("more").unwrap().create(60).unwrap();
         let player = room.join("ann");
