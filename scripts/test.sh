@@ -37,13 +37,15 @@ target_dir=$(cargo metadata --format-version 1 --no-deps | python3 -c 'import js
 echo "==> the template, as a studio gets it: copied outside the checkout, built and tested there"
 template_dir=$(mktemp -d)/coins
 ./scripts/template-copy.sh "$template_dir"
-# Its own target directory: nothing of this workspace's build leaks into it. Not --locked: the
-# copy of this checkout's Cargo.lock keeps every version, and cargo prunes what it does not use.
-(cd "$template_dir" && CARGO_TARGET_DIR="$target_dir/template" cargo clippy --all-targets -- -D warnings \
-  && CARGO_TARGET_DIR="$target_dir/template" cargo test \
-  && CARGO_TARGET_DIR="$target_dir/template" cargo build)
+# Its own workspace and manifest; the build cache is this checkout's, so the dependencies it
+# shares with the workspace (same versions, features and profile) are not compiled twice. Not
+# --locked: the copy of this checkout's Cargo.lock keeps every version, and cargo prunes what
+# the template does not use.
+(cd "$template_dir" && CARGO_TARGET_DIR="$target_dir" cargo clippy --all-targets -- -D warnings \
+  && CARGO_TARGET_DIR="$target_dir" cargo test \
+  && CARGO_TARGET_DIR="$target_dir" cargo build)
 echo "==> browser client: node tests and the end-to-end tests in chromium (the reference games and the template)"
 # The server binary `cargo test` just built for the end-to-end tests (a separate `cargo build`
 # would compile dependencies again with fewer features).
 (cd client && npm ci --no-audit --no-fund \
-  && TICKSYNC_BIN="$target_dir/debug/ticksync" TEMPLATE_BIN="$target_dir/template/debug/coins" TEMPLATE_DIR="$template_dir" npm test)
+  && TICKSYNC_BIN="$target_dir/debug/ticksync" TEMPLATE_BIN="$target_dir/debug/coins" TEMPLATE_DIR="$template_dir" npm test)
