@@ -8,6 +8,13 @@
 // node is draining) names the other node's URL: the connection goes there at once, with the same
 // Hello and resume token. Any other loss goes back to the home URL (with backoff), which either
 // places the room again (its node died) or answers MOVED.
+//
+// For development and tests the connection can simulate a worse network (`simulate`, the same
+// meaning as the server's and the bots' --simulate-latency / --simulate-jitter / stalls): each
+// message sent and each message received is held latency + a uniform [0, jitter] ms (one way,
+// in each direction: latency 75 adds 150 ms to the round trip), in order as TCP keeps it, and a
+// stall freezes both directions for stallMs every stallEveryS seconds. Times the client takes
+// (RTT, snapshot arrival for interpolation) are taken when a message is delivered.
 import { CODES, PROTOCOL_VERSION, ProtocolError, decodeServer, encodeClient } from './protocol.js';
 import { MOVING_MESSAGE, backoffDelay, describeClose, movedTarget } from './status.js';
 import { RateMeter } from './stats.js';
@@ -19,6 +26,144 @@ const STABLE_AFTER_MS = 10000;
 const SILENCE_TIMEOUT_MS = 5000;
 /** MOVEDs followed in a row without a Welcome; one more is a failure (backoff, then home). */
 export const MAX_MOVES = 5;
+/** The largest simulated latency, jitter or stall (ms) accepted. */
+export const MAX_SIMULATED_MS = 10000;
+/** The longest simulated stall period (s) accepted. */
+export const MAX_STALL_PERIOD_S = 3600;
+/** Messages a simulated link holds in one direction; one more closes it, as a broken link. */
+export const MAX_SIMULATED_QUEUE = 4096;
+
+/**
+ * The `simulate` option checked and completed: `{latencyMs, jitterMs, stallMs, stallEveryS}`,
+ * or null when off (null, undefined, or nothing to add). Throws a RangeError on a value that is
+ * not a finite number in range (latency, jitter, stall: 0..10000 ms; a stall needs a period of
+ * (0, 3600] s longer than itself).
+ */
+export function normalizeSimulate(simulate) {
+  if (simulate === null || simulate === undefined) return null;
+  if (typeof simulate !== 'object') throw new TypeError('simulate: expected {latencyMs, jitterMs, stallMs, stallEveryS} or null');
+  const num = (name, max) => {
+    const v = simulate[name] ?? 0;
+    if (typeof v !== 'number' || !Number.isFinite(v) || v < 0 || v > max) {
+      throw new RangeError(`simulate.${name}: expected a number from 0 to ${max}, got ${String(v)}`);
+    }
+    return v;
+  };
+  const latencyMs = num('latencyMs', MAX_SIMULATED_MS);
+  const jitterMs = num('jitterMs', MAX_SIMULATED_MS);
+  let stallMs = num('stallMs', MAX_SIMULATED_MS);
+  let stallEveryS = num('stallEveryS', MAX_STALL_PERIOD_S);
+  if (stallMs > 0 && !(stallEveryS > 0)) throw new RangeError('simulate.stallMs needs stallEveryS (the period, in seconds)');
+  if (stallMs > 0 && stallMs >= stallEveryS * 1000) {
+    throw new RangeError(`simulate: a stall of ${stallMs} ms does not fit in its period of ${stallEveryS} s`);
+  }
+  if (stallMs === 0) stallEveryS = 0;
+  if (latencyMs === 0 && jitterMs === 0 && stallMs === 0) return null;
+  return { latencyMs, jitterMs, stallMs, stallEveryS };
+}
+
+/**
+ * One direction of a simulated link: a FIFO of items with their delivery times and one timer
+ * for its head. Delivery time = max(the previous one, now + latency + jitter sample), moved to
+ * the end of a stall it falls in (a monotone map: the order holds).
+ */
+class SimulatedQueue {
+  constructor(link, deliver) {
+    this.link = link;
+    this.deliver = deliver;
+    this.items = []; // [{at, item}]
+    this.head = 0;
+    this.lastAt = -Infinity;
+    this.timer = null;
+  }
+
+  get length() {
+    return this.items.length - this.head;
+  }
+
+  push(item) {
+    const { sim, conn } = this.link;
+    const now = conn.now();
+    const at = this.link.afterStall(Math.max(this.lastAt, now + sim.latencyMs + conn.random() * sim.jitterMs));
+    this.lastAt = at;
+    this.items.push({ at, item });
+    if (this.length > MAX_SIMULATED_QUEUE) {
+      this.link.overflow();
+      return;
+    }
+    if (this.length === 1) this.schedule(now);
+  }
+
+  schedule(now) {
+    const delay = Math.max(0, this.items[this.head].at - now);
+    this.timer = this.link.conn.timers.setTimeout(() => this.run(), delay);
+  }
+
+  run() {
+    this.timer = null;
+    const now = this.link.conn.now();
+    while (this.length > 0 && this.items[this.head].at <= now) {
+      const { item } = this.items[this.head];
+      this.items[this.head++] = undefined;
+      this.deliver(item);
+      if (this.link.disposed) return;
+    }
+    if (this.head > 1024 || this.length === 0) {
+      this.items = this.items.slice(this.head);
+      this.head = 0;
+    }
+    if (this.length > 0) this.schedule(now);
+  }
+
+  dispose() {
+    if (this.timer !== null) this.link.conn.timers.clearTimeout(this.timer);
+    this.timer = null;
+    this.items = [];
+    this.head = 0;
+  }
+}
+
+/** The simulated network between one WebSocket and the connection: a queue each way. */
+class SimulatedLink {
+  constructor(conn, ws) {
+    this.conn = conn;
+    this.sim = conn.simulate;
+    this.disposed = false;
+    this.out = new SimulatedQueue(this, (bytes) => {
+      if (conn.ws === ws && ws.readyState === 1) ws.send(bytes);
+    });
+    this.in = new SimulatedQueue(this, (ev) => {
+      if (conn.ws !== ws) return;
+      if (ev.close) {
+        conn.closed(ev.code, ev.reason);
+      } else {
+        conn.received(ev.data);
+      }
+    });
+  }
+
+  /** `t` moved to the end of the stall it falls in, if any (stalls start every stallEveryS from
+   * the connection's start, the first one a period after it). */
+  afterStall(t) {
+    const { stallMs, stallEveryS } = this.sim;
+    if (!stallMs) return t;
+    const period = stallEveryS * 1000;
+    const since = t - this.conn.simulateStart;
+    if (since < period) return t;
+    const into = since % period;
+    return into < stallMs ? t - into + stallMs : t;
+  }
+
+  overflow() {
+    this.conn.abandon(1006, `simulated link: more than ${MAX_SIMULATED_QUEUE} messages queued`);
+  }
+
+  dispose() {
+    this.disposed = true;
+    this.out.dispose();
+    this.in.dispose();
+  }
+}
 
 export class Connection {
   /**
@@ -26,13 +171,19 @@ export class Connection {
    * game (or null: the server's default), authToken: for Hello. onMessage(msg, bytes): every
    * decoded server message. onState(state, info): state is connecting | playing | reconnecting
    * | failed, info {message, retryAt, moving}. now(): a clock in ms (performance.now in the
-   * page). WebSocketImpl, timers: for tests.
+   * page). simulate: a simulated network ({latencyMs, jitterMs, stallMs, stallEveryS}, see
+   * normalizeSimulate), or null. WebSocketImpl, timers, random (jitter samples in [0, 1)): for
+   * tests.
    */
   constructor({
-    url, room, name, game = null, authToken = null, onMessage, onState,
-    now = () => performance.now(), WebSocketImpl = globalThis.WebSocket, timers = globalThis,
+    url, room, name, game = null, authToken = null, onMessage, onState, simulate = null,
+    now = () => performance.now(), WebSocketImpl = globalThis.WebSocket, timers = globalThis, random = Math.random,
   }) {
-    Object.assign(this, { url, room, name, game, authToken, onMessage, onState, now, WebSocketImpl, timers });
+    Object.assign(this, { url, room, name, game, authToken, onMessage, onState, now, WebSocketImpl, timers, random });
+    /** The simulated network (normalized), or null: off, and no queue or timer of its own. */
+    this.simulate = normalizeSimulate(simulate);
+    /** Not null while a simulated link carries the socket's messages. */
+    this.link = null;
     this.ws = null;
     this.state = 'idle';
     this.attempt = 0;
@@ -56,6 +207,7 @@ export class Connection {
 
   start() {
     this.stopped = false;
+    this.simulateStart = this.now();
     this.connect();
     this.intervals.push(this.timers.setInterval(() => this.tick(), PING_INTERVAL_MS));
   }
@@ -92,23 +244,45 @@ export class Connection {
     }
     ws.binaryType = 'arraybuffer';
     this.ws = ws;
-    ws.onopen = () => {
-      this.send({
-        type: 'Hello',
-        version: PROTOCOL_VERSION,
-        room: this.room,
-        name: this.name,
-        auth_token: this.authToken,
-        resume_token: this.resumeToken,
-        game: this.game,
-      });
-    };
+    this.dropLink();
+    if (this.simulate) {
+      // Messages and the close go through the simulated link, in order (a Reject before its
+      // close); the open is not delayed (the handshake pays the latency on Hello and Welcome).
+      const link = new SimulatedLink(this, ws);
+      this.link = link;
+      ws.onopen = () => this.hello();
+      ws.onmessage = (ev) => link.in.push({ data: ev.data });
+      ws.onclose = (ev) => {
+        if (this.ws === ws) link.in.push({ close: true, code: ev.code, reason: ev.reason });
+      };
+      ws.onerror = () => {};
+      return;
+    }
+    ws.onopen = () => this.hello();
     ws.onmessage = (ev) => this.received(ev.data);
     ws.onclose = (ev) => {
       if (this.ws === ws) this.closed(ev.code, ev.reason);
     };
     // A failed connection also fires close, which handles it; nothing to add here.
     ws.onerror = () => {};
+  }
+
+  hello() {
+    this.send({
+      type: 'Hello',
+      version: PROTOCOL_VERSION,
+      room: this.room,
+      name: this.name,
+      auth_token: this.authToken,
+      resume_token: this.resumeToken,
+      game: this.game,
+    });
+  }
+
+  /** Drops the simulated link's queues and timers (the socket they belonged to is gone). */
+  dropLink() {
+    if (this.link) this.link.dispose();
+    this.link = null;
   }
 
   received(data) {
@@ -149,11 +323,15 @@ export class Connection {
     this.onMessage(msg, data);
   }
 
-  /** Encodes and sends a client message if the socket is open; returns whether it went out. */
+  /**
+   * Encodes and sends a client message if the socket is open; returns whether it went out (into
+   * the simulated link, when there is one).
+   */
   send(msg) {
     const ws = this.ws;
     if (!ws || ws.readyState !== 1) return false;
-    ws.send(encodeClient(msg));
+    if (this.link) this.link.out.push(encodeClient(msg));
+    else ws.send(encodeClient(msg));
     return true;
   }
 
@@ -178,6 +356,7 @@ export class Connection {
   abandon(code, reason) {
     const ws = this.ws;
     this.ws = null;
+    this.dropLink();
     if (ws) {
       ws.onopen = ws.onmessage = ws.onclose = ws.onerror = null;
       try {
@@ -197,6 +376,7 @@ export class Connection {
 
   closed(code, reason, local = false) {
     this.ws = null;
+    this.dropLink();
     this.rttMs = null;
     if (this.stopped) return;
     const playedMs = this.welcomedAt === null ? 0 : this.now() - this.welcomedAt;

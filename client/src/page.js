@@ -4,6 +4,7 @@
 import { connect, cleanName, cleanRoom, defaultUrl, keyOf } from './ticksync.js';
 import { Hud, formatMs } from './hud.js';
 import { RateMeter } from './stats.js';
+import { MAX_SIMULATED_MS, MAX_STALL_PERIOD_S, normalizeSimulate } from './net.js';
 
 /** The game this page plays: `?game=` (cleaned to a game name), else `fallback`. */
 export function pageGame(fallback) {
@@ -21,11 +22,64 @@ export function pageParams(defaultRoom) {
   };
 }
 
+/**
+ * A simulated network from the page's URL, for development and tests: `?latency=MS` (added one
+ * way, in each direction), `?jitter=MS` (plus uniform [0, MS] per message, order kept),
+ * `?stall=MS/S` (the link freezes MS ms every S seconds). Returns the `simulate` option of
+ * `connect` (`{latencyMs, jitterMs, stallMs, stallEveryS}`) or null. A value that is not a
+ * number from 0 to 10000 ms (or a stall not shorter than its period) is ignored with a warning.
+ */
+export function pageSimulate(search = location.search) {
+  const p = new URLSearchParams(search);
+  const out = { latencyMs: 0, jitterMs: 0, stallMs: 0, stallEveryS: 0 };
+  const ms = (name) => {
+    const raw = p.get(name);
+    if (raw === null || raw.trim() === '') return 0;
+    const v = Number(raw);
+    if (!Number.isFinite(v) || v < 0 || v > MAX_SIMULATED_MS) {
+      console.warn(`ticksync: ?${name}=${raw} ignored (expected milliseconds from 0 to ${MAX_SIMULATED_MS})`);
+      return 0;
+    }
+    return v;
+  };
+  out.latencyMs = ms('latency');
+  out.jitterMs = ms('jitter');
+  const stall = p.get('stall');
+  if (stall !== null && stall.trim() !== '') {
+    const m = /^\s*([^/]+)\/([^/]+)\s*$/.exec(stall);
+    const stallMs = m ? Number(m[1]) : NaN;
+    const everyS = m ? Number(m[2]) : NaN;
+    if (!(Number.isFinite(stallMs) && stallMs >= 0 && stallMs <= MAX_SIMULATED_MS)) {
+      console.warn(`ticksync: ?stall=${stall} ignored (expected MS/S: a stall of MS ms, 0 to ${MAX_SIMULATED_MS}, every S seconds)`);
+    } else if (!(Number.isFinite(everyS) && everyS > 0 && everyS <= MAX_STALL_PERIOD_S)) {
+      console.warn(`ticksync: ?stall=${stall} ignored (the period S must be from 0 to ${MAX_STALL_PERIOD_S} seconds)`);
+    } else if (stallMs > 0 && stallMs >= everyS * 1000) {
+      console.warn(`ticksync: ?stall=${stall} ignored (a stall of ${stallMs} ms does not fit in ${everyS} s)`);
+    } else if (stallMs > 0) {
+      out.stallMs = stallMs;
+      out.stallEveryS = everyS;
+    }
+  }
+  return normalizeSimulate(out);
+}
+
+/** The HUD's text for a simulated network: `75±10 ms`, with `, stall 200 ms/5 s`. */
+export function describeSimulate(sim) {
+  if (!sim) return '';
+  let text = sim.jitterMs ? `${sim.latencyMs}±${sim.jitterMs} ms` : `${sim.latencyMs} ms`;
+  if (sim.stallMs) text += `, stall ${sim.stallMs} ms/${sim.stallEveryS} s`;
+  return text;
+}
+
 export class Page {
   /** game: the game's name (sent in Hello); defaultRoom: the room without `?room=`. */
   constructor({ game, defaultRoom }) {
     this.params = pageParams(defaultRoom);
-    this.room = connect({ url: defaultUrl(), room: this.params.room, name: this.params.name, game, authToken: this.params.token });
+    /** The simulated network from `?latency=&jitter=&stall=` (pageSimulate), or null. */
+    this.simulate = pageSimulate();
+    this.room = connect({
+      url: defaultUrl(), room: this.params.room, name: this.params.name, game, authToken: this.params.token, simulate: this.simulate,
+    });
     this.hud = new Hud(document.getElementById('hud'), document.getElementById('feed'));
     this.frameRate = new RateMeter();
     this.lastRenderTime = 0;
@@ -99,6 +153,7 @@ export class Page {
         ['entities', String(s.entities)],
         ['players', String(s.players)],
         ['interp', `${Math.round(s.delayMs)} ms`],
+        ...(this.simulate ? [['simulated', describeSimulate(this.simulate)]] : []),
         ...extra(),
       ], this.room.connectionState);
     };
@@ -180,6 +235,8 @@ export class Page {
       get redirects() { return room.redirects; },
       get handoffs() { return room.handoffs; },
       get message() { return room.status.message || ''; },
+      /** The simulated network (`?latency=&jitter=&stall=`), or null. */
+      get simulated() { return room.simulate && { ...room.simulate }; },
     };
     Object.defineProperties(hook, Object.getOwnPropertyDescriptors(extra));
     window.ticksync = hook;

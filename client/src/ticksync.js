@@ -35,7 +35,9 @@ const MAX_CATCH_UP_INPUTS = 8;
 /**
  * Joins a room and keeps it in sync; returns the Room. Options: `url` (the server's /ws
  * WebSocket URL), `room`, `name`, `game` (null: the server's default for a new room, any game
- * for an existing one), `authToken` (a join token, when the server requires one). For tests:
+ * for an existing one), `authToken` (a join token, when the server requires one), `simulate`
+ * (development: a simulated network, `{latencyMs, jitterMs, stallMs, stallEveryS}` added one way
+ * in each direction, see net.js; null: off). For tests:
  * `WebSocketImpl`, `now` (ms clock), `timers` ({setTimeout, clearTimeout, setInterval,
  * clearInterval}).
  */
@@ -46,7 +48,7 @@ export function connect(options) {
 }
 
 export class Room {
-  constructor({ url, room, name, game = null, authToken = null, WebSocketImpl, now, timers }) {
+  constructor({ url, room, name, game = null, authToken = null, simulate = null, WebSocketImpl, now, timers, random }) {
     this.now = now ?? (() => performance.now());
     this.timers = timers ?? globalThis;
     this.roomName = room;
@@ -57,6 +59,8 @@ export class Room {
       name,
       game,
       authToken,
+      simulate,
+      random,
       WebSocketImpl,
       now: this.now,
       timers: this.timers,
@@ -175,6 +179,11 @@ export class Room {
 
   get rttMs() {
     return this.connection.rttMs;
+  }
+
+  /** The simulated network, `{latencyMs, jitterMs, stallMs, stallEveryS}`, or null (off). */
+  get simulate() {
+    return this.connection.simulate;
   }
 
   /**

@@ -5,6 +5,8 @@
 //   move by the right amount; A's prediction settles where the server put it.
 // - skirmish: two players play each other: each sees the other's tank drive, turn its hull and
 //   its turret, and fire shells; the shooter's own (private) ammo drops.
+// - simulated network: a page with `?latency=50&jitter=5` measures an RTT of 100 ms or more,
+//   shows it in its HUD and plays on with the other page.
 // - https: two pages play over https and wss, the server serving TLS itself.
 // - cluster: two nodes on a real redis-server; a drain hands the pages' room to the other node,
 //   and both pages follow it (MOVED) and play on with their own players.
@@ -91,6 +93,41 @@ test('arena: two browsers in one room; input moves a player that the other page 
     await wait(pageB, (t0) => window.ticksync.tick >= t0 + 180, startTickB, 20000);
     await assertHealthy([['A', pageA], ['B', pageB]], errors());
     await screenshot(pageB, 'arena-two-players.png');
+  } catch (e) {
+    e.message += `\n--- server stderr (tail) ---\n${server.logs().slice(-4000)}`;
+    throw e;
+  }
+});
+
+test('simulated network: ?latency=50&jitter=5 adds to the round trip, and the page plays on', { timeout: 120000 }, async (t) => {
+  const { server, pageA, pageB, errors } = await setup(t);
+  try {
+    const room = `e2e-sim-${Math.random().toString(36).slice(2, 10)}`;
+    await pageA.goto(`${server.url}/?room=${room}&name=slow&latency=50&jitter=5`);
+    await wait(pageA, playing);
+    await pageB.goto(`${server.url}/?room=${room}&name=fast`);
+    await wait(pageB, playing);
+    assert.deepEqual(await pageA.evaluate(() => window.ticksync.simulated), { latencyMs: 50, jitterMs: 5, stallMs: 0, stallEveryS: 0 });
+    assert.equal(await pageB.evaluate(() => window.ticksync.simulated), null);
+    // Pings every second: the RTT includes the latency both ways.
+    await wait(pageA, () => window.ticksync.hud.rttMs !== null && window.ticksync.hud.rttMs >= 100, undefined, 10000);
+    await wait(pageB, () => window.ticksync.hud.rttMs !== null, undefined, 10000);
+    const [rttA, rttB] = await Promise.all([pageA, pageB].map((p) => p.evaluate(() => window.ticksync.hud.rttMs)));
+    assert.ok(rttA >= 100 && rttA < 1000, `simulated page RTT ${rttA} ms`);
+    assert.ok(rttB < 100, `plain page RTT ${rttB} ms`);
+    const hud = await pageA.evaluate(() => document.getElementById('hud').innerText);
+    assert.match(hud, /simulated\s*\n?\s*50±5 ms/, 'the HUD shows the simulation');
+    assert.doesNotMatch(await pageB.evaluate(() => document.getElementById('hud').innerText), /simulated/);
+    // Inputs still reach the server and come back acked, later.
+    const seq = await pageA.evaluate(() => window.ticksync.inputSeq);
+    await wait(pageA, (s) => window.ticksync.ackedInputSeq > s + 10, seq);
+    // The interpolation delay grew with the jitter seen, within its bounds.
+    const interp = await pageA.evaluate(() => window.ticksync.interpolation);
+    assert.ok(interp.delayMs > 0 && interp.aheadMs > -50, JSON.stringify(interp));
+    const tick0 = await pageA.evaluate(() => window.ticksync.tick);
+    await wait(pageA, (t0) => window.ticksync.tick >= t0 + 120, tick0, 20000);
+    await assertHealthy([['A', pageA], ['B', pageB]], errors());
+    await screenshot(pageA, 'arena-simulated-latency.png');
   } catch (e) {
     e.message += `\n--- server stderr (tail) ---\n${server.logs().slice(-4000)}`;
     throw e;

@@ -23,6 +23,8 @@ import type {
   GameEntity,
   PredictorSpec,
   RoomView,
+  SimulatedNetwork,
+  SimulateOptions,
   StatusInfo,
   SyncError,
   Value,
@@ -39,7 +41,7 @@ import {
   type Descriptor,
   type ServerMessage,
 } from 'ticksync-client/protocol';
-import { Page, pageGame, pageParams } from 'ticksync-client/page';
+import { Page, describeSimulate, pageGame, pageParams, pageSimulate } from 'ticksync-client/page';
 import { Controls } from 'ticksync-client/input';
 import { Hud, formatMs } from 'ticksync-client/hud';
 import { COLORS, View } from 'ticksync-client/view';
@@ -124,6 +126,15 @@ room.deltaAccount = (typeId, fieldId, bytes) => void [typeId, fieldId, bytes];
 room.tick = 3;
 // @ts-expect-error: options need a url
 connect({ room: 'lobby', name: 'ann' });
+// A simulated network: 75 ms one way plus up to 10, a 200 ms stall every 5 s.
+const simulate: SimulateOptions = { latencyMs: 75, jitterMs: 10, stallMs: 200, stallEveryS: 5 };
+const slow = connect({ url: 'ws://h/ws', room: 'r', name: 'n', simulate });
+expect<SimulatedNetwork | null>(slow.simulate);
+expect<number | undefined>(slow.simulate?.latencyMs);
+connect({ url: 'ws://h/ws', room: 'r', name: 'n', simulate: null });
+// @ts-expect-error: milliseconds are numbers
+connect({ url: 'ws://h/ws', room: 'r', name: 'n', simulate: { latencyMs: '75' } });
+slow.close();
 room.close();
 
 // ---- typed by a game's declarations (`ticksync schema --ts skirmish`) ---------------------------------
@@ -256,6 +267,9 @@ export function start(): void {
   const game = pageGame('skirmish');
   const params = pageParams('lobby');
   expect<string | null>(params.token);
+  const sim = pageSimulate();
+  expect<SimulatedNetwork | null>(sim);
+  expect<string>(describeSimulate(pageSimulate('?latency=75&jitter=10')));
   const page = new Page<SkirmishGame>({ game, defaultRoom: game });
   const canvas = document.getElementById('view') as HTMLCanvasElement;
   class Renderer extends View {
@@ -285,6 +299,8 @@ export function start(): void {
   });
   expect<number>(hook.lastInput.x);
   expect<number>(hook.tick ?? 0);
+  expect<SimulatedNetwork | null>(hook.simulated);
+  expect<SimulatedNetwork | null>(page.simulate);
   const hud = new Hud(document.createElement('div'), document.createElement('div'));
   hud.update([['state', 'playing']], 'playing');
   hud.event('hello', 'kill');

@@ -16,12 +16,25 @@ import type {
   Room,
   RoomStateOf,
   RoomView,
+  SimulatedNetwork,
   UntypedGame,
   Value,
 } from './ticksync.js';
 
 /** The game this page plays: `?game=` (cleaned to a game name), else `fallback`. */
 export function pageGame(fallback: string): string;
+
+/**
+ * A simulated network from the page's URL (`search`: `location.search` by default):
+ * `?latency=MS` (added one way, in each direction), `?jitter=MS` (plus a uniform [0, MS] per
+ * message), `?stall=MS/S` (the link freezes MS ms every S seconds). Null when none is given.
+ * Invalid values (not a number from 0 to 10000 ms, a stall not shorter than its period) are
+ * ignored with a console warning.
+ */
+export function pageSimulate(search?: string): SimulatedNetwork | null;
+
+/** The HUD's text for a simulated network (`75±10 ms`, `, stall 200 ms/5 s`); '' for null. */
+export function describeSimulate(sim: SimulatedNetwork | null): string;
 
 export interface PageParams {
   room: string;
@@ -92,6 +105,8 @@ export interface DebugHook<G extends Partial<GameTypes> = UntypedGame> {
   readonly redirects: number;
   readonly handoffs: number;
   readonly message: string;
+  /** The simulated network (`?latency=&jitter=&stall=`), or null. */
+  readonly simulated: SimulatedNetwork | null;
 }
 
 export interface PageOptions {
@@ -105,6 +120,8 @@ export interface PageOptions {
 export class Page<G extends Partial<GameTypes> = UntypedGame> {
   constructor(options: PageOptions);
   params: PageParams;
+  /** The simulated network from the URL (`pageSimulate()`), or null. */
+  simulate: SimulatedNetwork | null;
   room: Room<G>;
   hud: Hud;
   frameRate: RateMeter;

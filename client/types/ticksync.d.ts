@@ -164,6 +164,29 @@ export interface Timers {
   clearInterval(id: any): void;
 }
 
+/**
+ * A simulated network, for development and tests (the same meaning as the server's and the
+ * bots' `--simulate-latency` / `--simulate-jitter` / stalls). Each message sent and each one
+ * received is held `latencyMs` + a uniform random `[0, jitterMs]` ms (one way, in each
+ * direction: latency 75 adds 150 ms to the round trip), in order; every `stallEveryS` seconds
+ * the link freezes both ways for `stallMs`. Missing members are 0; each is 0 to 10000 ms (the
+ * period at most 3600 s, longer than its stall), else `connect` throws a RangeError.
+ */
+export interface SimulateOptions {
+  latencyMs?: number;
+  jitterMs?: number;
+  stallMs?: number;
+  stallEveryS?: number;
+}
+
+/** The simulated network as the room runs it: every member given. */
+export interface SimulatedNetwork {
+  latencyMs: number;
+  jitterMs: number;
+  stallMs: number;
+  stallEveryS: number;
+}
+
 export interface ConnectOptions {
   /** The server's `/ws` WebSocket URL (`defaultUrl()`: the server that served the page). The room's home. */
   url: string;
@@ -175,12 +198,16 @@ export interface ConnectOptions {
   game?: string | null;
   /** A join token, when the server requires one (docs/security.md). */
   authToken?: string | null;
+  /** Development: a simulated network (latency, jitter, stalls); null or absent: off (no queues, no timers). */
+  simulate?: SimulateOptions | null;
   /** For tests: a WebSocket class (the global one by default). */
   WebSocketImpl?: new (url: string) => WebSocketLike;
   /** For tests: a clock in ms (`performance.now` by default). */
   now?: () => number;
   /** For tests: timers (`globalThis` by default). */
   timers?: Timers;
+  /** For tests: the simulated jitter's random numbers in [0, 1) (`Math.random` by default). */
+  random?: () => number;
 }
 
 /** The connection's state (`idle` only before `start`). */
@@ -264,6 +291,8 @@ export interface Connection {
   readonly lastClose: { code: number; reason: string; message: string } | null;
   readonly redirects: number;
   readonly handoffs: number;
+  /** The simulated network, or null (off). */
+  readonly simulate: SimulatedNetwork | null;
 }
 
 /** The interpolation buffer (interp.js), for HUDs and tools. */
@@ -405,8 +434,10 @@ export class Room<G extends Partial<GameTypes> = UntypedGame> {
   inputSeq: number;
   /** Milliseconds per server tick. */
   tickMs: number;
-  /** The round trip (ms), or null. */
+  /** The round trip (ms), or null (with a simulated network: its latency included, both ways). */
   get rttMs(): number | null;
+  /** The simulated network (`connect`'s `simulate`, completed), or null: off. */
+  get simulate(): SimulatedNetwork | null;
   get connectionState(): ConnectionState;
   status: RoomStatus;
   /** The node connected to (or being tried). */
