@@ -107,6 +107,28 @@ pub struct Args {
     /// this covers the matchmaker and the nodes it and MOVED send bots to).
     #[arg(long, env = "TICKSYNC_BOT_ALLOW_REMOTE", value_parser = BoolishValueParser::new())]
     pub allow_remote: bool,
+    /// DEVELOPMENT ONLY: latency each bot adds to its connection, one way, in each direction
+    /// (its sends and its receipt of messages; `75ms` gives a 150 ms round trip). At most 10 s.
+    #[arg(long, env = "TICKSYNC_BOT_SIMULATE_LATENCY", default_value = "0s", value_parser = parse_sim_delay)]
+    pub simulate_latency: Duration,
+    /// DEVELOPMENT ONLY: up to this much more per message, uniform, one way (order is kept).
+    /// At most 10 s.
+    #[arg(long, env = "TICKSYNC_BOT_SIMULATE_JITTER", default_value = "0s", value_parser = parse_sim_delay)]
+    pub simulate_jitter: Duration,
+    /// DEVELOPMENT ONLY: freeze each bot's connection (both directions) for FOR once every
+    /// EVERY, as a lossy link does: `300ms/5s`.
+    #[arg(long, env = "TICKSYNC_BOT_SIMULATE_STALL", value_name = "FOR/EVERY", value_parser = parse_sim_stall)]
+    pub simulate_stall: Option<protocol::netsim::Stall>,
+}
+
+/// `--simulate-latency`, `--simulate-jitter`: a duration of at most 10 s.
+fn parse_sim_delay(s: &str) -> Result<Duration, String> {
+    protocol::netsim::check_delay(parse_duration(s)?)
+}
+
+/// `--simulate-stall FOR/EVERY`, the stall shorter than its period.
+fn parse_sim_stall(s: &str) -> Result<protocol::netsim::Stall, String> {
+    protocol::netsim::Stall::parse_with(s, parse_duration)
 }
 
 /// A duration like `30s`, `500ms` or `2m`, with a clear error otherwise.
@@ -210,6 +232,12 @@ impl Args {
             loopback_only: !self.allow_remote,
             tls,
             behaviours: Behaviours::default(),
+            simulate: protocol::netsim::NetSim {
+                latency: self.simulate_latency,
+                jitter: self.simulate_jitter,
+                stall: self.simulate_stall,
+            }
+            .enabled(),
         })
     }
 }
@@ -228,6 +256,16 @@ pub fn run(args: &Args, behaviours: Behaviours) -> ExitCode {
         }
     };
     cfg.behaviours = behaviours;
+    if let Some(sim) = cfg.simulate {
+        let link = crate::report::SimulatedLink::of(sim);
+        eprintln!(
+            "bot-client: network simulation is ON (+{} ms latency, +0-{} ms jitter each way, \
+             stalls {}): figures include it",
+            link.latency_ms,
+            link.jitter_ms,
+            link.stall.as_deref().unwrap_or("none")
+        );
+    }
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -306,6 +344,32 @@ mod tests {
 
     fn parse(args: &[&str]) -> Result<Args, clap::Error> {
         Args::try_parse_from(std::iter::once("bot-client").chain(args.iter().copied()))
+    }
+
+    #[test]
+    fn network_simulation_flags() {
+        assert_eq!(parse(&[]).unwrap().load_config().unwrap().simulate, None);
+        let a = parse(&[
+            "--simulate-latency",
+            "40ms",
+            "--simulate-jitter",
+            "5ms",
+            "--simulate-stall",
+            "200ms/3s",
+        ])
+        .unwrap();
+        let sim = a.load_config().unwrap().simulate.expect("on");
+        assert_eq!(sim.latency, Duration::from_millis(40));
+        assert_eq!(sim.jitter, Duration::from_millis(5));
+        assert_eq!(sim.stall.unwrap().every, Duration::from_secs(3));
+        for bad in [
+            &["--simulate-latency=-1ms"][..],
+            &["--simulate-latency", "20s"],
+            &["--simulate-stall", "3s/200ms"],
+            &["--simulate-stall", "3s"],
+        ] {
+            assert!(parse(bad).is_err(), "{bad:?} is refused");
+        }
     }
 
     #[test]

@@ -61,7 +61,7 @@
 //! behaviours see a client; a bot plays one; the report sums bots; a load run starts them;
 //! the CLI runs it.
 //!
-//! - floor 0: `error`, `url`, `tcp`, `process`, `client::stats`, `client::read`, `client::decode_cache`
+//! - floor 0: `error`, `url`, `tcp`, `process`, `client::stats`, `client::read`, `client::decode_cache`, `client::netsim`
 //! - floor 1: `tls`, `client::ring`, `client::options`
 //! - floor 2: `transport`, `client::socket`
 //! - floor 3: `cluster`, `client::wire`, `client::upgrade`

@@ -76,6 +76,9 @@ pub struct LoadConfig {
     pub tls: Option<Arc<ClientConfig>>,
     /// Each game's bot behaviour (random valid inputs for games without one).
     pub behaviours: Behaviours,
+    /// A simulated network link on each bot's side (`--simulate-*`; development and tests):
+    /// `ConnectOptions::simulate`. `None`: none.
+    pub simulate: Option<protocol::netsim::NetSim>,
 }
 
 impl LoadConfig {
@@ -102,6 +105,7 @@ impl LoadConfig {
             loopback_only: false,
             tls: None,
             behaviours: Behaviours::default(),
+            simulate: None,
         }
     }
 
@@ -127,6 +131,7 @@ impl LoadConfig {
         opts.recv_buffer = self.recv_buffer;
         opts.decode_cache = cache.cloned();
         opts.tls.clone_from(&self.tls);
+        opts.simulate = self.simulate;
         // Distinct, reproducible play per bot.
         let mut config = BotConfig::new(self.seed ^ (i as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15));
         config.measure_from = measure_from;
@@ -228,6 +233,7 @@ pub async fn run_load(
     report.client_cpu_cores = cpu_cores.map(|c| (c * 1000.0).round() / 1000.0);
     report.client_peak_rss_mb = process::peak_rss_mb().map(f64::round);
     report.shared_decode_share = shared_decodes.map(|s| (s * 1000.0).round() / 1000.0);
+    report.simulated = cfg.simulate.map(crate::report::SimulatedLink::of);
     if !stopped_in_time {
         report.errors.push(format!(
             "{} bots did not stop within {}s and were not counted",

@@ -111,8 +111,40 @@ pub struct Report {
     /// Bots whose last connection ended with no snapshot after it before the run stopped
     /// (their gap is not in the percentiles).
     pub unrecovered: u64,
+    /// The network simulation the bots ran under on their side (`--simulate-*`), `None`
+    /// (null) when off: figures measured through it include its delays.
+    pub simulated: Option<SimulatedLink>,
     /// No checksum mismatch, no protocol error, and at least one bot connected.
     pub passed: bool,
+}
+
+/// A simulated link's settings, as the report shows them.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct SimulatedLink {
+    /// Latency added each way, ms.
+    pub latency_ms: f64,
+    /// Jitter added each way (up to), ms.
+    pub jitter_ms: f64,
+    /// The periodic stall, `FOR/EVERY` (e.g. `300ms/5s`), or null.
+    pub stall: Option<String>,
+}
+
+impl SimulatedLink {
+    /// The report's view of `sim`.
+    pub fn of(sim: protocol::netsim::NetSim) -> Self {
+        let ms = |d: Duration| round3(d.as_secs_f64() * 1000.0);
+        Self {
+            latency_ms: ms(sim.latency),
+            jitter_ms: ms(sim.jitter),
+            stall: sim.stall.map(|s| {
+                format!(
+                    "{}/{}",
+                    humantime::format_duration(s.duration),
+                    humantime::format_duration(s.every)
+                )
+            }),
+        }
+    }
 }
 
 impl Report {
@@ -224,6 +256,7 @@ impl Report {
             recovery_ms_max: recovery_ms.last().copied().map(round3),
             recoveries: recovery_ms.len() as u64,
             unrecovered: count(|o| o.unrecovered),
+            simulated: None,
             passed: checksum_mismatches == 0 && protocol_errors == 0 && connected > 0,
         }
     }
@@ -305,6 +338,17 @@ impl Report {
                 format!(
                     "{} of {} inputs sent",
                     self.send_queue_full, self.inputs_sent
+                ),
+            );
+        }
+        if let Some(sim) = &self.simulated {
+            row(
+                "simulated link",
+                format!(
+                    "+{:.1} ms latency, +0-{:.1} ms jitter each way, stalls {}",
+                    sim.latency_ms,
+                    sim.jitter_ms,
+                    sim.stall.as_deref().unwrap_or("none")
                 ),
             );
         }

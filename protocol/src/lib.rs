@@ -9,7 +9,7 @@
 //! One line per floor, bottom first: a module uses only modules on floors below its own (no
 //! circle; `tests/module_order.rs` checks it). `codec` is the only module that calls bincode.
 //!
-//! - floor 0: `limits`, `codes`, `varint`, `join_token`
+//! - floor 0: `limits`, `codes`, `varint`, `join_token`, `netsim`
 //! - floor 1: `bounded`, `seat`
 //! - floor 2: `schema`
 //! - floor 3: `declare`, `state`
@@ -25,6 +25,7 @@ pub mod declare;
 pub mod join_token;
 pub mod limits;
 pub mod messages;
+pub mod netsim;
 pub mod schema;
 pub mod seat;
 pub mod state;

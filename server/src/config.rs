@@ -225,6 +225,21 @@ pub struct Config {
     /// Time allowed to finish the shutdown (close frames out) before tasks are dropped.
     #[arg(long, env = "TICKSYNC_SHUTDOWN_TIMEOUT", default_value = "3s", value_parser = humantime::parse_duration)]
     pub shutdown_timeout: Duration,
+
+    /// DEVELOPMENT ONLY: latency added to every message of every connection, one way, in each
+    /// direction (`75ms` gives a 150 ms round trip). At most 10 s. Never in production.
+    #[arg(long, env = "TICKSYNC_SIMULATE_LATENCY", default_value = "0s", value_parser = parse_sim_delay)]
+    pub simulate_latency: Duration,
+
+    /// DEVELOPMENT ONLY: up to this much more per message, uniform, one way (order is kept, as
+    /// TCP keeps it). At most 10 s.
+    #[arg(long, env = "TICKSYNC_SIMULATE_JITTER", default_value = "0s", value_parser = parse_sim_delay)]
+    pub simulate_jitter: Duration,
+
+    /// DEVELOPMENT ONLY: freeze every connection (both directions) for FOR once every EVERY,
+    /// as a lossy link does: `300ms/5s`.
+    #[arg(long, env = "TICKSYNC_SIMULATE_STALL", value_name = "FOR/EVERY", value_parser = parse_sim_stall)]
+    pub simulate_stall: Option<protocol::netsim::Stall>,
 }
 
 impl Default for Config {
@@ -273,11 +288,34 @@ impl Config {
         Self::interval(self.tick_rate, self.full_rate)
     }
 
+    /// The simulated network conditions (`--simulate-*`), `None` when off.
+    pub fn network_simulation(&self) -> Option<protocol::netsim::NetSim> {
+        protocol::netsim::NetSim {
+            latency: self.simulate_latency,
+            jitter: self.simulate_jitter,
+            stall: self.simulate_stall,
+        }
+        .enabled()
+    }
+
     fn interval(tick_rate: u16, per_sec: u16) -> u32 {
         u32::from(tick_rate)
             .div_ceil(u32::from(per_sec.max(1)))
             .max(1)
     }
+}
+
+/// `--simulate-latency`, `--simulate-jitter`: a humantime duration of at most 10 s.
+fn parse_sim_delay(s: &str) -> Result<Duration, String> {
+    let d = humantime::parse_duration(s).map_err(|e| format!("{s:?}: {e}"))?;
+    protocol::netsim::check_delay(d)
+}
+
+/// `--simulate-stall FOR/EVERY`: humantime durations, the stall shorter than its period.
+fn parse_sim_stall(s: &str) -> Result<protocol::netsim::Stall, String> {
+    protocol::netsim::Stall::parse_with(s, |d| {
+        humantime::parse_duration(d).map_err(|e| format!("{d:?}: {e}"))
+    })
 }
 
 /// A view radius: a finite number of world units, 0 or more.
@@ -329,6 +367,64 @@ impl fmt::Display for StaticDir {
         match &self.game {
             Some(g) => write!(f, "{g}={}", self.dir.display()),
             None => write!(f, "{}", self.dir.display()),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::Parser;
+
+    #[derive(Parser)]
+    struct Wrap {
+        #[command(flatten)]
+        c: Config,
+    }
+
+    fn parse(args: &[&str]) -> Result<Config, String> {
+        let args = std::iter::once("ticksync").chain(args.iter().copied());
+        Wrap::try_parse_from(args)
+            .map(|w| w.c)
+            .map_err(|e| e.to_string())
+    }
+
+    #[test]
+    fn network_simulation_is_off_by_default_and_parsed_from_flags() {
+        assert_eq!(parse(&[]).unwrap().network_simulation(), None);
+        let c = parse(&[
+            "--simulate-latency",
+            "75ms",
+            "--simulate-jitter",
+            "10ms",
+            "--simulate-stall",
+            "300ms/5s",
+        ])
+        .unwrap();
+        let sim = c.network_simulation().expect("on");
+        assert_eq!(sim.latency, Duration::from_millis(75));
+        assert_eq!(sim.jitter, Duration::from_millis(10));
+        let stall = sim.stall.expect("a stall");
+        assert_eq!(
+            (stall.duration, stall.every),
+            (Duration::from_millis(300), Duration::from_secs(5))
+        );
+    }
+
+    #[test]
+    fn bad_network_simulation_values_are_clap_errors() {
+        for bad in [
+            &["--simulate-latency=-5ms"][..],
+            &["--simulate-latency", "11s"],
+            &["--simulate-jitter", "1h"],
+            &["--simulate-latency", "fast"],
+            &["--simulate-stall", "5s/1s"],
+            &["--simulate-stall", "1s/1s"],
+            &["--simulate-stall", "300ms"],
+            &["--simulate-stall", "0s/1s"],
+        ] {
+            let e = parse(bad).expect_err(&format!("{bad:?} is refused"));
+            assert!(e.contains("--simulate-"), "{bad:?}: {e}");
         }
     }
 }

@@ -1,6 +1,7 @@
 //! One WebSocket connection: a reader (decode, forward to the room without waiting) and a
 //! writer (fed by the connection's `Outbox`). Split because `read_frame` is not cancel-safe.
 
+use std::collections::VecDeque;
 use std::net::IpAddr;
 use std::sync::Arc;
 use std::task::Poll;
@@ -12,6 +13,7 @@ use fastwebsockets::{
 };
 use hyper::upgrade::Upgraded;
 use hyper_util::rt::TokioIo;
+use protocol::netsim::{NetSim, Schedule};
 use protocol::seat::Seat;
 use protocol::{ClientMsg, Hello, ServerMsg, codec, codes, schema};
 use tokio::io::{BufWriter, ReadHalf, WriteHalf};
@@ -25,6 +27,7 @@ use crate::metrics::Metrics;
 use crate::ratelimit::{RateLimit, Verdict};
 use crate::registry::RoomHandle;
 use crate::rejection::Rejection;
+use crate::rng::Mulberry32;
 use crate::room::published::ClientState;
 use crate::room::{ConnId, JoinRequest, Outbox, Outgoing, RoomMsg, SavedRoom};
 
@@ -35,6 +38,14 @@ type Io = TokioIo<Upgraded>;
 type WriteIo = BufWriter<WriteHalf<Io>>;
 /// Frames a writer gathers before it writes; a larger frame goes out by itself.
 const WRITE_BUFFER: usize = 16 * 1024;
+
+/// Under a network simulation (`--simulate-*`): client messages read but not yet delivered to
+/// the connection. When full the reader stops reading, as a full TCP window would.
+const SIM_INBOUND_QUEUE: usize = 256;
+/// Under a network simulation: frames taken from the outbox but not yet written. When full
+/// the writer takes no more (snapshots wait in the latest-wins slot, reliable messages in the
+/// outbox's bounded queue, as behind a slow socket).
+const SIM_OUTBOUND_QUEUE: usize = 256;
 
 /// How long a closing peer gets to answer our close frame before the socket is dropped.
 const CLOSE_GRACE: Duration = Duration::from_secs(1);
@@ -82,10 +93,11 @@ async fn serve_in_span(mut ws: WebSocket<Io>, ctx: Arc<ServerCtx>, conn: ConnId)
     let outbox = Arc::new(Outbox::new(ctx.cfg.reliable_queue, ctx.cfg.send_window()));
     ctx.register(conn, outbox.clone());
 
-    let mut writer = tokio::spawn(write_loop(wr, outbox.clone(), ctx.clone()).in_current_span());
+    let mut writer =
+        tokio::spawn(write_loop(wr, outbox.clone(), ctx.clone(), conn).in_current_span());
     let mut room: Option<RoomHandle> = None;
     let end = {
-        let reading = read_loop(&mut rd, &outbox, &ctx, conn, &mut room);
+        let reading = read_side(&mut rd, &outbox, &ctx, conn, &mut room);
         tokio::pin!(reading);
         tokio::select! {
             end = &mut reading => Ok(end),
@@ -126,24 +138,106 @@ async fn serve_in_span(mut ws: WebSocket<Io>, ctx: Arc<ServerCtx>, conn: ConnId)
     ctx.unregister(conn);
 }
 
-async fn read_loop(
+/// The frames of one connection's socket, within its rate limit.
+struct Frames<'a> {
+    rd: &'a mut WebSocketRead<ReadHalf<Io>>,
+    outbox: &'a Outbox,
+    limit: RateLimit,
+    metrics: &'a Metrics,
+}
+
+impl Frames<'_> {
+    /// The next complete binary message (see `next_message`).
+    async fn next(&mut self) -> Result<Vec<u8>, End> {
+        let outbox = self.outbox;
+        let mut send_fn = |frame: Frame<'_>| {
+            outbox.put_control(frame.opcode, frame.payload.to_vec());
+            std::future::ready(Ok::<(), WebSocketError>(()))
+        };
+        next_message(self.rd, outbox, &mut self.limit, self.metrics, &mut send_fn).await
+    }
+}
+
+/// Reads the client's messages and acts on them (`read_loop`). Under a network simulation
+/// each message (and the end of the stream) is handed over at its delivery time: the socket
+/// is read as frames come, into a bounded queue, so the room never sees a message early.
+async fn read_side(
     rd: &mut WebSocketRead<ReadHalf<Io>>,
     outbox: &Arc<Outbox>,
     ctx: &Arc<ServerCtx>,
     conn: ConnId,
     joined: &mut Option<RoomHandle>,
 ) -> End {
-    let mut send_fn = |frame: Frame<'_>| {
-        outbox.put_control(frame.opcode, frame.payload.to_vec());
-        std::future::ready(Ok::<(), WebSocketError>(()))
-    };
-
     let (rate, burst) = ctx.cfg.message_rate();
-    let mut limit = RateLimit::new(rate, burst, Instant::now());
-    let mut next = async || next_message(rd, outbox, &mut limit, &ctx.metrics, &mut send_fn).await;
+    let mut frames = Frames {
+        rd,
+        outbox,
+        limit: RateLimit::new(rate, burst, Instant::now()),
+        metrics: &ctx.metrics,
+    };
+    let Some(sim) = ctx.cfg.network_simulation() else {
+        return read_loop(Source::Socket(frames), outbox, ctx, conn, joined).await;
+    };
+    let (tx, mut rx) = tokio::sync::mpsc::channel(SIM_INBOUND_QUEUE);
+    let link = async move {
+        let epoch = tokio::time::Instant::now();
+        let mut schedule = Schedule::new(sim);
+        let mut jitter = Mulberry32::new(sim_seed(conn, 1));
+        loop {
+            let got = frames.next().await;
+            let last = got.is_err();
+            let at = epoch + schedule.deliver(epoch.elapsed(), jitter.next_f64());
+            if tx.send((at, got)).await.is_err() || last {
+                return std::future::pending::<End>().await;
+            }
+        }
+    };
+    tokio::select! {
+        end = read_loop(Source::Delayed(&mut rx), outbox, ctx, conn, joined) => end,
+        never = link => never,
+    }
+}
 
+/// Messages read under a simulation, each with its delivery time (the stream's end last).
+type Delayed = tokio::sync::mpsc::Receiver<(tokio::time::Instant, Result<Vec<u8>, End>)>;
+
+/// Where `read_loop` gets the client's messages.
+enum Source<'a> {
+    /// Straight from the socket.
+    Socket(Frames<'a>),
+    /// Through a simulated link, at their delivery times.
+    Delayed(&'a mut Delayed),
+}
+
+impl Source<'_> {
+    async fn next(&mut self) -> Result<Vec<u8>, End> {
+        match self {
+            Source::Socket(frames) => frames.next().await,
+            Source::Delayed(rx) => match rx.recv().await {
+                Some((at, got)) => {
+                    tokio::time::sleep_until(at).await;
+                    got
+                }
+                None => Err(End::Lost),
+            },
+        }
+    }
+}
+
+/// A jitter seed per connection and direction.
+fn sim_seed(conn: ConnId, direction: u32) -> u32 {
+    (conn as u32).wrapping_mul(0x9E37_79B9) ^ (conn >> 32) as u32 ^ direction
+}
+
+async fn read_loop(
+    mut src: Source<'_>,
+    outbox: &Arc<Outbox>,
+    ctx: &Arc<ServerCtx>,
+    conn: ConnId,
+    joined: &mut Option<RoomHandle>,
+) -> End {
     // The handshake: a `Hello` within the timeout, then the room's answer.
-    let first = match timeout(ctx.cfg.handshake_timeout, next()).await {
+    let first = match timeout(ctx.cfg.handshake_timeout, src.next()).await {
         Err(_) => {
             return End::Close(
                 codes::TIMEOUT,
@@ -166,7 +260,7 @@ async fn read_loop(
     let room = joined.insert(room);
 
     loop {
-        let bytes = match next().await {
+        let bytes = match src.next().await {
             Ok(b) => b,
             Err(end) => return end,
         };
@@ -479,6 +573,7 @@ async fn write_loop(
     mut wr: WebSocketWrite<WriteIo>,
     outbox: Arc<Outbox>,
     ctx: Arc<ServerCtx>,
+    conn: ConnId,
 ) -> WriterEnd {
     let cfg = &ctx.cfg;
     let mut ping = tokio::time::interval_at(
@@ -486,39 +581,18 @@ async fn write_loop(
         cfg.ping_interval,
     );
     ping.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    if let Some(sim) = cfg.network_simulation() {
+        return write_loop_simulated(wr, outbox, ctx, ping, (sim, conn)).await;
+    }
     // Where snapshots are built: reused, so it stays warm.
     let mut built = Vec::new();
     let mut client = ClientState::default();
     loop {
         while let Some(out) = outbox.take() {
             // `closing`: the close code when this frame is the last one.
-            let (frame, closing) = match &out {
-                Outgoing::Close(code, reason) => {
-                    // Every close the server decides (reader, room, limits, shutdown) comes
-                    // through here once; echoes of the client's own close do not.
-                    Metrics::count(&ctx.metrics.closes, codes::name(*code));
-                    (Frame::close(*code, close_reason(reason)), Some(*code))
-                }
-                Outgoing::Control(op, payload) => {
-                    let echo = (*op == OpCode::Close).then(|| echoed_code(payload));
-                    (
-                        Frame::new(true, *op, None, Payload::Borrowed(payload)),
-                        echo,
-                    )
-                }
-                Outgoing::Reliable(b) => (Frame::binary(Payload::Borrowed(b)), None),
-                Outgoing::Snapshot(order) => {
-                    // Built now, from the newest tick published for this client (unless it
-                    // is a full snapshot too soon after the last).
-                    if !order
-                        .tick
-                        .build(order, outbox.acked_pair(), &mut client, &mut built)
-                    {
-                        continue;
-                    }
-                    outbox.snapshot_sent(order.tick.tick());
-                    (Frame::binary(Payload::Borrowed(&built)), None)
-                }
+            let Some((frame, closing)) = frame_of(&out, &outbox, &ctx, &mut client, &mut built)
+            else {
+                continue;
             };
             if !within_timeout(cfg.write_timeout, wr.write_frame(frame)).await {
                 return WriterEnd::Failed;
@@ -534,6 +608,107 @@ async fn write_loop(
         tokio::select! {
             biased;
             _ = outbox.ready() => {}
+            _ = ping.tick() => {
+                if outbox.silent_for() >= cfg.idle_timeout {
+                    outbox.close(codes::TIMEOUT, "no traffic from the client within the idle timeout");
+                } else {
+                    outbox.put_control(OpCode::Ping, b"ticksync".to_vec());
+                }
+            }
+        }
+    }
+}
+
+/// The frame `out` goes out as, and the close code when it is the last one; `None` for a
+/// snapshot held back (a full snapshot too soon after the last).
+fn frame_of<'a>(
+    out: &'a Outgoing,
+    outbox: &Outbox,
+    ctx: &ServerCtx,
+    client: &mut ClientState,
+    built: &'a mut Vec<u8>,
+) -> Option<(Frame<'a>, Option<u16>)> {
+    Some(match out {
+        Outgoing::Close(code, reason) => {
+            // Every close the server decides (reader, room, limits, shutdown) comes
+            // through here once; echoes of the client's own close do not.
+            Metrics::count(&ctx.metrics.closes, codes::name(*code));
+            (Frame::close(*code, close_reason(reason)), Some(*code))
+        }
+        Outgoing::Control(op, payload) => {
+            let echo = (*op == OpCode::Close).then(|| echoed_code(payload));
+            (
+                Frame::new(true, *op, None, Payload::Borrowed(payload)),
+                echo,
+            )
+        }
+        Outgoing::Reliable(b) => (Frame::binary(Payload::Borrowed(b)), None),
+        Outgoing::Snapshot(order) => {
+            // Built now, from the newest tick published for this client (unless it
+            // is a full snapshot too soon after the last).
+            if !order.tick.build(order, outbox.acked_pair(), client, built) {
+                return None;
+            }
+            outbox.snapshot_sent(order.tick.tick());
+            (Frame::binary(Payload::Borrowed(built)), None)
+        }
+    })
+}
+
+/// `write_loop` under a network simulation: each frame is stamped with its delivery time when
+/// taken from the outbox and written then, in order. What the outbox holds meanwhile still
+/// follows its rules (a newer snapshot replaces a waiting one; the send window, which counts
+/// the delayed ones as in flight, holds snapshots back), as a slow link would.
+async fn write_loop_simulated(
+    mut wr: WebSocketWrite<WriteIo>,
+    outbox: Arc<Outbox>,
+    ctx: Arc<ServerCtx>,
+    mut ping: tokio::time::Interval,
+    (sim, conn): (NetSim, ConnId),
+) -> WriterEnd {
+    let cfg = &ctx.cfg;
+    let mut built = Vec::new();
+    let mut client = ClientState::default();
+    let epoch = tokio::time::Instant::now();
+    let mut schedule = Schedule::new(sim);
+    let mut jitter = Mulberry32::new(sim_seed(conn, 2));
+    // (delivery time, opcode, payload, close code when it is the last frame), in order.
+    let mut line: VecDeque<(tokio::time::Instant, OpCode, Vec<u8>, Option<u16>)> = VecDeque::new();
+    loop {
+        while line.len() < SIM_OUTBOUND_QUEUE
+            && let Some(out) = outbox.take()
+        {
+            let Some((frame, closing)) = frame_of(&out, &outbox, &ctx, &mut client, &mut built)
+            else {
+                continue;
+            };
+            let at = epoch + schedule.deliver(epoch.elapsed(), jitter.next_f64());
+            line.push_back((at, frame.opcode, frame.payload.to_vec(), closing));
+        }
+        let now = tokio::time::Instant::now();
+        let mut wrote = false;
+        while line.front().is_some_and(|f| f.0 <= now) {
+            let Some((_, op, payload, closing)) = line.pop_front() else {
+                break;
+            };
+            let frame = Frame::new(true, op, None, Payload::Owned(payload));
+            if !within_timeout(cfg.write_timeout, wr.write_frame(frame)).await {
+                return WriterEnd::Failed;
+            }
+            wrote = true;
+            if let Some(code) = closing {
+                let _ = within_timeout(cfg.write_timeout, wr.flush()).await;
+                return WriterEnd::Closed(code);
+            }
+        }
+        if wrote && !within_timeout(cfg.write_timeout, wr.flush()).await {
+            return WriterEnd::Failed;
+        }
+        let next = line.front().map(|f| f.0);
+        tokio::select! {
+            biased;
+            _ = tokio::time::sleep_until(next.unwrap_or(now)), if next.is_some() => {}
+            _ = outbox.ready(), if line.len() < SIM_OUTBOUND_QUEUE => {}
             _ = ping.tick() => {
                 if outbox.silent_for() >= cfg.idle_timeout {
                     outbox.close(codes::TIMEOUT, "no traffic from the client within the idle timeout");

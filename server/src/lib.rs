@@ -168,7 +168,17 @@ impl Server {
         let cfg = Arc::new(cfg);
         let epoch = Instant::now();
         let stop = CancellationToken::new();
-        let metrics = metrics::Metrics::default();
+        let mut metrics = metrics::Metrics::default();
+        if let Some(sim) = cfg.network_simulation() {
+            tracing::warn!(
+                latency = ?sim.latency,
+                jitter = ?sim.jitter,
+                stall = ?sim.stall.map(|s| s.to_string()),
+                "network simulation is ON: every connection is delayed (--simulate-*); \
+                 for development and tests, never in production"
+            );
+            metrics.simulated(sim);
+        }
         let ctx = Arc::new(ServerCtx {
             rooms: Rooms::new(
                 cfg.clone(),

@@ -190,6 +190,38 @@ impl Metrics {
             .inc();
     }
 
+    /// Registers the network simulation's settings (`--simulate-*`) as gauges; only called
+    /// when one is on, so `/metrics` is unchanged without.
+    pub fn simulated(&mut self, sim: protocol::netsim::NetSim) {
+        let gauge = |d: std::time::Duration| {
+            let g = Gauge::<f64, std::sync::atomic::AtomicU64>::default();
+            g.set(d.as_secs_f64());
+            g
+        };
+        let stall = sim.stall.map(|s| (s.duration, s.every)).unwrap_or_default();
+        let r = &mut self.registry;
+        r.register(
+            "simulated_latency_seconds",
+            "Latency added one way to every connection (--simulate-latency; development only)",
+            gauge(sim.latency),
+        );
+        r.register(
+            "simulated_jitter_seconds",
+            "Jitter added one way to every connection (--simulate-jitter; development only)",
+            gauge(sim.jitter),
+        );
+        r.register(
+            "simulated_stall_seconds",
+            "How long each simulated stall freezes every connection (--simulate-stall)",
+            gauge(stall.0),
+        );
+        r.register(
+            "simulated_stall_period_seconds",
+            "How often a simulated stall comes (--simulate-stall)",
+            gauge(stall.1),
+        );
+    }
+
     /// The Prometheus text exposition of every metric.
     pub fn render(&self) -> String {
         let mut out = String::new();

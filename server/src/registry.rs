@@ -170,6 +170,10 @@ impl Rooms {
             name: name.to_string(),
             game: game_name.to_string(),
             tick_rate: self.cfg.tick_rate,
+            simulated: self
+                .cfg
+                .network_simulation()
+                .map(crate::room::Simulated::of),
             ..RoomInfo::default()
         }));
         let handle = RoomHandle {

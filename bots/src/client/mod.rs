@@ -3,6 +3,7 @@
 //! baselines, verifies the checksum, and acks (on its inputs).
 
 pub mod decode_cache;
+pub mod netsim;
 mod options;
 pub mod read;
 pub mod ring;
@@ -123,6 +124,9 @@ pub struct Client {
     stats: ClientStats,
     /// Set once the connection has ended, so later calls to `recv` repeat why.
     ended: Option<ClientError>,
+    /// A simulated link's incoming side (`ConnectOptions::simulate`); its outgoing side is in
+    /// `writer`. `None`: the socket is read directly.
+    inbound: Option<Box<netsim::Inbound>>,
 }
 
 impl Client {
@@ -149,7 +153,10 @@ impl Client {
         let mut client = Client {
             sock,
             reader: FrameReader::new(&already_read, MAX_SERVER_MSG_BYTES),
-            writer: FrameWriter::new(),
+            writer: match opts.simulate {
+                Some(sim) => FrameWriter::simulated(sim),
+                None => FrameWriter::new(),
+            },
             read_at: Instant::now(),
             discarding: false,
             player: EntityId {
@@ -173,6 +180,7 @@ impl Client {
             epoch: Instant::now(),
             stats: ClientStats::default(),
             ended: None,
+            inbound: opts.simulate.map(|sim| Box::new(netsim::Inbound::new(sim))),
         };
         client.send(ClientMsg::Hello(Hello {
             version: PROTOCOL_VERSION,
@@ -250,6 +258,10 @@ impl Client {
             if let Some(e) = &self.ended {
                 return Err(e.clone());
             }
+            if self.inbound.is_some() {
+                // Under a simulated link, what the client wrote goes out when due.
+                self.writer.release(&self.sock);
+            }
             if let Some(next) = self.next_buffered() {
                 return next;
             }
@@ -317,6 +329,9 @@ impl Client {
     /// Reads more bytes, meanwhile flushing writes the kernel did not take at once.
     /// Cancel-safe.
     async fn read_more(&mut self) -> Result<(), ClientError> {
+        if self.inbound.is_some() {
+            return self.read_more_simulated().await;
+        }
         let read = if self.writer.has_pending(&self.sock) {
             tokio::select! {
                 read = self.reader.fill(&self.sock) => Some(read),
@@ -337,6 +352,64 @@ impl Client {
             }
             Some(Err(e)) => Err(self.end(ClientError::Transport(e.to_string()))),
         }
+    }
+
+    /// `read_more` under a simulated link: hands the parser what is due, or reads into the
+    /// link, sends what is due, or waits for the next of these. Cancel-safe.
+    async fn read_more_simulated(&mut self) -> Result<(), ClientError> {
+        let Some(inbound) = self.inbound.as_deref_mut() else {
+            return Ok(());
+        };
+        let now = tokio::time::Instant::now();
+        let mut delivered = false;
+        let mut ended = None;
+        // The frames before the end are parsed first; the end comes on a later call.
+        while !(delivered && inbound.end_is_next())
+            && let Some(chunk) = inbound.due(now)
+        {
+            match chunk {
+                netsim::Chunk::Bytes(b) => {
+                    self.reader.feed(&b);
+                    delivered = true;
+                }
+                netsim::Chunk::End(why) => {
+                    ended =
+                        Some(why.unwrap_or_else(|| {
+                            "connection closed without a close frame".to_owned()
+                        }));
+                    break;
+                }
+            }
+        }
+        if delivered {
+            self.read_at = now.into_std();
+            return Ok(());
+        }
+        if let Some(why) = ended {
+            return Err(self.end(ClientError::Transport(why)));
+        }
+        self.writer.release(&self.sock);
+        let next = match (inbound.next_due(), self.writer.next_due()) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        };
+        let reading = inbound.wants_more();
+        let flushing = self.writer.has_pending(&self.sock);
+        let mut buf = Vec::new();
+        if reading {
+            buf.reserve(crate::tcp::READ_CHUNK);
+        }
+        tokio::select! {
+            read = self.sock.read(&mut buf), if reading => inbound.arrived(match read {
+                Ok(0) => netsim::Chunk::End(None),
+                Ok(_) => netsim::Chunk::Bytes(buf),
+                Err(e) => netsim::Chunk::End(Some(e.to_string())),
+            }),
+            _ = self.writer.flush(&self.sock), if flushing => {}
+            _ = tokio::time::sleep_until(next.unwrap_or(now)), if next.is_some() => {}
+            else => {}
+        }
+        Ok(())
     }
 
     fn on_message(&mut self, msg: Msg, bytes: usize, at: Instant) -> Result<Received, ClientError> {
@@ -670,6 +743,7 @@ impl Client {
                     _ => {}
                 }
             };
+            self.writer.release_all(&self.sock).await;
             let _ = self.writer.flush(&self.sock).await;
             code
         };

@@ -48,6 +48,10 @@ pub struct ConnectOptions {
     /// and share it: every clone is the same `Arc`. `None`: the public web's CAs
     /// (`crate::tls::default_config`). Unused for `ws://`.
     pub tls: Option<Arc<ClientConfig>>,
+    /// A simulated network link on this client's side (development and tests): its writes
+    /// and its reads are each delayed by the latency, jitter and stalls given, in order.
+    /// `None` (the default): no delay, no extra work.
+    pub simulate: Option<protocol::netsim::NetSim>,
 }
 
 impl ConnectOptions {
@@ -68,6 +72,7 @@ impl ConnectOptions {
             connect_timeout: Duration::from_secs(10),
             decode_cache: None,
             tls: None,
+            simulate: None,
         }
     }
 }

@@ -11,12 +11,14 @@
 //! kernel does not take waits in a bounded buffer until the socket is writable again.
 //! fastwebsockets still does the HTTP upgrade. The socket is TCP or TLS over it (`socket`).
 
+use std::collections::VecDeque;
 use std::io;
 use std::sync::Mutex;
 
 use rand::rngs::SmallRng;
 use rand::{RngCore, SeedableRng};
 
+use super::netsim::Link;
 use super::socket::Socket;
 use crate::error::NO_STATUS;
 use crate::tcp::READ_CHUNK;
@@ -217,6 +219,18 @@ impl FrameReader {
         sock.read(&mut self.buf).await
     }
 
+    /// Appends bytes read elsewhere (a simulated link delivering what it held).
+    pub fn feed(&mut self, bytes: &[u8]) {
+        if self.pos == self.buf.len() {
+            self.buf.clear();
+            self.pos = 0;
+        } else if self.pos > 0 && self.buf.capacity() - self.buf.len() < bytes.len() {
+            self.buf.drain(..self.pos);
+            self.pos = 0;
+        }
+        self.buf.extend_from_slice(bytes);
+    }
+
     #[cfg(test)]
     fn push(&mut self, bytes: &[u8]) {
         self.buf.extend_from_slice(bytes);
@@ -259,7 +273,13 @@ struct WriteState {
     /// Masking keys (RFC 6455 wants them unpredictable to intermediaries, not secret).
     rng: SmallRng,
     closed: bool,
+    /// A simulated link (`--simulate-*`): frames written, each held until its delivery time
+    /// (then appended to `pending`), and the bytes they hold.
+    delayed: Option<(Link, Held, usize)>,
 }
+
+/// Frames held by a simulated link, each with its delivery time, in order.
+type Held = VecDeque<(tokio::time::Instant, Vec<u8>)>;
 
 impl FrameWriter {
     /// An open writer with nothing pending.
@@ -270,8 +290,17 @@ impl FrameWriter {
                 scratch: Vec::with_capacity(256),
                 rng: SmallRng::seed_from_u64(rand::random()),
                 closed: false,
+                delayed: None,
             }),
         }
+    }
+
+    /// A writer whose frames go through a simulated link: each write is held until its
+    /// delivery time, and `release` (called by the client as it reads) sends what is due.
+    pub fn simulated(sim: protocol::netsim::NetSim) -> Self {
+        let w = Self::new();
+        w.lock().delayed = Some((Link::new(sim), VecDeque::new(), 0));
+        w
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, WriteState> {
@@ -298,16 +327,66 @@ impl FrameWriter {
             );
             closing |= opcode == OP_CLOSE;
         }
+        let held = s.delayed.as_ref().map_or(0, |d| d.2);
         // A close always goes out: it is what ends a stuck connection.
-        if !closing && s.pending.len() + s.scratch.len() > MAX_PENDING_WRITE {
+        if !closing && s.pending.len() + held + s.scratch.len() > MAX_PENDING_WRITE {
             return Err(WriteError::Full);
         }
         s.closed = closing;
+        if let Some((link, queue, bytes)) = &mut s.delayed {
+            *bytes += s.scratch.len();
+            queue.push_back((link.deliver(), s.scratch.clone()));
+            return Self::release_due(sock, s);
+        }
         s.pending.extend_from_slice(&s.scratch);
         flush_some(sock, &mut s.pending).map_err(|_| {
             s.closed = true;
             WriteError::Closed
         })
+    }
+
+    /// Under a simulated link: hands the socket what is due. A failure shows on the read side.
+    pub fn release(&self, sock: &Socket) {
+        let mut guard = self.lock();
+        let _ = Self::release_due(sock, &mut guard);
+    }
+
+    fn release_due(sock: &Socket, s: &mut WriteState) -> Result<(), WriteError> {
+        let now = tokio::time::Instant::now();
+        let Some((_, queue, bytes)) = &mut s.delayed else {
+            return Ok(());
+        };
+        let mut any = false;
+        while queue.front().is_some_and(|(at, _)| *at <= now) {
+            let Some((_, frame)) = queue.pop_front() else {
+                break;
+            };
+            *bytes -= frame.len();
+            s.pending.extend_from_slice(&frame);
+            any = true;
+        }
+        if !any {
+            return Ok(());
+        }
+        flush_some(sock, &mut s.pending).map_err(|_| {
+            s.closed = true;
+            WriteError::Closed
+        })
+    }
+
+    /// Under a simulated link: when the next held frame is due.
+    pub fn next_due(&self) -> Option<tokio::time::Instant> {
+        let s = self.lock();
+        s.delayed.as_ref()?.1.front().map(|(at, _)| *at)
+    }
+
+    /// Under a simulated link: waits for every held frame to be due and hands them over
+    /// (a closing client's last frames).
+    pub async fn release_all(&self, sock: &Socket) {
+        while let Some(at) = self.next_due() {
+            tokio::time::sleep_until(at).await;
+            self.release(sock);
+        }
     }
 
     /// Bytes wait to be sent: here, or in the socket's TLS layer.

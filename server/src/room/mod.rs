@@ -31,7 +31,7 @@ use crate::metrics::RoomMetrics;
 use crate::rejection::Rejection;
 pub use history::History;
 use published::{Pending, Publish, PublishedTick};
-pub use stats::{RoomInfo, TickStats};
+pub use stats::{RoomInfo, Simulated, TickStats};
 use views::{Grid, ViewTick};
 
 /// A connection's id, unique for the server's life.

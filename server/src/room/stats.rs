@@ -38,6 +38,38 @@ pub struct RoomInfo {
     pub send_rate_p50: Option<f64>,
     /// The slowest client's, likewise.
     pub send_rate_min: Option<f64>,
+    /// The network simulation its connections run under (`--simulate-*`); absent when off.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub simulated: Option<Simulated>,
+}
+
+/// The simulated network conditions, as `/rooms` shows them.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct Simulated {
+    /// Latency added each way, in ms.
+    pub latency_ms: f64,
+    /// Jitter added each way (up to), in ms.
+    pub jitter_ms: f64,
+    /// The periodic stall, `FOR/EVERY` (e.g. `300ms/5s`), or `None`.
+    pub stall: Option<String>,
+}
+
+impl Simulated {
+    /// What `/rooms` shows for `sim`.
+    pub fn of(sim: protocol::netsim::NetSim) -> Self {
+        let ms = |d: std::time::Duration| d.as_secs_f64() * 1000.0;
+        Self {
+            latency_ms: ms(sim.latency),
+            jitter_ms: ms(sim.jitter),
+            stall: sim.stall.map(|s| {
+                format!(
+                    "{}/{}",
+                    humantime::format_duration(s.duration),
+                    humantime::format_duration(s.every)
+                )
+            }),
+        }
+    }
 }
 
 /// Durations of the last `WINDOW` ticks.
