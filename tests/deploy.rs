@@ -191,6 +191,7 @@ async fn provoke_every_series(addr: SocketAddr) -> String {
     let bad = ClientMsg::Input(Input {
         seq: 1,
         ack: None,
+        view: None,
         values: vec![0xe8, 0x07, 0x00],
     });
     mallory.send(bad).unwrap();

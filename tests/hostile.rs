@@ -403,6 +403,7 @@ async fn an_input_flood() {
             let input = ClientMsg::Input(Input {
                 seq,
                 ack: None,
+                view: None,
                 values: vec![0xfe, 0x01, 0x00],
             });
             burst.extend(client_frame(true, 0x2, &codec::encode_client(&input)));
@@ -609,6 +610,7 @@ fn input(values: &[u8]) -> ClientMsg {
     ClientMsg::Input(Input {
         seq: 1,
         ack: None,
+        view: None,
         values: values.to_vec(),
     })
 }

@@ -5,6 +5,7 @@ use protocol::schema::Value;
 use protocol::state::{Span, predict};
 use protocol::state_delta::{Baseline, Steady};
 use protocol::{EntityId, StateTable};
+use server::rewind::Past;
 
 /// What `Steady` built from the recorder's `moved` lists calls steady really is: every
 /// public field what its baseline predicts over the whole span, every string the same;
@@ -34,9 +35,9 @@ fn an_entity_the_recorder_keeps_steady_is_on_its_prediction_from_every_baseline(
                 let values = (0..inputs)
                     .map(|f| Value::Num(if f % 2 == 0 { a.cos() } else { a.sin() }))
                     .collect::<Vec<_>>();
-                g.input(p, &values);
+                g.input(p, &values, &Past::none());
             }
-            g.step(1.0 / 60.0);
+            g.step(1.0 / 60.0, &Past::none());
             let tick = step + 1;
             let mut now = StateTable::new(plan.stride);
             let mut moved = Vec::new();

@@ -287,6 +287,7 @@ async fn acks_ride_on_inputs() {
             let input = ClientMsg::Input(Input {
                 seq,
                 ack,
+                view: None,
                 values: values.clone(),
             });
             ws.write_frame(binary(codec::encode_client(&input)))

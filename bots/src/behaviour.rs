@@ -38,7 +38,7 @@ use protocol::{Coding, Descriptor, EntityId, FieldDesc, Plan, StateTable, Value}
 use rand::rngs::SmallRng;
 use rand::{Rng, SeedableRng};
 
-use crate::client::{Client, read};
+use crate::client::{Client, Drawn, read};
 
 /// Everything a behaviour may look at ([`GameView::of`] a client).
 #[derive(Clone, Copy, Debug)]
@@ -53,6 +53,13 @@ pub struct GameView<'a> {
     pub player: EntityId,
     /// Ticks (and inputs) per second.
     pub tick_rate: u16,
+    /// What the client draws of other entities: a few ticks in the past, interpolated, as a
+    /// player sees them (`None` before the first snapshot). Aim at this, as a player would:
+    /// the server judges hits on the same moment (lag compensation).
+    pub drawn: Option<Drawn<'a>>,
+    /// The own entity's fields as predicted now, with every input sent so far applied
+    /// ([`Behaviour::predict`]); `None` for a behaviour that does not predict.
+    pub predicted: Option<&'a [Value]>,
 }
 
 impl<'a> GameView<'a> {
@@ -64,7 +71,22 @@ impl<'a> GameView<'a> {
             latest: client.latest(),
             player: client.player(),
             tick_rate: client.tick_rate(),
+            drawn: client.drawn(),
+            predicted: None,
         }
+    }
+
+    /// Entity `id` as the client draws it ([`GameView::drawn`]): every field, interpolated.
+    pub fn drawn_values(&self, id: EntityId) -> Option<Vec<Value>> {
+        self.drawn?.values(self.schema, id)
+    }
+
+    /// The field called `name` of entity `id` as the client draws it.
+    pub fn drawn_field(&self, id: EntityId, name: &str) -> Option<Value> {
+        let drawn = self.drawn?;
+        let e = drawn.a.1.get(id)?;
+        let f = read::find_field(&self.schema.types.get(usize::from(e.ty))?.fields, name)?;
+        drawn.values(self.schema, id)?.into_iter().nth(usize::from(f.id))
     }
 
     /// The newest table, if any.
@@ -106,6 +128,24 @@ pub trait Behaviour: Send {
     /// A short name for logs.
     fn name(&self) -> &'static str {
         "custom"
+    }
+
+    /// A game event arrived (`id` indexes `view.schema.events`; values in field-id order).
+    fn event(&mut self, _view: &GameView<'_>, _id: u16, _values: &[Value]) {}
+
+    /// What this behaviour counted, by name (shots, hits...): the report sums them over all
+    /// bots under `counters`.
+    fn counters(&self) -> Vec<(&'static str, u64)> {
+        Vec::new()
+    }
+
+    /// Own-player prediction: the own entity's fields (`own`, field-id order) one tick later
+    /// under `input` (this behaviour's input values), by the game's rules. `None`, the
+    /// default: this behaviour does not predict. A bot that predicts reconciles with every
+    /// snapshot (the server's state at the newest input it applied, then the inputs after it
+    /// replayed), and the report gives its prediction errors and corrections.
+    fn predict(&self, _own: &[Value], _input: &[Value], _dt: f32) -> Option<Vec<Value>> {
+        None
     }
 }
 
@@ -378,6 +418,8 @@ mod tests {
             latest: Some((10, t)),
             player: ME,
             tick_rate: 60,
+            drawn: None,
+            predicted: None,
         }
     }
 

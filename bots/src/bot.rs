@@ -15,6 +15,7 @@ use tokio::sync::watch;
 use tokio::time::{MissedTickBehavior, interval, sleep_until};
 
 use crate::behaviour::{Behaviour, Behaviours, GameView};
+use crate::predict::{Prediction, PredictionStats};
 use crate::client::stats::latency_histogram;
 use crate::client::{Client, ConnectOptions, Counters, GameEventCounts, Received};
 use crate::cluster::{MatchmakerUrl, SeatRequest, node_url, request_seat};
@@ -141,6 +142,10 @@ pub struct BotOutcome {
     /// Game events received over the whole run, by name (`client::stats::UNKNOWN_GAME_EVENT`
     /// for ids the schema does not declare): as many names as the games' schemas declare.
     pub game_events: BTreeMap<String, u64>,
+    /// What the behaviours counted ([`Behaviour::counters`]), summed over connections.
+    pub counters: BTreeMap<String, u64>,
+    /// Own-player prediction's errors, for behaviours that predict.
+    pub prediction: PredictionStats,
 }
 
 const MAX_ERRORS_KEPT: usize = 8;
@@ -170,6 +175,8 @@ impl BotOutcome {
             recoveries: Vec::new(),
             unrecovered: false,
             game_events: BTreeMap::new(),
+            counters: BTreeMap::new(),
+            prediction: PredictionStats::default(),
         }
     }
 
@@ -430,6 +437,9 @@ pub async fn run_bot(
         out.protocol_errors += client.stats().counters.protocol_errors;
         out.fell_behind += client.stats().counters.fell_behind;
         out.note_game_events(&client.schema().events, &client.stats().game_events);
+        for (name, n) in play.counters() {
+            *out.counters.entry(name.to_owned()).or_insert(0) += n;
+        }
         let Some(e) = ended else {
             out.close_codes
                 .push(client.close_with(codes::NORMAL, "").await);
@@ -511,6 +521,7 @@ impl Session<'_> {
         let window_opens = sleep_until(opens_at.into());
         tokio::pin!(window_opens);
         let mut window: Option<(Instant, Counters)> = None;
+        let mut prediction = Prediction::new(client.tick_rate());
         // One stop future for the whole session: a fresh one per loop turn would register with
         // (and leave) the watch channel's waiter list, a mutex every bot shares, several
         // times a tick.
@@ -524,7 +535,7 @@ impl Session<'_> {
                     window = Some((Instant::now(), client.stats().counters));
                 }
                 _ = &mut input_timer => {
-                    self.send_input(client, play, &mut next_input);
+                    self.send_input(client, play, &mut prediction, &mut next_input);
                     input_timer.as_mut().reset(next_input.into());
                 }
                 _ = pings.tick() => {
@@ -532,11 +543,15 @@ impl Session<'_> {
                 }
                 received = client.recv() => {
                     match received {
-                        Ok(Received::Snapshot { .. }) => {
+                        Ok(Received::Snapshot { input_seq, .. }) => {
                             self.live.snapshots.fetch_add(1, Relaxed);
                             if let Some(since) = lost_at.take() {
                                 out.note_recovery(since.elapsed());
                             }
+                            reconcile(client, play, &mut prediction, input_seq);
+                        }
+                        Ok(Received::GameEvent { id, values, .. }) => {
+                            play.event(&GameView::of(client), id, &values);
                         }
                         Ok(_) => {}
                         Err(e) => break Some(e),
@@ -545,7 +560,7 @@ impl Session<'_> {
                     // runtime's budget runs out), so the timer may fire late: a bot draining a
                     // backlog checks the clock.
                     if Instant::now() >= next_input {
-                        self.send_input(client, play, &mut next_input);
+                        self.send_input(client, play, &mut prediction, &mut next_input);
                         input_timer.as_mut().reset(next_input.into());
                     }
                 }
@@ -559,6 +574,7 @@ impl Session<'_> {
             let _ = out.input_latency_us.add(&stats.input_latency_us);
             let _ = out.rtt_us.add(&stats.rtt_us);
         }
+        out.prediction.add(&prediction.stats);
         ended
     }
 }
@@ -566,16 +582,49 @@ impl Session<'_> {
 impl Session<'_> {
     /// Sends this tick's input (its ack riding on it) and moves `next` to the next tick
     /// boundary after now: ticks missed while busy are skipped, not sent in a burst.
-    fn send_input(&self, client: &mut Client, play: &mut dyn Behaviour, next: &mut Instant) {
-        let values = play.input(&GameView::of(client));
+    fn send_input(
+        &self,
+        client: &mut Client,
+        play: &mut dyn Behaviour,
+        prediction: &mut Prediction,
+        next: &mut Instant,
+    ) {
+        let mut view = GameView::of(client);
+        view.predicted = prediction.now();
+        let values = play.input(&view);
         // Send errors are counted by the client; a dead connection shows up in `recv`.
-        let _ = client.send_input(&values);
+        if let Ok(seq) = client.send_input(&values) {
+            // Off (most behaviours), this costs a branch.
+            if prediction.on() {
+                let own = prediction
+                    .needs_start()
+                    .then(|| client.entity_values(client.player()))
+                    .flatten();
+                prediction.sent(play, seq, values, own);
+            }
+        }
         let now = Instant::now();
         *next += self.tick;
         if *next <= now {
             let behind = (now - *next).as_nanos() / self.tick.as_nanos().max(1);
             *next += self.tick * (behind as u32 + 1);
         }
+    }
+}
+
+/// A snapshot applied inputs through `input_seq`: the prediction checks and restarts from it.
+fn reconcile(client: &Client, play: &dyn Behaviour, prediction: &mut Prediction, input_seq: u32) {
+    if !prediction.on() {
+        return;
+    }
+    let Some((_, table)) = client.latest() else {
+        return;
+    };
+    let Some(own) = table.get(client.player()) else {
+        return;
+    };
+    if let Some(values) = client.entity_values(client.player()) {
+        prediction.reconcile(play, client.schema(), own.ty, input_seq, values);
     }
 }
 

@@ -61,16 +61,17 @@
 //! behaviours see a client; a bot plays one; the report sums bots; a load run starts them;
 //! the CLI runs it.
 //!
-//! - floor 0: `error`, `url`, `tcp`, `process`, `client::stats`, `client::read`, `client::decode_cache`, `client::netsim`
+//! - floor 0: `error`, `url`, `tcp`, `process`, `client::stats`, `client::read`, `client::decode_cache`, `client::netsim`, `client::drawn`
 //! - floor 1: `tls`, `client::ring`, `client::options`
 //! - floor 2: `transport`, `client::socket`
 //! - floor 3: `cluster`, `client::wire`, `client::upgrade`
 //! - floor 4: `client`
 //! - floor 5: `behaviour`
-//! - floor 6: `bot`
-//! - floor 7: `report`
-//! - floor 8: `load`
-//! - floor 9: `cli`
+//! - floor 6: `predict`
+//! - floor 7: `bot`
+//! - floor 8: `report`
+//! - floor 9: `load`
+//! - floor 10: `cli`
 
 #![warn(missing_docs)]
 
@@ -81,6 +82,7 @@ pub mod client;
 pub mod cluster;
 pub mod error;
 pub mod load;
+pub mod predict;
 pub mod process;
 pub mod report;
 mod tcp;

@@ -11,6 +11,7 @@ use serde::Serialize;
 use crate::bot::BotOutcome;
 use crate::client::stats::latency_histogram;
 use crate::error::close_code_name;
+use crate::predict::PredictionStats;
 
 /// Distinct error messages kept for the report.
 const MAX_ERRORS_REPORTED: usize = 10;
@@ -89,6 +90,12 @@ pub struct Report {
     /// the game's schema gives them (`{}` when none); ids the schema does not declare count
     /// under `(unknown)` (`client::stats::UNKNOWN_GAME_EVENT`).
     pub game_events: BTreeMap<String, u64>,
+    /// What the bots' behaviours counted (`Behaviour::counters`), summed over all bots, by
+    /// name: e.g. skirmish's `hitscan_shots` and `hitscan_hits`. `{}` when none.
+    pub counters: BTreeMap<String, u64>,
+    /// Own-player prediction, for behaviours that predict (`Behaviour::predict`); null when
+    /// none did.
+    pub prediction: Option<PredictionReport>,
     /// The first distinct error messages.
     pub errors: Vec<String>,
     /// `MOVED` closes after a `Welcome` followed (hand-offs: the room moved to another node).
@@ -116,6 +123,38 @@ pub struct Report {
     pub simulated: Option<SimulatedLink>,
     /// No checksum mismatch, no protocol error, and at least one bot connected.
     pub passed: bool,
+}
+
+/// How well the bots predicted their own entities: errors measured at each snapshot that
+/// applied a newer input, between the server's state and the bot's prediction for that input,
+/// over the own type's position (world units).
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct PredictionReport {
+    /// Predictions checked.
+    pub reconciled: u64,
+    /// Of those, errors above `predict::CORRECTION_EPSILON` (the shown entity had to move).
+    pub corrections: u64,
+    /// `corrections / reconciled`.
+    pub correction_share: f64,
+    /// Median error.
+    pub error_p50: f64,
+    /// 99th percentile error.
+    pub error_p99: f64,
+    /// Largest error.
+    pub error_max: f64,
+}
+
+impl PredictionReport {
+    fn of(stats: &PredictionStats) -> Option<Self> {
+        (stats.reconciled > 0).then(|| PredictionReport {
+            reconciled: stats.reconciled,
+            corrections: stats.corrections,
+            correction_share: round3(stats.corrections as f64 / stats.reconciled as f64),
+            error_p50: round3(stats.error(0.5).unwrap_or(0.0)),
+            error_p99: round3(stats.error(0.99).unwrap_or(0.0)),
+            error_max: round3(stats.error(1.0).unwrap_or(0.0)),
+        })
+    }
 }
 
 /// A simulated link's settings, as the report shows them.
@@ -170,6 +209,8 @@ impl Report {
         let (mut latency, mut rtt) = (latency_histogram(), latency_histogram());
         let mut close_codes = BTreeMap::new();
         let mut game_events: BTreeMap<String, u64> = BTreeMap::new();
+        let mut counters: BTreeMap<String, u64> = BTreeMap::new();
+        let mut prediction = PredictionStats::default();
         let mut errors: Vec<String> = Vec::new();
         let (mut snapshots, mut bytes, mut stale) = (0, 0, 0);
         let (mut inputs_sent, mut send_queue_full, mut acks_sent) = (0, 0, 0);
@@ -192,6 +233,10 @@ impl Report {
                     None => _ = game_events.insert(name.clone(), n),
                 }
             }
+            for (name, &n) in &o.counters {
+                *counters.entry(name.clone()).or_insert(0) += n;
+            }
+            prediction.add(&o.prediction);
             for e in &o.errors {
                 if errors.len() < MAX_ERRORS_REPORTED && !errors.contains(e) {
                     errors.push(e.clone());
@@ -247,6 +292,8 @@ impl Report {
             shared_decode_share: None,
             close_codes,
             game_events,
+            counters,
+            prediction: PredictionReport::of(&prediction),
             errors,
             handoffs: outcomes.iter().map(|o| u64::from(o.handoffs)).sum(),
             redirects: outcomes.iter().map(|o| u64::from(o.redirects)).sum(),
@@ -420,6 +467,28 @@ impl Report {
                 events.join(", ")
             },
         );
+        if !self.counters.is_empty() {
+            let counted: Vec<String> = self
+                .counters
+                .iter()
+                .map(|(name, n)| format!("{name} {n}"))
+                .collect();
+            row("counters", counted.join(", "));
+        }
+        if let Some(p) = &self.prediction {
+            row(
+                "prediction",
+                format!(
+                    "{} checked, {} corrections ({:.1}%), error p50 {} p99 {} max {}",
+                    p.reconciled,
+                    p.corrections,
+                    p.correction_share * 100.0,
+                    p.error_p50,
+                    p.error_p99,
+                    p.error_max
+                ),
+            );
+        }
         for e in &self.errors {
             row("error", e.clone());
         }
@@ -567,11 +636,15 @@ mod tests {
             "recoveries",
             "unrecovered",
             "game_events",
+            "counters",
+            "prediction",
         ] {
             assert!(v.get(key).is_some(), "missing {key}");
         }
         assert_eq!(v["close_codes"]["normal"], 1);
         assert_eq!(v["game_events"], serde_json::json!({}));
+        assert_eq!(v["counters"], serde_json::json!({}));
+        assert!(v["prediction"].is_null());
         assert!(v["snapshots_per_sec_p50"].is_number());
         assert!(r.to_human().contains("PASS"));
     }

@@ -376,6 +376,7 @@ mod tests {
         let msg = ClientMsg::Input(Input {
             seq: 300,
             ack: Some(7),
+            view: Some(crate::messages::ViewTime { tick: 5, frac: 128 }),
             values: vec![1, 2, 3],
         });
         assert_eq!(decode_client(&encode_client(&msg)), Ok(msg));

@@ -13,7 +13,7 @@
 //! - floor 1: `bounded`, `seat`
 //! - floor 2: `schema`
 //! - floor 3: `declare`, `state`
-//! - floor 4: `state_delta`, `messages`
+//! - floor 4: `state_delta`, `messages`, `interp`
 //! - floor 5: `codec`
 
 #![warn(missing_docs)]
@@ -22,6 +22,7 @@ mod bounded;
 pub mod codec;
 pub mod codes;
 pub mod declare;
+pub mod interp;
 pub mod join_token;
 pub mod limits;
 pub mod messages;
@@ -34,7 +35,7 @@ pub mod varint;
 
 pub use codec::DecodeError;
 pub use messages::{
-    Action, ClientMsg, Event, Hello, Input, PROTOCOL_VERSION, PlayerInfo, ServerMsg, Snapshot,
+    Action, ClientMsg, Event, Hello, Input, PROTOCOL_VERSION, PlayerInfo, ServerMsg, Snapshot, ViewTime,
     SnapshotHeader, Welcome,
 };
 pub use schema::{Coding, Descriptor, FieldDesc, Interp, Predictor, TypeDesc, Value, Visibility};

@@ -10,7 +10,7 @@ use crate::state::EntityId;
 
 /// Bumped on every incompatible wire change. `Hello` carries it first, so a mismatch is detected
 /// whatever else changed (see `codec::peek_hello_version`).
-pub const PROTOCOL_VERSION: u16 = 3;
+pub const PROTOCOL_VERSION: u16 = 4;
 
 /// Client -> server.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -65,9 +65,29 @@ pub struct Input {
     pub seq: u32,
     /// The newest snapshot tick the client has applied (the baseline of its next delta).
     pub ack: Option<u32>,
+    /// The moment the client was drawing other entities at when it made this input (its
+    /// interpolation's render time); `None` before it draws any. The server rewinds hit tests
+    /// to it (lag compensation), within its cap.
+    pub view: Option<ViewTime>,
     /// The game's input fields, coded per the descriptor (`schema::encode_values`).
     #[serde(deserialize_with = "crate::bounded::vec")]
     pub values: Vec<u8>,
+}
+
+/// A moment between two ticks: `tick + frac / 256`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ViewTime {
+    /// The whole tick.
+    pub tick: u32,
+    /// How far toward `tick + 1`, in 256ths.
+    pub frac: u8,
+}
+
+impl ViewTime {
+    /// The moment as a number of ticks.
+    pub fn ticks(self) -> f64 {
+        f64::from(self.tick) + f64::from(self.frac) / 256.0
+    }
 }
 
 /// A game-defined reliable message: `id` indexes the descriptor's `actions` or `events`.

@@ -962,6 +962,7 @@ fn vectors() -> Vec<Vector> {
                 ClientMsg::Input(Input {
                     seq: 1,
                     ack: None,
+                    view: None,
                     values: input.clone(),
                 }),
             ),
@@ -975,6 +976,10 @@ fn vectors() -> Vec<Vector> {
                 ClientMsg::Input(Input {
                     seq: 70_000,
                     ack: Some(4_000_000_000),
+                    view: Some(ViewTime {
+                        tick: 3_999_999_997,
+                        frac: 255,
+                    }),
                     values: input_idle.clone(),
                 }),
             ),

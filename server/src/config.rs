@@ -24,6 +24,17 @@ pub struct Config {
     #[arg(long, env = "TICKSYNC_HISTORY", default_value_t = 64, value_parser = clap::value_parser!(u32).range(2..=1024))]
     pub history: u32,
 
+    /// Lag compensation: how far back, beyond a client's round trip, the game may judge that
+    /// player's hits on what it drew (`Ctx::as_seen_by`): the cap against players who claim to
+    /// see an older world. `0ms` turns rewinding off (hits use the present). At most 5 s.
+    #[arg(long, env = "TICKSYNC_MAX_REWIND", default_value = "200ms", value_parser = parse_rewind)]
+    pub max_rewind: Duration,
+
+    /// Lag compensation: how much recorded state each room keeps to rewind into (at most 5 s,
+    /// and at most 1024 ticks are kept). Memory: one state table per tick.
+    #[arg(long, env = "TICKSYNC_REWIND_HISTORY", default_value = "1s", value_parser = parse_rewind)]
+    pub rewind_history: Duration,
+
     /// Ticks a late room loop may run back to back before it drops the lost time.
     #[arg(long, env = "TICKSYNC_MAX_CATCHUP", default_value_t = 4)]
     pub max_catchup: u32,
@@ -288,6 +299,23 @@ impl Config {
         Self::interval(self.tick_rate, self.full_rate)
     }
 
+    /// `--max-rewind` in ticks, rounded up (0: rewinding off).
+    pub fn max_rewind_ticks(&self) -> u32 {
+        self.ticks_of(self.max_rewind)
+    }
+
+    /// The ticks of recorded state a room keeps for rewinding (0 with rewinding off).
+    pub fn rewind_ticks(&self) -> u32 {
+        if self.max_rewind.is_zero() {
+            return 0;
+        }
+        self.ticks_of(self.rewind_history).min(MAX_REWIND_TICKS)
+    }
+
+    fn ticks_of(&self, d: Duration) -> u32 {
+        (d.as_secs_f64() * f64::from(self.tick_rate)).ceil() as u32
+    }
+
     /// The simulated network conditions (`--simulate-*`), `None` when off.
     pub fn network_simulation(&self) -> Option<protocol::netsim::NetSim> {
         protocol::netsim::NetSim {
@@ -306,6 +334,17 @@ impl Config {
 }
 
 /// `--simulate-latency`, `--simulate-jitter`: a humantime duration of at most 10 s.
+/// Most ticks of recorded state a room keeps for rewinding, whatever the tick rate.
+pub const MAX_REWIND_TICKS: u32 = 1024;
+
+fn parse_rewind(s: &str) -> Result<Duration, String> {
+    let d = humantime::parse_duration(s).map_err(|e| format!("{s:?}: {e}"))?;
+    if d > Duration::from_secs(5) {
+        return Err(format!("{s:?}: at most 5s"));
+    }
+    Ok(d)
+}
+
 fn parse_sim_delay(s: &str) -> Result<Duration, String> {
     let d = humantime::parse_duration(s).map_err(|e| format!("{s:?}: {e}"))?;
     protocol::netsim::check_delay(d)

@@ -281,6 +281,8 @@ async fn read_loop(
                     conn,
                     seq: input.seq,
                     values,
+                    ack: input.ack,
+                    view: input.view,
                 };
                 if let Err(e) = room.inbox.try_send(msg) {
                     match e {

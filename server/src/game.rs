@@ -62,6 +62,7 @@ use protocol::state::{Plan, StateTable};
 use protocol::{Action, EntityId, ServerMsg, codec};
 
 use crate::record::{Recipe, Recorder};
+use crate::rewind::{Between, Past};
 use serde::{Deserialize, Serialize};
 use slotmap::{Key, KeyData, SlotMap, new_key_type};
 
@@ -105,6 +106,9 @@ pub struct Ctx<'a, G: Game> {
     /// Ticks per second.
     pub tick_rate: u16,
     events: &'a mut Vec<(Target, G::Event)>,
+    past: &'a Past<'a>,
+    /// `None` while `make` builds the game (before its descriptor exists).
+    descriptor: Option<&'a Descriptor>,
 }
 
 impl<G: Game> Ctx<'_, G> {
@@ -117,6 +121,96 @@ impl<G: Game> Ctx<'_, G> {
     pub fn emit_to(&mut self, player: EntityKey, event: G::Event) {
         self.events.push((Target::Player(player), event));
     }
+
+    /// The world as `player` saw it when it made its newest input: other entities where its
+    /// client drew them (interpolated, some ticks in the past), for judging what it aimed at
+    /// (lag compensation). Its own entity is best taken from [`Ctx::world`]: the client
+    /// predicts it, so it drew it in the present.
+    ///
+    /// What is rewound is the *replicated* state, as recorded each tick (quantised as clients
+    /// get it); fields declared `skip` read as their default, and nothing the game keeps
+    /// outside the world is rewound. An entity removed since still shows (check
+    /// `ctx.world.contains_key` before acting on it); one spawned since does not. How far back
+    /// is capped: the input's round trip plus `--max-rewind` (default 200 ms), and at most
+    /// `--rewind-history`; a view time later than the present or beyond the cap is clamped
+    /// and counted. With `--max-rewind 0ms`, or outside a room (a `Sim` in a test), every
+    /// player sees the present.
+    ///
+    /// ```
+    /// # use server::game::{Ctx, EntityKey, Game};
+    /// # fn first_hit<G: Game>(ctx: &Ctx<'_, G>, shooter: EntityKey, hit: impl Fn(&G::Entity) -> bool)
+    /// #     -> Option<EntityKey> {
+    /// let seen = ctx.as_seen_by(shooter);
+    /// seen.iter().find(|(key, e)| *key != shooter && hit(e)).map(|(key, _)| key)
+    /// # }
+    /// ```
+    pub fn as_seen_by(&self, player: EntityKey) -> Seen<'_, G> {
+        Seen {
+            world: self.world,
+            past: self
+                .descriptor
+                .and_then(|d| Some((self.past.seen_by(wire_id(player))?, d))),
+        }
+    }
+}
+
+/// The world as one player saw it ([`Ctx::as_seen_by`]): entities rebuilt from the recorded
+/// state around that moment, interpolated as its client drew them.
+pub struct Seen<'c, G: Game> {
+    world: &'c World<G::Entity>,
+    past: Option<(Between<'c>, &'c Descriptor)>,
+}
+
+impl<G: Game> Seen<'_, G> {
+    /// How far behind the present this is, in ticks (0: the present).
+    pub fn ticks_back(&self) -> f64 {
+        self.past.map_or(0.0, |(b, _)| b.ticks_back)
+    }
+
+    /// Entity `key` as seen, or `None` if it was not there (or is not, in the present).
+    pub fn get(&self, key: EntityKey) -> Option<G::Entity> {
+        match &self.past {
+            Some((b, desc)) => {
+                let (ty, values) =
+                    protocol::interp::entity_between(desc, b.a, b.b, b.frac, wire_id(key))?;
+                G::Entity::read(ty, &values)
+            }
+            None => self.world.get(key).and_then(copy_declared),
+        }
+    }
+
+    /// Every entity as seen (not the room state), in slot order. Each is rebuilt from its
+    /// recorded fields: ask with [`Seen::get`] for the few a test needs where the world is big.
+    pub fn iter(&self) -> impl Iterator<Item = (EntityKey, G::Entity)> + '_ {
+        let past = self.past.iter().flat_map(|(b, desc)| {
+            b.a.iter()
+                .filter(|e| e.id.index != schema::ROOM_INDEX)
+                .filter_map(|e| {
+                    let (ty, values) =
+                        protocol::interp::entity_between(desc, b.a, b.b, b.frac, e.id)?;
+                    Some((key_of(e.id), G::Entity::read(ty, &values)?))
+                })
+        });
+        let present = self
+            .past
+            .is_none()
+            .then(|| {
+                self.world
+                    .iter()
+                    .filter_map(|(k, e)| Some((k, copy_declared(e)?)))
+            })
+            .into_iter()
+            .flatten();
+        past.chain(present)
+    }
+}
+
+/// An entity's declared state as a new value: what a rewound one is made of, so the present
+/// reads the same way (`skip` fields default).
+fn copy_declared<E: Replicate>(e: &E) -> Option<E> {
+    let mut w = Writer::default();
+    e.write(&mut w);
+    E::read(e.type_id(), &w.values())
 }
 
 /// A game's rules. Every hook but `join`, `input` and `step` has a default.
@@ -414,12 +508,13 @@ pub trait RoomGame: Send {
     fn disconnected(&mut self, player: EntityId);
     /// A dropped player resumed ([`Game::rejoined`]).
     fn rejoined(&mut self, player: EntityId);
-    /// A validated input (values in the input's field order).
-    fn input(&mut self, player: EntityId, values: &[Value]);
+    /// A validated input (values in the input's field order). `past`: what each player saw
+    /// ([`Ctx::as_seen_by`]).
+    fn input(&mut self, player: EntityId, values: &[Value], past: &Past<'_>);
     /// A validated action; unknown ids are ignored.
-    fn action(&mut self, player: EntityId, id: u16, values: &[Value]);
+    fn action(&mut self, player: EntityId, id: u16, values: &[Value], past: &Past<'_>);
     /// Steps the game once (the tick its hooks see advances by one).
-    fn step(&mut self, dt: f32);
+    fn step(&mut self, dt: f32, past: &Past<'_>);
     /// Records the world at `tick` into `out`, quantised per the declaration. `prev`: the
     /// table recorded last (and the one before), for fields kept on their predicted track.
     /// Adds to `moved` the slot of every entity that did not keep to the track `prev`
@@ -631,6 +726,8 @@ impl<G: Game> Sim<G> {
             tick: 0,
             tick_rate,
             events: &mut events,
+            past: &Past::none(),
+            descriptor: None,
         });
         let descriptor = descriptor::<G>(name, &game.params(), tick_rate)?;
         let plan = Arc::new(Plan::new(&descriptor));
@@ -727,11 +824,17 @@ impl<G: Game> Sim<G> {
     }
 
     fn with<R>(&mut self, f: impl FnOnce(&mut G, &mut Ctx<'_, G>) -> R) -> R {
+        self.with_past(&Past::none(), f)
+    }
+
+    fn with_past<R>(&mut self, past: &Past<'_>, f: impl FnOnce(&mut G, &mut Ctx<'_, G>) -> R) -> R {
         let mut ctx = Ctx {
             world: &mut self.world,
             tick: self.tick,
             tick_rate: self.tick_rate,
             events: &mut self.events,
+            past,
+            descriptor: Some(&self.descriptor),
         };
         f(&mut self.game, &mut ctx)
     }
@@ -766,19 +869,20 @@ impl<G: Game> RoomGame for Sim<G> {
         self.with(|g, ctx| g.rejoined(ctx, key_of(player)));
     }
 
-    fn input(&mut self, player: EntityId, values: &[Value]) {
+    fn input(&mut self, player: EntityId, values: &[Value], past: &Past<'_>) {
         let input = G::Input::read(values);
-        self.with(|g, ctx| g.input(ctx, key_of(player), input));
+        self.with_past(past, |g, ctx| g.input(ctx, key_of(player), input));
     }
 
-    fn action(&mut self, player: EntityId, id: u16, values: &[Value]) {
+    fn action(&mut self, player: EntityId, id: u16, values: &[Value], past: &Past<'_>) {
         if let Some(action) = G::Action::read(id, values) {
-            self.with(|g, ctx| g.action(ctx, key_of(player), action));
+            self.with_past(past, |g, ctx| g.action(ctx, key_of(player), action));
         }
     }
 
-    fn step(&mut self, dt: f32) {
-        Sim::step(self, dt);
+    fn step(&mut self, dt: f32, past: &Past<'_>) {
+        self.with_past(past, |g, ctx| g.step(ctx, dt));
+        self.tick = self.tick.wrapping_add(1);
     }
 
     fn record(
@@ -1046,8 +1150,8 @@ mod tests {
 
         // It plays on, through the room's face too.
         let g: &mut dyn RoomGame = &mut fresh;
-        g.input(wire_id(ann), &[Value::Num(-1.0)]);
-        g.step(1.0 / 60.0);
+        g.input(wire_id(ann), &[Value::Num(-1.0)], &Past::none());
+        g.step(1.0 / 60.0, &Past::none());
         assert_eq!(walker(&fresh, ann).pos.x, 504.0);
         assert_eq!(fresh.tick(), 11);
     }

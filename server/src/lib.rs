@@ -16,8 +16,8 @@
 //! listed by themselves, below the module that gathers them. No module reaches this root,
 //! which re-exports what other crates use.
 //!
-//! - floor 0: `forwarded`, `metrics`, `ratelimit`, `record`, `rejection`, `rng`, `send_window`, `tls`, `tokens`, `typescript`, `room::built_once`, `room::history`, `room::stats`, `cluster::link`
-//! - floor 1: `config`, `game`, `outbox`
+//! - floor 0: `forwarded`, `metrics`, `ratelimit`, `record`, `rejection`, `rewind`, `rng`, `send_window`, `tls`, `tokens`, `typescript`, `room::built_once`, `room::stats`, `cluster::link`
+//! - floor 1: `config`, `game`, `outbox`, `room::history`
 //! - floor 2: `testing`
 //! - floor 3: `room::views`
 //! - floor 4: `room::published`
@@ -51,6 +51,7 @@ mod ratelimit;
 mod record;
 pub mod registry;
 mod rejection;
+pub mod rewind;
 pub mod rng;
 pub mod room;
 mod seats;

@@ -62,6 +62,9 @@ pub struct RoomMetrics {
     pub ticks_lost: Counter,
     /// How long each pass took.
     pub tick_seconds: Histogram,
+    /// Inputs whose view time was rewound to (lag compensation), by how: `kept`, or clamped
+    /// (`future`: later than the present; `cap`: beyond the round trip plus `--max-rewind`).
+    pub rewinds: Family<CodeLabel, Counter>,
 }
 
 impl Default for RoomMetrics {
@@ -71,6 +74,7 @@ impl Default for RoomMetrics {
             ticks: Counter::default(),
             tick_overruns: Counter::default(),
             ticks_lost: Counter::default(),
+            rewinds: Family::default(),
             // 0.25 ms to 67 ms: a 60 Hz tick has 16.7 ms.
             tick_seconds: Histogram::new([
                 0.00025, 0.0005, 0.001, 0.002, 0.004, 0.008, 0.0167, 0.0333, 0.0667,
@@ -155,6 +159,11 @@ impl Default for Metrics {
             "ticks_lost",
             "Ticks dropped because a room fell more than --max-catchup ticks behind",
             m.rooms.ticks_lost.clone(),
+        );
+        r.register(
+            "rewinds",
+            "Inputs with a view time (lag compensation): kept, or clamped to the present (future) or to the cap (cap)",
+            m.rooms.rewinds.clone(),
         );
         r.register(
             "tick_duration_seconds",

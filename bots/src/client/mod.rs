@@ -3,6 +3,7 @@
 //! baselines, verifies the checksum, and acks (on its inputs).
 
 pub mod decode_cache;
+mod drawn;
 pub mod netsim;
 mod options;
 pub mod read;
@@ -24,6 +25,7 @@ use protocol::{
 };
 
 use decode_cache::DecodeCache;
+pub use drawn::Drawn;
 pub use options::ConnectOptions;
 use ring::{RingError, TableRing};
 use socket::Socket;
@@ -127,6 +129,8 @@ pub struct Client {
     /// A simulated link's incoming side (`ConnectOptions::simulate`); its outgoing side is in
     /// `writer`. `None`: the socket is read directly.
     inbound: Option<Box<netsim::Inbound>>,
+    /// `ConnectOptions::draw_behind_ticks`.
+    draw_behind_ticks: f64,
 }
 
 impl Client {
@@ -181,6 +185,7 @@ impl Client {
             stats: ClientStats::default(),
             ended: None,
             inbound: opts.simulate.map(|sim| Box::new(netsim::Inbound::new(sim))),
+            draw_behind_ticks: opts.draw_behind_ticks,
         };
         client.send(ClientMsg::Hello(Hello {
             version: PROTOCOL_VERSION,
@@ -587,6 +592,7 @@ impl Client {
         let msg = ClientMsg::Input(Input {
             seq,
             ack,
+            view: self.drawn().map(|d| d.view),
             values: coded,
         });
         let bytes = codec::encode_client(&msg);
@@ -672,6 +678,12 @@ impl Client {
     /// The newest tick and its table.
     pub fn latest(&self) -> Option<(u32, &StateTable)> {
         self.ring.latest()
+    }
+
+    /// What this client draws now: `ConnectOptions::draw_behind_ticks` behind its newest
+    /// snapshot, between the tables around that moment. `None` before the first snapshot.
+    pub fn drawn(&self) -> Option<Drawn<'_>> {
+        Drawn::pick(self.ring.iter(), self.draw_behind_ticks)
     }
 
     /// The table at `tick`, while the client still holds it (the ring drops tables older than

@@ -52,6 +52,10 @@ pub struct ConnectOptions {
     /// and its reads are each delayed by the latency, jitter and stalls given, in order.
     /// `None` (the default): no delay, no extra work.
     pub simulate: Option<protocol::netsim::NetSim>,
+    /// How far behind its newest snapshot this client draws other entities, in ticks
+    /// (`Client::drawn`), as a browser's interpolation does: 2.5 by default, what a browser
+    /// on a calm network settles at. Its inputs carry that moment (`Input.view`).
+    pub draw_behind_ticks: f64,
 }
 
 impl ConnectOptions {
@@ -73,6 +77,7 @@ impl ConnectOptions {
             decode_cache: None,
             tls: None,
             simulate: None,
+            draw_behind_ticks: 2.5,
         }
     }
 }

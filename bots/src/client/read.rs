@@ -24,28 +24,7 @@ pub fn find_field<'a>(fields: &'a [FieldDesc], name: &str) -> Option<&'a FieldDe
     fields.iter().find(|f| f.name == name)
 }
 
-/// One field of the entity in slot `index` whose cells are `values`, as a game value.
-pub fn cell_value(f: &FieldDesc, table: &StateTable, index: u32, values: &[i32]) -> Value {
-    if f.coding.is_str() {
-        Value::Str(table.string(index, f.id).to_owned())
-    } else {
-        let q = values.get(usize::from(f.id)).copied().unwrap_or(0);
-        schema::dequantize(&f.coding, q)
-    }
-}
-
-/// Every field of entity `id` in field-id order, or `None` when the table does not hold it (or
-/// its type is not in the schema).
-pub fn entity_values(schema: &Descriptor, table: &StateTable, id: EntityId) -> Option<Vec<Value>> {
-    let e = table.get(id)?;
-    let ty = schema.types.get(usize::from(e.ty))?;
-    Some(
-        ty.fields
-            .iter()
-            .map(|f| cell_value(f, table, e.id.index, e.values))
-            .collect(),
-    )
-}
+pub use protocol::interp::{cell_value, entity_values};
 
 /// The field called `name` (`"pos.x"`) of entity `id`.
 pub fn field_value(

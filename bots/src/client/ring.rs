@@ -21,6 +21,10 @@ const SHARING_TRIAL: u64 = 120;
 /// server's acked baseline ever lags on a working connection.
 pub const DEFAULT_RING_CAPACITY: usize = 64;
 
+/// Tables kept behind the newest whatever the baselines need: what a client draws from
+/// (`Client::drawn`), a few ticks in the past.
+pub const KEPT_FOR_DRAWING: u32 = 8;
+
 /// Why a snapshot could not be applied. Each names the snapshot's `tick`.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 pub enum RingError {
@@ -87,6 +91,8 @@ pub struct TableRing {
     /// Tables no one else holds, to decode into.
     spare: Vec<Arc<StateTable>>,
     capacity: usize,
+    /// Ticks behind the newest kept whatever the baselines need (`KEPT_FOR_DRAWING`, or 0).
+    drawing: u32,
     /// The newest tick dropped for capacity rather than by the baseline rule.
     evicted_through: Option<u32>,
     /// `apply_shared` lookups, and those that found another client's table.
@@ -95,19 +101,25 @@ pub struct TableRing {
 }
 
 impl Default for TableRing {
+    /// What a client holds: `DEFAULT_RING_CAPACITY`, keeping `KEPT_FOR_DRAWING` to draw from.
     fn default() -> Self {
-        Self::new(DEFAULT_RING_CAPACITY)
+        Self {
+            drawing: KEPT_FOR_DRAWING,
+            ..Self::new(DEFAULT_RING_CAPACITY)
+        }
     }
 }
 
 impl TableRing {
-    /// A ring that holds at most `capacity` tables (at least one).
+    /// A ring that holds at most `capacity` tables (at least one), none beyond what the
+    /// baselines need.
     pub fn new(capacity: usize) -> Self {
         let capacity = capacity.max(1);
         Self {
             tables: VecDeque::with_capacity(capacity + 1),
             spare: Vec::with_capacity(capacity + 1),
             capacity,
+            drawing: 0,
             evicted_through: None,
             shared_lookups: 0,
             shared_hits: 0,
@@ -134,6 +146,11 @@ impl TableRing {
     /// The ticks held, oldest first.
     pub fn ticks(&self) -> impl Iterator<Item = u32> + '_ {
         self.tables.iter().map(|(t, _)| *t)
+    }
+
+    /// Every held table with its tick, oldest first.
+    pub fn iter(&self) -> impl Iterator<Item = (u32, &StateTable)> + Clone + '_ {
+        self.tables.iter().map(|(t, table)| (*t, &**table))
     }
 
     /// The newest tick and its table.
@@ -246,7 +263,7 @@ impl TableRing {
             (b, _) => b,
         };
         if let Some(b) = oldest_needed {
-            self.drop_older_than(b);
+            self.drop_older_than(b.min(tick.saturating_sub(self.drawing)));
         }
         while self.tables.len() > self.capacity {
             self.evicted_through = self.recycle_oldest().max(self.evicted_through);

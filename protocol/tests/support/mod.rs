@@ -498,8 +498,18 @@ pub fn client_msg() -> impl Strategy<Value = ClientMsg> {
                     game,
                 })
             }),
-        (any::<u32>(), any::<Option<u32>>(), bytes(32))
-            .prop_map(|(seq, ack, values)| ClientMsg::Input(Input { seq, ack, values })),
+        (
+            any::<u32>(),
+            any::<Option<u32>>(),
+            any::<Option<(u32, u8)>>(),
+            bytes(32)
+        )
+            .prop_map(|(seq, ack, view, values)| ClientMsg::Input(Input {
+                seq,
+                ack,
+                view: view.map(|(tick, frac)| ViewTime { tick, frac }),
+                values
+            })),
         any::<u32>().prop_map(|tick| ClientMsg::Ack { tick }),
         any::<u64>().prop_map(|client_time_us| ClientMsg::Ping { client_time_us }),
         text_strategy().prop_map(|text| ClientMsg::Chat { text }),

@@ -34,6 +34,11 @@ impl History {
         }
     }
 
+    /// How many ticks it keeps.
+    pub fn len(&self) -> usize {
+        self.slots.len()
+    }
+
     fn slot(&self, tick: u32) -> usize {
         tick as usize % self.slots.len()
     }
@@ -136,5 +141,11 @@ mod tests {
         // The table evicted next is free too: the spares stay as they are.
         record(&mut h, 21);
         assert_eq!(h.spare.len(), FREE_KEPT);
+    }
+}
+
+impl crate::rewind::Tables for History {
+    fn table(&self, tick: u32) -> Option<&StateTable> {
+        self.get(tick).map(|t| &**t)
     }
 }

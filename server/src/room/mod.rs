@@ -20,15 +20,18 @@ use std::time::Instant;
 use bytes::Bytes;
 use protocol::schema::{Predictor, Value};
 use protocol::state_delta::{Baseline, Steady};
-use protocol::{EntityId, Event, PlayerInfo, ServerMsg, StateTable, Welcome, codec, codes};
+use protocol::{
+    EntityId, Event, PlayerInfo, ServerMsg, StateTable, ViewTime, Welcome, codec, codes,
+};
 use serde::{Deserialize, Serialize};
 use tokio::sync::{mpsc, oneshot};
 use tokio_util::sync::CancellationToken;
 
 use crate::config::Config;
 use crate::game::{RoomGame, SavedWorld};
-use crate::metrics::RoomMetrics;
+use crate::metrics::{CodeLabel, RoomMetrics};
 use crate::rejection::Rejection;
+use crate::rewind::{self, Clamp, Past};
 pub use history::History;
 use published::{Pending, Publish, PublishedTick};
 pub use stats::{RoomInfo, Simulated, TickStats};
@@ -84,6 +87,10 @@ pub enum RoomMsg {
         seq: u32,
         /// In the game's input field order.
         values: Vec<Value>,
+        /// The input's ack: its age is the client's round trip, for the rewind cap.
+        ack: Option<u32>,
+        /// What the client was drawing (unchecked: clamped when applied).
+        view: Option<ViewTime>,
     },
     /// A validated game action.
     Action {
@@ -200,8 +207,8 @@ struct Member {
     outbox: Arc<Outbox>,
     /// Presented in a later `Hello` to take this player back after a disconnect.
     resume_token: String,
-    /// Newest input received (its seq and values), applied at the next tick.
-    pending: Option<(u32, Vec<Value>)>,
+    /// Newest input received, applied at the next tick.
+    pending: Option<QueuedInput>,
     /// Newest seq received (older or duplicate seqs are ignored).
     newest_seq: u32,
     /// Newest seq applied, reported in snapshots.
@@ -235,6 +242,14 @@ impl Member {
     }
 }
 
+/// An input waiting for the next tick.
+struct QueuedInput {
+    seq: u32,
+    values: Vec<Value>,
+    ack: Option<u32>,
+    view: Option<ViewTime>,
+}
+
 /// A player whose connection dropped, kept until `until` for its client to resume.
 struct Detached {
     member: Member,
@@ -260,6 +275,8 @@ pub struct Room {
     members: HashMap<ConnId, Member>,
     detached: Vec<Detached>,
     history: History,
+    /// Each player's clamped view time of its newest input (lag compensation).
+    views: HashMap<EntityId, ViewTime>,
     /// Since when each entity of the tick recorded last has kept to its prediction.
     steady: Arc<Steady>,
     /// Slots whose entity left its track at the tick recorded last (reused buffer).
@@ -335,7 +352,13 @@ impl Room {
         let linear = linear && grid.is_none();
         Self {
             // The recorder's previous two ticks, and the newest.
-            history: History::new(3, game.plan().stride, cfg.history as usize),
+            // The recorder's previous two ticks and the newest, or what rewinding needs.
+            history: History::new(
+                3.max(cfg.rewind_ticks() + 2),
+                game.plan().stride,
+                cfg.history as usize,
+            ),
+            views: HashMap::new(),
             stats: TickStats::new(Instant::now()),
             name,
             id,
@@ -475,18 +498,30 @@ impl Room {
             match msg {
                 RoomMsg::Join(req) => self.join(req),
                 RoomMsg::Leave { conn, resumable } => self.leave(conn, resumable),
-                RoomMsg::Input { conn, seq, values } => {
+                RoomMsg::Input {
+                    conn,
+                    seq,
+                    values,
+                    ack,
+                    view,
+                } => {
                     if let Some(m) = self.members.get_mut(&conn)
                         && seq > m.newest_seq
                     {
                         m.newest_seq = seq;
-                        m.pending = Some((seq, values));
+                        m.pending = Some(QueuedInput {
+                            seq,
+                            values,
+                            ack,
+                            view,
+                        });
                     }
                 }
                 RoomMsg::Action { conn, id, values } => {
                     if let Some(m) = self.members.get(&conn) {
                         let player = m.player;
-                        self.game.action(player, id, &values);
+                        let past = Past::new(&self.history, self.tick, &self.views);
+                        self.game.action(player, id, &values, &past);
                         self.send_events();
                     }
                 }
@@ -687,6 +722,7 @@ impl Room {
         let Some(m) = self.members.remove(&conn) else {
             return;
         };
+        self.views.remove(&m.player);
         if resumable && !self.cfg.resume_grace.is_zero() {
             self.game.disconnected(m.player);
             self.detached.push(Detached {
@@ -738,13 +774,34 @@ impl Room {
     }
 
     fn step(&mut self, dt: f32) {
+        let now = self.tick;
+        let max_rewind = self.cfg.max_rewind_ticks();
+        // The oldest table kept, less one: a view between it and the next needs both.
+        let oldest = now.wrapping_sub(self.history.len().saturating_sub(2) as u32);
         for m in self.members.values_mut() {
-            if let Some((seq, values)) = m.pending.take() {
-                self.game.input(m.player, &values);
-                m.applied_seq = seq;
+            if let Some(p) = m.pending.take() {
+                let (view, clamp) = rewind::clamp_view(p.view, p.ack, now, max_rewind, oldest);
+                match view {
+                    Some(v) => {
+                        self.views.insert(m.player, v);
+                        let how = match clamp {
+                            None => "kept",
+                            Some(Clamp::Future) => "future",
+                            Some(Clamp::Cap) => "cap",
+                        };
+                        self.metrics.rewinds.get_or_create(&CodeLabel { code: how.into() }).inc();
+                    }
+                    None => {
+                        self.views.remove(&m.player);
+                    }
+                }
+                let past = Past::new(&self.history, now, &self.views);
+                self.game.input(m.player, &p.values, &past);
+                m.applied_seq = p.seq;
             }
         }
-        self.game.step(dt);
+        let past = Past::new(&self.history, now, &self.views);
+        self.game.step(dt, &past);
         self.tick = self.tick.wrapping_add(1);
         self.send_events();
     }
@@ -1001,13 +1058,17 @@ pub mod bench {
             for (i, (conn, m)) in self.room.members.iter().enumerate() {
                 let angle = (*conn as f64) * 2.4 + f64::from(self.seq) * 0.01;
                 let values = vec![Value::Num(angle.cos()), Value::Num(angle.sin())];
+                let age = 1 + (i as u32 % 6);
+                // As a client that draws 2.5 ticks behind its newest snapshot.
+                let ack = tick.checked_sub(age);
                 let input = RoomMsg::Input {
                     conn: *conn,
                     seq: self.seq,
                     values,
+                    ack,
+                    view: ack.and_then(|a| a.checked_sub(3)).map(|tick| ViewTime { tick, frac: 128 }),
                 };
                 self.inbox.try_send(input).expect("room for every client");
-                let age = 1 + (i as u32 % 6);
                 if tick > age {
                     m.outbox.set_acked(tick - age);
                     m.outbox.set_acked(tick + 1 - age);
