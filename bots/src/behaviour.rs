@@ -86,7 +86,10 @@ impl<'a> GameView<'a> {
         let drawn = self.drawn?;
         let e = drawn.a.1.get(id)?;
         let f = read::find_field(&self.schema.types.get(usize::from(e.ty))?.fields, name)?;
-        drawn.values(self.schema, id)?.into_iter().nth(usize::from(f.id))
+        drawn
+            .values(self.schema, id)?
+            .into_iter()
+            .nth(usize::from(f.id))
     }
 
     /// The newest table, if any.

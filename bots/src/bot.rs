@@ -15,11 +15,11 @@ use tokio::sync::watch;
 use tokio::time::{MissedTickBehavior, interval, sleep_until};
 
 use crate::behaviour::{Behaviour, Behaviours, GameView};
-use crate::predict::{Prediction, PredictionStats};
 use crate::client::stats::latency_histogram;
 use crate::client::{Client, ConnectOptions, Counters, GameEventCounts, Received};
 use crate::cluster::{MatchmakerUrl, SeatRequest, node_url, request_seat};
 use crate::error::{ABNORMAL_CLOSURE, ClientError};
+use crate::predict::{Prediction, PredictionStats};
 use crate::url::WsUrl;
 
 /// How a bot behaves and when it measures.

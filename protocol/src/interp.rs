@@ -67,7 +67,11 @@ fn blend(f: &FieldDesc, a: &EntityRef<'_>, b: &EntityRef<'_>, frac: f64) -> Valu
     match f.coding {
         Coding::Angle { bits } => {
             let n = (1u64 << bits) as f64;
-            let d = angle_diff(i64::from(cell(b.values, f)), i64::from(cell(a.values, f)), bits);
+            let d = angle_diff(
+                i64::from(cell(b.values, f)),
+                i64::from(cell(a.values, f)),
+                bits,
+            );
             let q = (qa + d as f64 * frac).rem_euclid(n);
             Value::Num(q / n * TAU)
         }
@@ -137,7 +141,10 @@ mod tests {
         let (_, v) = entity_between(&d, &a, &b, 0.75, id).unwrap();
         // 250 + 9 = 259 wraps to 3.
         assert_eq!(v[1], Value::Num(3.0 / 256.0 * TAU));
-        assert_eq!(entity_between(&d, &a, &b, 0.0, id).unwrap().1, entity_values(&d, &a, id).unwrap());
+        assert_eq!(
+            entity_between(&d, &a, &b, 0.0, id).unwrap().1,
+            entity_values(&d, &a, id).unwrap()
+        );
     }
 
     #[test]

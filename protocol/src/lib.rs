@@ -35,8 +35,8 @@ pub mod varint;
 
 pub use codec::DecodeError;
 pub use messages::{
-    Action, ClientMsg, Event, Hello, Input, PROTOCOL_VERSION, PlayerInfo, ServerMsg, Snapshot, ViewTime,
-    SnapshotHeader, Welcome,
+    Action, ClientMsg, Event, Hello, Input, PROTOCOL_VERSION, PlayerInfo, ServerMsg, Snapshot,
+    SnapshotHeader, ViewTime, Welcome,
 };
 pub use schema::{Coding, Descriptor, FieldDesc, Interp, Predictor, TypeDesc, Value, Visibility};
 pub use state::{EntityId, Plan, StateTable};

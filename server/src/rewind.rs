@@ -137,8 +137,14 @@ mod tests {
     #[test]
     fn a_view_within_the_cap_is_kept() {
         // Now 1000, acked 991 (9 ticks of round trip), 12 ticks of rewind beyond it.
-        assert_eq!(clamp_view(v(988, 128), Some(991), 1000, 12, 900), (v(988, 128), None));
-        assert_eq!(clamp_view(v(979, 0), Some(991), 1000, 12, 900), (v(979, 0), None));
+        assert_eq!(
+            clamp_view(v(988, 128), Some(991), 1000, 12, 900),
+            (v(988, 128), None)
+        );
+        assert_eq!(
+            clamp_view(v(979, 0), Some(991), 1000, 12, 900),
+            (v(979, 0), None)
+        );
     }
 
     #[test]

@@ -73,12 +73,24 @@ mod tests {
         let tables = [(10, &t), (11, &t), (12, &t), (13, &t)];
         let d = Drawn::pick(tables.into_iter(), 2.5).unwrap();
         assert_eq!((d.a.0, d.b.0, d.frac), (10, 11, 0.5));
-        assert_eq!(d.view, ViewTime { tick: 10, frac: 128 });
+        assert_eq!(
+            d.view,
+            ViewTime {
+                tick: 10,
+                frac: 128
+            }
+        );
         // Skipped ticks: between 10 and 13, a sixth of the way.
         let tables = [(10, &t), (13, &t)];
         let d = Drawn::pick(tables.into_iter(), 2.5).unwrap();
         assert_eq!((d.a.0, d.b.0), (10, 13));
-        assert_eq!(d.view, ViewTime { tick: 10, frac: 128 });
+        assert_eq!(
+            d.view,
+            ViewTime {
+                tick: 10,
+                frac: 128
+            }
+        );
         // Nothing that old: the oldest; one table: it.
         let d = Drawn::pick([(12, &t), (13, &t)].into_iter(), 2.5).unwrap();
         assert_eq!((d.a.0, d.b.0, d.view.tick, d.view.frac), (12, 12, 12, 0));

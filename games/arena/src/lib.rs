@@ -163,6 +163,15 @@ pub fn input_velocity(input: &Move, speed: f32) -> Vec2 {
     dir * speed
 }
 
+/// One step of a player moving at `wanted` in a world `size` wide: what the server runs and
+/// its bots predict.
+pub fn step_player(p: &mut Player, wanted: Vec2, dt: f32, size: f32) {
+    let to = (p.pos + wanted * dt).clamp(Vec2::ZERO, Vec2::splat(size));
+    // Replicate what actually moved: an axis held against a wall has no velocity.
+    p.vel = Vec2::select((to - p.pos).cmpeq(Vec2::ZERO), Vec2::ZERO, wanted);
+    p.pos = to;
+}
+
 impl Game for Arena {
     type Entity = Body;
     type Room = ();
@@ -216,10 +225,7 @@ impl Game for Arena {
             let Some(Body::Player(p)) = ctx.world.get_mut(key) else {
                 continue;
             };
-            let to = (p.pos + *wanted * dt).clamp(Vec2::ZERO, Vec2::splat(self.size));
-            // Replicate what actually moved: an axis held against a wall has no velocity.
-            p.vel = Vec2::select((to - p.pos).cmpeq(Vec2::ZERO), Vec2::ZERO, *wanted);
-            p.pos = to;
+            step_player(p, *wanted, dt, self.size);
         }
     }
 
@@ -278,9 +284,8 @@ pub fn page() -> std::path::PathBuf {
     concat!(env!("CARGO_MANIFEST_DIR"), "/web").into()
 }
 
-/// Arena's bots: a random walk over the `move_x`, `move_y` inputs (a heading that changes
-/// about once a second, and a pause now and then).
-pub use ticksync::bots::behaviour::RandomWalk as Bot;
+pub mod bot;
+pub use bot::Bot;
 
 #[cfg(test)]
 mod tests {

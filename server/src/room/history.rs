@@ -35,7 +35,7 @@ impl History {
     }
 
     /// How many ticks it keeps.
-    pub fn len(&self) -> usize {
+    pub fn capacity(&self) -> usize {
         self.slots.len()
     }
 
@@ -101,6 +101,12 @@ impl History {
     }
 }
 
+impl crate::rewind::Tables for History {
+    fn table(&self, tick: u32) -> Option<&StateTable> {
+        self.get(tick).map(|t| &**t)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -141,11 +147,5 @@ mod tests {
         // The table evicted next is free too: the spares stay as they are.
         record(&mut h, 21);
         assert_eq!(h.spare.len(), FREE_KEPT);
-    }
-}
-
-impl crate::rewind::Tables for History {
-    fn table(&self, tick: u32) -> Option<&StateTable> {
-        self.get(tick).map(|t| &**t)
     }
 }

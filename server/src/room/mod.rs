@@ -777,7 +777,7 @@ impl Room {
         let now = self.tick;
         let max_rewind = self.cfg.max_rewind_ticks();
         // The oldest table kept, less one: a view between it and the next needs both.
-        let oldest = now.wrapping_sub(self.history.len().saturating_sub(2) as u32);
+        let oldest = now.wrapping_sub(self.history.capacity().saturating_sub(2) as u32);
         for m in self.members.values_mut() {
             if let Some(p) = m.pending.take() {
                 let (view, clamp) = rewind::clamp_view(p.view, p.ack, now, max_rewind, oldest);
@@ -789,7 +789,10 @@ impl Room {
                             Some(Clamp::Future) => "future",
                             Some(Clamp::Cap) => "cap",
                         };
-                        self.metrics.rewinds.get_or_create(&CodeLabel { code: how.into() }).inc();
+                        self.metrics
+                            .rewinds
+                            .get_or_create(&CodeLabel { code: how.into() })
+                            .inc();
                     }
                     None => {
                         self.views.remove(&m.player);
@@ -1066,7 +1069,9 @@ pub mod bench {
                     seq: self.seq,
                     values,
                     ack,
-                    view: ack.and_then(|a| a.checked_sub(3)).map(|tick| ViewTime { tick, frac: 128 }),
+                    view: ack
+                        .and_then(|a| a.checked_sub(3))
+                        .map(|tick| ViewTime { tick, frac: 128 }),
                 };
                 self.inbox.try_send(input).expect("room for every client");
                 if tick > age {
