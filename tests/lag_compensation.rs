@@ -87,7 +87,6 @@ mod track {
             ctx.world[self.runner].x += 1.0;
         }
     }
-
 }
 
 async fn start(max_rewind: Duration) -> Server {
@@ -157,7 +156,13 @@ async fn a_hit_is_judged_where_the_player_drew_the_world_within_the_cap() {
 
     // Drawn 4.5 ticks behind the newest snapshot: the runner where that moment showed it,
     // interpolated; the present is ahead by exactly as many ticks as the rewind went back.
-    let s = shoot(&mut c, 1, |n| Some(ViewTime { tick: n - 5, frac: 128 })).await;
+    let s = shoot(&mut c, 1, |n| {
+        Some(ViewTime {
+            tick: n - 5,
+            frac: 128,
+        })
+    })
+    .await;
     assert!(s.ticks_back >= 4.5 && s.ticks_back < 4.5 + 15.0, "{s:?}");
     assert!((s.present - s.seen - s.ticks_back).abs() < 0.07, "{s:?}");
     assert_eq!(s.seen.fract(), 0.5, "between two ticks: {s:?}");
@@ -165,9 +170,18 @@ async fn a_hit_is_judged_where_the_player_drew_the_world_within_the_cap() {
     assert_eq!(s.secret, 0);
 
     // A view in the future is the present.
-    let s = shoot(&mut c, 2, |n| Some(ViewTime { tick: n + 100, frac: 0 })).await;
+    let s = shoot(&mut c, 2, |n| {
+        Some(ViewTime {
+            tick: n + 100,
+            frac: 0,
+        })
+    })
+    .await;
     assert_eq!((s.ticks_back, s.seen), (0.0, s.present), "{s:?}");
-    assert_eq!(s.secret, 0, "the present reads the same way: declared state only");
+    assert_eq!(
+        s.secret, 0,
+        "the present reads the same way: declared state only"
+    );
 
     // Beyond the cap (the input's round trip plus 200 ms = 12 ticks): clamped to it.
     let s = shoot(&mut c, 3, |_| Some(ViewTime { tick: 0, frac: 0 })).await;
@@ -197,7 +211,13 @@ async fn max_rewind_zero_judges_every_hit_on_the_present() {
     let server = start(Duration::ZERO).await;
     let (mut c, _) = connect(server.local_addr(), "t", "ann").await;
     recv_tick(&mut c, 30).await;
-    let s = shoot(&mut c, 1, |n| Some(ViewTime { tick: n - 5, frac: 128 })).await;
+    let s = shoot(&mut c, 1, |n| {
+        Some(ViewTime {
+            tick: n - 5,
+            frac: 128,
+        })
+    })
+    .await;
     assert_eq!((s.ticks_back, s.seen), (0.0, s.present), "{s:?}");
     c.close().await;
     server.shutdown().await;
