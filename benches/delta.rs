@@ -71,6 +71,7 @@ fn skirmish_bytes() {
                 move_y: a.sin(),
                 aim: a + 1.0,
                 fire: (step + i as u32 * 7) % 40 < 2,
+                beam: false,
             };
             sim.input(k, input);
         }

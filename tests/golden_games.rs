@@ -143,6 +143,7 @@ fn skirmish_recording() -> Recording {
                     move_y: a.sin(),
                     aim: a + 0.5 + step as f32 * 0.02,
                     fire: i != 3,
+                    beam: i == 2,
                 },
             );
         }

@@ -118,6 +118,9 @@ expect<string>(room.status.message);
 expect<[string, string, number, number]>([room.url, room.homeUrl, room.redirects, room.handoffs]);
 expect<number>(room.ackedInputSeq + room.inputSeq);
 expect<Record<string, number> | null>(room.predicted);
+expect<number | undefined>(room.prediction?.errorP99);
+expect<number | undefined>(room.viewTime?.frac);
+expect<number>(room.interp.dryFrames);
 expect<number>(room.stats.snapshots.perSecond(0));
 expect<number>(room.connection.bytesIn.bytesPerSecond(0));
 expect<number>(room.debug().resyncs);
@@ -154,7 +157,7 @@ sk.onEvent('kill', ({ killer, victim }) => expect<string>(`${killer} got ${victi
 sk.onEvent('match_end', (f) => expect<'draw' | 'red' | 'blue'>(f.winner));
 sk.onEvent('*', (fields, name) => {
   if (name === 'kill') expect<string>(fields.killer);
-  else expect<number>(fields.score_red);
+  else if (name === 'match_end') expect<number>(fields.score_red);
 });
 // @ts-expect-error: skirmish has no such event
 sk.onEvent('goal', () => {});
@@ -226,7 +229,7 @@ expect<Record<string, Value> | null>(partial.state);
 
 // ---- the rest of the package's main module -------------------------------------------------------
 
-expect<3>(PROTOCOL_VERSION);
+expect<4>(PROTOCOL_VERSION);
 expect<4013>(CODES.MOVED);
 expect<string>(keyOf({ index: 1, version: 2 }));
 const close = describeClose(CODES.ROOM_FULL, 'full', 'lobby');
@@ -256,6 +259,7 @@ if (msg.type === 'Welcome') {
   expect<Uint8Array>(msg.delta);
 }
 expect<Uint8Array>(encodeClient({ type: 'Ping', client_time_us: 10n }));
+expect<Uint8Array>(encodeClient({ type: 'Input', seq: 1, ack: 2, view: { tick: 1, frac: 128 }, values: [] }));
 expect<Uint8Array>(encodeClient({ type: 'Hello', version: PROTOCOL_VERSION, room: 'r', name: 'n' }));
 // @ts-expect-error: not a client message
 encodeClient({ type: 'Welcome' });
@@ -301,6 +305,10 @@ export function start(): void {
   expect<number>(hook.tick ?? 0);
   expect<SimulatedNetwork | null>(hook.simulated);
   expect<SimulatedNetwork | null>(page.simulate);
+  expect<number>(hook.interpolation.frames + hook.interpolation.dryFrames);
+  expect<number | null>(hook.prediction && hook.prediction.responseFramesMax);
+  expect<boolean>(hook.netGraph.visible);
+  page.netGraph.toggle(true);
   const hud = new Hud(document.createElement('div'), document.createElement('div'));
   hud.update([['state', 'playing']], 'playing');
   hud.event('hello', 'kill');

@@ -219,6 +219,8 @@ mod tests {
             latest: Some((10, t)),
             player: ME,
             tick_rate: 60,
+            drawn: None,
+            predicted: None,
         }
     }
 
@@ -251,7 +253,10 @@ mod tests {
         // The values code for the schema's inputs.
         let mut coded = Vec::new();
         schema::encode_values(&d.input, &values, &mut coded);
-        assert_eq!(schema::decode_values(&d.input, &coded).unwrap().len(), 4);
+        assert_eq!(
+            schema::decode_values(&d.input, &coded).unwrap().len(),
+            d.input.len()
+        );
     }
 
     #[test]

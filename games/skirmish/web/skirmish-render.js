@@ -1,11 +1,11 @@
 // The skirmish view: tanks (hull, turret, a health bar, the player's name), shells with a short
-// trail, in team colours; the own tank outlined, with its aim line. Angles are radians with y
-// down the screen, as the world's, so canvas rotations use them as they are.
+// trail, beams fading out, in team colours; the own tank outlined, with its aim line. Angles
+// are radians with y down the screen, as the world's, so canvas rotations use them as they are.
 import { View } from '/client/v1/view.js';
 
 const TEAM = { red: '#e5534b', blue: '#4f8fe6' };
 const DEAD = '#5a6470';
-const HULL = { length: 40, width: 28 }; // world units (the server's hit radius is 20)
+const HULL = { length: 40, width: 28 }; // world units (the server's hit radius: 20 for shells, 12 for beams)
 const BARREL = 24; // shells leave the turret this far from the tank's centre
 /** Pixels per world unit for drawing a tank: the view's scale, but never so small that the
  * tank is unreadable (a 1600-unit world in a small window). */
@@ -13,10 +13,16 @@ const tankScale = (scale) => Math.max(scale, 0.9);
 
 const teamColor = (team) => TEAM[String(team).toLowerCase()] ?? '#c0c0c0';
 
+/** How long a beam stays drawn, fading out (ms). */
+export const BEAM_SHOW_MS = 300;
+
 /** Skirmish: tanks, shells, the own aim line. */
 export class SkirmishRenderer extends View {
-  /** frame: {view (Room.sample's), aim: {x, y} world point or null, drag, banner}. */
-  draw({ view, aim, banner }) {
+  /**
+   * frame: {view (Room.sample's), aim: {x, y} world point or null, banner, beams: the `beam`
+   * events to draw, each with `at` (ms, performance.now's) and `mine`, now}.
+   */
+  draw({ view, aim, banner, beams = [], now = performance.now() }) {
     this.background();
     if (view) {
       const tanks = view.entities.filter((e) => e.type === 'tank');
@@ -28,7 +34,39 @@ export class SkirmishRenderer extends View {
         this.tank(me, true);
       }
     }
+    for (const b of beams) this.beam(b, (now - b.at) / BEAM_SHOW_MS);
     this.banner(banner);
+  }
+
+  /** A beam `age` (0..1) of its time on screen: a line in its team's colour, fading out, with
+   * a white core for the own ones and a flash where it struck a tank. */
+  beam(b, age) {
+    if (age < 0 || age >= 1) return;
+    const { ctx } = this;
+    const scale = tankScale(this.scale);
+    const from = this.toScreen(b.from_x, b.from_y);
+    const to = this.toScreen(b.to_x, b.to_y);
+    ctx.save();
+    ctx.globalAlpha = 1 - age;
+    ctx.lineCap = 'round';
+    ctx.strokeStyle = teamColor(b.team);
+    ctx.lineWidth = Math.max(2, 4 * scale * (1 - age * 0.5));
+    ctx.beginPath();
+    ctx.moveTo(from.x, from.y);
+    ctx.lineTo(to.x, to.y);
+    ctx.stroke();
+    if (b.mine) {
+      ctx.strokeStyle = '#ffffff';
+      ctx.lineWidth = Math.max(1, 1.5 * scale);
+      ctx.stroke();
+    }
+    if (b.hit) {
+      ctx.fillStyle = '#fff3c4';
+      ctx.beginPath();
+      ctx.arc(to.x, to.y, (6 + 10 * age) * scale, 0, Math.PI * 2);
+      ctx.fill();
+    }
+    ctx.restore();
   }
 
   tank(e, mine) {
