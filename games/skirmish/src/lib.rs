@@ -13,8 +13,8 @@
 //! private like `reload`). It fires at once from the tank's centre along the input's `aim`
 //! (where the player clicked, not the turret, which is still turning), up to 900 units or the
 //! world's edge, and stops at the first tank of the other team, alive, whose centre it passes
-//! within 12 units of ([`BEAM_RADIUS`]): that tank loses 10 health (a kill counts as a
-//! shell's). Hits are lag-compensated: the other tanks are where the shooter's client drew
+//! within 12 units of ([`BEAM_RADIUS`]): a hit; that tank loses 10 health if it is still
+//! alive in the present (a kill counts as a shell's). Hits are lag-compensated: the other tanks are where the shooter's client drew
 //! them (`ctx.as_seen_by`: interpolated, some ticks in the past), the damage is dealt in the
 //! present to the tank if it is still alive there. Every client is told of each beam (the
 //! `Beam` event) to draw it. Shells are not lag-compensated: they fly in the present.
@@ -206,9 +206,10 @@ pub enum Event {
         score_blue: u16,
     },
     /// A beam fired, for drawing: from the shooter's centre to where it stopped (the tank it
-    /// struck, as its shooter drew it, or its range, or the world's edge). `hit`: it damaged
-    /// that tank (false when it missed, or the tank struck was down or gone in the present).
-    /// `shooter` is the index of the shooter's entity id (`EntityId.index`).
+    /// struck, as its shooter drew it, or its range, or the world's edge). `hit`: it struck a
+    /// tank, as its shooter drew it (the tank is damaged only if it is still alive in the
+    /// present: one killed meanwhile, on the shooter's screen a moment before it blows up,
+    /// takes no more). `shooter` is the index of the shooter's entity id (`EntityId.index`).
     Beam {
         #[field(fixed(scale = 16, min = 0, max = 1600))]
         from_x: f32,
@@ -368,7 +369,7 @@ impl Skirmish {
             from_y: shot.from.y,
             to_x: to.x,
             to_y: to.y,
-            hit: victim.is_some(),
+            hit: struck.is_some(),
             team: shot.team,
             shooter: ticksync::game::wire_id(shot.shooter).index,
         });
@@ -436,6 +437,33 @@ struct Shot {
     aim: f32,
 }
 
+/// One step of a living tank under its controls (`wants`): it moves, turns, and its reload
+/// timers count down. What the server runs each tick and what a bot predicts its own tank by.
+pub fn drive(t: &mut Tank, dt: f32) {
+    let wanted = t.wants.dir * TANK_SPEED;
+    let to = (t.pos + wanted * dt).clamp(Vec2::ZERO, WORLD);
+    // Replicate what actually moved: an axis held against a wall has no velocity.
+    t.vel = Vec2::select((to - t.pos).cmpeq(Vec2::ZERO), Vec2::ZERO, wanted);
+    t.pos = to;
+    if t.wants.dir.length_squared() > 0.01 {
+        let heading = t.wants.dir.y.atan2(t.wants.dir.x);
+        t.hull = turn_toward(t.hull, heading, HULL_TURN * dt);
+    }
+    t.turret = turn_toward(t.turret, t.wants.aim, TURRET_TURN * dt);
+    t.reload = (t.reload - dt).max(0.0);
+    t.beam_reload = (t.beam_reload - dt).max(0.0);
+}
+
+/// What a player's input asks of its tank.
+pub fn controls(input: &Input) -> Controls {
+    Controls {
+        dir: Vec2::new(input.move_x, input.move_y).clamp_length_max(1.0),
+        aim: input.aim,
+        fire: input.fire,
+        beam: input.beam,
+    }
+}
+
 impl Game for Skirmish {
     type Entity = Thing;
     type Room = Match;
@@ -493,12 +521,7 @@ impl Game for Skirmish {
 
     fn input(&mut self, ctx: &mut Ctx<'_, Self>, player: EntityKey, input: Input) {
         if let Some(Thing::Tank(t)) = ctx.world.get_mut(player) {
-            t.wants = Controls {
-                dir: Vec2::new(input.move_x, input.move_y).clamp_length_max(1.0),
-                aim: input.aim,
-                fire: input.fire,
-                beam: input.beam,
-            };
+            t.wants = controls(&input);
         }
     }
 
@@ -543,18 +566,7 @@ impl Game for Skirmish {
                 }
                 continue;
             }
-            let wanted = t.wants.dir * TANK_SPEED;
-            let to = (t.pos + wanted * dt).clamp(Vec2::ZERO, WORLD);
-            // Replicate what actually moved: an axis held against a wall has no velocity.
-            t.vel = Vec2::select((to - t.pos).cmpeq(Vec2::ZERO), Vec2::ZERO, wanted);
-            t.pos = to;
-            if t.wants.dir.length_squared() > 0.01 {
-                let heading = t.wants.dir.y.atan2(t.wants.dir.x);
-                t.hull = turn_toward(t.hull, heading, HULL_TURN * dt);
-            }
-            t.turret = turn_toward(t.turret, t.wants.aim, TURRET_TURN * dt);
-            t.reload = (t.reload - dt).max(0.0);
-            t.beam_reload = (t.beam_reload - dt).max(0.0);
+            drive(t, dt);
             if t.ammo < MAX_AMMO {
                 t.regen += dt;
                 if t.regen >= AMMO_REGEN {
