@@ -304,10 +304,22 @@ async fn a_load_run_of_skirmish_bots() {
     let mut cfg = bots::load::LoadConfig::new(&url, "tanks", 6, Duration::from_millis(2000));
     cfg.game = Some("skirmish".into());
     cfg.ramp = Duration::from_millis(200);
+    // Skirmish's own bots, as `bot-client` plays them.
+    cfg.behaviours = ticksync_reference::app().behaviours().clone();
     let report = load_run(&cfg).await;
     assert_clean_run(&report, 6);
     // Private ammo: each bot's table is its own, so each decodes alone.
     assert_eq!(report.shared_decode_share, None);
+    // The hunters count their beams, and predict their own tanks (checked at every snapshot
+    // that applied a newer input).
+    let (shots, hits) = (
+        report.counters["hitscan_shots"],
+        report.counters["hitscan_hits"],
+    );
+    assert!(hits <= shots, "{:?}", report.counters);
+    let prediction = report.prediction.as_ref().expect("skirmish bots predict");
+    assert!(prediction.reconciled > 0, "{prediction:?}");
+    assert!(prediction.corrections <= prediction.reconciled);
     assert_eq!(server.inspect("tanks").await.unwrap().game, "skirmish");
     server.shutdown().await;
 }
