@@ -277,6 +277,8 @@ pub struct Room {
     history: History,
     /// Each player's clamped view time of its newest input (lag compensation).
     views: HashMap<EntityId, ViewTime>,
+    /// `metrics.rewinds` by how (kept, future, cap): looked up once, counted per input.
+    rewinds: [prometheus_client::metrics::counter::Counter; 3],
     /// Since when each entity of the tick recorded last has kept to its prediction.
     steady: Arc<Steady>,
     /// Slots whose entity left its track at the tick recorded last (reused buffer).
@@ -359,6 +361,12 @@ impl Room {
                 cfg.history as usize,
             ),
             views: HashMap::new(),
+            rewinds: ["kept", "future", "cap"].map(|how| {
+                metrics
+                    .rewinds
+                    .get_or_create(&CodeLabel { code: how.into() })
+                    .clone()
+            }),
             stats: TickStats::new(Instant::now()),
             name,
             id,
@@ -785,14 +793,11 @@ impl Room {
                     Some(v) => {
                         self.views.insert(m.player, v);
                         let how = match clamp {
-                            None => "kept",
-                            Some(Clamp::Future) => "future",
-                            Some(Clamp::Cap) => "cap",
+                            None => 0,
+                            Some(Clamp::Future) => 1,
+                            Some(Clamp::Cap) => 2,
                         };
-                        self.metrics
-                            .rewinds
-                            .get_or_create(&CodeLabel { code: how.into() })
-                            .inc();
+                        self.rewinds[how].inc();
                     }
                     None => {
                         self.views.remove(&m.player);
