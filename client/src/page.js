@@ -1,10 +1,11 @@
 // What every game page shares (the reference games' and the generic page): which game, who and
-// where (from the URL), the Room, the HUD and its event feed, the status banner, the frame loop
-// and the `window.ticksync` debug hook tests read.
+// where (from the URL), the Room, the HUD and its event feed, the status banner, the net graph
+// (`N`, `?netgraph=1`), the frame loop and the `window.ticksync` debug hook tests read.
 import { connect, cleanName, cleanRoom, defaultUrl, keyOf } from './ticksync.js';
 import { Hud, formatMs } from './hud.js';
 import { RateMeter } from './stats.js';
 import { MAX_SIMULATED_MS, MAX_STALL_PERIOD_S, normalizeSimulate } from './net.js';
+import { NetGraph } from './netgraph.js';
 
 /** The game this page plays: `?game=` (cleaned to a game name), else `fallback`. */
 export function pageGame(fallback) {
@@ -81,6 +82,9 @@ export class Page {
       url: defaultUrl(), room: this.params.room, name: this.params.name, game, authToken: this.params.token, simulate: this.simulate,
     });
     this.hud = new Hud(document.getElementById('hud'), document.getElementById('feed'));
+    /** The net graph over the view: `N` toggles it, `?netgraph=1` shows it from the start. */
+    this.netGraph = new NetGraph(this.room, { visible: new URLSearchParams(location.search).get('netgraph') === '1' });
+    this.netGraph.install(document.getElementById('stage') ?? document.body);
     this.frameRate = new RateMeter();
     this.lastRenderTime = 0;
     this.gameEvents = []; // the last game events, for tests: {name, fields, tick}
@@ -177,6 +181,7 @@ export class Page {
       this.lastRenderTime = t;
       const view = this.room.connectionState === 'playing' ? this.room.sample(t, elapsed) : null;
       draw(view, now, elapsed);
+      this.netGraph.frame(now);
       requestAnimationFrame(frame);
     };
     requestAnimationFrame(frame);
@@ -219,12 +224,21 @@ export class Page {
       get predicted() { return room.predicted; },
       /** Where the own player's predicted fields were drawn in the last frame. */
       get drawn() { return room.drawn ? { ...room.drawn } : null; },
-      /** The interpolation buffer: its delay, target, jitter, and how far snapshots reach past
-       * the render time (below 0: it ran dry and entities froze). */
+      /** The interpolation buffer: its delay, target, jitter, how far snapshots reach past the
+       * render time (below 0: it ran dry and entities froze), and the frames drawn and those
+       * drawn dry. */
       get interpolation() {
         const it = room.interp;
-        return { delayMs: it.delayMs, targetMs: it.targetDelayMs, jitterMs: it.jitterMs, aheadMs: it.bufferedAhead(page.lastRenderTime) };
+        return { delayMs: it.delayMs, targetMs: it.targetDelayMs, jitterMs: it.jitterMs, aheadMs: it.bufferedAhead(page.lastRenderTime), dryFrames: it.dryFrames, frames: it.frames };
       },
+      /** How the own player's prediction feels (null without a predictor): corrections, errors
+       * at reconciliation (world units), the largest per-frame jump, snaps, fade times and the
+       * frames from an input change to its first drawing (see predict.js). */
+      get prediction() { return room.prediction; },
+      /** The moment others were last drawn at, as the next Input carries it: {tick, frac}. */
+      get viewTime() { return room.viewTime; },
+      /** The net graph: {visible, draws, samples: {arrivals, delay, rtt, bytes, corrections}, texts}. */
+      get netGraph() { return page.netGraph.debug(); },
       get checksumMismatches() { return room.stats.checksumMismatches; },
       get resyncs() { return room.stats.resyncs; },
       get hashMismatch() { return room.stats.hashMismatch; },

@@ -1,4 +1,4 @@
-// The ticksync wire protocol, version 3, in JavaScript: a port of the Rust `protocol` crate
+// The ticksync wire protocol, version 4, in JavaScript: a port of the Rust `protocol` crate
 // (protocol/src), which is the spec; protocol/golden/ pins both to the same bytes.
 //
 // Pure: no DOM, no sockets, so pages and node's test runner import the same module.
@@ -13,7 +13,7 @@
 // predictions (a valid schema keeps every intermediate below 2^53, so it is exact), Math.imul
 // for the checksum's wrapping u32 multiplies.
 
-export const PROTOCOL_VERSION = 3;
+export const PROTOCOL_VERSION = 4;
 
 // protocol/src/limits.rs
 export const MAX_CLIENT_MSG_BYTES = 1024;
@@ -401,6 +401,7 @@ function readClientMsg(r) {
       type,
       seq: r.varU32('seq'),
       ack: r.option(() => r.varU32('ack'), 'ack'),
+      view: r.option(() => ({ tick: r.varU32('view.tick'), frac: r.u8('view.frac') }), 'view'),
       values: r.rawBytes('values').slice(),
     };
     case 'Ack': return { type, tick: r.varU32('tick') };
@@ -546,8 +547,9 @@ function byteList(v, what) {
 }
 
 /**
- * Encodes a client -> server message, e.g. `{type: 'Input', seq: 1, ack: 7, values}` with
- * `values` from `encodeValues`. Throws ProtocolError('bad_value') for values outside their wire
+ * Encodes a client -> server message, e.g. `{type: 'Input', seq: 1, ack: 7, view: {tick: 6,
+ * frac: 128}, values}` with `values` from `encodeValues` (`view`: the moment drawn, tick +
+ * frac/256, or null). Throws ProtocolError('bad_value') for values outside their wire
  * type (the caller clamps).
  */
 export function encodeClient(msg) {
@@ -570,8 +572,14 @@ export function encodeClient(msg) {
     case 'Input':
       check(isUint(msg.seq, 0xffffffff), 'Input.seq must be a u32');
       check(msg.ack == null || isUint(msg.ack, 0xffffffff), 'Input.ack must be a u32 or null');
+      check(msg.view == null || (typeof msg.view === 'object' && isUint(msg.view.tick, 0xffffffff) && isUint(msg.view.frac, 255)),
+        'Input.view must be {tick: u32, frac: 0..255} or null');
       w.varUint(msg.seq);
       w.option(msg.ack, (v) => w.varUint(v));
+      w.option(msg.view, (v) => {
+        w.varUint(v.tick);
+        w.u8(v.frac);
+      });
       w.bytesField(byteList(msg.values ?? [], 'Input.values'));
       break;
     case 'Ack':

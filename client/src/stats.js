@@ -1,4 +1,5 @@
-// Rates over a sliding one-second window, for the HUD (snapshots/s, kB/s in).
+// Rates over a sliding one-second window, for the HUD (snapshots/s, kB/s in), and bounded
+// samples for quantiles.
 
 export class RateMeter {
   constructor(windowMs = 1000) {
@@ -47,5 +48,38 @@ export class RateMeter {
     this.sizes = [];
     this.head = 0;
     this.bytes = 0;
+  }
+}
+
+/**
+ * The last `capacity` numbers (a ring: memory stays bounded however long it runs), for
+ * quantiles over a recent stretch (prediction errors, response frames).
+ */
+export class Samples {
+  constructor(capacity = 1024) {
+    this.values = new Float64Array(capacity);
+    this.count = 0; // ever added
+  }
+
+  add(v) {
+    this.values[this.count % this.values.length] = v;
+    this.count++;
+  }
+
+  /** How many are held (at most `capacity`). */
+  get size() {
+    return Math.min(this.count, this.values.length);
+  }
+
+  /** The `q` quantile (0..1, nearest rank) of those held, or null when empty. */
+  quantile(q) {
+    const n = this.size;
+    if (n === 0) return null;
+    const sorted = this.values.slice(0, n).sort();
+    return sorted[Math.min(n - 1, Math.max(0, Math.ceil(q * n) - 1))];
+  }
+
+  reset() {
+    this.count = 0;
   }
 }

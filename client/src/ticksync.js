@@ -20,7 +20,7 @@ import {
 import { Connection } from './net.js';
 import { SnapshotRing, SyncError } from './ring.js';
 import { EntityStore, friendly, guard, keyOf, valuesByName, valuesInOrder, visibleFields } from './state.js';
-import { Interpolator } from './interp.js';
+import { Interpolator, viewTimeOf } from './interp.js';
 import { OwnPredictor } from './predict.js';
 import { RateMeter } from './stats.js';
 
@@ -228,7 +228,9 @@ export class Room {
     const fields = this.plan.input;
     const bytes = encodeValues(fields, valuesInOrder(fields, values));
     const seq = this.inputSeq + 1;
-    if (!this.connection.send({ type: 'Input', seq, ack: this.tick, values: bytes })) return null;
+    // The moment drawn as this input is made: the server rewinds its hit tests to it.
+    const view = this.viewTime;
+    if (!this.connection.send({ type: 'Input', seq, ack: this.tick, view, values: bytes })) return null;
     this.inputSeq = seq;
     this.pendingAck = null;
     this.lastInputAt = this.now();
@@ -303,6 +305,23 @@ export class Room {
     this.ownPredictor.dt = this.tickMs / 1000;
     this.ownPredictor.params = this.plan.params;
     this.ownPredictor.reset();
+  }
+
+  /**
+   * How the own player's prediction feels (null without a predictor): `{reconciliations,
+   * corrections, errorP50, errorP99, errorMax, maxJump, snaps, settleMsP99, settleMsMax,
+   * responseFramesP50, responseFramesMax, responses}` (see predict.js).
+   */
+  get prediction() {
+    return this.ownPredictor ? this.ownPredictor.stats.summary() : null;
+  }
+
+  /**
+   * The moment the room last drew others at, in ticks as `Input.view` carries it: `{tick,
+   * frac}` (tick + frac/256), or null before it drew a snapshot.
+   */
+  get viewTime() {
+    return viewTimeOf(this.interp.ticksAt());
   }
 
   /** The predicted own state after the newest input (null without a predictor). */
@@ -402,6 +421,7 @@ export class Room {
     this.players.clear();
     for (const p of w.players) this.players.set(keyOf(p.entity), p.name);
     this.ring.clear();
+    this.interp.tickMs = this.tickMs;
     this.interp.reset();
     this.latest = null;
     // A resumed player keeps counting: the server ignores seqs it has already seen.

@@ -1,8 +1,9 @@
 // The browser client without a browser: the snapshot ring (baselines, second baselines,
-// checksums, pruning), entity objects and their listeners, interpolation per field hint and its
-// adaptive delay, own-player prediction, close codes and backoff, the connection, and the Room
-// of ticksync.js end to end against a fake WebSocket fed the golden vectors. Also checks that
-// this client reproduces the worked examples of docs/protocol.md.
+// checksums, pruning), entity objects and their listeners, interpolation per field hint (its
+// adaptive delay: interp.test.mjs), own-player prediction (its smoothing: predict.test.mjs),
+// close codes and backoff, the connection, and the Room of ticksync.js end to end against a
+// fake WebSocket fed the golden vectors. Also checks that this client reproduces the worked
+// examples of docs/protocol.md.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
@@ -10,12 +11,12 @@ import { fileURLToPath } from 'node:url';
 import path from 'node:path';
 
 import {
-  CODES, PROTOCOL_VERSION, Plan, StateTable, applyDelta, checksum, decodeClient, decodeServer, encodeValues,
+  CODES, PROTOCOL_VERSION, Plan, StateTable, applyDelta, checksum, decodeClient, decodeServer, encodeClient, encodeValues,
   ownerChecksum, predict, publicChecksum, KIND_ANGLE, PRED_LINEAR, PRED_VELOCITY, Writer,
 } from '../src/protocol.js';
 import { SnapshotRing, SyncError, olderThan } from '../src/ring.js';
 import { EntityStore, friendly } from '../src/state.js';
-import { Interpolator, blend } from '../src/interp.js';
+import { Interpolator, blend, viewTimeOf } from '../src/interp.js';
 import { OwnPredictor } from '../src/predict.js';
 import { MOVING_MESSAGE, backoffDelay, describeClose, movedTarget } from '../src/status.js';
 import { RateMeter } from '../src/stats.js';
@@ -159,27 +160,6 @@ test('interpolation blends per field hint: linear, the short way round, or snapp
   assert.ok('fuel' in byKey.get('3:1').fields && !('fuel' in byKey.get('1:1').fields));
   // Before the oldest: the oldest.
   assert.equal(it.sample(plan, OWN, 0).entities.find((e) => e.key === '1:1').fields['pos.x'], x110 / 16);
-});
-
-test('the interpolation delay is about 100 ms on a steady stream and adapts to jitter within bounds', () => {
-  const empty = plan.newTable();
-  const steady = new Interpolator();
-  let now = 0;
-  for (let i = 0; i < 120; i++) steady.push(i * 16.667, i, empty, 5000 + i * 16.667);
-  assert.ok(steady.targetDelayMs >= 80 && steady.targetDelayMs <= 110, `steady target ${steady.targetDelayMs}`);
-  for (let f = 0; f < 600; f++) now = steady.renderTime(5000 + 119 * 16.667, 16);
-  assert.ok(Math.abs(5000 + 119 * 16.667 - 5000 - now - steady.delayMs) < 1e-6);
-  const jittery = new Interpolator();
-  let s = 7;
-  const rnd = () => ((s = (s * 16807) % 2147483647) / 2147483647);
-  for (let i = 0; i < 120; i++) jittery.push(i * 16.667, i, empty, 5000 + i * 16.667 + rnd() * 60);
-  assert.ok(jittery.targetDelayMs > steady.targetDelayMs + 40, `jittery target ${jittery.targetDelayMs}`);
-  const awful = new Interpolator();
-  for (let i = 0; i < 120; i++) awful.push(i * 16.667, i, empty, 5000 + i * 16.667 + (i % 2) * 2000);
-  assert.equal(awful.targetDelayMs, 250);
-  const d0 = awful.delayMs;
-  awful.renderTime(0, 100);
-  assert.ok(Math.abs(awful.delayMs - d0 - 5) < 1e-9, 'the delay moves at 5% of real time');
 });
 
 // ---- prediction -----------------------------------------------------------------------------
@@ -442,13 +422,20 @@ test('inputs carry the ack, quantise like the server, and feed the predictor', (
     assert.equal(seq, 1);
     const input = ws.last('Input');
     assert.deepEqual([input.seq, input.ack], [1, 100]);
+    assert.equal(input.view, null, 'nothing drawn yet: no view time');
     assert.equal(Buffer.from(input.values).toString('hex'), goldenJson('values_input').hex, 'the same bytes as Rust');
     // Inputs are flowing: the next snapshot's ack waits for the next input...
     clock.t += 16;
     ws.deliver('snapshot_delta_one_tick');
     assert.equal(ws.sent.filter((m) => m.type === 'Ack').length, acks);
+    // A frame drew others at some moment between the two snapshots: the next input says when.
+    const t = room.renderTime(clock.t, 16);
     room.sendInput({ move_x: 0.5 });
     assert.deepEqual([ws.last('Input').seq, ws.last('Input').ack], [2, 101]);
+    const ticks = room.interp.ticksAt(t);
+    assert.ok(ticks >= 100 && ticks <= 101, `drawn at tick ${ticks}`);
+    assert.deepEqual(ws.last('Input').view, viewTimeOf(ticks));
+    assert.deepEqual(room.viewTime, viewTimeOf(ticks));
     timers.runAll();
     assert.equal(ws.sent.filter((m) => m.type === 'Ack').length, acks, '... which carried it');
     // The predictor started from the snapshot (input_seq 11 covers input 1), then stepped
@@ -829,6 +816,16 @@ const hexBytes = (s) => Uint8Array.from(s.trim().split(/\s+/).map((h) => parseIn
 const fixed = (name, scale, min, max, predictor = { type: 'None' }) => ({ name, coding: { type: 'Fixed', scale, min, max, tolerance: 0 }, predictor, interp: 'None', visibility: 'Everyone' });
 const number = (fields) => fields.map((f, id) => ({ interp: 'None', visibility: 'Everyone', predictor: { type: 'None' }, ...f, id }));
 const descriptor = (types) => ({ game: 'doc', types: types.map(([name, fields], id) => ({ id, name, fields: number(fields) })), room_type: null, input: [], actions: [], events: [], params: [] });
+
+test("docs/protocol.md's Input examples, with and without a view time, encode in this client", () => {
+  const withView = /`(01 07 01 fb b0 04 01 fb ad 04 80 03 fe 01 7f)`/.exec(doc);
+  const without = /`(01 07 01 fb b0 04 00 03 fe 01 7f)`/.exec(doc);
+  assert.ok(withView && without, 'the examples are in the doc');
+  const values = [0xfe, 0x01, 0x7f];
+  const hex = (b) => Buffer.from(b).toString('hex');
+  assert.equal(hex(encodeClient({ type: 'Input', seq: 7, ack: 1200, view: viewTimeOf(1197.5), values })), hex(hexBytes(withView[1])));
+  assert.equal(hex(encodeClient({ type: 'Input', seq: 7, ack: 1200, view: null, values })), hex(hexBytes(without[1])));
+});
 
 test("docs/protocol.md's worked examples hold in this client", () => {
   // The arena delta: its table, message and checksums.

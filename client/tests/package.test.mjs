@@ -110,7 +110,7 @@ test('installed from the tarball: it imports by name in node, exports resolve, i
     import { fileURLToPath } from 'node:url';
     const client = await import('ticksync-client');
     const protocol = await import('ticksync-client/protocol');
-    assert.equal(protocol.PROTOCOL_VERSION, 3);
+    assert.equal(protocol.PROTOCOL_VERSION, 4);
     assert.equal(client.PROTOCOL_VERSION, protocol.PROTOCOL_VERSION);
     assert.equal(client.CODES, protocol.CODES);
     assert.equal(typeof client.connect, 'function');
@@ -154,7 +154,7 @@ const room: Room<Game> = connect<Game>({ url: 'ws://localhost:8080/ws', room: 'l
 room.inputSource = () => ({ move_x: 1, move_y: 0 });
 room.onEvent('kill', (f) => console.log(f.killer.toUpperCase()));
 const v: RoomView<Game> | null = room.sample(room.renderTime());
-const version: 3 = PROTOCOL_VERSION;
+const version: 4 = PROTOCOL_VERSION;
 export const used = [v, version, decodeServer, Page, Controls, Hud, formatMs, View];
 `,
   );

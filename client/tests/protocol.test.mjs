@@ -261,6 +261,11 @@ test('the encoder refuses values outside their wire types', () => {
     { type: 'Input', seq: 2 ** 32, ack: null, values: [] },
     { type: 'Input', seq: 1, ack: 1.5, values: [] },
     { type: 'Input', seq: 1, ack: null, values: [256] },
+    { type: 'Input', seq: 1, ack: null, view: { tick: 1, frac: 256 }, values: [] },
+    { type: 'Input', seq: 1, ack: null, view: { tick: 1, frac: 0.5 }, values: [] },
+    { type: 'Input', seq: 1, ack: null, view: { tick: -1, frac: 0 }, values: [] },
+    { type: 'Input', seq: 1, ack: null, view: { tick: 2 ** 32, frac: 0 }, values: [] },
+    { type: 'Input', seq: 1, ack: null, view: 7, values: [] },
     { type: 'Ack', tick: 1.5 },
     { type: 'Ping', client_time_us: 2 ** 60 },
     { type: 'Hello', version: 70000, room: 'a', name: 'b' },
@@ -271,6 +276,20 @@ test('the encoder refuses values outside their wire types', () => {
   for (const msg of bad) assertProtocolError(() => encodeClient(msg), 'bad_value', JSON.stringify(msg).slice(0, 60));
   // BigInt u64s are accepted.
   assert.equal(hex(encodeClient({ type: 'Ping', client_time_us: 2n ** 60n + 7n })), '03fd0700000000000010');
+});
+
+test('Input carries the view time: an option of a varint tick and one raw byte of 256ths', () => {
+  // docs/protocol.md's layout, by hand: tag 1, seq, ack (none), view (some: tick 300, frac 128),
+  // values (length-prefixed).
+  const some = { type: 'Input', seq: 1, ack: null, view: { tick: 300, frac: 128 }, values: new Uint8Array([7]) };
+  assert.equal(hex(encodeClient(some)), '0101' + '00' + '01fb2c0180' + '0107');
+  assert.deepStrictEqual(decodeClient(encodeClient(some)), some);
+  const none = { type: 'Input', seq: 2, ack: 9, view: null, values: new Uint8Array([]) };
+  assert.equal(hex(encodeClient(none)), '0102' + '0109' + '00' + '00');
+  assert.deepStrictEqual(decodeClient(encodeClient(none)), none);
+  // Left out, it is None.
+  assert.equal(hex(encodeClient({ type: 'Input', seq: 2, ack: 9, values: [] })), hex(encodeClient(none)));
+  assertProtocolError(() => decodeClient(Uint8Array.from([1, 1, 0, 2, 0, 0])), 'bad_option', 'view tag 2');
 });
 
 test('quantising matches Rust: halves away from zero, angles wrap, enums by name', () => {

@@ -1,7 +1,8 @@
 // Types of `ticksync-client/page` (src/page.js): what every game page shares: which game, who
 // and where (`?game=` / `?room=` / `?name=` / `?token=`), the Room, the HUD and its event feed,
-// the status banner, the frame loop and the `window.ticksync` debug hook tests read. Expects the
-// page to have `#hud` and `#feed` elements (see the reference games' index.html).
+// the status banner, the net graph, the frame loop and the `window.ticksync` debug hook tests
+// read. Expects the page to have `#hud` and `#feed` elements (see the reference games'
+// index.html).
 
 import type { Hud } from './hud.js';
 import type { PlayerInfo } from './protocol.js';
@@ -12,6 +13,7 @@ import type {
   GameTypes,
   ParamsOf,
   PredictedFields,
+  PredictionSummary,
   RateMeter,
   Room,
   RoomStateOf,
@@ -19,6 +21,7 @@ import type {
   SimulatedNetwork,
   UntypedGame,
   Value,
+  ViewTime,
 } from './ticksync.js';
 
 /** The game this page plays: `?game=` (cleaned to a game name), else `fallback`. */
@@ -95,7 +98,22 @@ export interface DebugHook<G extends Partial<GameTypes> = UntypedGame> {
   readonly predicted: PredictedFields | null;
   /** Where the own player's predicted fields were drawn in the last frame. */
   readonly drawn: PredictedFields | null;
-  readonly interpolation: { delayMs: number; targetMs: number | undefined; jitterMs: number; aheadMs: number };
+  /** The interpolation: its delay, target and jitter (ms), how far snapshots reach past the
+   * render time, the frames drawn and those drawn dry (past the newest snapshot). */
+  readonly interpolation: {
+    delayMs: number;
+    targetMs: number | undefined;
+    jitterMs: number;
+    aheadMs: number;
+    dryFrames: number;
+    frames: number;
+  };
+  /** How the own player's prediction feels (null without a predictor). */
+  readonly prediction: PredictionSummary | null;
+  /** The moment others were last drawn at, as the next Input carries it. */
+  readonly viewTime: ViewTime | null;
+  /** The net graph. */
+  readonly netGraph: NetGraphDebug;
   readonly checksumMismatches: number;
   readonly resyncs: number;
   readonly hashMismatch: boolean;
@@ -107,6 +125,27 @@ export interface DebugHook<G extends Partial<GameTypes> = UntypedGame> {
   readonly message: string;
   /** The simulated network (`?latency=&jitter=&stall=`), or null. */
   readonly simulated: SimulatedNetwork | null;
+}
+
+/** The net graph as the debug hook reports it. */
+export interface NetGraphDebug {
+  visible: boolean;
+  /** Frames it drew (only while shown). */
+  draws: number;
+  /** Samples taken per plot (taken while hidden too). */
+  samples: { arrivals: number; delay: number; rtt: number; bytes: number; corrections: number };
+  /** The current values as the graph prints them. */
+  texts: { arrivals: string; delay: string; rtt: string; bytes: string; corrections: string };
+}
+
+/** The net graph over a page (`N` toggles it, `?netgraph=1` shows it from the start). */
+export interface NetGraph {
+  visible: boolean;
+  /** How much time the plots span (ms). */
+  windowMs: number;
+  /** Shows it (true), hides it (false) or flips it. */
+  toggle(on?: boolean): void;
+  debug(): NetGraphDebug;
 }
 
 export interface PageOptions {
@@ -124,6 +163,8 @@ export class Page<G extends Partial<GameTypes> = UntypedGame> {
   simulate: SimulatedNetwork | null;
   room: Room<G>;
   hud: Hud;
+  /** The net graph over the view. */
+  netGraph: NetGraph;
   frameRate: RateMeter;
   /** The render time of the last frame (server ms). */
   lastRenderTime: number;

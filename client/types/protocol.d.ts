@@ -1,4 +1,4 @@
-// Types of `ticksync-client/protocol` (src/protocol.js): the ticksync wire protocol, version 3,
+// Types of `ticksync-client/protocol` (src/protocol.js): the ticksync wire protocol, version 4,
 // a port of the Rust `protocol` crate (protocol/src), pinned to it by protocol/golden/. Pure: no
 // DOM, no sockets; it imports in node as well as in a page.
 //
@@ -9,7 +9,7 @@
 export type Bytes = ArrayBuffer | ArrayBufferView;
 
 /** The protocol version this client speaks (`Hello.version`, `Welcome.version`). */
-export const PROTOCOL_VERSION: 3;
+export const PROTOCOL_VERSION: 4;
 
 // protocol/src/limits.rs
 export const MAX_CLIENT_MSG_BYTES: 1024;
@@ -243,6 +243,14 @@ export type ServerMessage = Welcome | Reject | Snapshot | Pong | EventMessage | 
 /** Decodes one server -> client message (one WebSocket binary message). */
 export function decodeServer(data: Bytes): ServerMessage;
 
+/** A moment between two ticks, `tick + frac / 256` (`Input.view`: what the client was drawing). */
+export interface ViewTime {
+  /** u32. */
+  tick: number;
+  /** 0..255. */
+  frac: number;
+}
+
 /** A client -> server message, decoded (`decodeClient`). */
 export type ClientMessage =
   | {
@@ -254,7 +262,7 @@ export type ClientMessage =
       resume_token: string | null;
       game: string | null;
     }
-  | { type: 'Input'; seq: number; ack: number | null; values: Uint8Array }
+  | { type: 'Input'; seq: number; ack: number | null; view: ViewTime | null; values: Uint8Array }
   | { type: 'Ack'; tick: number }
   | { type: 'Ping'; client_time_us: number }
   | { type: 'Chat'; text: string }
@@ -271,7 +279,7 @@ export type ClientMessageInit =
       resume_token?: string | null;
       game?: string | null;
     }
-  | { type: 'Input'; seq: number; ack?: number | null; values?: Uint8Array | number[] }
+  | { type: 'Input'; seq: number; ack?: number | null; view?: ViewTime | null; values?: Uint8Array | number[] }
   | { type: 'Ack'; tick: number }
   | { type: 'Ping'; client_time_us: number | bigint }
   | { type: 'Chat'; text: string }

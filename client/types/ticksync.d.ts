@@ -12,7 +12,7 @@
 //
 // Without one (or for any member left out) fields are `Record<string, Value>`.
 
-import type { DeltaAccount, EntityId, Plan, Value, Welcome } from './protocol.js';
+import type { DeltaAccount, EntityId, Plan, Value, ViewTime, Welcome } from './protocol.js';
 
 export { CODES, PROTOCOL_VERSION, ProtocolError } from './protocol.js';
 export type {
@@ -26,6 +26,7 @@ export type {
   ProtocolErrorKind,
   TypeDesc,
   Value,
+  ViewTime,
   Welcome,
 } from './protocol.js';
 
@@ -304,8 +305,41 @@ export interface Interpolator {
   readonly jitterMs: number;
   minDelayMs: number;
   maxDelayMs: number;
+  /** Frames drawn (render times taken with snapshots buffered), since the room was created. */
+  readonly frames: number;
+  /** Frames drawn past the newest snapshot (the buffer ran dry: entities froze). */
+  readonly dryFrames: number;
+  /** Frames drawn near the end of the buffer (each raises the delay at once). */
+  readonly lateFrames: number;
   /** How far the buffer reaches past render time `t` (ms; below 0: it ran dry). */
   bufferedAhead(t: number): number;
+  /** Server time `t` (ms; by default the last render time) in ticks, as drawn; null before a snapshot or a frame. */
+  ticksAt(t?: number): number | null;
+}
+
+/** How the own player's prediction feels (`room.prediction`). Distances in world units. */
+export interface PredictionSummary {
+  /** Snapshots reconciled with a running prediction. */
+  reconciliations: number;
+  /** Those whose error (predicted - replayed from the server) exceeded epsilon. */
+  corrections: number;
+  /** The error at reconciliation over the last 2048: median, 99th percentile; and the largest ever. */
+  errorP50: number;
+  errorP99: number;
+  errorMax: number;
+  /** The most the smoothing moved the drawn player in one frame. */
+  maxJump: number;
+  /** Corrections beyond `snapDistance`, taken at once (not smoothed). */
+  snaps: number;
+  /** How long offsets took to fade (ms), from the correction that last restarted the fade to the
+   * offset under epsilon: 99th percentile, and the longest. */
+  settleMsP99: number;
+  settleMsMax: number;
+  /** Frames from sending a changed input to the first frame drawing it (1: the next frame); null before one. */
+  responseFramesP50: number | null;
+  responseFramesMax: number | null;
+  /** Input changes drawn. */
+  responses: number;
 }
 
 export interface RoomStats {
@@ -355,21 +389,32 @@ export interface PredictorSpec<G = UntypedGame> {
     params: ParamsOf<G>,
     entity: Partial<EntitiesOf<G>[EntityTypeOf<G>]>,
   ): PredictedFields | void;
-  /** Corrections larger than this (the distance over the fields) are taken at once. Default 60. */
+  /** Corrections larger than this (world units: the distance over the fields that are not angles) are taken at once. Default 60. */
   snapDistance?: number;
-  /** How fast a correction fades (ms). Default 120. */
+  /** A correction fades out linearly over this (ms; gone at the first frame at or past it), unless `maxJump` slows it. Default 80. */
   smoothingMs?: number;
+  /** The most the smoothing moves the drawn player in one frame (world units). Default 2. */
+  maxJump?: number;
+  /** Smaller errors are not counted as corrections (world units). Default 0.05. */
+  epsilon?: number;
 }
 
 /** Client-side prediction of the own player, reconciled with the server (predict.js). */
 export class OwnPredictor<G = UntypedGame> {
-  constructor(spec: PredictorSpec<G>, options?: { maxPending?: number; snapDistance?: number; smoothingMs?: number });
+  constructor(
+    spec: PredictorSpec<G>,
+    options?: { maxPending?: number; snapDistance?: number; smoothingMs?: number; maxJump?: number; epsilon?: number },
+  );
   spec: PredictorSpec<G>;
   fields: readonly string[];
   angles: Set<string>;
   maxPending: number;
   snapDistance: number;
   smoothingMs: number;
+  maxJump: number;
+  epsilon: number;
+  /** The counters behind `room.prediction` (`stats.summary()`; `stats.reset()` starts over). */
+  stats: { summary(): PredictionSummary; reset(): void };
   /** Seconds per tick. */
   dt: number;
   params: ParamsOf<G>;
@@ -489,6 +534,10 @@ export class Room<G extends Partial<GameTypes> = UntypedGame> {
   get predicted(): PredictedFields | null;
   /** The own predicted fields as last drawn by `sample` (null or undefined before). */
   drawn?: PredictedFields | null;
+  /** How the own player's prediction feels (null without a predictor). */
+  get prediction(): PredictionSummary | null;
+  /** The moment others were last drawn at, in ticks, as the next Input carries it (null before a frame). */
+  get viewTime(): ViewTime | null;
   /** The server time (ms) to draw at local time `nowMs`: the present minus an adaptive delay. */
   renderTime(nowMs?: number, elapsedMs?: number): number;
   /** The world at server time `renderTimeMs` (null before the first snapshot). */

@@ -166,8 +166,13 @@ mod tests {
             clamp_view(v(0, 0), Some(991), 1000, 12, 900),
             (v(979, 0), Some(Clamp::Cap))
         );
+        // Across the wrap, u32::MAX is 6 ticks before tick 5: the past, bounded by the oldest.
         assert_eq!(
             clamp_view(v(u32::MAX, 0), Some(3), 5, 12, 0),
+            (v(0, 0), Some(Clamp::Cap))
+        );
+        assert_eq!(
+            clamp_view(v(1_000_000, 0), Some(3), 5, 12, 0),
             (v(5, 0), Some(Clamp::Future))
         );
     }

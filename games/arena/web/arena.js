@@ -1,6 +1,6 @@
 // The arena page: NPCs wandering a square world and one disc per player. WASD / arrows or a
 // drag steer the own player, predicted at once and reconciled with the server (rules.js); the
-// others are drawn ~100 ms in the past, interpolated between snapshots.
+// others are drawn a few snapshots in the past (the delay adapts to the network), interpolated.
 //
 // Served at /games/arena/ (and /games/arena-large/: `?game=` names the game, arena by default);
 // the client library comes from the server's /client/v1/, wherever this folder is mounted.
