@@ -26,6 +26,9 @@ pub(crate) mod keys {
     pub const PLACED: &str = "ticksync:placed:";
     /// `{prefix}{room}`: a room's saved state, handed from a draining node to the next.
     pub const STATE: &str = "ticksync:state:";
+    /// `{prefix}{room}`: a room's latest checkpoint (written by the node that holds it), for
+    /// the node that takes the room over if that one dies.
+    pub const CHECKPOINT: &str = "ticksync:checkpoint:";
     /// The key that signs seats when no `--join-secret` is given (no expiry).
     pub const SECRET: &str = "ticksync:secret";
     /// The pub/sub channel of server-wide notices.
