@@ -215,6 +215,24 @@ pub struct Config {
     #[arg(long, env = "TICKSYNC_PUBLIC_URL")]
     pub public_url: Option<String>,
 
+    /// How often each room checkpoints its declared state (world, tick, players and their
+    /// resume tokens): to Redis in a cluster, to `--state-dir` on a single node. After a
+    /// crash the room comes back from its last checkpoint (at most this much play is
+    /// rewound) and its players resume their own entities. `0s` turns checkpoints off.
+    #[arg(long, env = "TICKSYNC_CHECKPOINT_INTERVAL", default_value = "1s", value_parser = parse_checkpoint_interval)]
+    pub checkpoint_interval: Duration,
+
+    /// A single node's durable state: each room's checkpoint, and on SIGTERM its final state,
+    /// is written here (atomically), and on start every saved room is restored and waits
+    /// `--resume-grace` for its players. Not with `--redis` (a cluster keeps its in Redis).
+    #[arg(long, env = "TICKSYNC_STATE_DIR", value_name = "DIR")]
+    pub state_dir: Option<PathBuf>,
+
+    /// Largest checkpoint, encoded, in bytes: a bigger room is not checkpointed (logged and
+    /// counted), and a bigger saved file or Redis value is refused unread.
+    #[arg(long, env = "TICKSYNC_MAX_CHECKPOINT_BYTES", default_value_t = 16 << 20, value_parser = clap::value_parser!(u32).range(1024..=(512 << 20)))]
+    pub max_checkpoint_bytes: u32,
+
     /// This node's name in a cluster (default: random).
     #[arg(long, env = "TICKSYNC_NODE_ID")]
     pub node_id: Option<String>,
@@ -312,7 +330,7 @@ impl Config {
         self.ticks_of(self.rewind_history).min(MAX_REWIND_TICKS)
     }
 
-    fn ticks_of(&self, d: Duration) -> u32 {
+    pub(crate) fn ticks_of(&self, d: Duration) -> u32 {
         (d.as_secs_f64() * f64::from(self.tick_rate)).ceil() as u32
     }
 
@@ -333,7 +351,6 @@ impl Config {
     }
 }
 
-/// `--simulate-latency`, `--simulate-jitter`: a humantime duration of at most 10 s.
 /// Most ticks of recorded state a room keeps for rewinding, whatever the tick rate.
 pub const MAX_REWIND_TICKS: u32 = 1024;
 
@@ -345,6 +362,15 @@ fn parse_rewind(s: &str) -> Result<Duration, String> {
     Ok(d)
 }
 
+fn parse_checkpoint_interval(s: &str) -> Result<Duration, String> {
+    let d = humantime::parse_duration(s).map_err(|e| format!("{s:?}: {e}"))?;
+    if d > Duration::from_secs(3600) {
+        return Err(format!("{s:?}: at most 1h (0s turns checkpoints off)"));
+    }
+    Ok(d)
+}
+
+/// `--simulate-latency`, `--simulate-jitter`: a humantime duration of at most 10 s.
 fn parse_sim_delay(s: &str) -> Result<Duration, String> {
     let d = humantime::parse_duration(s).map_err(|e| format!("{s:?}: {e}"))?;
     protocol::netsim::check_delay(d)

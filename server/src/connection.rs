@@ -21,6 +21,7 @@ use tokio::sync::oneshot;
 use tokio::time::timeout;
 use tracing::Instrument;
 
+use crate::checkpoint;
 use crate::cluster::Place;
 use crate::ctx::ServerCtx;
 use crate::metrics::Metrics;
@@ -475,14 +476,21 @@ fn unauthorized(reason: String) -> Rejection {
 
 /// In a cluster, a room this node does not play is claimed here, or the client is sent to
 /// the node that holds it (`MOVED`, with its URL). A room claimed here that a draining node
-/// handed over comes with its saved state.
+/// handed over, or whose node died, comes with its saved state. A single node that is
+/// draining (its rooms saved for a restart) opens no room.
 async fn place(ctx: &ServerCtx, room: &str) -> Result<Option<SavedRoom>, Rejection> {
-    let Some(cluster) = &ctx.cluster else {
-        return Ok(None);
-    };
     if ctx.rooms.get(room).is_some() {
         return Ok(None);
     }
+    let Some(cluster) = &ctx.cluster else {
+        if ctx.rooms.draining() {
+            return Err(Rejection {
+                code: codes::GOING_AWAY,
+                reason: "server restarting: resume in a moment".into(),
+            });
+        }
+        return Ok(None);
+    };
     if ctx.rooms.draining() {
         return Err(crate::drain::redirect(ctx, cluster, room).await);
     }
@@ -494,7 +502,12 @@ async fn place(ctx: &ServerCtx, room: &str) -> Result<Option<SavedRoom>, Rejecti
         }
     };
     match cluster.place(room).await.map_err(unreachable)? {
-        Place::Here => cluster.saved_state(room).await.map_err(unreachable),
+        Place::Here => {
+            let m = &ctx.metrics.checkpoints;
+            checkpoint::restorable(cluster, room, &ctx.rooms, &ctx.cfg, m)
+                .await
+                .map_err(unreachable)
+        }
         Place::Elsewhere { url } => Err(Rejection {
             code: codes::MOVED,
             reason: url,

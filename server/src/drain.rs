@@ -4,8 +4,10 @@
 //! goes to Redis; the room's directory entry moves to the least-loaded other node; and its
 //! clients are closed with `MOVED` and that node's URL. They reconnect there with their
 //! resume tokens, the node restores the room from the saved state on the first `Hello`, and
-//! each takes its own player back. Standalone, or with no other node, there is nowhere to
-//! go: the rooms stay until the shutdown closes them.
+//! each takes its own player back. With no other node, there is nowhere to go: the rooms
+//! stay until the shutdown closes them. A single node with `--state-dir` stops each room,
+//! has its state written there, and tells its clients to come back (`GOING_AWAY`): the node
+//! restores the rooms when it starts again, and the clients resume their own players.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -14,12 +16,13 @@ use protocol::codes;
 use serde::Serialize;
 use tokio::sync::oneshot;
 
+use crate::checkpoint;
 use crate::cluster::{Cluster, NodeInfo};
 use crate::ctx::ServerCtx;
 use crate::matchmake::least_loaded;
 use crate::registry::RoomHandle;
 use crate::rejection::Rejection;
-use crate::room::RoomMsg;
+use crate::room::{RoomMsg, SaveQueue};
 
 /// How long a room has to answer a hand-off (it answers at its next tick).
 const ANSWER_WITHIN: Duration = Duration::from_secs(2);
@@ -40,7 +43,10 @@ pub(crate) async fn drain(ctx: &Arc<ServerCtx>) -> Drained {
     ctx.rooms.set_draining();
     let mut done = Drained::default();
     let Some(cluster) = &ctx.cluster else {
-        done.kept = ctx.rooms.all().len();
+        match ctx.rooms.saves().filter(|_| ctx.cfg.state_dir.is_some()) {
+            Some(saves) => save_all(ctx, saves, &mut done).await,
+            None => done.kept = ctx.rooms.all().len(),
+        }
         return done;
     };
     // The registry is read once: each room handed over is counted on its node
@@ -75,6 +81,33 @@ pub(crate) async fn drain(ctx: &Arc<ServerCtx>) -> Drained {
     done
 }
 
+/// Stops every room, queues its state for the state directory (written before the process
+/// exits), and closes its clients: they come back when the node has restarted.
+async fn save_all(ctx: &ServerCtx, saves: &SaveQueue, done: &mut Drained) {
+    for room in ctx.rooms.all() {
+        let (reply, answer) = oneshot::channel();
+        if room.inbox.send(RoomMsg::Handoff(reply)).await.is_err() {
+            continue; // it closed meanwhile
+        }
+        let Ok(Ok(handoff)) = tokio::time::timeout(ANSWER_WITHIN, answer).await else {
+            tracing::warn!(room = %room.name, "the room did not answer; its last checkpoint stays");
+            done.kept += 1;
+            continue;
+        };
+        done.rooms += 1;
+        done.players += handoff.saved.players.len();
+        saves.save(handoff.saved, room.schema.hash());
+        for o in &handoff.outboxes {
+            o.close(codes::GOING_AWAY, "server restarting: resume in a moment");
+        }
+    }
+    tracing::info!(
+        rooms = done.rooms,
+        players = done.players,
+        "rooms stopped; their state goes to the state directory"
+    );
+}
+
 /// Hands one room over; its players, or `None` if there is no node to take it.
 async fn hand_over(
     ctx: &ServerCtx,
@@ -97,8 +130,10 @@ async fn hand_over(
         return Ok(Some(0));
     };
     let players = handoff.saved.players.len();
+    let state = checkpoint::encode(&handoff.saved, room.schema.hash())
+        .map_err(|e| redis::RedisError::from((redis::ErrorKind::Client, "saved room", e)))?;
     let moved = async {
-        cluster.save_state(&handoff.saved).await?;
+        cluster.save_state(&room.name, &state).await?;
         let moved = cluster.transfer(&room.name, &target.id).await?;
         if moved {
             cluster.placed_on(&target.id).await?;

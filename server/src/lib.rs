@@ -18,7 +18,7 @@
 //!
 //! - floor 0: `forwarded`, `metrics`, `ratelimit`, `record`, `rejection`, `rewind`, `rng`, `send_window`, `tls`, `tokens`, `typescript`, `room::built_once`, `room::stats`, `cluster::link`
 //! - floor 1: `config`, `game`, `outbox`, `room::history`
-//! - floor 2: `testing`
+//! - floor 2: `testing`, `room::saves`
 //! - floor 3: `room::views`
 //! - floor 4: `room::published`
 //! - floor 5: `room`
@@ -26,7 +26,7 @@
 //! - floor 7: `cluster::directory`, `cluster::handoff`, `cluster::notices`
 //! - floor 8: `cluster::nodes`
 //! - floor 9: `cluster`
-//! - floor 10: `seats`, `statics`
+//! - floor 10: `checkpoint`, `seats`, `statics`
 //! - floor 11: `ctx`, `assets`
 //! - floor 12: `matchmake`
 //! - floor 13: `drain`
@@ -36,6 +36,7 @@
 #![warn(missing_docs)]
 
 mod assets;
+pub mod checkpoint;
 pub mod cluster;
 pub mod config;
 mod connection;
@@ -133,6 +134,18 @@ impl Server {
                 ));
             }
         };
+        // Before anything binds, too: a state directory that cannot be written stops the start.
+        let state_dir = match (&cfg.state_dir, &cfg.redis) {
+            (Some(_), Some(_)) => {
+                return Err(std::io::Error::other(
+                    "--state-dir is for a single node: a cluster (--redis) keeps its checkpoints in Redis",
+                ));
+            }
+            (Some(dir), None) => Some(Arc::new(checkpoint::StateDir::open(dir).map_err(|e| {
+                std::io::Error::other(format!("--state-dir {}: {e}", dir.display()))
+            })?)),
+            (None, _) => None,
+        };
         let listener = listen(cfg.addr, cfg.listen_backlog)?;
         let local_addr = listener.local_addr()?;
         let node_id = cfg.node_id.clone().unwrap_or_else(tokens::random_token);
@@ -180,6 +193,10 @@ impl Server {
             );
             metrics.simulated(sim);
         }
+        // Checkpoints need somewhere to go: Redis, or the state directory (which also takes a
+        // SIGTERM's final states, whatever `--checkpoint-interval`; rooms check that).
+        let saves = (cluster.is_some() || state_dir.is_some())
+            .then(|| Arc::new(room::SaveQueue::default()));
         let ctx = Arc::new(ServerCtx {
             rooms: Rooms::new(
                 cfg.clone(),
@@ -187,6 +204,7 @@ impl Server {
                 epoch,
                 stop.clone(),
                 metrics.rooms.clone(),
+                saves.clone(),
             ),
             cfg,
             epoch,
@@ -214,6 +232,25 @@ impl Server {
             background.push(cluster::notices::spawn_listener(
                 redis.clone(),
                 ctx.rooms.clone(),
+                stop.clone(),
+            ));
+        }
+        if let Some(dir) = &state_dir {
+            let opened =
+                checkpoint::restore_dir(dir, &ctx.rooms, &ctx.cfg, &ctx.metrics.checkpoints);
+            tracing::info!(rooms = opened, "state directory read");
+        }
+        let store = match (&ctx.cluster, state_dir) {
+            (Some(c), _) => Some(checkpoint::Store::Redis(c.clone())),
+            (None, Some(d)) => Some(checkpoint::Store::Dir(d)),
+            (None, None) => None,
+        };
+        if let (Some(queue), Some(store)) = (saves, store) {
+            background.push(checkpoint::spawn_writer(
+                queue,
+                store,
+                ctx.cfg.max_checkpoint_bytes,
+                ctx.metrics.checkpoints.clone(),
                 stop.clone(),
             ));
         }

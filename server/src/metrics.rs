@@ -39,6 +39,37 @@ pub struct Metrics {
     pub rooms_open: Gauge,
     /// Certificate reloads (SIGHUP), by result.
     pub tls_reloads: Family<ResultLabel, Counter>,
+    /// Rooms' checkpoints and restores.
+    pub checkpoints: CheckpointMetrics,
+}
+
+/// What checkpoints count: rooms saved, and rooms brought back from a save.
+#[derive(Clone)]
+pub struct CheckpointMetrics {
+    /// Checkpoints stored or not, by outcome: `ok`, `failed` (the store erred), `not_holder`
+    /// (another node holds the room now), `too_big` (over `--max-checkpoint-bytes`).
+    pub written: Family<CodeLabel, Counter>,
+    /// Bytes of the checkpoints stored.
+    pub bytes: Counter,
+    /// Rooms restored, by what from: `handoff` (a drain), `checkpoint` (after a crash), `disk`
+    /// (`--state-dir`, at start).
+    pub restored: Family<CodeLabel, Counter>,
+    /// Saved rooms refused (corrupt, truncated, too big, another game's, a newer format).
+    pub refused: Counter,
+    /// Play rewound by each restore from a checkpoint: how old the checkpoint was.
+    pub rewind_seconds: Histogram,
+}
+
+impl Default for CheckpointMetrics {
+    fn default() -> Self {
+        Self {
+            written: Family::default(),
+            bytes: Counter::default(),
+            restored: Family::default(),
+            refused: Counter::default(),
+            rewind_seconds: Histogram::new([0.1, 0.25, 0.5, 1.0, 2.0, 5.0, 10.0, 30.0]),
+        }
+    }
 }
 
 /// A counter's label: how an operation ended.
@@ -98,6 +129,7 @@ impl Default for Metrics {
             rooms: RoomMetrics::default(),
             rooms_open: Gauge::default(),
             tls_reloads: Family::default(),
+            checkpoints: CheckpointMetrics::default(),
         };
         let r = &mut m.registry;
         r.register(
@@ -175,6 +207,32 @@ impl Default for Metrics {
             "tls_reloads",
             "Certificate reloads (SIGHUP), by result",
             m.tls_reloads.clone(),
+        );
+        let c = &m.checkpoints;
+        r.register(
+            "checkpoints_written",
+            "Room checkpoints, by outcome (ok, failed, not_holder, too_big)",
+            c.written.clone(),
+        );
+        r.register(
+            "checkpoint_bytes",
+            "Bytes of the room checkpoints stored",
+            c.bytes.clone(),
+        );
+        r.register(
+            "rooms_restored",
+            "Rooms brought back from a saved state, by source (handoff, checkpoint, disk)",
+            c.restored.clone(),
+        );
+        r.register(
+            "saved_rooms_refused",
+            "Saved room states refused (corrupt, truncated, too big, another game's, a newer format)",
+            c.refused.clone(),
+        );
+        r.register(
+            "checkpoint_rewind_seconds",
+            "Play rewound by each restore from a checkpoint (the checkpoint's age)",
+            c.rewind_seconds.clone(),
         );
         m
     }

@@ -13,7 +13,7 @@ use crate::config::Config;
 use crate::game::Games;
 use crate::metrics::RoomMetrics;
 use crate::rejection::Rejection;
-use crate::room::{Host, Listing, Room, RoomInfo, RoomMsg, SavedRoom};
+use crate::room::{Host, Listing, Room, RoomInfo, RoomMsg, SaveQueue, SavedRoom};
 
 /// How connections reach a room.
 #[derive(Clone)]
@@ -45,17 +45,30 @@ pub struct Rooms {
     metrics: RoomMetrics,
     /// Draining for a deploy: no new rooms here.
     draining: AtomicBool,
+    /// Where rooms put their checkpoints, when checkpoints are kept.
+    saves: Option<Arc<SaveQueue>>,
+}
+
+/// What to do with a saved state that does not restore.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum BadSave {
+    /// Start the room afresh (its clients are here and want to play).
+    Afresh,
+    /// Open nothing: the caller refuses the save.
+    Refuse,
 }
 
 impl Rooms {
-    /// An empty registry whose rooms run with `cfg`, from `games`, count into `metrics` and
-    /// stop with `stop`; `epoch` is the server's clock.
+    /// An empty registry whose rooms run with `cfg`, from `games`, count into `metrics`, put
+    /// their checkpoints in `saves` (if kept) and stop with `stop`; `epoch` is the server's
+    /// clock.
     pub fn new(
         cfg: Arc<Config>,
         games: Games,
         epoch: Instant,
         stop: CancellationToken,
         metrics: RoomMetrics,
+        saves: Option<Arc<SaveQueue>>,
     ) -> Arc<Self> {
         Arc::new(Self {
             map: Mutex::default(),
@@ -66,12 +79,18 @@ impl Rooms {
             stop,
             metrics,
             draining: AtomicBool::new(false),
+            saves,
         })
     }
 
     /// Whether this node is draining (it takes no new rooms).
     pub fn draining(&self) -> bool {
         self.draining.load(Ordering::Relaxed)
+    }
+
+    /// Where rooms put their checkpoints, when checkpoints are kept.
+    pub(crate) fn saves(&self) -> Option<&Arc<SaveQueue>> {
+        self.saves.as_ref()
     }
 
     /// From now on this node takes no new rooms (it is draining).
@@ -107,12 +126,35 @@ impl Rooms {
     }
 
     /// `get_or_create`, where a room that is not here starts from `saved` (a room handed over
-    /// by a draining node) if given: its game's world, tick and players.
+    /// by a draining node, or checkpointed by a node that died) if given: its game's world,
+    /// tick and players. A save that does not restore is logged, and the room starts afresh.
     pub(crate) fn get_or_restore(
         self: &Arc<Self>,
         name: &str,
         game: Option<&str>,
         saved: Option<SavedRoom>,
+    ) -> Result<RoomHandle, Rejection> {
+        self.open(name, game, saved, BadSave::Afresh)
+    }
+
+    /// Opens room `saved.name` from `saved` (a room of `--state-dir`, at start); an error, and
+    /// no room, if it is open already or the save does not restore.
+    pub(crate) fn restore(self: &Arc<Self>, saved: SavedRoom) -> Result<RoomHandle, String> {
+        let name = saved.name.clone();
+        if self.get(&name).is_some() {
+            return Err(format!("room {name:?} is open already"));
+        }
+        let game = saved.game.clone();
+        self.open(&name, Some(&game), Some(saved), BadSave::Refuse)
+            .map_err(|r| r.reason)
+    }
+
+    fn open(
+        self: &Arc<Self>,
+        name: &str,
+        game: Option<&str>,
+        saved: Option<SavedRoom>,
+        bad_save: BadSave,
     ) -> Result<RoomHandle, Rejection> {
         let mut map = self.lock();
         if let Some(h) = map.get(name) {
@@ -120,6 +162,13 @@ impl Rooms {
                 Some(g) if g != h.schema.game => Err(wrong_game(name, &h.schema.game, g)),
                 _ => Ok(h.clone()),
             };
+        }
+        if self.draining() {
+            // Its rooms are being saved or handed over: a room opened now would be lost.
+            return Err(Rejection {
+                code: protocol::codes::GOING_AWAY,
+                reason: "this node is draining".into(),
+            });
         }
         if let (Some(saved), Some(g)) = (&saved, game)
             && saved.game != g
@@ -159,13 +208,20 @@ impl Rooms {
                 reason: format!("game {game_name} cannot start"),
             }
         })?;
-        let saved = saved.and_then(|saved| match game.restore(&saved.world) {
-            Ok(()) => Some(saved),
-            Err(e) => {
-                tracing::error!(room = name, error = %e, "a handed-over room could not be restored; it starts afresh");
+        let saved = match saved.map(|saved| game.restore(&saved.world).map(|()| saved)) {
+            None => None,
+            Some(Ok(saved)) => Some(saved),
+            Some(Err(e)) if bad_save == BadSave::Refuse => {
+                return Err(Rejection {
+                    code: protocol::codes::SERVER_ERROR,
+                    reason: format!("its world does not restore: {e}"),
+                });
+            }
+            Some(Err(e)) => {
+                tracing::error!(room = name, error = %e, "a saved room could not be restored; it starts afresh");
                 None
             }
-        });
+        };
         let info = Arc::new(Mutex::new(RoomInfo {
             name: name.to_string(),
             game: game_name.to_string(),
@@ -189,6 +245,7 @@ impl Rooms {
             stop: self.stop.clone(),
             metrics: self.metrics.clone(),
             listing: self.clone(),
+            saves: self.saves.clone(),
         };
         let mut room = Room::new(name.to_string(), id, host, rx, info, game);
         let restored = saved.is_some();

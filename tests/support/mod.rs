@@ -160,14 +160,14 @@ pub async fn bounded<T>(what: &str, f: impl Future<Output = T>) -> T {
         .unwrap_or_else(|_| panic!("timed out: {what}"))
 }
 
-/// A bounded load run of `cfg`'s bots, and its report.
+/// A bounded load run of `cfg`'s bots (its ramp and duration, and the test-wide timeout
+/// more), and its report.
 pub async fn load_run(cfg: &bots::load::LoadConfig) -> bots::report::Report {
     let live = std::sync::Arc::new(bots::bot::LiveStats::default());
-    bounded(
-        "load run",
-        bots::load::run_load(cfg, live, std::future::pending()),
-    )
-    .await
+    let run = bots::load::run_load(cfg, live, std::future::pending());
+    tokio::time::timeout(cfg.ramp + cfg.duration + WAIT, run)
+        .await
+        .unwrap_or_else(|_| panic!("timed out: load run"))
 }
 
 /// A load run's report shows every one of `bots` connected, every snapshot verified, and a

@@ -18,6 +18,6 @@ pub mod notices;
 
 pub use directory::Place;
 pub(crate) use directory::USED_SEAT_COUNTS;
-pub use handoff::STATE_TTL;
+pub use handoff::{CHECKPOINT_TTL, STATE_TTL};
 pub use link::{Cluster, NODE_TTL};
 pub use nodes::NodeInfo;

@@ -8,6 +8,7 @@
 mod built_once;
 mod history;
 pub mod published;
+pub mod saves;
 mod stats;
 pub mod views;
 
@@ -23,17 +24,17 @@ use protocol::state_delta::{Baseline, Steady};
 use protocol::{
     EntityId, Event, PlayerInfo, ServerMsg, StateTable, ViewTime, Welcome, codec, codes,
 };
-use serde::{Deserialize, Serialize};
 use tokio::sync::{mpsc, oneshot};
 use tokio_util::sync::CancellationToken;
 
 use crate::config::Config;
-use crate::game::{RoomGame, SavedWorld};
+use crate::game::RoomGame;
 use crate::metrics::{CodeLabel, RoomMetrics};
 use crate::rejection::Rejection;
 use crate::rewind::{self, Clamp, Past};
 pub use history::History;
 use published::{Pending, Publish, PublishedTick};
+pub use saves::{SaveQueue, SavedPlayer, SavedRoom};
 pub use stats::{RoomInfo, Simulated, TickStats};
 use views::{Grid, ViewTick};
 
@@ -66,6 +67,8 @@ pub(crate) struct Host {
     pub metrics: RoomMetrics,
     /// Where it is listed.
     pub listing: Arc<dyn Listing>,
+    /// Where its checkpoints go (`--checkpoint-interval`), if anywhere.
+    pub saves: Option<Arc<SaveQueue>>,
 }
 
 /// What connections (and the server) tell a room.
@@ -129,31 +132,6 @@ pub struct JoinRequest {
     pub outbox: Arc<Outbox>,
     /// The answer: the player's entity, or why not.
     pub reply: oneshot::Sender<Result<EntityId, Rejection>>,
-}
-
-/// A room's state, saved to go on on another node: the game's declared state, and every
-/// player with its resume token (which takes the same player back there).
-#[derive(Clone, Debug, Serialize, Deserialize)]
-pub struct SavedRoom {
-    /// The room's name.
-    pub name: String,
-    /// The game it plays.
-    pub game: String,
-    /// The game's declared state and the tick.
-    pub world: SavedWorld,
-    /// Its players, connected or within their resume grace.
-    pub players: Vec<SavedPlayer>,
-}
-
-/// A player of a saved room, waiting for its client to resume it on the next node.
-#[derive(Clone, Debug, Serialize, Deserialize)]
-pub struct SavedPlayer {
-    /// Its name (a resume must give the same).
-    pub name: String,
-    /// Its entity.
-    pub player: EntityId,
-    /// The token its client resumes with.
-    pub resume_token: String,
 }
 
 /// What a room hands over when its node drains.
@@ -296,7 +274,13 @@ pub struct Room {
     empty_since: Option<Instant>,
     /// Clients whose send window was full at the last tick.
     lagging: usize,
+    /// Where its checkpoints go, and the tick the next is due at.
+    checkpoints: Option<(Arc<SaveQueue>, u32)>,
 }
+
+/// Ticks after a new player is seated within which the room checkpoints (its resume token is
+/// in the next checkpoint soon, and a burst of joins still makes one save).
+const SAVE_AFTER_SEAT: u32 = 6;
 
 /// A client that is behind (its writer finds no CPU to take its snapshots) gets only ticks
 /// that are multiples of this. Clients behind then share ticks, so they ack the same ticks,
@@ -332,7 +316,11 @@ impl Room {
             stop,
             metrics,
             listing,
+            saves,
         } = host;
+        let checkpoints = saves
+            .filter(|_| !cfg.checkpoint_interval.is_zero())
+            .map(|q| (q, 0));
         let schema_hash = game.descriptor().hash();
         let linear = game
             .descriptor()
@@ -391,6 +379,7 @@ impl Room {
             info,
             empty_since: Some(Instant::now()),
             lagging: 0,
+            checkpoints,
         }
     }
 
@@ -425,6 +414,7 @@ impl Room {
             if self.tick % 30 == 0 {
                 self.publish_info();
             }
+            self.checkpoint_if_due();
         };
         let panicked = matches!(stop, Stop::Panicked(_));
         let (code, reason) = match stop {
@@ -447,6 +437,9 @@ impl Room {
             }
             Stop::Idle => {
                 tracing::info!(room = %self.name, "room closed after its idle grace period");
+                if let Some((q, _)) = &self.checkpoints {
+                    q.delete(&self.name);
+                }
                 self.game.dispose();
                 return;
             }
@@ -454,6 +447,10 @@ impl Room {
             Stop::Panicked(ref msg) => {
                 tracing::error!(room = %self.name, panic = %msg, "room game logic panicked; closing the room");
                 self.listing.remove(&self.name, self.id);
+                // Its state may be what made it fail: not restored again.
+                if let Some((q, _)) = &self.checkpoints {
+                    q.delete(&self.name);
+                }
                 (
                     codes::SERVER_ERROR,
                     "the room failed; please rejoin".to_string(),
@@ -590,6 +587,9 @@ impl Room {
             name: name.clone(),
         }));
         self.seat(conn, Member::new(name, player, outbox));
+        if let Some((_, due)) = &mut self.checkpoints {
+            *due = (*due).min(self.tick.wrapping_add(SAVE_AFTER_SEAT));
+        }
         Ok(id)
     }
 
@@ -649,6 +649,25 @@ impl Room {
         Ok(id)
     }
 
+    /// Queues a checkpoint if one is due: every `--checkpoint-interval`, and soon after a new
+    /// player is seated. Saving copies the declared state; encoding and storing it are the
+    /// writer's, off this thread.
+    fn checkpoint_if_due(&mut self) {
+        let Some((_, due)) = &self.checkpoints else {
+            return;
+        };
+        // Wrapping: ticks are u32 and a due tick may lie past the wrap.
+        if (self.tick.wrapping_sub(*due) as i32) < 0 {
+            return;
+        }
+        let saved = self.save();
+        let every = self.cfg.ticks_of(self.cfg.checkpoint_interval).max(1);
+        if let Some((q, due)) = &mut self.checkpoints {
+            q.save(saved, self.schema_hash);
+            *due = self.tick.wrapping_add(every);
+        }
+    }
+
     /// The room's state and players, to go on elsewhere.
     fn save(&self) -> SavedRoom {
         let detached = self.detached.iter().map(|d| &d.member);
@@ -686,9 +705,13 @@ impl Room {
         }
     }
 
-    /// Adds a member and sends its `Welcome` (with a fresh resume token).
+    /// Adds a member and sends its `Welcome`, with its resume token: a new player's is new; a
+    /// resumed player keeps its own, so a checkpoint taken before the resume still holds it
+    /// (a crash then loses no player).
     fn seat(&mut self, conn: ConnId, mut member: Member) {
-        member.resume_token = crate::tokens::random_token();
+        if member.resume_token.is_empty() {
+            member.resume_token = crate::tokens::random_token();
+        }
         let mut players: Vec<PlayerInfo> = self.roster().collect();
         players.push(PlayerInfo {
             entity: member.player,
@@ -1015,6 +1038,7 @@ pub mod bench {
                 stop: CancellationToken::new(),
                 metrics: RoomMetrics::default(),
                 listing: Arc::new(Unlisted),
+                saves: None,
             };
             let (inbox, rx) = mpsc::channel(clients.max(1));
             let info = Arc::default();

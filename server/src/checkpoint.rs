@@ -1,0 +1,546 @@
+//! Checkpoints: how a room survives the crash of its process. Each room saves its declared
+//! state (world with keys, room state, tick, players and their resume tokens) every
+//! `--checkpoint-interval` into the node's `SaveQueue`; the writer here encodes and stores
+//! it off the rooms' threads: in Redis in a cluster (written only while this node holds the
+//! room), in `--state-dir` on a single node (a file per room, replaced atomically). A node
+//! that takes a room over, or a node restarting on its state directory, restores the room
+//! from it, and its players resume their own entities with their tokens.
+//!
+//! A saved room is read back as untrusted input, as the wire is: bounded in bytes, in its
+//! format version, its game's declaration (schema hash), its names and player count, and its
+//! world (checked entity by entity by the restore).
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use protocol::limits::{MAX_PLAYER_NAME_BYTES, MAX_ROOM_NAME_BYTES, MAX_TOKEN_BYTES};
+use serde::{Deserialize, Serialize};
+use tokio_util::sync::CancellationToken;
+
+use crate::cluster::Cluster;
+use crate::config::Config;
+use crate::game::Games;
+use crate::metrics::{CheckpointMetrics, Metrics};
+use crate::registry::Rooms;
+use crate::room::saves::PendingSave;
+use crate::room::{SaveQueue, SavedRoom};
+
+/// The format this server writes (and the newest it reads).
+pub const FORMAT: u32 = 1;
+
+/// A saved room as stored: the format, when it was saved, and the declaration it was saved
+/// under, around the room.
+#[derive(Serialize, Deserialize)]
+struct Envelope<R> {
+    format: u32,
+    /// Milliseconds since the Unix epoch (the rewind a restore costs is now less this).
+    saved_at_ms: u64,
+    /// The game's `Descriptor::hash` at the saving node's tick rate.
+    schema_hash: u32,
+    room: R,
+}
+
+/// Only the format, read first: a newer format is refused as such, not as corrupt.
+#[derive(Deserialize)]
+struct Format {
+    format: u32,
+}
+
+/// A saved room, read back and checked.
+#[derive(Debug)]
+pub struct Checkpoint {
+    /// When it was saved (ms since the Unix epoch).
+    pub saved_at_ms: u64,
+    /// The room.
+    pub room: SavedRoom,
+}
+
+impl Checkpoint {
+    /// How much play a restore from it rewinds: its age.
+    pub fn age(&self) -> Duration {
+        Duration::from_millis(now_ms().saturating_sub(self.saved_at_ms))
+    }
+}
+
+/// Why a saved room was refused.
+#[derive(Debug, thiserror::Error)]
+pub enum Refused {
+    /// Over `--max-checkpoint-bytes`: not read at all.
+    #[error("{0} bytes; at most {1} (--max-checkpoint-bytes)")]
+    TooBig(u64, u32),
+    /// Not JSON of a saved room (a truncated file is one).
+    #[error("corrupt or truncated: {0}")]
+    Corrupt(String),
+    /// Written by a newer server.
+    #[error("format {0} is newer than this server's ({FORMAT})")]
+    NewerFormat(u32),
+    /// Saved under another room's name.
+    #[error("it holds room {0:?}, not {1:?}")]
+    OtherRoom(String, String),
+    /// Its game is not served here.
+    #[error("game {0:?} is not served here")]
+    UnknownGame(String),
+    /// Its game's declaration is not the one served here (another version of the game).
+    #[error("game {game:?} was declared otherwise when saved (schema {saved:08x}, now {now:08x})")]
+    OtherDeclaration {
+        /// The game.
+        game: String,
+        /// The schema hash it was saved under.
+        saved: u32,
+        /// This server's.
+        now: u32,
+    },
+    /// A name, a token or a count beyond the wire's limits.
+    #[error("{0}")]
+    OutOfBounds(String),
+}
+
+/// Milliseconds since the Unix epoch.
+fn now_ms() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as u64)
+}
+
+/// `saved` as stored, under its game's `schema_hash`.
+pub fn encode(saved: &SavedRoom, schema_hash: u32) -> Result<Vec<u8>, String> {
+    serde_json::to_vec(&Envelope {
+        format: FORMAT,
+        saved_at_ms: now_ms(),
+        schema_hash,
+        room: saved,
+    })
+    .map_err(|e| format!("a saved room does not encode: {e}"))
+}
+
+/// Reads a saved room, for room `name` if given, and checks it against this server's games
+/// and limits (`cfg`). Its world is checked by the restore itself.
+pub fn decode(
+    bytes: &[u8],
+    name: Option<&str>,
+    cfg: &Config,
+    games: &Games,
+) -> Result<Checkpoint, Refused> {
+    if bytes.len() as u64 > u64::from(cfg.max_checkpoint_bytes) {
+        return Err(Refused::TooBig(
+            bytes.len() as u64,
+            cfg.max_checkpoint_bytes,
+        ));
+    }
+    let corrupt = |e: serde_json::Error| Refused::Corrupt(e.to_string());
+    let Format { format } = serde_json::from_slice(bytes).map_err(corrupt)?;
+    if format > FORMAT {
+        return Err(Refused::NewerFormat(format));
+    }
+    let e: Envelope<SavedRoom> = serde_json::from_slice(bytes).map_err(corrupt)?;
+    let room = e.room;
+    if let Some(name) = name
+        && room.name != name
+    {
+        return Err(Refused::OtherRoom(room.name, name.to_string()));
+    }
+    let bound = |what: &str, len: usize, max: usize| {
+        if len > max {
+            Err(Refused::OutOfBounds(format!(
+                "{what}: {len}; at most {max}"
+            )))
+        } else {
+            Ok(())
+        }
+    };
+    bound("room name bytes", room.name.len(), MAX_ROOM_NAME_BYTES)?;
+    bound("players", room.players.len(), cfg.max_players_per_room)?;
+    for p in &room.players {
+        bound("player name bytes", p.name.len(), MAX_PLAYER_NAME_BYTES)?;
+        bound("resume token bytes", p.resume_token.len(), MAX_TOKEN_BYTES)?;
+        if p.resume_token.is_empty() {
+            return Err(Refused::OutOfBounds(
+                "a player without a resume token".into(),
+            ));
+        }
+    }
+    let now = match games.descriptor(&room.game, cfg.tick_rate) {
+        Some(Ok(d)) => d.hash(),
+        _ => return Err(Refused::UnknownGame(room.game)),
+    };
+    if e.schema_hash != now {
+        return Err(Refused::OtherDeclaration {
+            game: room.game,
+            saved: e.schema_hash,
+            now,
+        });
+    }
+    Ok(Checkpoint {
+        saved_at_ms: e.saved_at_ms,
+        room,
+    })
+}
+
+// ---- the writer ---------------------------------------------------------------------------
+
+/// Where checkpoints are stored.
+#[derive(Clone)]
+pub enum Store {
+    /// A cluster's Redis.
+    Redis(Cluster),
+    /// A single node's `--state-dir`.
+    Dir(Arc<StateDir>),
+}
+
+/// Stores what the rooms queue until `stop`, then stores what is left (a SIGTERM's final
+/// states among it) and ends.
+pub fn spawn_writer(
+    queue: Arc<SaveQueue>,
+    store: Store,
+    max_bytes: u32,
+    metrics: CheckpointMetrics,
+    stop: CancellationToken,
+) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async move {
+        loop {
+            let stopping = tokio::select! {
+                _ = queue.queued() => false,
+                _ = stop.cancelled() => true,
+            };
+            write_all(&queue, &store, max_bytes, &metrics).await;
+            if stopping {
+                return;
+            }
+        }
+    })
+}
+
+async fn write_all(queue: &SaveQueue, store: &Store, max_bytes: u32, metrics: &CheckpointMetrics) {
+    let mut failed = None;
+    for (room, what) in queue.take() {
+        let outcome = match what {
+            PendingSave::Save(saved, hash) => match encode(&saved, hash) {
+                Err(e) => {
+                    failed = Some(e);
+                    "failed"
+                }
+                Ok(bytes) if bytes.len() > max_bytes as usize => {
+                    tracing::warn!(
+                        room,
+                        bytes = bytes.len(),
+                        max_bytes,
+                        "a room is too big to checkpoint (--max-checkpoint-bytes)"
+                    );
+                    "too_big"
+                }
+                Ok(bytes) => {
+                    let len = bytes.len() as u64;
+                    match put(store, &room, bytes).await {
+                        Ok(true) => {
+                            metrics.bytes.inc_by(len);
+                            "ok"
+                        }
+                        Ok(false) => "not_holder",
+                        Err(e) => {
+                            failed = Some(e);
+                            "failed"
+                        }
+                    }
+                }
+            },
+            PendingSave::Delete => {
+                if let Err(e) = delete(store, &room).await {
+                    tracing::warn!(room, error = %e, "a closed room's checkpoint was not deleted (it expires)");
+                }
+                continue;
+            }
+        };
+        Metrics::count(&metrics.written, outcome);
+    }
+    // Once per round, not once per room: an outage would flood the log.
+    if let Some(e) = failed {
+        tracing::warn!(error = %e, "checkpoints not stored (counted in /metrics); the rooms play on");
+    }
+}
+
+async fn put(store: &Store, room: &str, bytes: Vec<u8>) -> Result<bool, String> {
+    match store {
+        Store::Redis(c) => c
+            .put_checkpoint(room, &bytes)
+            .await
+            .map_err(|e| e.to_string()),
+        Store::Dir(d) => {
+            let (d, room) = (d.clone(), room.to_string());
+            tokio::task::spawn_blocking(move || d.write(&room, &bytes).map(|()| true))
+                .await
+                .map_err(|e| e.to_string())?
+                .map_err(|e| e.to_string())
+        }
+    }
+}
+
+async fn delete(store: &Store, room: &str) -> Result<(), String> {
+    match store {
+        Store::Redis(c) => c.drop_checkpoint(room).await.map_err(|e| e.to_string()),
+        Store::Dir(d) => {
+            let (d, room) = (d.clone(), room.to_string());
+            tokio::task::spawn_blocking(move || d.remove(&room))
+                .await
+                .map_err(|e| e.to_string())?
+                .map_err(|e| e.to_string())
+        }
+    }
+}
+
+// ---- restoring ----------------------------------------------------------------------------
+
+/// In a cluster, what room `name`, just claimed by this node, is restored from: the state a
+/// draining node handed over, or the checkpoint of a node that died, whichever is newer
+/// (`None`: a new room). A saved room that does not read back is logged and skipped.
+pub async fn restorable(
+    cluster: &Cluster,
+    name: &str,
+    rooms: &Rooms,
+    cfg: &Config,
+    metrics: &CheckpointMetrics,
+) -> redis::RedisResult<Option<SavedRoom>> {
+    let (state, checkpoint) = cluster.saved(name).await?;
+    let read = |bytes: Option<Vec<u8>>, what: &str| {
+        let bytes = bytes?;
+        match decode(&bytes, Some(name), cfg, &rooms.games) {
+            Ok(c) => Some(c),
+            Err(e) => {
+                metrics.refused.inc();
+                tracing::error!(room = name, error = %e, "a saved room ({what}) was refused");
+                None
+            }
+        }
+    };
+    let state = read(state, "handed over");
+    let checkpoint = read(checkpoint, "checkpoint");
+    let (from, c) = match (state, checkpoint) {
+        (None, None) => return Ok(None),
+        (Some(s), Some(c)) if c.saved_at_ms > s.saved_at_ms => ("checkpoint", c),
+        (Some(s), _) => ("handoff", s),
+        (None, Some(c)) => ("checkpoint", c),
+    };
+    Metrics::count(&metrics.restored, from);
+    if from == "checkpoint" {
+        let age = c.age();
+        metrics.rewind_seconds.observe(age.as_secs_f64());
+        tracing::warn!(
+            room = name,
+            tick = c.room.world.tick,
+            rewound_ms = age.as_millis() as u64,
+            players = c.room.players.len(),
+            "restoring a room from its last checkpoint (its node is gone): this much play is rewound"
+        );
+    }
+    Ok(Some(c.room))
+}
+
+/// Opens every room saved in `dir` (at start): each waits `--resume-grace` for its players.
+/// A file that is refused (too big, corrupt, truncated, another game's, a newer format, a
+/// world that does not restore) is logged and moved aside to `refused/`; the node starts
+/// anyway. Returns the rooms opened.
+pub fn restore_dir(
+    dir: &StateDir,
+    rooms: &Arc<Rooms>,
+    cfg: &Config,
+    metrics: &CheckpointMetrics,
+) -> usize {
+    let mut opened = 0;
+    for (path, name, bytes) in dir.saved(cfg.max_checkpoint_bytes) {
+        let restored = bytes
+            .map_err(|e| e.to_string())
+            .and_then(|b| decode(&b, Some(&name), cfg, &rooms.games).map_err(|e| e.to_string()))
+            .and_then(|c| {
+                let (age, tick, players) = (c.age(), c.room.world.tick, c.room.players.len());
+                rooms.restore(c.room).map(|_| (age, tick, players))
+            });
+        match restored {
+            Ok((age, tick, players)) => {
+                opened += 1;
+                Metrics::count(&metrics.restored, "disk");
+                metrics.rewind_seconds.observe(age.as_secs_f64());
+                tracing::info!(
+                    room = name,
+                    tick,
+                    players,
+                    saved_ms_ago = age.as_millis() as u64,
+                    "room restored from the state directory; its players have --resume-grace to come back"
+                );
+            }
+            Err(e) => {
+                metrics.refused.inc();
+                let aside = dir.refuse(&path);
+                tracing::error!(room = name, file = %path.display(), moved_to = ?aside, error = %e, "a saved room was refused");
+            }
+        }
+    }
+    opened
+}
+
+// ---- the state directory ------------------------------------------------------------------
+
+/// A single node's state directory: one file per room, `HEX.room` (the room's name in hex, as
+/// names come from clients), each replaced atomically (a temporary file, fsync, rename, and
+/// the directory's fsync), so a crash leaves the old file or the new one, never half of one.
+pub struct StateDir {
+    dir: PathBuf,
+}
+
+const EXT: &str = "room";
+const REFUSED: &str = "refused";
+
+impl StateDir {
+    /// Opens `dir` (creating it), and clears temporary files a crash left.
+    pub fn open(dir: &Path) -> std::io::Result<Self> {
+        std::fs::create_dir_all(dir)?;
+        for entry in std::fs::read_dir(dir)? {
+            let path = entry?.path();
+            if path.extension().is_some_and(|e| e == "tmp") {
+                let _ = std::fs::remove_file(&path);
+            }
+        }
+        // Fail now, not at the first checkpoint, if it cannot be written.
+        let probe = dir.join(".probe.tmp");
+        std::fs::write(&probe, b"")?;
+        std::fs::remove_file(probe)?;
+        Ok(Self {
+            dir: dir.to_path_buf(),
+        })
+    }
+
+    fn path(&self, room: &str) -> PathBuf {
+        let hex: String = room.bytes().map(|b| format!("{b:02x}")).collect();
+        self.dir.join(format!("{hex}.{EXT}"))
+    }
+
+    /// Replaces room `room`'s file with `bytes`, atomically and durably.
+    pub fn write(&self, room: &str, bytes: &[u8]) -> std::io::Result<()> {
+        use std::io::Write;
+        let path = self.path(room);
+        let tmp = path.with_extension("tmp");
+        let mut f = std::fs::File::create(&tmp)?;
+        f.write_all(bytes)?;
+        f.sync_all()?;
+        drop(f);
+        std::fs::rename(&tmp, &path)?;
+        // The rename is durable once the directory is.
+        std::fs::File::open(&self.dir)?.sync_all()
+    }
+
+    /// Removes room `room`'s file, if there is one.
+    pub fn remove(&self, room: &str) -> std::io::Result<()> {
+        match std::fs::remove_file(self.path(room)) {
+            Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(e),
+            _ => Ok(()),
+        }
+    }
+
+    /// Every saved room: its file, the room's name, and its bytes (or why they were not
+    /// read: too big, unreadable, a file name that is not a room's).
+    #[allow(clippy::type_complexity)]
+    fn saved(&self, max_bytes: u32) -> Vec<(PathBuf, String, Result<Vec<u8>, String>)> {
+        let Ok(entries) = std::fs::read_dir(&self.dir) else {
+            return Vec::new();
+        };
+        let mut out = Vec::new();
+        for entry in entries.flatten() {
+            let path = entry.path();
+            if !path.is_file() || path.extension().is_none_or(|e| e != EXT) {
+                continue;
+            }
+            let stem = path
+                .file_stem()
+                .and_then(|s| s.to_str())
+                .unwrap_or("")
+                .to_string();
+            let Some(name) = unhex(&stem) else {
+                out.push((path, stem, Err("not a room's file name".into())));
+                continue;
+            };
+            let bytes = read_bounded(&path, max_bytes);
+            out.push((path, name, bytes));
+        }
+        out.sort_by(|a, b| a.1.cmp(&b.1));
+        out
+    }
+
+    /// Moves a refused file to `refused/` (kept for a look, never read again); where it went.
+    fn refuse(&self, path: &Path) -> Option<PathBuf> {
+        let aside = self.dir.join(REFUSED);
+        std::fs::create_dir_all(&aside).ok()?;
+        let to = aside.join(path.file_name()?);
+        std::fs::rename(path, &to).ok()?;
+        Some(to)
+    }
+}
+
+/// Reads at most `max` bytes of `path`; a bigger file is an error, unread.
+fn read_bounded(path: &Path, max: u32) -> Result<Vec<u8>, String> {
+    use std::io::Read;
+    let f = std::fs::File::open(path).map_err(|e| e.to_string())?;
+    let mut bytes = Vec::new();
+    f.take(u64::from(max) + 1)
+        .read_to_end(&mut bytes)
+        .map_err(|e| e.to_string())?;
+    if bytes.len() as u64 > u64::from(max) {
+        return Err(Refused::TooBig(bytes.len() as u64, max).to_string());
+    }
+    Ok(bytes)
+}
+
+/// A room name from its file name's hex; `None` if it is not one.
+fn unhex(s: &str) -> Option<String> {
+    if s.len() % 2 != 0 || s.len() > 2 * MAX_ROOM_NAME_BYTES {
+        return None;
+    }
+    let bytes: Option<Vec<u8>> = (0..s.len())
+        .step_by(2)
+        .map(|i| u8::from_str_radix(s.get(i..i + 2)?, 16).ok())
+        .collect();
+    String::from_utf8(bytes?).ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn file_names_carry_any_room_name() {
+        let d = tempdir();
+        let dir = StateDir::open(&d).unwrap();
+        for name in ["lobby", "a/b\\..", "ünïcødé 1", ""] {
+            let p = dir.path(name);
+            let stem = p.file_stem().unwrap().to_str().unwrap();
+            assert_eq!(unhex(stem).as_deref(), Some(name));
+        }
+        assert_eq!(unhex("zz"), None);
+        assert_eq!(unhex("abc"), None);
+        let _ = std::fs::remove_dir_all(d);
+    }
+
+    #[test]
+    fn a_write_replaces_the_file_and_leaves_no_temporary() {
+        let d = tempdir();
+        let dir = StateDir::open(&d).unwrap();
+        dir.write("r", b"one").unwrap();
+        dir.write("r", b"two").unwrap();
+        let files: Vec<_> = std::fs::read_dir(&d).unwrap().flatten().collect();
+        assert_eq!(files.len(), 1, "{files:?}");
+        let saved = dir.saved(1024);
+        assert_eq!(saved.len(), 1);
+        assert_eq!(saved[0].1, "r");
+        assert_eq!(saved[0].2.as_deref(), Ok(&b"two"[..]));
+        assert!(dir.saved(2)[0].2.is_err(), "over the bound: not read");
+        dir.remove("r").unwrap();
+        dir.remove("r").unwrap();
+        assert!(dir.saved(1024).is_empty());
+        let _ = std::fs::remove_dir_all(d);
+    }
+
+    fn tempdir() -> PathBuf {
+        let d =
+            std::env::temp_dir().join(format!("ticksync-state-{}", crate::tokens::random_token()));
+        std::fs::create_dir_all(&d).unwrap();
+        d
+    }
+}

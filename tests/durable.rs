@@ -1,0 +1,272 @@
+//! Rooms survive the crash of their process: a cluster node killed with `kill -9` has its rooms
+//! restored from their checkpoints on a live node, and a single node with `--state-dir` keeps
+//! its rooms through a SIGTERM and through a `kill -9`; in both, every bot ends on its own
+//! player. Saved rooms that cannot be trusted are refused, moved aside, and the node starts.
+//! Real processes throughout: the server binary, `redis-server`, bots over loopback.
+
+mod support;
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use bots::report::Report;
+use server::cluster::{Cluster, NodeInfo};
+use support::process::{ServerProcess, metric_code};
+use support::redis::RedisProcess;
+use support::{bounded, http_get};
+
+fn state_dir() -> PathBuf {
+    static NEXT: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+    let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let d = std::env::temp_dir().join(format!("ticksync-durable-{}-{n}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&d);
+    std::fs::create_dir_all(&d).unwrap();
+    d
+}
+
+/// Bots playing arena against `url` (or through `matchmaker`) for `secs`, reconnecting.
+fn bots(url: &str, matchmaker: Option<String>, n: usize, secs: u64) -> bots::load::LoadConfig {
+    let mut cfg = bots::load::LoadConfig::new(url, "durable", n, Duration::from_secs(secs));
+    cfg.matchmake = matchmaker;
+    cfg.game = Some("arena".into());
+    cfg.ramp = Duration::from_millis(500);
+    cfg
+}
+
+fn assert_every_player_kept(report: &Report, n: usize) {
+    assert_eq!(
+        (report.bots_connected, report.bots_failed),
+        (n, 0),
+        "{report:?}"
+    );
+    assert_eq!(report.checksum_mismatches, 0, "{report:?}");
+    assert_eq!(
+        report.player_changes, 0,
+        "every bot ends on its own player: {report:?}"
+    );
+    assert_eq!(
+        report.unrecovered, 0,
+        "every bot playing at the end: {report:?}"
+    );
+}
+
+/// `/rooms` of the node at `addr`: each room's players and tick, by name.
+async fn rooms(addr: std::net::SocketAddr) -> HashMap<String, (u64, u64)> {
+    let (status, body) = http_get(addr, "/rooms").await;
+    assert_eq!(status, 200, "{body}");
+    let v: Vec<serde_json::Value> = serde_json::from_str(&body).unwrap();
+    v.iter()
+        .map(|r| {
+            let n = |k: &str| r[k].as_u64().unwrap_or_default();
+            (
+                r["name"].as_str().unwrap().to_string(),
+                (n("players"), n("tick")),
+            )
+        })
+        .collect()
+}
+
+/// Polls `/rooms` at `addr` until its players add up to `n`.
+async fn until_players(addr: std::net::SocketAddr, n: u64, what: &str) {
+    bounded(what, async {
+        while rooms(addr).await.values().map(|r| r.0).sum::<u64>() != n {
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    })
+    .await;
+}
+
+async fn metric(addr: std::net::SocketAddr, name: &str, code: &str) -> f64 {
+    let (_, text) = http_get(addr, "/metrics").await;
+    metric_code(&text, name, code)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_killed_nodes_rooms_come_back_from_their_checkpoints_with_every_player() {
+    let redis = RedisProcess::start().await;
+    let args = |id: &'static str| {
+        ["--redis", &redis.url, "--node-id", id, "--room-size", "4"].map(str::to_string)
+    };
+    let start = |id: &'static str| {
+        let args = args(id);
+        async move {
+            let args: Vec<&str> = args.iter().map(String::as_str).collect();
+            ServerProcess::start(&args).await
+        }
+    };
+    // The matchmaker's node lives; the other is killed.
+    let live = start("live").await;
+    let mut doomed = start("doomed").await;
+    let observer = Cluster::join(&redis.url, "observer".into(), String::new())
+        .await
+        .unwrap();
+    let n = 12;
+    let cfg = bots("", Some(format!("http://{}", live.addr)), n, 14);
+    let run = tokio::spawn(async move { support::load_run(&cfg).await });
+    let doomed_rooms = bounded("every bot playing, some on the doomed node", async {
+        loop {
+            let nodes: Vec<NodeInfo> = observer.nodes().await.unwrap();
+            let players: usize = nodes.iter().map(|n| n.players).sum();
+            let on_doomed: Vec<(String, u32)> = nodes
+                .iter()
+                .filter(|n| n.id == "doomed")
+                .flat_map(|n| n.room_list.iter().map(|r| (r.name.clone(), r.tick)))
+                .collect();
+            if players == n && !on_doomed.is_empty() {
+                return on_doomed;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    })
+    .await;
+    // A checkpoint after the last join: the room's players are all in it.
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    let before = rooms(doomed.addr).await;
+    doomed.child.kill().await.expect("kill -9");
+
+    let report = run.await.unwrap();
+    assert_every_player_kept(&report, n);
+    assert!(
+        report.recoveries > 0,
+        "the doomed node's bots reconnected: {report:?}"
+    );
+    let after = rooms(live.addr).await;
+    for (name, _) in &doomed_rooms {
+        let (_, tick_before) = before[name];
+        let (_, tick_after) = *after
+            .get(name)
+            .unwrap_or_else(|| panic!("room {name} restored on the live node: {after:?}"));
+        assert!(
+            tick_after > tick_before,
+            "{name}: tick {tick_before} -> {tick_after}"
+        );
+    }
+    assert!(metric(live.addr, "ticksync_rooms_restored_total", "checkpoint").await >= 1.0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_single_node_with_a_state_dir_keeps_every_player_through_sigterm_and_kill() {
+    let dir = state_dir();
+    let dir_arg = dir.to_str().unwrap().to_string();
+    let args = ["--state-dir", &dir_arg];
+    let mut node = ServerProcess::start(&args).await;
+    let addr = node.addr;
+    let n = 6;
+    let cfg = bots(&support::ws_url(addr), None, n, 16);
+    let run = tokio::spawn(async move { support::load_run(&cfg).await });
+    until_players(addr, n as u64, "every bot playing").await;
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+
+    // SIGTERM: the node writes each room's final state, and exits.
+    node.signal("-TERM");
+    bounded("the node exits", node.child.wait()).await.unwrap();
+    assert!(files(&dir).len() == 1, "one room saved: {:?}", files(&dir));
+    let mut node = ServerProcess::start_at(&addr.to_string(), &args).await;
+    assert_eq!(
+        metric(addr, "ticksync_rooms_restored_total", "disk").await,
+        1.0
+    );
+    until_players(addr, n as u64, "every bot back after the restart").await;
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+
+    // kill -9, and a restart at once: the last checkpoint brings the room back.
+    node.child.kill().await.expect("kill -9");
+    let node = ServerProcess::start_at(&addr.to_string(), &args).await;
+    assert_eq!(
+        metric(addr, "ticksync_rooms_restored_total", "disk").await,
+        1.0
+    );
+
+    let report = run.await.unwrap();
+    assert_every_player_kept(&report, n);
+    assert!(
+        report.recoveries >= 2 * n as u64,
+        "each bot came back twice: {report:?}"
+    );
+    drop(node);
+    let _ = std::fs::remove_dir_all(dir);
+}
+
+/// The saved rooms' files in `dir` (not the refused ones).
+fn files(dir: &Path) -> Vec<PathBuf> {
+    std::fs::read_dir(dir)
+        .unwrap()
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| p.extension().is_some_and(|e| e == "room"))
+        .collect()
+}
+
+fn hex(name: &str) -> String {
+    name.bytes().map(|b| format!("{b:02x}")).collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn saved_rooms_that_cannot_be_trusted_are_moved_aside_and_the_node_starts() {
+    let dir = state_dir();
+    let dir_arg = dir.to_str().unwrap().to_string();
+    let args = ["--state-dir", &dir_arg];
+    // A room saved by a SIGTERM, to make good and bad copies of.
+    let node = ServerProcess::start(&args).await;
+    let (_client, welcome) = support::connect(node.addr, "good", "ann").await;
+    node.signal("-TERM");
+    let mut node = node;
+    bounded("the node exits", node.child.wait()).await.unwrap();
+    let good = std::fs::read(dir.join(format!("{}.room", hex("good")))).unwrap();
+    let saved: serde_json::Value = serde_json::from_slice(&good).unwrap();
+    assert_eq!(
+        saved["room"]["players"][0]["player"]["index"],
+        welcome.player.index
+    );
+
+    let variant = |room: &str, edit: &dyn Fn(&mut serde_json::Value)| {
+        let mut v = saved.clone();
+        v["room"]["name"] = room.into();
+        edit(&mut v);
+        (room.to_string(), serde_json::to_vec(&v).unwrap())
+    };
+    let bad = [
+        variant("newer", &|v| v["format"] = 99.into()),
+        variant("other-game", &|v| v["room"]["game"] = "chess".into()),
+        variant("redeclared", &|v| {
+            v["schema_hash"] = (v["schema_hash"].as_u64().unwrap() ^ 1).into()
+        }),
+        variant("bad-world", &|v| {
+            v["room"]["world"]["entities"][0]["ty"] = 999.into()
+        }),
+        variant("crowd", &|v| {
+            let p = v["room"]["players"][0].clone();
+            v["room"]["players"] = vec![p; 10_000].into();
+        }),
+        ("truncated".to_string(), good[..good.len() / 2].to_vec()),
+        ("garbage".to_string(), b"\x00\xffnot json".to_vec()),
+    ];
+    for (room, bytes) in &bad {
+        std::fs::write(dir.join(format!("{}.room", hex(room))), bytes).unwrap();
+    }
+    std::fs::write(dir.join("not-hex.room"), b"{}").unwrap();
+
+    let node = ServerProcess::start(&args).await;
+    // Its player waits to resume (the room lists it within half a second).
+    until_players(node.addr, 1, "the good room's player listed").await;
+    let open = rooms(node.addr).await;
+    assert_eq!(
+        open.keys().collect::<Vec<_>>(),
+        ["good"],
+        "only the good room: {open:?}"
+    );
+    let (_, text) = http_get(node.addr, "/metrics").await;
+    assert_eq!(
+        support::process::metric(&text, "ticksync_saved_rooms_refused_total"),
+        (bad.len() + 1) as f64
+    );
+    let refused: Vec<_> = std::fs::read_dir(dir.join("refused"))
+        .unwrap()
+        .flatten()
+        .collect();
+    assert_eq!(refused.len(), bad.len() + 1, "{refused:?}");
+    assert_eq!(files(&dir).len(), 1, "only the good room's file stays");
+    drop(node);
+    let _ = std::fs::remove_dir_all(dir);
+}
