@@ -198,10 +198,6 @@ fn files(dir: &Path) -> Vec<PathBuf> {
         .collect()
 }
 
-fn hex(name: &str) -> String {
-    name.bytes().map(|b| format!("{b:02x}")).collect()
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn saved_rooms_that_cannot_be_trusted_are_moved_aside_and_the_node_starts() {
     let dir = state_dir();
@@ -213,7 +209,7 @@ async fn saved_rooms_that_cannot_be_trusted_are_moved_aside_and_the_node_starts(
     node.signal("-TERM");
     let mut node = node;
     bounded("the node exits", node.child.wait()).await.unwrap();
-    let good = std::fs::read(dir.join(format!("{}.room", hex("good")))).unwrap();
+    let good = std::fs::read(dir.join("good.room")).unwrap();
     let saved: serde_json::Value = serde_json::from_slice(&good).unwrap();
     assert_eq!(
         saved["room"]["players"][0]["player"]["index"],
@@ -243,9 +239,9 @@ async fn saved_rooms_that_cannot_be_trusted_are_moved_aside_and_the_node_starts(
         ("garbage".to_string(), b"\x00\xffnot json".to_vec()),
     ];
     for (room, bytes) in &bad {
-        std::fs::write(dir.join(format!("{}.room", hex(room))), bytes).unwrap();
+        std::fs::write(dir.join(format!("{room}.room")), bytes).unwrap();
     }
-    std::fs::write(dir.join("not-hex.room"), b"{}").unwrap();
+    std::fs::write(dir.join("not a room.room"), b"{}").unwrap();
 
     let node = ServerProcess::start(&args).await;
     // Its player waits to resume (the room lists it within half a second).

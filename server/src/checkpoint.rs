@@ -14,7 +14,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use protocol::limits::{MAX_PLAYER_NAME_BYTES, MAX_ROOM_NAME_BYTES, MAX_TOKEN_BYTES};
+use protocol::limits::{MAX_PLAYER_NAME_BYTES, MAX_TOKEN_BYTES};
 use serde::{Deserialize, Serialize};
 use tokio_util::sync::CancellationToken;
 
@@ -149,7 +149,9 @@ pub fn decode(
             Ok(())
         }
     };
-    bound("room name bytes", room.name.len(), MAX_ROOM_NAME_BYTES)?;
+    if !protocol::codec::valid_name(&room.name) {
+        return Err(Refused::OutOfBounds(format!("room name {:?}", room.name)));
+    }
     bound("players", room.players.len(), cfg.max_players_per_room)?;
     for p in &room.players {
         bound("player name bytes", p.name.len(), MAX_PLAYER_NAME_BYTES)?;
@@ -379,8 +381,8 @@ pub fn restore_dir(
 
 // ---- the state directory ------------------------------------------------------------------
 
-/// A single node's state directory: one file per room, `HEX.room` (the room's name in hex, as
-/// names come from clients), each replaced atomically (a temporary file, fsync, rename, and
+/// A single node's state directory: one file per room, `NAME.room` (room names are
+/// `[A-Za-z0-9_-]`, checked again here), each replaced atomically (a temporary file, fsync, rename, and
 /// the directory's fsync), so a crash leaves the old file or the new one, never half of one.
 pub struct StateDir {
     dir: PathBuf,
@@ -408,15 +410,21 @@ impl StateDir {
         })
     }
 
-    fn path(&self, room: &str) -> PathBuf {
-        let hex: String = room.bytes().map(|b| format!("{b:02x}")).collect();
-        self.dir.join(format!("{hex}.{EXT}"))
+    /// Room `room`'s file; an error for a name that is not a room's (it could leave the
+    /// directory).
+    fn path(&self, room: &str) -> std::io::Result<PathBuf> {
+        if !protocol::codec::valid_name(room) {
+            return Err(std::io::Error::other(format!(
+                "{room:?} is not a room name"
+            )));
+        }
+        Ok(self.dir.join(format!("{room}.{EXT}")))
     }
 
     /// Replaces room `room`'s file with `bytes`, atomically and durably.
     pub fn write(&self, room: &str, bytes: &[u8]) -> std::io::Result<()> {
         use std::io::Write;
-        let path = self.path(room);
+        let path = self.path(room)?;
         let tmp = path.with_extension("tmp");
         let mut f = std::fs::File::create(&tmp)?;
         f.write_all(bytes)?;
@@ -429,7 +437,7 @@ impl StateDir {
 
     /// Removes room `room`'s file, if there is one.
     pub fn remove(&self, room: &str) -> std::io::Result<()> {
-        match std::fs::remove_file(self.path(room)) {
+        match std::fs::remove_file(self.path(room)?) {
             Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(e),
             _ => Ok(()),
         }
@@ -453,12 +461,12 @@ impl StateDir {
                 .and_then(|s| s.to_str())
                 .unwrap_or("")
                 .to_string();
-            let Some(name) = unhex(&stem) else {
+            if !protocol::codec::valid_name(&stem) {
                 out.push((path, stem, Err("not a room's file name".into())));
                 continue;
-            };
+            }
             let bytes = read_bounded(&path, max_bytes);
-            out.push((path, name, bytes));
+            out.push((path, stem, bytes));
         }
         out.sort_by(|a, b| a.1.cmp(&b.1));
         out
@@ -488,33 +496,111 @@ fn read_bounded(path: &Path, max: u32) -> Result<Vec<u8>, String> {
     Ok(bytes)
 }
 
-/// A room name from its file name's hex; `None` if it is not one.
-fn unhex(s: &str) -> Option<String> {
-    if s.len() % 2 != 0 || s.len() > 2 * MAX_ROOM_NAME_BYTES {
-        return None;
-    }
-    let bytes: Option<Vec<u8>> = (0..s.len())
-        .step_by(2)
-        .map(|i| u8::from_str_radix(s.get(i..i + 2)?, 16).ok())
-        .collect();
-    String::from_utf8(bytes?).ok()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::game::SavedWorld;
+    use crate::room::SavedPlayer;
+
+    fn room(players: usize) -> SavedRoom {
+        SavedRoom {
+            name: "r".into(),
+            game: "drift".into(),
+            world: SavedWorld {
+                tick: 42,
+                entities: Vec::new(),
+                room: None,
+            },
+            players: (0..players)
+                .map(|i| SavedPlayer {
+                    name: format!("p{i}"),
+                    player: protocol::EntityId {
+                        index: i as u32 + 1,
+                        version: 1,
+                    },
+                    resume_token: crate::tokens::random_token(),
+                })
+                .collect(),
+        }
+    }
+
+    fn hash(cfg: &Config, games: &Games) -> u32 {
+        games
+            .descriptor("drift", cfg.tick_rate)
+            .unwrap()
+            .unwrap()
+            .hash()
+    }
 
     #[test]
-    fn file_names_carry_any_room_name() {
+    fn a_saved_room_reads_back_and_every_bound_is_checked() {
+        let cfg = Config::default();
+        let games = crate::testing::games();
+        let h = hash(&cfg, &games);
+        let ok = encode(&room(2), h).unwrap();
+        let c = decode(&ok, Some("r"), &cfg, &games).unwrap();
+        assert_eq!((c.room.world.tick, c.room.players.len()), (42, 2));
+        assert!(c.age() < Duration::from_secs(5));
+
+        let refused =
+            |bytes: &[u8], name: &str| decode(bytes, Some(name), &cfg, &games).unwrap_err();
+        assert!(matches!(refused(&ok, "other"), Refused::OtherRoom(..)));
+        assert!(matches!(
+            refused(&ok[..ok.len() - 1], "r"),
+            Refused::Corrupt(_)
+        ));
+        assert!(matches!(refused(b"", "r"), Refused::Corrupt(_)));
+        assert!(matches!(
+            refused(&encode(&room(2), h ^ 1).unwrap(), "r"),
+            Refused::OtherDeclaration { .. }
+        ));
+        let mut other = room(0);
+        other.game = "chess".into();
+        assert!(matches!(
+            refused(&encode(&other, h).unwrap(), "r"),
+            Refused::UnknownGame(_)
+        ));
+        let crowd = encode(&room(cfg.max_players_per_room + 1), h).unwrap();
+        assert!(matches!(refused(&crowd, "r"), Refused::OutOfBounds(_)));
+        let mut token = room(1);
+        token.players[0].resume_token = "x".repeat(MAX_TOKEN_BYTES + 1);
+        assert!(matches!(
+            refused(&encode(&token, h).unwrap(), "r"),
+            Refused::OutOfBounds(_)
+        ));
+        token.players[0].resume_token.clear();
+        assert!(matches!(
+            refused(&encode(&token, h).unwrap(), "r"),
+            Refused::OutOfBounds(_)
+        ));
+        let newer = String::from_utf8(ok.clone()).unwrap().replacen(
+            &format!("\"format\":{FORMAT}"),
+            "\"format\":2",
+            1,
+        );
+        assert!(matches!(
+            refused(newer.as_bytes(), "r"),
+            Refused::NewerFormat(2)
+        ));
+        let small = Config {
+            max_checkpoint_bytes: 16,
+            ..Config::default()
+        };
+        assert!(matches!(
+            decode(&ok, Some("r"), &small, &games).unwrap_err(),
+            Refused::TooBig(..)
+        ));
+    }
+
+    #[test]
+    fn only_room_names_make_file_names() {
         let d = tempdir();
         let dir = StateDir::open(&d).unwrap();
-        for name in ["lobby", "a/b\\..", "ünïcødé 1", ""] {
-            let p = dir.path(name);
-            let stem = p.file_stem().unwrap().to_str().unwrap();
-            assert_eq!(unhex(stem).as_deref(), Some(name));
+        assert_eq!(dir.path("lobby-2_b").unwrap(), d.join("lobby-2_b.room"));
+        for bad in ["", "../x", "a/b", "a.b", &"r".repeat(33)] {
+            assert!(dir.path(bad).is_err(), "{bad:?}");
+            assert!(dir.write(bad, b"x").is_err(), "{bad:?}");
         }
-        assert_eq!(unhex("zz"), None);
-        assert_eq!(unhex("abc"), None);
         let _ = std::fs::remove_dir_all(d);
     }
 
