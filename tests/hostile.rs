@@ -830,3 +830,171 @@ async fn enum_tags_and_strings_outside_the_declaration() {
     })
     .await;
 }
+
+// ---- frames and sizes at the edge of the rules ----------------------------------------------
+
+/// An unmasked client frame (FIN set): RFC 6455 section 5.1 has the server close on it.
+fn unmasked_frame(opcode: u8, payload: &[u8]) -> Vec<u8> {
+    let mut f = client_frame(true, opcode, payload);
+    // Drop the MASK bit and the key, and put the payload back as it was.
+    let key_at = match payload.len() {
+        n if n < 126 => 2,
+        n if n <= 0xffff => 4,
+        _ => 10,
+    };
+    f[1] &= 0x7f;
+    f.splice(key_at.., payload.iter().copied());
+    f
+}
+
+/// Unmasked frames close with 1002, whatever they carry: a valid `Hello`, a valid input after
+/// joining, a ping.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn unmasked_frames() {
+    under_attack("unmasked frames", |addr, _| async move {
+        for i in 0..10 {
+            let name = format!("bare{i}");
+            let hello = arena_hello(&name, Some(token("arena", &name, 600)), None);
+            let mut s = raw_upgrade(addr, None, None).await.unwrap();
+            s.write_all(&unmasked_frame(0x2, &hello)).await.unwrap();
+            assert_eq!(raw_close_code(&mut s).await, codes::PROTOCOL_ERROR, "Hello");
+
+            let mut s = joined_raw(addr, &name, None).await;
+            let input = ClientMsg::Input(Input {
+                seq: 1,
+                ack: None,
+                view: None,
+                values: vec![0x00, 0x00],
+            });
+            s.write_all(&unmasked_frame(0x2, &codec::encode_client(&input)))
+                .await
+                .unwrap();
+            assert_eq!(raw_close_code(&mut s).await, codes::PROTOCOL_ERROR, "input");
+
+            let mut s = joined_raw(addr, &name, None).await;
+            s.write_all(&unmasked_frame(0x9, b"ping")).await.unwrap();
+            assert_eq!(raw_close_code(&mut s).await, codes::PROTOCOL_ERROR, "ping");
+        }
+        let m = metrics(addr).await;
+        assert_eq!(
+            metric_code(&m, "ticksync_closes_total", "protocol_error"),
+            30.0
+        );
+    })
+    .await;
+}
+
+/// A game whose one action carries a note of up to 1024 bytes: one note fills a client
+/// message to its limit.
+mod notes {
+    use protocol::declare::NoMessages;
+    use server::game::{Ctx, EntityKey, Game};
+    use ticksync_derive::{Fields, Messages, Replicate};
+
+    pub const NAME: &str = "notes";
+
+    /// Each player: how long its last note was.
+    #[derive(Replicate, Clone, Debug)]
+    #[replicate(name = "writer")]
+    pub struct Writer {
+        #[field(int(min = 0, max = 1024))]
+        pub last: u16,
+    }
+
+    #[derive(Fields, Clone, Copy, Debug, Default)]
+    pub struct Idle {
+        pub wave: bool,
+    }
+
+    #[derive(Messages, Clone, Debug)]
+    pub enum Action {
+        Note {
+            #[field(string(max = 1024))]
+            text: String,
+        },
+    }
+
+    pub struct Notes;
+
+    impl Game for Notes {
+        type Entity = Writer;
+        type Room = ();
+        type Input = Idle;
+        type Action = Action;
+        type Event = NoMessages;
+
+        fn join(&mut self, ctx: &mut Ctx<'_, Self>, _name: &str) -> EntityKey {
+            ctx.world.insert(Writer { last: 0 })
+        }
+
+        fn input(&mut self, _ctx: &mut Ctx<'_, Self>, _player: EntityKey, _input: Idle) {}
+
+        fn action(&mut self, ctx: &mut Ctx<'_, Self>, player: EntityKey, action: Action) {
+            let Action::Note { text } = action;
+            if let Some(w) = ctx.world.get_mut(player) {
+                w.last = text.len() as u16;
+            }
+        }
+
+        fn step(&mut self, _ctx: &mut Ctx<'_, Self>, _dt: f32) {}
+    }
+}
+
+/// `Action` 0 of `notes` with a note of `len` bytes (LEB128 length, then the bytes).
+fn note(len: usize) -> ClientMsg {
+    let mut values = Vec::new();
+    let mut n = len;
+    while n >= 0x80 {
+        values.push((n as u8 & 0x7f) | 0x80);
+        n >>= 7;
+    }
+    values.push(n as u8);
+    values.extend(std::iter::repeat_n(b'n', len));
+    action(0, &values)
+}
+
+/// The note whose message is exactly `bytes` long.
+fn note_of_size(bytes: usize) -> (ClientMsg, usize) {
+    let len = (0..bytes)
+        .rev()
+        .find(|&n| codec::encode_client(&note(n)).len() <= bytes)
+        .unwrap();
+    let msg = note(len);
+    assert_eq!(codec::encode_client(&msg).len(), bytes);
+    (msg, len)
+}
+
+/// The client message limit is 1024 bytes on the wire: a valid message of exactly 1024 bytes
+/// is applied, one of 1025 closes with 1009 (the frame limit).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_message_of_exactly_the_size_limit() {
+    let add = |games: &mut server::Games| {
+        games.register(notes::NAME, |_| notes::Notes);
+    };
+    under_attack_in_process("the size limit", add, |addr, _| async move {
+        let limit = protocol::limits::MAX_CLIENT_MSG_BYTES;
+        for _ in 0..5 {
+            let (mut c, _) = Client::connect(room_opts(addr, "notes", "writer", Some("notes")))
+                .await
+                .unwrap();
+            recv_tick(&mut c, 1).await;
+            let me = c.player();
+            let (msg, len) = note_of_size(limit);
+            c.send(msg).unwrap();
+            recv_until(&mut c, "the 1024-byte note applied", |c, _| {
+                c.field(me, "last") == Some(Value::Int(len as i64))
+            })
+            .await;
+            c.send(note_of_size(limit + 1).0).unwrap();
+            let e = ended(&mut c, "close after 1025 bytes").await;
+            assert_eq!(e.close_code(), Some(codes::TOO_BIG), "{e}");
+        }
+        let m = metrics(addr).await;
+        assert_eq!(metric_code(&m, "ticksync_closes_total", "too_big"), 5.0);
+        assert_eq!(
+            metric_code(&m, "ticksync_closes_total", "protocol_error"),
+            0.0
+        );
+    })
+    .await;
+}

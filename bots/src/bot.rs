@@ -18,7 +18,7 @@ use crate::behaviour::{Behaviour, Behaviours, GameView};
 use crate::client::stats::latency_histogram;
 use crate::client::{Client, ConnectOptions, Counters, GameEventCounts, Received};
 use crate::cluster::{MatchmakerUrl, SeatRequest, node_url, request_seat};
-use crate::error::{ABNORMAL_CLOSURE, ClientError};
+use crate::error::{ABNORMAL_CLOSURE, ClientError, MatchmakeError};
 use crate::predict::{Prediction, PredictionStats};
 use crate::url::WsUrl;
 
@@ -393,9 +393,17 @@ pub async fn run_bot(
                     out.protocol_errors += 1;
                 }
                 if !out.connected() {
+                    // A matchmaker's 503 says "ask again shortly" (Redis unreachable, no room
+                    // free): the first join waits for it like any later one, and the bot only
+                    // fails if the run ends first.
+                    let retry = config.reconnect && is_unavailable(&e);
                     out.connect_error = Some(e);
-                    live.failed.fetch_add(1, Relaxed);
-                    break;
+                    if !retry || !pause(&config, &mut stop).await {
+                        live.failed.fetch_add(1, Relaxed);
+                        break;
+                    }
+                    next = Next::Rejoin;
+                    continue;
                 }
                 live.errors.fetch_add(1, Relaxed);
                 if !pause(&config, &mut stop).await {
@@ -632,6 +640,14 @@ fn reconcile(client: &Client, play: &dyn Behaviour, prediction: &mut Prediction,
 /// watch value lives on across later awaits (that would make the future `!Send`).
 pub async fn stopped(stop: &mut watch::Receiver<bool>) {
     let _ = stop.wait_for(|s| *s).await;
+}
+
+/// A matchmaker's "no seat now, ask again" (HTTP 503).
+fn is_unavailable(e: &ClientError) -> bool {
+    matches!(
+        e,
+        ClientError::Matchmake(MatchmakeError::Refused { status: 503, .. })
+    )
 }
 
 /// Waits before joining again; false when stopped meanwhile (or the stop sender is gone).

@@ -37,8 +37,16 @@ pub enum DecodeError {
     Invalid(&'static str),
 }
 
+/// bincode's limit counts each decoded value at its in-memory size (a one-byte varint `u64`
+/// counts 8, a one-byte enum tag 4), not at its wire size: with a limit of
+/// `MAX_CLIENT_MSG_BYTES` a valid message a few bytes under the wire limit was refused. The
+/// wire size is checked before decoding (`decode_exact`); this limit only bounds what a length
+/// claim may allocate. A valid message counts at most 8 per wire byte, so 8 times the wire
+/// limit admits every one, and a hostile claim costs at most 8 KiB.
+const CLIENT_DECODE_LIMIT: usize = 8 * MAX_CLIENT_MSG_BYTES;
+
 fn client_config() -> impl Config {
-    config::standard().with_limit::<MAX_CLIENT_MSG_BYTES>()
+    config::standard().with_limit::<CLIENT_DECODE_LIMIT>()
 }
 
 fn server_config() -> impl Config {
@@ -276,6 +284,71 @@ mod tests {
         let bytes = vec![0u8; MAX_CLIENT_MSG_BYTES + 1];
         assert_eq!(
             decode_client(&bytes),
+            Err(DecodeError::TooLarge {
+                len: MAX_CLIENT_MSG_BYTES + 1,
+                limit: MAX_CLIENT_MSG_BYTES
+            })
+        );
+    }
+
+    /// A chat line of `len` encoded bytes: the tag, the text's length, its bytes (the text
+    /// itself may break the chat rules: only decoding is under test).
+    fn chat_of_len(len: usize) -> Vec<u8> {
+        let text_len = (0..len)
+            .rev()
+            .find(|&n| {
+                encode_client(&ClientMsg::Chat {
+                    text: "x".repeat(n),
+                })
+                .len()
+                    <= len
+            })
+            .unwrap();
+        let bytes = encode_client(&ClientMsg::Chat {
+            text: "x".repeat(text_len),
+        });
+        assert_eq!(bytes.len(), len, "a chat line of exactly {len} bytes");
+        bytes
+    }
+
+    #[test]
+    fn the_limit_is_on_wire_bytes_up_to_the_last_one() {
+        // Up to the limit every length decodes; the text is too long for a chat line, which
+        // validation (not the size limit) refuses.
+        for len in [
+            MAX_CLIENT_MSG_BYTES - 20,
+            MAX_CLIENT_MSG_BYTES - 1,
+            MAX_CLIENT_MSG_BYTES,
+        ] {
+            assert_eq!(
+                decode_client(&chat_of_len(len)),
+                Err(DecodeError::Invalid(TEXT_ERRORS.0)),
+                "{len} bytes"
+            );
+        }
+        // An input whose values fill the message to the limit is a valid message.
+        let input = |n: usize| {
+            ClientMsg::Input(Input {
+                seq: u32::MAX,
+                ack: Some(u32::MAX),
+                view: Some(crate::messages::ViewTime {
+                    tick: u32::MAX,
+                    frac: 255,
+                }),
+                values: vec![0x80; n],
+            })
+        };
+        let n = (0..MAX_CLIENT_MSG_BYTES)
+            .rev()
+            .find(|&n| encode_client(&input(n)).len() <= MAX_CLIENT_MSG_BYTES)
+            .unwrap();
+        let bytes = encode_client(&input(n));
+        assert_eq!(bytes.len(), MAX_CLIENT_MSG_BYTES);
+        assert_eq!(decode_client(&bytes), Ok(input(n)));
+        // One byte more is refused for its size, before decoding.
+        let over = chat_of_len(MAX_CLIENT_MSG_BYTES + 1);
+        assert_eq!(
+            decode_client(&over),
             Err(DecodeError::TooLarge {
                 len: MAX_CLIENT_MSG_BYTES + 1,
                 limit: MAX_CLIENT_MSG_BYTES

@@ -349,7 +349,15 @@ where
     R: std::future::Future<Output = Result<(), WebSocketError>>,
 {
     loop {
-        let frame = rd.read_frame(send_fn).await.map_err(frame_error)?;
+        let mut frame = rd.read_frame(send_fn).await.map_err(frame_error)?;
+        // RFC 6455 5.1: a server closes on a frame the client did not mask. A close frame is
+        // exempt: its echo is already queued, and the connection ends with it anyway.
+        if frame.opcode != OpCode::Close && !masked(&mut frame) {
+            return Err(End::Close(
+                codes::PROTOCOL_ERROR,
+                "client frames must be masked (RFC 6455 section 5.1)".into(),
+            ));
+        }
         // One clock read per frame, for both.
         let now = Instant::now();
         outbox.heard(now);
@@ -391,6 +399,14 @@ where
             OpCode::Pong => {}
         }
     }
+}
+
+/// Whether the client masked `frame`. fastwebsockets unmasks the payload as it reads but keeps
+/// the masking key, and formats the header's MASK bit from it.
+fn masked(frame: &mut Frame<'_>) -> bool {
+    let mut head = [0u8; 14]; // the longest frame header
+    frame.fmt_head(&mut head);
+    head[1] & 0x80 != 0
 }
 
 /// A value list that does not fit the game's declaration: counted, and the client closed.
@@ -790,6 +806,19 @@ async fn drain(rd: &mut WebSocketRead<ReadHalf<Io>>) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_frame_read_unmasked_still_shows_it_was_masked() {
+        let mut payload = b"ticksync".to_vec();
+        fastwebsockets::unmask(&mut payload, [1, 2, 3, 4]);
+        let mut frame = Frame::new(true, OpCode::Binary, Some([1, 2, 3, 4]), payload.into());
+        // What the read path does to a client's frame.
+        frame.unmask();
+        assert_eq!(&frame.payload[..], b"ticksync");
+        assert!(masked(&mut frame));
+        let mut bare = Frame::binary(Payload::Owned(vec![0; 300]));
+        assert!(!masked(&mut bare));
+    }
 
     #[test]
     fn close_reasons_are_cut_at_a_char_boundary() {

@@ -8,13 +8,17 @@
 //! stay until the shutdown closes them. A single node with `--state-dir` stops each room,
 //! has its state written there, and tells its clients to come back (`GOING_AWAY`): the node
 //! restores the rooms when it starts again, and the clients resume their own players.
+//!
+//! The same hand-off stops a room the directory gave to another node while this one could
+//! not renew it (Redis was down or lost its data, or this node stalled): the directory
+//! decides who plays a room, so this node lets it go (`give_up_lost_rooms`).
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use protocol::codes;
 use serde::Serialize;
-use tokio::sync::oneshot;
+use tokio::sync::{mpsc, oneshot};
 
 use crate::checkpoint;
 use crate::cluster::{Cluster, NodeInfo};
@@ -161,6 +165,74 @@ async fn hand_over(
     }
     tracing::info!(room = %room.name, to = %target.id, players, "room handed over");
     Ok(Some(players))
+}
+
+/// Stops each room the heartbeat reports held by another node (`lost`, until the heartbeat
+/// ends), one at a time, so a room reported twice is only handed over once.
+pub(crate) async fn give_up_lost_rooms(ctx: Arc<ServerCtx>, mut lost: mpsc::Receiver<String>) {
+    let Some(cluster) = &ctx.cluster else {
+        return;
+    };
+    while let Some(room) = lost.recv().await {
+        if let Err(e) = give_up(&ctx, cluster, &room).await {
+            // It plays on here; the next beat reports it again.
+            tracing::warn!(room, error = %e, "could not look up the node that holds a lost room");
+        }
+    }
+}
+
+/// Stops room `room`, which the directory says another node holds, and sends its clients
+/// there with `MOVED` (they resume there with their tokens). Its state is saved for that
+/// node unless that node already plays the room. Nothing happens if the holder is gone or
+/// is this node again (the next beat re-claims the room): then it plays on here.
+async fn give_up(ctx: &ServerCtx, cluster: &Cluster, room: &str) -> redis::RedisResult<()> {
+    let Some(handle) = ctx.rooms.get(room) else {
+        return Ok(()); // closed meanwhile, or already given up
+    };
+    let Some(holder) = cluster.holder(room).await?.filter(|h| *h != ctx.node_id) else {
+        return Ok(());
+    };
+    let Some(node) = cluster.node(&holder).await? else {
+        return Ok(()); // dead: its entry expires, and this node's next beat takes the room
+    };
+    let (reply, answer) = oneshot::channel();
+    if handle.inbox.send(RoomMsg::Handoff(reply)).await.is_err() {
+        return Ok(());
+    }
+    let Ok(Ok(handoff)) = tokio::time::timeout(ANSWER_WITHIN, answer).await else {
+        tracing::warn!(room, "the room did not stop for the node that holds it");
+        return Ok(());
+    };
+    // A node that has not opened the room yet restores it from this state at its players'
+    // first `Hello`, each with its own entity; one that already plays it keeps its own.
+    let plays = node.room_list.iter().any(|r| r.name == room);
+    let state = checkpoint::encode(&handoff.saved, handle.schema.hash());
+    let saved = !plays
+        && match async {
+            cluster
+                .save_state(room, &state?)
+                .await
+                .map_err(|e| e.to_string())
+        }
+        .await
+        {
+            Ok(()) => true,
+            Err(e) => {
+                tracing::warn!(room, error = %e, "could not save a lost room's state for its holder");
+                false
+            }
+        };
+    for o in &handoff.outboxes {
+        o.close(codes::MOVED, node.url.clone());
+    }
+    tracing::warn!(
+        room,
+        holder = %holder,
+        clients = handoff.outboxes.len(),
+        state_saved = saved,
+        "another node holds this room in the directory: stopped here, its clients sent there"
+    );
+    Ok(())
 }
 
 async fn where_is(cluster: &Cluster, room: &str) -> Option<NodeInfo> {

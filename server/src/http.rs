@@ -15,7 +15,8 @@ use hyper::body::Incoming;
 use hyper::header::{
     ACCESS_CONTROL_ALLOW_HEADERS, ACCESS_CONTROL_ALLOW_METHODS, ACCESS_CONTROL_ALLOW_ORIGIN,
     ACCESS_CONTROL_MAX_AGE, ACCESS_CONTROL_REQUEST_HEADERS, CACHE_CONTROL, CONTENT_TYPE, ETAG,
-    HOST, HeaderMap, HeaderValue, IF_NONE_MATCH, LOCATION, ORIGIN, VARY, X_CONTENT_TYPE_OPTIONS,
+    HOST, HeaderMap, HeaderValue, IF_NONE_MATCH, LOCATION, ORIGIN, RETRY_AFTER, VARY,
+    X_CONTENT_TYPE_OPTIONS,
 };
 use hyper::{Method, Request, Response, StatusCode};
 
@@ -41,15 +42,21 @@ pub async fn route(
             let ct = "application/openmetrics-text; version=1.0.0; charset=utf-8";
             respond(StatusCode::OK, ct, ctx.metrics.render())
         }
-        (&Method::GET, "/healthz") => text(StatusCode::OK, "ok\n"),
+        (&Method::GET, "/healthz") => healthz(&ctx),
         (&Method::GET, "/rooms") => rooms(&ctx).await,
         (&Method::POST, "/matchmake") => match read_body(req, crate::matchmake::MAX_BODY).await {
             Ok(body) => match crate::matchmake::matchmake(&ctx, &body).await {
                 Ok(answer) => json(StatusCode::OK, &answer),
-                Err(e) => error(
-                    StatusCode::from_u16(e.status()).unwrap_or(StatusCode::BAD_REQUEST),
-                    e.message(),
-                ),
+                Err(e) => {
+                    let mut r = error(
+                        StatusCode::from_u16(e.status()).unwrap_or(StatusCode::BAD_REQUEST),
+                        e.message(),
+                    );
+                    if let Some(secs) = e.retry_after() {
+                        r.headers_mut().insert(RETRY_AFTER, HeaderValue::from(secs));
+                    }
+                    r
+                }
             },
             Err(resp) => resp,
         },
@@ -286,6 +293,22 @@ fn not_modified(etag: &str) -> Response<Body> {
     *r.status_mut() = StatusCode::NOT_MODIFIED;
     cacheable(&mut r, etag);
     r
+}
+
+/// `GET /healthz`: 200 while the process serves, so a load balancer keeps sending players to
+/// the rooms it plays. The body is `ok`, or in a cluster whose Redis this node cannot reach,
+/// `degraded: ...` with how long and why (its rooms play on; matchmaking and new rooms wait).
+fn healthz(ctx: &ServerCtx) -> Response<Body> {
+    let Some(outage) = ctx.cluster.as_ref().and_then(|c| c.outage()) else {
+        return text(StatusCode::OK, "ok\n");
+    };
+    let body = format!(
+        "degraded: the cluster directory (Redis) has been unreachable for {}s ({}); \
+         the rooms here play on, matchmaking and new rooms wait for it\n",
+        outage.since.as_secs(),
+        outage.error.replace(['\r', '\n'], " ")
+    );
+    respond(StatusCode::OK, "text/plain; charset=utf-8", body)
 }
 
 /// Every room: this node's, or in a cluster every node's, each with its node.

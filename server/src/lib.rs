@@ -91,6 +91,10 @@ pub use matchmake::MAX_BODY as MATCHMAKE_MAX_BODY;
 /// Longest `--public-url`: it is sent as a WebSocket close reason (at most 123 bytes).
 pub const MAX_PUBLIC_URL: usize = 123;
 
+/// Rooms the heartbeat found held by another node, waiting to be stopped here (a full queue
+/// drops one: the next beat reports it again).
+const LOST_ROOMS_QUEUE: usize = 64;
+
 /// A running server.
 pub struct Server {
     ctx: Arc<ServerCtx>,
@@ -162,23 +166,31 @@ impl Server {
             )));
         }
         let cluster = match &cfg.redis {
-            Some(redis) => Some(
-                cluster::Cluster::join(redis, node_id.clone(), public_url.clone())
+            Some(redis) => {
+                let cluster = cluster::Cluster::join(redis, node_id.clone(), public_url.clone())
                     .await
-                    .map_err(|e| std::io::Error::other(format!("--redis {redis}: {e}")))?,
-            ),
+                    .map_err(|e| std::io::Error::other(format!("--redis {redis}: {e}")))?;
+                // Before the first beat: a live node with this id refuses the start.
+                cluster.take_id().await.map_err(std::io::Error::other)?;
+                Some(cluster)
+            }
             None => None,
         };
         // Seats are signed with the join secret if there is one (the studio's backend holds
         // it anyway), else with the cluster's shared key, else with this process's own.
-        let seat_secret = match (&cfg.join_secret, &cluster) {
-            (Some(secret), _) => secret.clone(),
-            (None, Some(c)) => c.seat_secret().await.map_err(|e| {
-                std::io::Error::other(format!("--redis: reading the seat key: {e}"))
-            })?,
-            (None, None) => tokens::random_token() + &tokens::random_token(),
+        let seats = match (&cfg.join_secret, &cluster) {
+            (Some(secret), _) => seats::Seats::new(secret.clone(), cfg.seat_ttl),
+            (None, Some(c)) => seats::Seats::shared(
+                c.seat_secret().await.map_err(|e| {
+                    std::io::Error::other(format!("--redis: reading the seat key: {e}"))
+                })?,
+                cfg.seat_ttl,
+            ),
+            (None, None) => seats::Seats::new(
+                tokens::random_token() + &tokens::random_token(),
+                cfg.seat_ttl,
+            ),
         };
-        let seats = seats::Seats::new(seat_secret, cfg.seat_ttl);
         let cfg = Arc::new(cfg);
         let epoch = Instant::now();
         let stop = CancellationToken::new();
@@ -223,15 +235,22 @@ impl Server {
         let mut background = Vec::new();
         if let (Some(node), Some(redis)) = (&ctx.cluster, &ctx.cfg.redis) {
             tracing::info!(node = %node.id, url = %node.url, "joined the cluster");
+            // Rooms the directory gives to another node are stopped here (`drain`).
+            let (lost, lost_rooms) = tokio::sync::mpsc::channel(LOST_ROOMS_QUEUE);
             let heartbeat = node
                 .clone()
-                .start_heartbeat(ctx.rooms.clone(), stop.clone());
+                .start_heartbeat(ctx.rooms.clone(), lost, stop.clone());
             background.push(heartbeat.await.map_err(|e| {
                 std::io::Error::other(format!("--redis: registering this node: {e}"))
             })?);
+            background.push(tokio::spawn(drain::give_up_lost_rooms(
+                ctx.clone(),
+                lost_rooms,
+            )));
             background.push(cluster::notices::spawn_listener(
                 redis.clone(),
                 ctx.rooms.clone(),
+                node.health.recoveries(),
                 stop.clone(),
             ));
         }

@@ -52,9 +52,18 @@ pub enum MatchError {
     Bad(String),
     /// A join token is needed and missing or bad (401).
     Unauthorized(String),
-    /// No seat now: rooms full, no node, Redis unreachable (503).
+    /// No seat now: rooms full, no node (503).
     Unavailable(String),
+    /// Redis did not answer (or failed): no seat until it does (503, `Retry-After`).
+    Unreachable,
 }
+
+/// What a client is told while Redis does not answer.
+pub const UNREACHABLE: &str = "the cluster directory (Redis) is unreachable; retry shortly";
+
+/// The `Retry-After` (seconds) of an answer given while Redis does not answer: a node finds
+/// Redis back within a heartbeat or two of its return.
+pub const RETRY_AFTER_SECS: u32 = 1;
 
 impl MatchError {
     /// The HTTP status it answers with.
@@ -62,21 +71,32 @@ impl MatchError {
         match self {
             MatchError::Bad(_) => 400,
             MatchError::Unauthorized(_) => 401,
-            MatchError::Unavailable(_) => 503,
+            MatchError::Unavailable(_) | MatchError::Unreachable => 503,
         }
+    }
+
+    /// Seconds the client should wait before asking again, when that is known.
+    pub fn retry_after(&self) -> Option<u32> {
+        matches!(self, MatchError::Unreachable).then_some(RETRY_AFTER_SECS)
     }
 
     /// What the client is told.
     pub fn message(&self) -> &str {
         match self {
             MatchError::Bad(m) | MatchError::Unauthorized(m) | MatchError::Unavailable(m) => m,
+            MatchError::Unreachable => UNREACHABLE,
         }
     }
 }
 
 fn redis_down(e: redis::RedisError) -> MatchError {
-    tracing::warn!(error = %e, "matchmaking: Redis failed");
-    MatchError::Unavailable("the cluster's directory is unreachable".into())
+    // An outage fails every request: the heartbeat logs it, once and loudly.
+    if e.is_io_error() {
+        tracing::debug!(error = %e, "matchmaking: Redis unreachable");
+    } else {
+        tracing::warn!(error = %e, "matchmaking: Redis failed");
+    }
+    MatchError::Unreachable
 }
 
 /// Answers one request body.

@@ -8,7 +8,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use protocol::seat::{self, Seat, SeatError};
 
-use crate::cluster::Cluster;
+use crate::cluster::{Cluster, SeatKey};
 
 /// Used seats a standalone node remembers (until they expire); past this, matchmaking
 /// refuses new seats until some expire.
@@ -17,7 +17,7 @@ pub const MAX_REMEMBERED: usize = 100_000;
 /// This node's seats: the key that signs and checks them, their lifetime, and (standalone)
 /// the ones used and reserved.
 pub struct Seats {
-    secret: Vec<u8>,
+    key: Key,
     ttl: Duration,
     /// Standalone: used nonces and when they expire (unix ms).
     used: Mutex<HashMap<String, u64>>,
@@ -33,14 +33,38 @@ pub fn now_ms() -> u64 {
         .unwrap_or(0)
 }
 
+/// What signs the seats.
+enum Key {
+    /// The join secret, or (standalone) this process's own.
+    Fixed(Vec<u8>),
+    /// The cluster's, which the heartbeat keeps the same as every other node's.
+    Shared(SeatKey),
+}
+
 impl Seats {
     /// Seats signed with `secret`, valid for `ttl` after they are given out.
     pub fn new(secret: impl Into<Vec<u8>>, ttl: Duration) -> Self {
+        Self::with_key(Key::Fixed(secret.into()), ttl)
+    }
+
+    /// Seats signed with the cluster's shared key.
+    pub(crate) fn shared(key: SeatKey, ttl: Duration) -> Self {
+        Self::with_key(Key::Shared(key), ttl)
+    }
+
+    fn with_key(key: Key, ttl: Duration) -> Self {
         Self {
-            secret: secret.into(),
+            key,
             ttl,
             used: Mutex::default(),
             reservations: Reservations::default(),
+        }
+    }
+
+    fn secret(&self) -> std::borrow::Cow<'_, [u8]> {
+        match &self.key {
+            Key::Fixed(k) => k.as_slice().into(),
+            Key::Shared(k) => k.get().into_bytes().into(),
         }
     }
 
@@ -52,12 +76,12 @@ impl Seats {
 
     /// The seat `nonce` in `room`, until `expires_ms`.
     pub fn sign(&self, room: &str, nonce: &str, expires_ms: u64) -> String {
-        seat::mint(&self.secret, room, nonce, expires_ms)
+        seat::mint(&self.secret(), room, nonce, expires_ms)
     }
 
     /// Checks a seat's signature, room and expiry (not whether it was used: `admit`).
     pub fn check(&self, token: &str, room: &str) -> Result<Seat, SeatError> {
-        seat::verify(&self.secret, token, room, now_ms())
+        seat::verify(&self.secret(), token, room, now_ms())
     }
 
     /// Admits `seat` once: the second time is `Reused`. `Err(None)`: the store of used seats

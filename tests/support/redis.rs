@@ -6,13 +6,18 @@ use std::time::Duration;
 use tokio::process::{Child, Command};
 
 pub struct RedisProcess {
-    _child: Child,
+    child: Child,
     pub url: String,
+    pub port: u16,
 }
 
 impl RedisProcess {
     pub async fn start() -> RedisProcess {
-        let port = super::free_port();
+        Self::start_on(super::free_port()).await
+    }
+
+    /// On `port` (a restart on the port it had: empty, since nothing is persisted).
+    pub async fn start_on(port: u16) -> RedisProcess {
         let child = Command::new("redis-server")
             .args(["--port", &port.to_string(), "--bind", "127.0.0.1"])
             .args(["--save", "", "--appendonly", "no"])
@@ -30,8 +35,14 @@ impl RedisProcess {
         })
         .await;
         RedisProcess {
-            _child: child,
+            child,
             url: format!("redis://127.0.0.1:{port}"),
+            port,
         }
+    }
+
+    /// SIGKILL, and wait until it is gone (its data with it).
+    pub async fn kill(mut self) {
+        self.child.kill().await.expect("kill -9 redis-server");
     }
 }

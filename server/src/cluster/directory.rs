@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use redis::{AsyncCommands, Script};
 
-use super::link::{Cluster, NODE_TTL, keys};
+use super::link::{Cluster, NODE_TTL, SeatKey, keys};
 
 /// Where a room is to be played.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -60,6 +60,16 @@ if redis.call('GET', KEYS[1]) == ARGV[1] then
   return redis.call('DEL', KEYS[1])
 end
 return 0
+";
+
+/// Sets the seat key `KEYS[1]` to `ARGV[1]` unless it is set; returns the key in effect.
+const SEAT_KEY: &str = r"
+local cur = redis.call('GET', KEYS[1])
+if cur then
+  return cur
+end
+redis.call('SET', KEYS[1], ARGV[1])
+return ARGV[1]
 ";
 
 /// Reserves a seat (`ARGV[3]`, expiring at `ARGV[2]` ms) in the room whose reservations are
@@ -120,10 +130,16 @@ impl Cluster {
         self.conn().get(Self::room_key(room)).await
     }
 
-    /// Renews the directory entries of `rooms` (this node's); lists the game index too.
-    pub(crate) async fn renew(&self, rooms: &[crate::room::RoomInfo]) -> redis::RedisResult<()> {
+    /// Renews the directory entries of `rooms` (this node's), re-claiming any that are gone
+    /// (Redis lost them, or they expired while Redis or this node stalled), and lists them in
+    /// their games' index. Returns the rooms another node holds now: the directory gave them
+    /// away, so this node must stop playing them.
+    pub(crate) async fn renew(
+        &self,
+        rooms: &[crate::room::RoomInfo],
+    ) -> redis::RedisResult<Vec<String>> {
         if rooms.is_empty() {
-            return Ok(());
+            return Ok(Vec::new());
         }
         let script = Script::new(RENEW);
         let mut call = script.prepare_invoke();
@@ -132,18 +148,22 @@ impl Cluster {
         }
         call.arg(&self.id).arg(NODE_TTL.as_millis() as u64);
         let lost: Vec<String> = call.invoke_async(&mut self.conn()).await?;
-        for key in lost {
-            tracing::warn!(room = %key.trim_start_matches(keys::ROOM), "another node holds a room this node plays");
-        }
+        let lost: Vec<String> = lost
+            .into_iter()
+            .map(|k| k.trim_start_matches(keys::ROOM).to_owned())
+            .collect();
         let mut by_game: HashMap<&str, Vec<&str>> = HashMap::new();
-        for r in rooms {
+        for r in rooms.iter().filter(|r| !lost.contains(&r.name)) {
             by_game.entry(&r.game).or_default().push(&r.name);
         }
-        let mut pipe = redis::pipe();
-        for (game, names) in by_game {
-            pipe.sadd(format!("{}{game}", keys::GAME), names).ignore();
+        if !by_game.is_empty() {
+            let mut pipe = redis::pipe();
+            for (game, names) in by_game {
+                pipe.sadd(format!("{}{game}", keys::GAME), names).ignore();
+            }
+            pipe.query_async::<()>(&mut self.conn()).await?;
         }
-        pipe.query_async::<()>(&mut self.conn()).await
+        Ok(lost)
     }
 
     /// Leaves `room`'s directory entry, if this node still holds it.
@@ -270,16 +290,42 @@ impl Cluster {
         Ok(set.is_some())
     }
 
-    /// The key that signs seats: shared by every node (the first to join makes it).
-    pub(crate) async fn seat_secret(&self) -> redis::RedisResult<String> {
-        let mut conn = self.conn();
+    /// The key that signs seats: shared by every node (the first to join makes it). From
+    /// here on the heartbeat keeps it in step with Redis (`keep_seat_key`).
+    pub(crate) async fn seat_secret(&self) -> redis::RedisResult<SeatKey> {
         let fresh = crate::tokens::random_token() + &crate::tokens::random_token();
-        let _: Option<String> = redis::cmd("SET")
-            .arg(keys::SECRET)
+        let key: String = Script::new(SEAT_KEY)
+            .key(keys::SECRET)
             .arg(fresh)
-            .arg("NX")
-            .query_async(&mut conn)
+            .invoke_async(&mut self.conn())
             .await?;
-        conn.get(keys::SECRET).await
+        let shared = self.seat_key.get_or_init(|| SeatKey::new(key.clone()));
+        shared.set(key);
+        Ok(shared.clone())
+    }
+
+    /// Puts this node's seat key back if Redis lost it (a restart without persistence), so a
+    /// node that joins later signs with the same one; if Redis holds another (a node joined
+    /// an emptied Redis before this one put its key back), this node takes that one: every
+    /// node then agrees again, and the seats this node signed before are refused.
+    pub(crate) async fn keep_seat_key(&self) -> redis::RedisResult<()> {
+        let Some(shared) = self.seat_key.get() else {
+            return Ok(()); // seats are signed with --join-secret
+        };
+        let held = shared.get();
+        let key: String = Script::new(SEAT_KEY)
+            .key(keys::SECRET)
+            .arg(&held)
+            .invoke_async(&mut self.conn())
+            .await?;
+        if key != held {
+            tracing::warn!(
+                "the cluster's seat key in Redis is not the one this node held (Redis lost it \
+                 and another node made a new one): this node takes it; seats this node handed \
+                 out before are refused"
+            );
+            shared.set(key);
+        }
+        Ok(())
     }
 }

@@ -8,6 +8,7 @@ use std::time::{Duration, Instant};
 
 use redis::AsyncCommands;
 use serde::{Deserialize, Serialize};
+use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
 use super::link::{Cluster, NODE_TTL, keys};
@@ -16,6 +17,8 @@ use crate::room::RoomInfo;
 
 /// How often a node renews its entry: a few beats fit in the time to live.
 const HEARTBEAT: Duration = Duration::from_secs(1);
+/// How often a starting node checks whether an old entry under its id has expired.
+const ID_POLL: Duration = Duration::from_millis(100);
 
 /// A node as the registry shows it.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -44,9 +47,68 @@ impl Cluster {
         format!("{}{id}", keys::NODE)
     }
 
-    /// Writes this node's entry with its time to live, and renews its rooms' directory
-    /// entries. Returns the rooms it held (to release those that close before the next beat).
-    async fn beat(&self, rooms: &Rooms, beat: &mut Beat) -> redis::RedisResult<()> {
+    /// Takes this node's id in the registry before its first beat: an entry under the id may
+    /// be this node's own from before a crash (it expires within `NODE_TTL`) or a live node's
+    /// with the same id (renewed every beat). Waits, bounded, for it to expire; if it is still
+    /// there the id is taken, and the error says so. Two nodes must never share an id: they
+    /// would renew each other's rooms and both play them.
+    pub async fn take_id(&self) -> Result<(), String> {
+        let key = Self::node_key(&self.id);
+        // A placeholder until the first beat: the node with no load yet.
+        let entry = serde_json::to_string(&NodeInfo {
+            id: self.id.clone(),
+            url: self.url.clone(),
+            rooms: 0,
+            players: 0,
+            cpu: None,
+            draining: false,
+            room_list: Vec::new(),
+        })
+        .map_err(|e| e.to_string())?;
+        let patience = NODE_TTL + Duration::from_secs(1);
+        let deadline = Instant::now() + patience;
+        let mut waiting = false;
+        loop {
+            let taken: Option<String> = redis::cmd("SET")
+                .arg(&key)
+                .arg(&entry)
+                .arg("NX")
+                .arg("PX")
+                .arg(NODE_TTL.as_millis() as u64)
+                .query_async(&mut self.conn())
+                .await
+                .map_err(|e| format!("--redis: registering node id '{}': {e}", self.id))?;
+            if taken.is_some() {
+                if waiting {
+                    tracing::info!(node = %self.id, "the old entry under this node id expired");
+                }
+                return Ok(());
+            }
+            if Instant::now() >= deadline {
+                return Err(format!(
+                    "--node-id '{}' is taken: a live node renews {key} in Redis (waited {} for \
+                     it to expire); give each node its own --node-id",
+                    self.id,
+                    humantime::format_duration(patience)
+                ));
+            }
+            if !waiting {
+                tracing::warn!(
+                    node = %self.id,
+                    "{key} is in Redis: waiting up to {} for it to expire (this node's own \
+                     entry from before a crash, or another node with this id)",
+                    humantime::format_duration(patience)
+                );
+                waiting = true;
+            }
+            tokio::time::sleep(ID_POLL).await;
+        }
+    }
+
+    /// Writes this node's entry with its time to live, renews its rooms' directory entries
+    /// (re-claiming those Redis lost) and puts the seat key back if Redis lost it. Returns the
+    /// rooms another node holds now.
+    async fn beat(&self, rooms: &Rooms, beat: &mut Beat) -> redis::RedisResult<Vec<String>> {
         let infos = rooms.infos();
         let now = cpu_seconds().map(|s| (s, Instant::now()));
         let cpu = beat.cpu_at.zip(now).map(|((s0, t0), (s1, t1))| {
@@ -74,19 +136,55 @@ impl Cluster {
             .arg(NODE_TTL.as_millis() as u64)
             .query_async::<()>(&mut conn)
             .await?;
-        self.renew(&info.room_list).await?;
+        let lost = self.renew(&info.room_list).await?;
+        // Only what a beat that went through released counts: a room that closed during an
+        // outage is released at the first beat after it.
         for gone in beat.held.difference(&held) {
             self.release(gone).await?;
         }
         beat.held = held;
-        Ok(())
+        self.keep_seat_key().await?;
+        Ok(lost)
+    }
+
+    /// One beat, and what it tells: the health's changes (logged once each way, not every
+    /// beat) and the rooms another node holds (to `lost`).
+    async fn beat_and_report(&self, rooms: &Rooms, beat: &mut Beat, lost: &mpsc::Sender<String>) {
+        match self.beat(rooms, beat).await {
+            Ok(gone) => {
+                if let Some(outage) = self.health.answered() {
+                    tracing::warn!(
+                        outage = %humantime::format_duration(round_ms(outage)),
+                        "Redis answers again: this node is registered, its rooms re-claimed"
+                    );
+                }
+                for room in gone {
+                    // Full: the next beat reports it again.
+                    let _ = lost.try_send(room);
+                }
+            }
+            Err(e) => {
+                if self.health.failed(e.to_string()) {
+                    tracing::error!(
+                        error = %e,
+                        "Redis is unreachable: this node plays on the rooms it holds, but \
+                         matchmaking, new rooms and seats fail (503) until Redis answers \
+                         again; /healthz says degraded"
+                    );
+                } else {
+                    tracing::debug!(error = %e, "heartbeat: Redis still unreachable");
+                }
+            }
+        }
     }
 
     /// Registers this node (it is in the registry when this returns), then heartbeats until
-    /// `stop` and removes its entry.
+    /// `stop` and removes its entry. Rooms the directory gives to another node meanwhile are
+    /// sent to `lost`, for the node to stop playing them.
     pub async fn start_heartbeat(
         self,
         rooms: Arc<Rooms>,
+        lost: mpsc::Sender<String>,
         stop: CancellationToken,
     ) -> redis::RedisResult<tokio::task::JoinHandle<()>> {
         let mut beat = Beat::default();
@@ -97,11 +195,7 @@ impl Cluster {
             beats.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
             loop {
                 tokio::select! {
-                    _ = beats.tick() => {
-                        if let Err(e) = self.beat(&rooms, &mut beat).await {
-                            tracing::warn!(error = %e, "node heartbeat to Redis failed");
-                        }
-                    }
+                    _ = beats.tick() => self.beat_and_report(&rooms, &mut beat, &lost).await,
                     _ = stop.cancelled() => break,
                 }
             }
@@ -142,6 +236,11 @@ impl Cluster {
         let v: Option<String> = self.conn().get(Self::node_key(id)).await?;
         Ok(v.and_then(|v| serde_json::from_str(&v).ok()))
     }
+}
+
+/// `d` to the millisecond, for logs.
+fn round_ms(d: Duration) -> Duration {
+    Duration::from_millis(d.as_millis() as u64)
 }
 
 /// What the heartbeat carries from one beat to the next.
