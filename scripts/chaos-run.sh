@@ -134,7 +134,8 @@ def probe_loop(stop):
     while not stop.is_set():
         t = time.monotonic() - t0
         status, body, headers = http("POST", nodes[0].port, "/matchmake", '{"game":"arena"}', timeout=3.0)
-        probe.append((t, status, headers.get("Retry-After"), body[:120]))
+        retry = next((v for k, v in headers.items() if k.lower() == "retry-after"), None)
+        probe.append((t, status, retry, body[:120]))
         stop.wait(0.25)
 
 moved = {}
@@ -170,6 +171,7 @@ elif scenario == "redis":
     at(env("REDIS_AT", 10))
     redis.kill(); log("kill -9 redis")
     at(env("REDIS_AT", 10) + env("REDIS_DOWN", 10))
+    restarting = time.monotonic() - t0
     redis.start(); log("redis started again (empty)")
     back = time.monotonic() - t0
 elif scenario == "standalone":
@@ -195,13 +197,16 @@ if moved:
         print(f"moved room {name}: tick {tick} before the kill, {after} at the end on {node} ({verdict})")
 if probe:
     down_at = env("REDIS_AT", 10); up_at = back
-    during = [p for p in probe if down_at + 1 <= p[0] <= up_at]
+    # From a second after the kill (the nodes' calls fail within a second) to the restart.
+    during = [p for p in probe if down_at + 1 <= p[0] <= restarting]
     count = {}
     for p in during: count[p[1]] = count.get(p[1], 0) + 1
     retry = sum(1 for p in during if p[1] == 503 and p[2])
     after = [p for p in probe if p[0] > up_at and p[1] == 200]
     print(f"matchmake while Redis was down ({len(during)} probes): statuses {count}, "
           f"503 with Retry-After: {retry}; e.g. {during[len(during)//2][3] if during else ''!r}")
+    odd = [f"{p[0]:.2f}s: {p[1]}" for p in during if p[1] != 503]
+    if odd: print("  not 503 while down:", ", ".join(odd))
     print("matchmake seated again %s after Redis was back" %
           (f"{after[0][0] - up_at:.2f} s" if after else "NEVER"))
 # Left over once the rooms' grace (2 s) and a directory entry's time to live (3 s) are past.

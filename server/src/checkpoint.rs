@@ -217,35 +217,41 @@ async fn write_all(queue: &SaveQueue, store: &Store, max_bytes: u32, metrics: &C
     let mut failed = None;
     for (room, what) in queue.take() {
         let outcome = match what {
-            PendingSave::Save(saved, hash) => match encode(&saved, hash) {
-                Err(e) => {
-                    failed = Some(e);
-                    "failed"
-                }
-                Ok(bytes) if bytes.len() > max_bytes as usize => {
-                    tracing::warn!(
-                        room,
-                        bytes = bytes.len(),
-                        max_bytes,
-                        "a room is too big to checkpoint (--max-checkpoint-bytes)"
-                    );
-                    "too_big"
-                }
-                Ok(bytes) => {
-                    let len = bytes.len() as u64;
-                    match put(store, &room, bytes).await {
-                        Ok(true) => {
-                            metrics.bytes.inc_by(len);
-                            "ok"
-                        }
-                        Ok(false) => "not_holder",
-                        Err(e) => {
-                            failed = Some(e);
-                            "failed"
+            // A big room's encoding takes milliseconds: not on a worker that writes snapshots.
+            PendingSave::Save(saved, hash) => {
+                match tokio::task::spawn_blocking(move || encode(&saved, hash))
+                    .await
+                    .unwrap_or_else(|e| Err(e.to_string()))
+                {
+                    Err(e) => {
+                        failed = Some(e);
+                        "failed"
+                    }
+                    Ok(bytes) if bytes.len() > max_bytes as usize => {
+                        tracing::warn!(
+                            room,
+                            bytes = bytes.len(),
+                            max_bytes,
+                            "a room is too big to checkpoint (--max-checkpoint-bytes)"
+                        );
+                        "too_big"
+                    }
+                    Ok(bytes) => {
+                        let len = bytes.len() as u64;
+                        match put(store, &room, bytes).await {
+                            Ok(true) => {
+                                metrics.bytes.inc_by(len);
+                                "ok"
+                            }
+                            Ok(false) => "not_holder",
+                            Err(e) => {
+                                failed = Some(e);
+                                "failed"
+                            }
                         }
                     }
                 }
-            },
+            }
             PendingSave::Delete => {
                 if let Err(e) = delete(store, &room).await {
                     tracing::warn!(room, error = %e, "a closed room's checkpoint was not deleted (it expires)");
