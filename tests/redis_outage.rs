@@ -6,7 +6,6 @@
 
 mod support;
 
-use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -16,9 +15,7 @@ use protocol::{Event, codes};
 use server::cluster::NODE_TTL;
 use support::process::ServerProcess;
 use support::redis::RedisProcess;
-use support::{bounded, http_get, poll_until, ws_url};
-use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
-use tokio::net::TcpStream;
+use support::{bounded, http_get, http_post_head, poll_until, ws_url};
 use tokio::sync::watch;
 
 /// The tests run one at a time: each runs several servers at 60 Hz on a two-core machine.
@@ -41,65 +38,26 @@ async fn node(redis: &RedisProcess, id: &str) -> ServerProcess {
     .await
 }
 
-/// One command to the Redis on `port`, over a connection of its own (RESP2): the reply as
-/// text (a simple or bulk string, an integer), `None` for nil.
+/// One command to the Redis on `port`, over a connection of its own: the reply as text (a
+/// string, an integer, `OK`), `None` for nil.
 async fn redis_cmd(port: u16, args: &[&str]) -> Option<String> {
-    let mut s = TcpStream::connect(("127.0.0.1", port))
+    let client = redis::Client::open(format!("redis://127.0.0.1:{port}")).unwrap();
+    let mut conn = client
+        .get_multiplexed_async_connection()
         .await
         .expect("redis answers");
-    let mut req = format!("*{}\r\n", args.len());
-    for a in args {
-        req += &format!("${}\r\n{a}\r\n", a.len());
+    let mut cmd = redis::cmd(args[0]);
+    for a in &args[1..] {
+        cmd.arg(*a);
     }
-    s.write_all(req.as_bytes()).await.unwrap();
-    let mut r = BufReader::new(s);
-    let mut line = String::new();
-    r.read_line(&mut line).await.unwrap();
-    let line = line.trim_end();
-    let (kind, rest) = line.split_at(1);
-    match kind {
-        "+" | ":" => Some(rest.to_owned()),
-        "$" if rest == "-1" => None,
-        "$" => {
-            let mut bulk = vec![0u8; rest.parse::<usize>().unwrap() + 2];
-            r.read_exact(&mut bulk).await.unwrap();
-            bulk.truncate(bulk.len() - 2);
-            Some(String::from_utf8(bulk).unwrap())
-        }
-        _ => panic!("redis {args:?}: {line}"),
+    match cmd.query_async(&mut conn).await.unwrap() {
+        redis::Value::Nil => None,
+        redis::Value::Int(i) => Some(i.to_string()),
+        redis::Value::BulkString(b) => Some(String::from_utf8(b).unwrap()),
+        redis::Value::SimpleString(s) => Some(s),
+        redis::Value::Okay => Some("OK".into()),
+        other => panic!("redis {args:?}: {other:?}"),
     }
-}
-
-/// `POST path` with a JSON body: the status, the response head (lowercase) and the body.
-async fn post(
-    addr: SocketAddr,
-    path: &str,
-    body: &str,
-    bearer: Option<&str>,
-) -> (u16, String, String) {
-    let auth = bearer
-        .map(|t| format!("Authorization: Bearer {t}\r\n"))
-        .unwrap_or_default();
-    let req = format!(
-        "POST {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n{auth}\
-         Content-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
-        body.len()
-    );
-    bounded("http post", async {
-        let mut s = TcpStream::connect(addr).await.unwrap();
-        s.write_all(req.as_bytes()).await.unwrap();
-        let mut buf = Vec::new();
-        s.read_to_end(&mut buf).await.unwrap();
-        let text = String::from_utf8_lossy(&buf).into_owned();
-        let (head, body) = text.split_once("\r\n\r\n").unwrap_or((&text, ""));
-        let status = head
-            .split(' ')
-            .nth(1)
-            .and_then(|c| c.parse().ok())
-            .unwrap_or(0);
-        (status, head.to_ascii_lowercase(), body.to_owned())
-    })
-    .await
 }
 
 /// A player kept playing in the background: it sends an input at each snapshot and counts
@@ -222,7 +180,8 @@ async fn rooms_play_on_while_redis_is_down_and_everything_comes_back_with_it() {
     // The matchmaker says so at once, on either node.
     for n in [&a, &b] {
         let asked = Instant::now();
-        let (status, head, body) = post(n.addr, "/matchmake", r#"{"game": "arena"}"#, None).await;
+        let (status, head, body) =
+            http_post_head(n.addr, "/matchmake", r#"{"game": "arena"}"#, None).await;
         assert!(
             asked.elapsed() < Duration::from_secs(3),
             "answered in {:?}",
@@ -301,7 +260,8 @@ async fn rooms_play_on_while_redis_is_down_and_everything_comes_back_with_it() {
     // The matchmaker seats again, in the room that played on, and the seat admits.
     let (url, room, seat) = bounded("a seat", async {
         loop {
-            let (status, _, body) = post(a.addr, "/matchmake", r#"{"game": "arena"}"#, None).await;
+            let (status, _, body) =
+                http_post_head(a.addr, "/matchmake", r#"{"game": "arena"}"#, None).await;
             if status == 200 {
                 let v: serde_json::Value = serde_json::from_str(&body).unwrap();
                 let s = |k: &str| v[k].as_str().unwrap().to_string();
@@ -327,7 +287,7 @@ async fn rooms_play_on_while_redis_is_down_and_everything_comes_back_with_it() {
     // The notice channel is back too: a notice sent on b reaches ann on a.
     bounded("a notice from b reaches a", async {
         loop {
-            let (status, _, body) = post(
+            let (status, _, body) = http_post_head(
                 b.addr,
                 "/admin/notice",
                 r#"{"text": "redis is back"}"#,

@@ -302,11 +302,16 @@ pub async fn try_http_get(addr: SocketAddr, path: &str) -> std::io::Result<(u16,
 
 /// Sends one HTTP/1.1 request (which closes the connection) and reads the status and body.
 async fn http_exchange(addr: SocketAddr, req: String) -> std::io::Result<(u16, String)> {
+    Ok(status_and_body(&http_response(addr, req).await?))
+}
+
+/// Sends one HTTP/1.1 request (which closes the connection) and reads the whole response.
+async fn http_response(addr: SocketAddr, req: String) -> std::io::Result<Vec<u8>> {
     let mut s = TcpStream::connect(addr).await?;
     s.write_all(req.as_bytes()).await?;
     let mut buf = Vec::new();
     s.read_to_end(&mut buf).await?;
-    Ok(status_and_body(&buf))
+    Ok(buf)
 }
 
 /// An HTTP/1.1 response's status (0 if unreadable) and body.
@@ -332,6 +337,17 @@ pub async fn http_post(
     body: &str,
     bearer: Option<&str>,
 ) -> (u16, String) {
+    let (status, _, body) = http_post_head(addr, path, body, bearer).await;
+    (status, body)
+}
+
+/// `http_post`, with the response head too (lowercase, for its headers).
+pub async fn http_post_head(
+    addr: SocketAddr,
+    path: &str,
+    body: &str,
+    bearer: Option<&str>,
+) -> (u16, String, String) {
     let auth = bearer
         .map(|t| format!("Authorization: Bearer {t}\r\n"))
         .unwrap_or_default();
@@ -340,9 +356,13 @@ pub async fn http_post(
          Content-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
         body.len()
     );
-    bounded("http post", http_exchange(addr, req))
+    let response = bounded("http post", http_response(addr, req))
         .await
-        .unwrap()
+        .unwrap();
+    let (status, body) = status_and_body(&response);
+    let text = String::from_utf8_lossy(&response);
+    let head = text.split_once("\r\n\r\n").map_or(&*text, |(h, _)| h);
+    (status, head.to_ascii_lowercase(), body)
 }
 
 pub mod nginx;
