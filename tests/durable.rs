@@ -266,3 +266,105 @@ async fn saved_rooms_that_cannot_be_trusted_are_moved_aside_and_the_node_starts(
     drop(node);
     let _ = std::fs::remove_dir_all(dir);
 }
+
+/// The chaos run, short: three nodes, Redis and bots through the matchmaker, while a node is
+/// killed (and started again at once, under its own id), another is stopped with SIGTERM and
+/// started again, and Redis is killed and started again empty. Every bot ends on its own
+/// player, every snapshot checks, and once the bots have left nothing of theirs stays in
+/// Redis: no room entry, no hand-off state, no checkpoint.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_short_chaos_run_loses_no_player_and_leaves_nothing_behind() {
+    let mut redis = RedisProcess::start().await;
+    let redis_url = redis.url.clone();
+    let port = redis.port;
+    let args = |id: &str| {
+        [
+            "--redis",
+            &redis_url,
+            "--node-id",
+            id,
+            "--room-size",
+            "4",
+            "--room-grace",
+            "1s",
+        ]
+        .map(str::to_string)
+    };
+    let start = |addr: String, id: &'static str| {
+        let args = args(id);
+        async move {
+            let args: Vec<&str> = args.iter().map(String::as_str).collect();
+            ServerProcess::start_at(&addr, &args).await
+        }
+    };
+    let any = "127.0.0.1:0".to_string();
+    let mut nodes = vec![
+        start(any.clone(), "n1").await,
+        start(any.clone(), "n2").await,
+        start(any, "n3").await,
+    ];
+    let observer = Cluster::join(&redis.url, "observer".into(), String::new())
+        .await
+        .unwrap();
+    let n = 12;
+    let cfg = bots("", Some(format!("http://{}", nodes[0].addr)), n, 16);
+    let run = tokio::spawn(async move { support::load_run(&cfg).await });
+    bounded("every bot playing", async {
+        while observer
+            .nodes()
+            .await
+            .unwrap()
+            .iter()
+            .map(|n| n.players)
+            .sum::<usize>()
+            != n
+        {
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    })
+    .await;
+    tokio::time::sleep(Duration::from_millis(1200)).await;
+
+    // kill -9 of node 3, started again at once (it waits for its old entry to expire).
+    let addr = nodes[2].addr.to_string();
+    nodes[2].child.kill().await.expect("kill -9");
+    nodes[2] = start(addr, "n3").await;
+    // SIGTERM of node 2 (it drains), started again when it has exited.
+    let addr = nodes[1].addr.to_string();
+    nodes[1].signal("-TERM");
+    bounded("node 2 exits", nodes[1].child.wait())
+        .await
+        .unwrap();
+    nodes[1] = start(addr, "n2").await;
+    // Redis killed, and started again empty on its port two seconds later.
+    redis.kill().await;
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    redis = RedisProcess::start_on(port).await;
+
+    let report = run.await.unwrap();
+    assert_every_player_kept(&report, n);
+    // Once the rooms' grace and a directory entry's time to live are past, nothing is left.
+    let left = || async {
+        let client = redis::Client::open(redis.url.as_str()).unwrap();
+        let mut conn = client.get_multiplexed_async_connection().await.unwrap();
+        let keys: Vec<String> = redis::cmd("KEYS")
+            .arg("ticksync:*")
+            .query_async(&mut conn)
+            .await
+            .unwrap();
+        keys.into_iter()
+            .filter(|k| {
+                ["ticksync:room:", "ticksync:state:", "ticksync:checkpoint:"]
+                    .iter()
+                    .any(|p| k.starts_with(p))
+            })
+            .collect::<Vec<_>>()
+    };
+    bounded("no room, state or checkpoint key left", async {
+        while !left().await.is_empty() {
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    })
+    .await;
+    drop(nodes);
+}

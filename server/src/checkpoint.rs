@@ -200,12 +200,24 @@ pub fn spawn_writer(
     stop: CancellationToken,
 ) -> tokio::task::JoinHandle<()> {
     tokio::spawn(async move {
+        // Logged when storing starts and stops failing, not at every round of an outage.
+        let mut failing = false;
         loop {
             let stopping = tokio::select! {
                 _ = queue.queued() => false,
                 _ = stop.cancelled() => true,
             };
-            write_all(&queue, &store, max_bytes, &metrics).await;
+            match write_all(&queue, &store, max_bytes, &metrics).await {
+                Some(e) if !failing => {
+                    tracing::warn!(error = %e, "checkpoints are not stored (counted in /metrics) until the store answers; the rooms play on");
+                    failing = true;
+                }
+                None if failing => {
+                    tracing::info!("checkpoints are stored again");
+                    failing = false;
+                }
+                _ => {}
+            }
             if stopping {
                 return;
             }
@@ -213,7 +225,13 @@ pub fn spawn_writer(
     })
 }
 
-async fn write_all(queue: &SaveQueue, store: &Store, max_bytes: u32, metrics: &CheckpointMetrics) {
+/// Stores what is queued; the last error if any checkpoint was not stored.
+async fn write_all(
+    queue: &SaveQueue,
+    store: &Store,
+    max_bytes: u32,
+    metrics: &CheckpointMetrics,
+) -> Option<String> {
     let mut failed = None;
     for (room, what) in queue.take() {
         let outcome = match what {
@@ -261,10 +279,7 @@ async fn write_all(queue: &SaveQueue, store: &Store, max_bytes: u32, metrics: &C
         };
         Metrics::count(&metrics.written, outcome);
     }
-    // Once per round, not once per room: an outage would flood the log.
-    if let Some(e) = failed {
-        tracing::warn!(error = %e, "checkpoints not stored (counted in /metrics); the rooms play on");
-    }
+    failed
 }
 
 async fn put(store: &Store, room: &str, bytes: Vec<u8>) -> Result<bool, String> {
