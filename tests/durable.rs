@@ -77,6 +77,24 @@ async fn until_players(addr: std::net::SocketAddr, n: u64, what: &str) {
     .await;
 }
 
+/// Waits until every room of the node at `addr` has stored a checkpoint taken after this
+/// call. A room stores one per interval, and at most one more a few ticks after a join: once
+/// twice as many as it has rooms are stored, each of them has stored one.
+async fn fresh_checkpoints(addr: std::net::SocketAddr) {
+    let stored = || async {
+        let (_, text) = http_get(addr, "/metrics").await;
+        let ok = metric_code(&text, "ticksync_checkpoints_written_total", "ok");
+        (ok, support::process::metric(&text, "ticksync_rooms_open"))
+    };
+    let (from, rooms) = stored().await;
+    bounded("a checkpoint of every room", async {
+        while stored().await.0 < from + 2.0 * rooms {
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    })
+    .await;
+}
+
 async fn metric(addr: std::net::SocketAddr, name: &str, code: &str) -> f64 {
     let (_, text) = http_get(addr, "/metrics").await;
     metric_code(&text, name, code)
@@ -121,7 +139,7 @@ async fn a_killed_nodes_rooms_come_back_from_their_checkpoints_with_every_player
     })
     .await;
     // A checkpoint after the last join: the room's players are all in it.
-    tokio::time::sleep(Duration::from_millis(1500)).await;
+    fresh_checkpoints(doomed.addr).await;
     let before = rooms(doomed.addr).await;
     doomed.child.kill().await.expect("kill -9");
 
@@ -156,7 +174,6 @@ async fn a_single_node_with_a_state_dir_keeps_every_player_through_sigterm_and_k
     let cfg = bots(&support::ws_url(addr), None, n, 16);
     let run = tokio::spawn(async move { support::load_run(&cfg).await });
     until_players(addr, n as u64, "every bot playing").await;
-    tokio::time::sleep(Duration::from_millis(1500)).await;
 
     // SIGTERM: the node writes each room's final state, and exits.
     node.signal("-TERM");
@@ -168,7 +185,7 @@ async fn a_single_node_with_a_state_dir_keeps_every_player_through_sigterm_and_k
         1.0
     );
     until_players(addr, n as u64, "every bot back after the restart").await;
-    tokio::time::sleep(Duration::from_millis(1500)).await;
+    fresh_checkpoints(addr).await;
 
     // kill -9, and a restart at once: the last checkpoint brings the room back.
     node.child.kill().await.expect("kill -9");
@@ -323,7 +340,7 @@ async fn a_short_chaos_run_loses_no_player_and_leaves_nothing_behind() {
         }
     })
     .await;
-    tokio::time::sleep(Duration::from_millis(1200)).await;
+    fresh_checkpoints(nodes[2].addr).await;
 
     // kill -9 of node 3, started again at once (it waits for its old entry to expire).
     let addr = nodes[2].addr.to_string();

@@ -613,6 +613,36 @@ mod tests {
         ));
     }
 
+    #[tokio::test]
+    async fn a_checkpoint_over_the_limit_is_counted_and_not_stored() {
+        let d = tempdir();
+        let dir = Arc::new(StateDir::open(&d).unwrap());
+        let (q, m) = (SaveQueue::default(), CheckpointMetrics::default());
+        let count = |code: &str| {
+            m.written
+                .get_or_create(&crate::metrics::CodeLabel { code: code.into() })
+                .get()
+        };
+        q.save(room(1), 7);
+        let limit = 64;
+        assert!(
+            write_all(&q, &Store::Dir(dir.clone()), limit, &m)
+                .await
+                .is_none()
+        );
+        assert_eq!(count("too_big"), 1);
+        assert!(dir.saved(1 << 20).is_empty(), "nothing written");
+        q.save(room(1), 7);
+        assert!(
+            write_all(&q, &Store::Dir(dir.clone()), 1 << 20, &m)
+                .await
+                .is_none()
+        );
+        assert_eq!((count("ok"), dir.saved(1 << 20).len()), (1, 1));
+        assert!(m.bytes.get() > limit as u64);
+        let _ = std::fs::remove_dir_all(d);
+    }
+
     #[test]
     fn only_room_names_make_file_names() {
         let d = tempdir();

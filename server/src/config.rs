@@ -492,4 +492,24 @@ mod tests {
             assert!(e.contains("--simulate-"), "{bad:?}: {e}");
         }
     }
+
+    #[test]
+    fn checkpoint_limits_are_bounded() {
+        let c = parse(&[]).unwrap();
+        assert_eq!(c.checkpoint_interval, Duration::from_secs(1));
+        assert_eq!(c.max_checkpoint_bytes, 16 << 20);
+        assert!(
+            parse(&["--checkpoint-interval", "0s"]).is_ok(),
+            "0s turns them off"
+        );
+        for bad in [
+            &["--checkpoint-interval", "2h"][..],
+            &["--checkpoint-interval", "often"],
+            &["--max-checkpoint-bytes", "100"],
+            &["--max-checkpoint-bytes", "1073741824"],
+        ] {
+            let e = parse(bad).expect_err(&format!("{bad:?} is refused"));
+            assert!(e.contains("checkpoint"), "{bad:?}: {e}");
+        }
+    }
 }

@@ -492,21 +492,14 @@ fn unauthorized(reason: String) -> Rejection {
 
 /// In a cluster, a room this node does not play is claimed here, or the client is sent to
 /// the node that holds it (`MOVED`, with its URL). A room claimed here that a draining node
-/// handed over, or whose node died, comes with its saved state. A single node that is
-/// draining (its rooms saved for a restart) opens no room.
+/// handed over, or whose node died, comes with its saved state.
 async fn place(ctx: &ServerCtx, room: &str) -> Result<Option<SavedRoom>, Rejection> {
+    let Some(cluster) = &ctx.cluster else {
+        return Ok(None);
+    };
     if ctx.rooms.get(room).is_some() {
         return Ok(None);
     }
-    let Some(cluster) = &ctx.cluster else {
-        if ctx.rooms.draining() {
-            return Err(Rejection {
-                code: codes::GOING_AWAY,
-                reason: "server restarting: resume in a moment".into(),
-            });
-        }
-        return Ok(None);
-    };
     if ctx.rooms.draining() {
         return Err(crate::drain::redirect(ctx, cluster, room).await);
     }

@@ -26,10 +26,34 @@ use crate::ctx::ServerCtx;
 use crate::matchmake::least_loaded;
 use crate::registry::RoomHandle;
 use crate::rejection::Rejection;
-use crate::room::{RoomMsg, SaveQueue};
+use crate::room::{Handoff, RoomMsg, SaveQueue};
 
 /// How long a room has to answer a hand-off (it answers at its next tick).
 const ANSWER_WITHIN: Duration = Duration::from_secs(2);
+
+/// Why a room did not stop for a hand-off.
+enum NotStopped {
+    /// It had closed already.
+    Closed,
+    /// It did not answer within `ANSWER_WITHIN` (logged): it plays on.
+    Silent,
+}
+
+/// Stops `room` at its next tick; its state and its clients' outboxes (to close with where
+/// the room went).
+async fn stop(room: &RoomHandle) -> Result<Handoff, NotStopped> {
+    let (reply, answer) = oneshot::channel();
+    if room.inbox.send(RoomMsg::Handoff(reply)).await.is_err() {
+        return Err(NotStopped::Closed);
+    }
+    match tokio::time::timeout(ANSWER_WITHIN, answer).await {
+        Ok(Ok(handoff)) => Ok(handoff),
+        _ => {
+            tracing::warn!(room = %room.name, "the room did not answer the hand-off");
+            Err(NotStopped::Silent)
+        }
+    }
+}
 
 /// What a drain did.
 #[derive(Clone, Debug, Default, Serialize)]
@@ -47,7 +71,8 @@ pub(crate) async fn drain(ctx: &Arc<ServerCtx>) -> Drained {
     ctx.rooms.set_draining();
     let mut done = Drained::default();
     let Some(cluster) = &ctx.cluster else {
-        match ctx.rooms.saves().filter(|_| ctx.cfg.state_dir.is_some()) {
+        // Standalone, rooms have somewhere to save to only with a state directory.
+        match ctx.rooms.saves() {
             Some(saves) => save_all(ctx, saves, &mut done).await,
             None => done.kept = ctx.rooms.all().len(),
         }
@@ -89,14 +114,14 @@ pub(crate) async fn drain(ctx: &Arc<ServerCtx>) -> Drained {
 /// exits), and closes its clients: they come back when the node has restarted.
 async fn save_all(ctx: &ServerCtx, saves: &SaveQueue, done: &mut Drained) {
     for room in ctx.rooms.all() {
-        let (reply, answer) = oneshot::channel();
-        if room.inbox.send(RoomMsg::Handoff(reply)).await.is_err() {
-            continue; // it closed meanwhile
-        }
-        let Ok(Ok(handoff)) = tokio::time::timeout(ANSWER_WITHIN, answer).await else {
-            tracing::warn!(room = %room.name, "the room did not answer; its last checkpoint stays");
-            done.kept += 1;
-            continue;
+        let handoff = match stop(&room).await {
+            Ok(h) => h,
+            Err(NotStopped::Closed) => continue,
+            // Its last checkpoint stays.
+            Err(NotStopped::Silent) => {
+                done.kept += 1;
+                continue;
+            }
         };
         done.rooms += 1;
         done.players += handoff.saved.players.len();
@@ -125,18 +150,14 @@ async fn hand_over(
     else {
         return Ok(None);
     };
-    let (reply, answer) = oneshot::channel();
-    if room.inbox.send(RoomMsg::Handoff(reply)).await.is_err() {
-        return Ok(Some(0)); // it closed meanwhile
-    }
-    let Ok(Ok(handoff)) = tokio::time::timeout(ANSWER_WITHIN, answer).await else {
-        tracing::warn!(room = %room.name, "the room did not answer the hand-off");
+    let Ok(handoff) = stop(room).await else {
         return Ok(Some(0));
     };
     let players = handoff.saved.players.len();
-    let state = checkpoint::encode(&handoff.saved, room.schema.hash())
-        .map_err(|e| redis::RedisError::from((redis::ErrorKind::Client, "saved room", e)))?;
+    // From here on, every way out closes the room's clients: it no longer plays here.
     let moved = async {
+        let state = checkpoint::encode(&handoff.saved, room.schema.hash())
+            .map_err(|e| redis::RedisError::from((redis::ErrorKind::Client, "saved room", e)))?;
         cluster.save_state(&room.name, &state).await?;
         let moved = cluster.transfer(&room.name, &target.id).await?;
         if moved {
@@ -195,33 +216,25 @@ async fn give_up(ctx: &ServerCtx, cluster: &Cluster, room: &str) -> redis::Redis
     let Some(node) = cluster.node(&holder).await? else {
         return Ok(()); // dead: its entry expires, and this node's next beat takes the room
     };
-    let (reply, answer) = oneshot::channel();
-    if handle.inbox.send(RoomMsg::Handoff(reply)).await.is_err() {
-        return Ok(());
-    }
-    let Ok(Ok(handoff)) = tokio::time::timeout(ANSWER_WITHIN, answer).await else {
-        tracing::warn!(room, "the room did not stop for the node that holds it");
+    let Ok(handoff) = stop(&handle).await else {
         return Ok(());
     };
     // A node that has not opened the room yet restores it from this state at its players'
     // first `Hello`, each with its own entity; one that already plays it keeps its own.
     let plays = node.room_list.iter().any(|r| r.name == room);
-    let state = checkpoint::encode(&handoff.saved, handle.schema.hash());
-    let saved = !plays
-        && match async {
-            cluster
-                .save_state(room, &state?)
+    let saved = !plays && {
+        let stored = match checkpoint::encode(&handoff.saved, handle.schema.hash()) {
+            Ok(state) => cluster
+                .save_state(room, &state)
                 .await
-                .map_err(|e| e.to_string())
-        }
-        .await
-        {
-            Ok(()) => true,
-            Err(e) => {
-                tracing::warn!(room, error = %e, "could not save a lost room's state for its holder");
-                false
-            }
+                .map_err(|e| e.to_string()),
+            Err(e) => Err(e),
         };
+        if let Err(e) = &stored {
+            tracing::warn!(room, error = %e, "could not save a lost room's state for its holder");
+        }
+        stored.is_ok()
+    };
     for o in &handoff.outboxes {
         o.close(codes::MOVED, node.url.clone());
     }

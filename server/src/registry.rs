@@ -164,10 +164,11 @@ impl Rooms {
             };
         }
         if self.draining() {
-            // Its rooms are being saved or handed over: a room opened now would be lost.
+            // Its rooms are being saved or handed over (a cluster node sends its clients on
+            // before this): a room opened now would be lost.
             return Err(Rejection {
                 code: protocol::codes::GOING_AWAY,
-                reason: "this node is draining".into(),
+                reason: "this node is draining: come back in a moment".into(),
             });
         }
         if let (Some(saved), Some(g)) = (&saved, game)

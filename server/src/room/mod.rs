@@ -274,8 +274,17 @@ pub struct Room {
     empty_since: Option<Instant>,
     /// Clients whose send window was full at the last tick.
     lagging: usize,
-    /// Where its checkpoints go, and the tick the next is due at.
-    checkpoints: Option<(Arc<SaveQueue>, u32)>,
+    /// Where its checkpoints go, and when, if it keeps any.
+    checkpoints: Option<Checkpoints>,
+}
+
+/// A room's checkpoint schedule.
+struct Checkpoints {
+    queue: Arc<SaveQueue>,
+    /// Ticks between two (`--checkpoint-interval`).
+    every: u32,
+    /// The tick the next is due at.
+    due: u32,
 }
 
 /// Ticks after a new player is seated within which the room checkpoints (its resume token is
@@ -320,7 +329,11 @@ impl Room {
         } = host;
         let checkpoints = saves
             .filter(|_| !cfg.checkpoint_interval.is_zero())
-            .map(|q| (q, 0));
+            .map(|queue| Checkpoints {
+                queue,
+                every: cfg.ticks_of(cfg.checkpoint_interval).max(1),
+                due: 0,
+            });
         let schema_hash = game.descriptor().hash();
         let linear = game
             .descriptor()
@@ -437,9 +450,7 @@ impl Room {
             }
             Stop::Idle => {
                 tracing::info!(room = %self.name, "room closed after its idle grace period");
-                if let Some((q, _)) = &self.checkpoints {
-                    q.delete(&self.name);
-                }
+                self.forget_checkpoint();
                 self.game.dispose();
                 return;
             }
@@ -448,9 +459,7 @@ impl Room {
                 tracing::error!(room = %self.name, panic = %msg, "room game logic panicked; closing the room");
                 self.listing.remove(&self.name, self.id);
                 // Its state may be what made it fail: not restored again.
-                if let Some((q, _)) = &self.checkpoints {
-                    q.delete(&self.name);
-                }
+                self.forget_checkpoint();
                 (
                     codes::SERVER_ERROR,
                     "the room failed; please rejoin".to_string(),
@@ -587,8 +596,8 @@ impl Room {
             name: name.clone(),
         }));
         self.seat(conn, Member::new(name, player, outbox));
-        if let Some((_, due)) = &mut self.checkpoints {
-            *due = (*due).min(self.tick.wrapping_add(SAVE_AFTER_SEAT));
+        if let Some(c) = &mut self.checkpoints {
+            c.due = c.due.min(self.tick.wrapping_add(SAVE_AFTER_SEAT));
         }
         Ok(id)
     }
@@ -653,18 +662,22 @@ impl Room {
     /// player is seated. Saving copies the declared state; encoding and storing it are the
     /// writer's, off this thread.
     fn checkpoint_if_due(&mut self) {
-        let Some((_, due)) = &self.checkpoints else {
-            return;
-        };
         // Wrapping: ticks are u32 and a due tick may lie past the wrap.
-        if (self.tick.wrapping_sub(*due) as i32) < 0 {
+        let due = |c: &Checkpoints| (self.tick.wrapping_sub(c.due) as i32) >= 0;
+        if !self.checkpoints.as_ref().is_some_and(due) {
             return;
         }
         let saved = self.save();
-        let every = self.cfg.ticks_of(self.cfg.checkpoint_interval).max(1);
-        if let Some((q, due)) = &mut self.checkpoints {
-            q.save(saved, self.schema_hash);
-            *due = self.tick.wrapping_add(every);
+        if let Some(c) = &mut self.checkpoints {
+            c.queue.save(saved, self.schema_hash);
+            c.due = self.tick.wrapping_add(c.every);
+        }
+    }
+
+    /// The room closed for good (idle, or failed): its checkpoint goes, so it is not restored.
+    fn forget_checkpoint(&self) {
+        if let Some(c) = &self.checkpoints {
+            c.queue.delete(&self.name);
         }
     }
 
