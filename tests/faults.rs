@@ -334,6 +334,14 @@ async fn connection_room_and_player_limits() {
         refused_with(opts("arena", "c")).await,
         Some(codes::ROOM_FULL)
     );
+    // Its socket may still count against the per-IP limit (3): the next would be refused at
+    // the upgrade, before any room is asked.
+    poll_until(
+        "the refused connection closed",
+        Duration::from_millis(20),
+        || async { server.connections() == 2 },
+    )
+    .await;
     assert_eq!(
         refused_with(opts("other", "d")).await,
         Some(codes::SERVER_FULL)
