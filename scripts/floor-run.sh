@@ -2,6 +2,9 @@
 # The floor benchmark: ticksync's server CPU per client per tick against the least a server of
 # its shape spends on this machine (`floor serve`: one write and one read per client per tick).
 # Usage: scripts/floor-run.sh CLIENTS [DURATION]
+#   TICKSYNC_ARGS: extra server flags; BOT_ARGS: extra bot-client flags (the floor's clients send
+#   inputs at the bots' --input-rate, so both servers read as many messages), e.g.
+#   BOT_ARGS="--game arena-large --room large" scripts/floor-run.sh 1000
 # Runs back to back, each on a free loopback port:
 #   a. ticksync and CLIENTS bots, as `scripts/load-run.sh CLIENTS DURATION --ramp 5s --json` does;
 #   b. `floor serve` with ticksync's mean snapshot size, and `floor clients` with the same count,
@@ -87,7 +90,7 @@ load_server() {
 start_server ticksync target/release/ticksync --addr 127.0.0.1:0 --log warn ${TICKSYNC_ARGS:-}
 addr=$(sed -n 's|.*http://||p' "$out/ticksync.out" | head -1)
 load_server ticksync target/release/bot-client --url "ws://$addr/ws" --bots "$clients" \
-  --duration "$duration" --ramp "$ramp" --json
+  --duration "$duration" --ramp "$ramp" --json ${BOT_ARGS:-}
 ts_whole=$whole_cores ts_window=$window_cores
 ts_connected=$(field "$out/ticksync.json" bots_connected)
 ts_rate=$(field "$out/ticksync.json" snapshots_per_sec_p50)
