@@ -2,9 +2,14 @@
 # The floor benchmark: ticksync's server CPU per client per tick against the least a server of
 # its shape spends on this machine (`floor serve`: one write and one read per client per tick).
 # Usage: scripts/floor-run.sh CLIENTS [DURATION]
-#   TICKSYNC_ARGS: extra server flags; BOT_ARGS: extra bot-client flags (the floor's clients send
-#   inputs at the bots' --input-rate, so both servers read as many messages), e.g.
+#   TICKSYNC_ARGS: extra server flags; BOT_ARGS: extra bot-client flags, e.g.
 #   BOT_ARGS="--game arena-large --room large" scripts/floor-run.sh 1000
+#   INPUT_RATE: inputs per client a second for both the bots and the floor's clients (so both
+#   servers read as many messages); by default one per tick.
+#   VERIFY: the share of bots that apply and check every snapshot (bot-client --verify); the
+#   others read in batches once per input, and so do as many of the floor's clients (floor
+#   clients --eager-readers), so both servers' sockets see the same reads and acks.
+#   The lean load: INPUT_RATE=20 VERIFY=0.1 scripts/floor-run.sh 1000
 # Runs back to back, each on a free loopback port:
 #   a. ticksync and CLIENTS bots, as `scripts/load-run.sh CLIENTS DURATION --ramp 5s --json` does;
 #   b. `floor serve` with ticksync's mean snapshot size, and `floor clients` with the same count,
@@ -90,7 +95,8 @@ load_server() {
 start_server ticksync target/release/ticksync --addr 127.0.0.1:0 --log warn ${TICKSYNC_ARGS:-}
 addr=$(sed -n 's|.*http://||p' "$out/ticksync.out" | head -1)
 load_server ticksync target/release/bot-client --url "ws://$addr/ws" --bots "$clients" \
-  --duration "$duration" --ramp "$ramp" --json ${BOT_ARGS:-}
+  --duration "$duration" --ramp "$ramp" --json ${INPUT_RATE:+--input-rate "$INPUT_RATE"} \
+  ${VERIFY:+--verify "$VERIFY"} ${BOT_ARGS:-}
 ts_whole=$whole_cores ts_window=$window_cores
 ts_connected=$(field "$out/ticksync.json" bots_connected)
 ts_rate=$(field "$out/ticksync.json" snapshots_per_sec_p50)
@@ -108,19 +114,22 @@ bytes=$(printf '%.0f' "$snapshot_bytes")
 start_server floor target/release/floor serve --addr 127.0.0.1:0 --bytes "$bytes" --tick-rate 60
 addr=$(sed -n 's/^listening on //p' "$out/floor.out" | head -1)
 load_server floor target/release/floor clients --addr "$addr" --clients "$clients" \
-  --duration "$duration" --ramp "$ramp" --tick-rate 60 --bytes "$bytes"
+  --duration "$duration" --ramp "$ramp" --tick-rate 60 --bytes "$bytes" \
+  ${INPUT_RATE:+--input-rate "$INPUT_RATE"} ${VERIFY:+--eager-readers "$VERIFY"}
 fl_whole=$whole_cores fl_window=$window_cores
 fl_connected=$(field "$out/floor.json" clients_connected)
 fl_rate=$(field "$out/floor.json" messages_per_sec_p50)
 fl_rate_min=$(field "$out/floor.json" messages_per_sec_min)
 echo "floor clients: $(tail -1 "$out/floor.json")"
+bot_us=$(field "$out/ticksync.json" client_us_per_snapshot)
+fl_client_cores=$(field "$out/floor.json" client_cpu_cores)
 
 # µs of server CPU per client-tick: cores / (clients connected x delivered rate) x 1e6.
 per_tick() {
   awk -v c="$1" -v n="$2" -v r="$3" \
     'BEGIN { if (c != "-" && n > 0 && r > 0) printf "%.2f", c / (n * r) * 1e6; else printf "-" }'
 }
-ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (a != "-" && b != "-" && b > 0) printf "%.1fx", a / b; else printf "-" }'; }
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (a != "-" && b != "-" && b > 0) printf "%.2fx", a / b; else printf "-" }'; }
 ts_us_whole=$(per_tick "$ts_whole" "$ts_connected" "$ts_rate")
 ts_us_window=$(per_tick "$ts_window" "$ts_connected" "$ts_rate")
 fl_us_whole=$(per_tick "$fl_whole" "$fl_connected" "$fl_rate")
@@ -133,4 +142,7 @@ row "" "" "whole run" "measured" "p50 (min)" "whole run" "measured"
 row ticksync "$ts_connected" "$ts_whole" "$ts_window" "$ts_rate ($ts_rate_min)" "$ts_us_whole" "$ts_us_window"
 row floor "$fl_connected" "$fl_whole" "$fl_window" "$fl_rate ($fl_rate_min)" "$fl_us_whole" "$fl_us_window"
 row "ticksync / floor" "" "" "" "" "$(ratio "$ts_us_whole" "$fl_us_whole")" "$(ratio "$ts_us_window" "$fl_us_window")"
+fl_client_us=$(per_tick "$fl_client_cores" "$fl_connected" "$fl_rate")
+echo "  load generators: bot-client $bot_us µs per snapshot, floor clients $fl_client_us µs per message" \
+  "(${INPUT_RATE:-60} inputs a second each, ${VERIFY:-1} verifying / reading eagerly)"
 exit "${status:-0}"

@@ -545,6 +545,35 @@ async fn routes_answer_and_unknown_paths_are_404() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn lean_bots_send_fewer_inputs_and_read_only_headers_yet_get_every_tick() {
+    let server = start_server(|c| c.npcs = 300).await;
+    let url = ws_url(server.local_addr());
+    let mut cfg = bots::load::LoadConfig::new(&url, "arena", 10, Duration::from_millis(2000));
+    cfg.ramp = Duration::from_millis(200);
+    cfg.input_rate = Some(20.0);
+    cfg.verify = 0.3;
+    let report = load_run(&cfg).await;
+    assert_clean_run(&report, 10);
+    assert_eq!(report.bots_verifying, 3);
+    // Each bot's window (the measured time less its first second) is about a second.
+    let per_bot_second = report.inputs_sent as f64 / 10.0 / (report.duration_s - 1.0);
+    assert!(
+        (12.0..=28.0).contains(&per_bot_second),
+        "{per_bot_second:.1} inputs a second per bot at --input-rate 20"
+    );
+    // Acks ride on the inputs: one every three snapshots still moves the baselines on.
+    assert!(
+        report.acks_sent * 10 < report.inputs_sent,
+        "{} standalone acks, {} inputs",
+        report.acks_sent,
+        report.inputs_sent
+    );
+    // Bots that read only headers still measured their inputs' latency.
+    assert!(report.input_latency_samples > 0);
+    server.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_load_run_of_bots_with_minted_join_tokens() {
     let server = start_server(|c| {
         c.npcs = 300;

@@ -55,6 +55,10 @@ pub struct BotConfig {
     pub max_redirects: u32,
     /// Each game's behaviour (random valid inputs for games without one).
     pub behaviours: Behaviours,
+    /// Inputs a second; `None`: one per server tick, as a browser sends. Fewer make a cheaper
+    /// load (each send costs the bot as much as the server's read of it, on loopback), and
+    /// the server then reads fewer messages too: compare with a floor that sends as many.
+    pub input_rate: Option<f64>,
 }
 
 impl BotConfig {
@@ -73,6 +77,7 @@ impl BotConfig {
             loopback_only: false,
             max_redirects: 5,
             behaviours: Behaviours::default(),
+            input_rate: None,
         }
     }
 }
@@ -420,7 +425,10 @@ pub async fn run_bot(
         // the bot is in (which the matchmaker may have chosen).
         opts.resume_token = Some(welcome.resume_token.clone());
         opts.room.clone_from(&welcome.room);
-        let tick = Duration::from_secs(1) / u32::from(welcome.tick_rate.max(1));
+        let tick = match config.input_rate {
+            Some(rate) => Duration::from_secs_f64(1.0 / rate),
+            None => Duration::from_secs(1) / u32::from(welcome.tick_rate.max(1)),
+        };
         // Chosen per connection: the room's game decides (and may change on a reconnect).
         let mut play = config
             .behaviours
@@ -432,7 +440,7 @@ pub async fn run_bot(
             live: &live,
         };
         let ended = session
-            .play(
+            .play_or_load(
                 &mut client,
                 play.as_mut(),
                 &mut stop,
@@ -499,6 +507,7 @@ pub async fn run_bot(
 
 /// What one connection's play needs besides the client.
 struct Session<'a> {
+    /// Between two inputs: a server tick, or `BotConfig::input_rate`'s interval.
     tick: Duration,
     /// When in the tick this bot sends its inputs.
     phase: Duration,
@@ -507,6 +516,73 @@ struct Session<'a> {
 }
 
 impl Session<'_> {
+    /// `play` for a client that verifies (a player's figures), `load` for one that does not.
+    async fn play_or_load(
+        &self,
+        client: &mut Client,
+        play: &mut dyn Behaviour,
+        stop: &mut watch::Receiver<bool>,
+        out: &mut BotOutcome,
+        lost_at: &mut Option<Instant>,
+    ) -> Option<ClientError> {
+        match client.verifies() {
+            true => self.play(client, play, stop, out, lost_at).await,
+            false => self.load(client, play, stop, out, lost_at).await,
+        }
+    }
+
+    /// A cheap bot's session, for load (`ConnectOptions::verify` off): once per input
+    /// interval, at its phase, it takes every snapshot waiting in its socket (headers only)
+    /// and sends its input, which acks the newest. One wake-up, one read and one write per
+    /// input, where `play` wakes for every snapshot and every input, and the kernel's
+    /// loopback work under those calls is most of a bot's CPU. No pings, and no latency
+    /// samples: reading in batches, it would measure its own pace.
+    async fn load(
+        &self,
+        client: &mut Client,
+        play: &mut dyn Behaviour,
+        stop: &mut watch::Receiver<bool>,
+        out: &mut BotOutcome,
+        lost_at: &mut Option<Instant>,
+    ) -> Option<ClientError> {
+        let mut next_input = Instant::now() + self.phase;
+        let opens_at = (self.config.measure_from).max(Instant::now() + self.config.warmup);
+        let mut window: Option<(Instant, Counters)> = None;
+        let mut prediction = Prediction::new(client.tick_rate());
+        let stop = stopped(stop);
+        tokio::pin!(stop);
+        let ended = 'session: loop {
+            tokio::select! {
+                _ = &mut stop => break None,
+                _ = sleep_until(next_input.into()) => {}
+            }
+            if window.is_none() && Instant::now() >= opens_at {
+                window = Some((Instant::now(), client.stats().counters));
+            }
+            while let Some(received) = client.try_recv() {
+                match received {
+                    Ok(Received::Snapshot { .. }) => {
+                        self.live.snapshots.fetch_add(1, Relaxed);
+                        if let Some(since) = lost_at.take() {
+                            out.note_recovery(since.elapsed());
+                        }
+                    }
+                    Ok(Received::GameEvent { id, values, .. }) => {
+                        play.event(&GameView::of(client), id, &values);
+                    }
+                    Ok(_) => {}
+                    Err(e) => break 'session Some(e),
+                }
+            }
+            self.send_input(client, play, &mut prediction, &mut next_input);
+        };
+        if let Some((opened, at_open)) = window {
+            out.window += opened.elapsed();
+            out.window_counters += client.stats().counters - at_open;
+        }
+        ended
+    }
+
     /// Plays until `stop` (None) or an error that ends the connection; adds what was measured
     /// in the window to `out`, and the recovery from `lost_at` at the first snapshot.
     async fn play(

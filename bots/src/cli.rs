@@ -93,6 +93,18 @@ pub struct Args {
     /// so the bots need a fraction of the CPU the server's clients would on their machines.
     #[arg(long, env = "TICKSYNC_BOT_NO_SHARED_DECODES", value_parser = BoolishValueParser::new())]
     pub no_shared_decodes: bool,
+    /// Inputs each bot sends a second (at most 1000); by default one per server tick, as a
+    /// browser sends. Acks ride on inputs, so fewer inputs mean fewer messages each way of the
+    /// bot's loopback sends, the bulk of its CPU: a cheaper load, but the server also reads
+    /// fewer messages (compare it with a floor run at the same rate: `INPUT_RATE` in
+    /// scripts/floor-run.sh).
+    #[arg(long, env = "TICKSYNC_BOT_INPUT_RATE", value_name = "HZ", value_parser = parse_input_rate)]
+    pub input_rate: Option<f64>,
+    /// The share of bots (0 to 1, spread evenly) that apply every snapshot to their world and
+    /// check its checksum; the others read only each snapshot's header and ack it (no world,
+    /// so they play blind: fine for random walkers). The report says how many verified.
+    #[arg(long, env = "TICKSYNC_BOT_VERIFY", default_value_t = 1.0, value_name = "FRACTION", value_parser = parse_fraction)]
+    pub verify: f64,
     /// A cluster's matchmaker, http://HOST:PORT or https://: each bot asks it for a seat (POST
     /// /matchmake) and joins the node it names (--url is then unused), and asks again after a
     /// lost connection. Bots follow MOVED (redirects and hand-offs) with or without it, to
@@ -119,6 +131,24 @@ pub struct Args {
     /// EVERY, as a lossy link does: `300ms/5s`.
     #[arg(long, env = "TICKSYNC_BOT_SIMULATE_STALL", value_name = "FOR/EVERY", value_parser = parse_sim_stall)]
     pub simulate_stall: Option<protocol::netsim::Stall>,
+}
+
+/// `--input-rate`: a positive rate of at most 1000 a second.
+fn parse_input_rate(s: &str) -> Result<f64, String> {
+    match s.parse::<f64>() {
+        Ok(r) if r > 0.0 && r <= 1000.0 => Ok(r),
+        _ => Err(format!(
+            "{s:?}: inputs a second, more than 0 and at most 1000"
+        )),
+    }
+}
+
+/// `--verify`: a fraction from 0 to 1.
+fn parse_fraction(s: &str) -> Result<f64, String> {
+    match s.parse::<f64>() {
+        Ok(f) if (0.0..=1.0).contains(&f) => Ok(f),
+        _ => Err(format!("{s:?}: a fraction from 0 to 1")),
+    }
 }
 
 /// `--simulate-latency`, `--simulate-jitter`: a duration of at most 10 s.
@@ -238,6 +268,8 @@ impl Args {
                 stall: self.simulate_stall,
             }
             .enabled(),
+            input_rate: self.input_rate,
+            verify: self.verify,
         })
     }
 }
@@ -398,6 +430,31 @@ mod tests {
         assert_eq!((cfg.bots, cfg.name_prefix.as_str()), (200, "b"));
         assert!(cfg.reconnect && cfg.coalesce_acks);
         assert_eq!(cfg.game, None);
+    }
+
+    #[test]
+    fn lean_load_flags() {
+        let cfg = parse(&["--bots", "10", "--input-rate", "20", "--verify", "0.25"])
+            .unwrap()
+            .load_config()
+            .unwrap();
+        assert_eq!((cfg.input_rate, cfg.verify), (Some(20.0), 0.25));
+        // A quarter of 10, spread: bots 0, 4 and 8.
+        let verifying: Vec<usize> = (0..10).filter(|&i| cfg.verifies(i)).collect();
+        assert_eq!(verifying, [0, 4, 8]);
+        assert_eq!(cfg.verifying(), 3);
+        let all = parse(&[]).unwrap().load_config().unwrap();
+        assert_eq!((all.input_rate, all.verifying()), (None, all.bots));
+        for bad in [
+            ["--input-rate", "0"],
+            ["--input-rate", "2000"],
+            ["--verify", "1.5"],
+            ["--verify", "-0.1"],
+        ] {
+            assert!(parse(&bad).is_err(), "{bad:?}");
+        }
+        let none = parse(&["--verify", "0"]).unwrap().load_config().unwrap();
+        assert_eq!(none.verifying(), 0);
     }
 
     #[test]

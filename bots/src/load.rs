@@ -2,6 +2,7 @@
 
 use std::future::Future;
 use std::sync::Arc;
+use std::sync::atomic::Ordering::Relaxed;
 use std::time::{Duration, Instant};
 
 use rustls::ClientConfig;
@@ -79,6 +80,12 @@ pub struct LoadConfig {
     /// A simulated network link on each bot's side (`--simulate-*`; development and tests):
     /// `ConnectOptions::simulate`. `None`: none.
     pub simulate: Option<protocol::netsim::NetSim>,
+    /// Inputs each bot sends a second (`BotConfig::input_rate`); `None`: one per server tick,
+    /// as a browser does.
+    pub input_rate: Option<f64>,
+    /// The share of bots (0 to 1, spread evenly) that apply every snapshot and check its
+    /// checksum (`ConnectOptions::verify`); the rest read only headers and ack, a cheaper load.
+    pub verify: f64,
 }
 
 impl LoadConfig {
@@ -106,7 +113,20 @@ impl LoadConfig {
             tls: None,
             behaviours: Behaviours::default(),
             simulate: None,
+            input_rate: None,
+            verify: 1.0,
         }
+    }
+
+    /// Whether bot `i` verifies: `verify` of the bots, spread evenly (bot 0 first).
+    pub fn verifies(&self, i: usize) -> bool {
+        let f = self.verify.clamp(0.0, 1.0);
+        (i as f64 * f).ceil() < ((i + 1) as f64 * f).ceil()
+    }
+
+    /// How many bots verify (`verifies`).
+    pub fn verifying(&self) -> usize {
+        (0..self.bots).filter(|&i| self.verifies(i)).count()
     }
 
     fn bot(
@@ -132,6 +152,11 @@ impl LoadConfig {
         opts.decode_cache = cache.cloned();
         opts.tls.clone_from(&self.tls);
         opts.simulate = self.simulate;
+        opts.verify = self.verifies(i);
+        if let Some(rate) = self.input_rate {
+            // Acks wait for the next input while one is due within this.
+            opts.ack_delay = Some(Duration::from_secs_f64(1.5 / rate));
+        }
         // Distinct, reproducible play per bot.
         let mut config = BotConfig::new(self.seed ^ (i as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15));
         config.measure_from = measure_from;
@@ -140,6 +165,7 @@ impl LoadConfig {
         config.join_secret.clone_from(&self.join_secret);
         config.loopback_only = self.loopback_only;
         config.behaviours.clone_from(&self.behaviours);
+        config.input_rate = self.input_rate;
         (opts, config)
     }
 }
@@ -205,6 +231,7 @@ pub async fn run_load(
         _ = &mut interrupt => true,
     };
     let cpu_at_start = process::cpu_seconds();
+    let snapshots_at_start = live.snapshots.load(Relaxed);
     let decodes_at_start = cache.as_ref().map(|c| c.counts());
     if !interrupted {
         tokio::select! {
@@ -213,9 +240,12 @@ pub async fn run_load(
         }
     }
     let measured = Instant::now().saturating_duration_since(measure_from);
-    let cpu_cores = cpu_at_start
-        .zip(process::cpu_seconds())
-        .map(|(a, b)| (b - a) / measured.as_secs_f64().max(1e-3));
+    let cpu_seconds = cpu_at_start.zip(process::cpu_seconds()).map(|(a, b)| b - a);
+    let cpu_cores = cpu_seconds.map(|c| c / measured.as_secs_f64().max(1e-3));
+    let snapshots_measured = live.snapshots.load(Relaxed) - snapshots_at_start;
+    let us_per_snapshot = cpu_seconds
+        .filter(|_| snapshots_measured > 0)
+        .map(|c| c * 1e6 / snapshots_measured as f64);
     let shared_decodes = cache
         .as_ref()
         .zip(decodes_at_start)
@@ -231,6 +261,8 @@ pub async fn run_load(
     let (outcomes, stopped_in_time) = collect_within(&mut bots, STOP_GRACE).await;
     let mut report = Report::from_outcomes(cfg.bots, cfg.ramp, measured, &outcomes);
     report.client_cpu_cores = cpu_cores.map(|c| (c * 1000.0).round() / 1000.0);
+    report.client_us_per_snapshot = us_per_snapshot.map(|u| (u * 100.0).round() / 100.0);
+    report.bots_verifying = cfg.verifying();
     report.client_peak_rss_mb = process::peak_rss_mb().map(f64::round);
     report.shared_decode_share = shared_decodes.map(|s| (s * 1000.0).round() / 1000.0);
     report.simulated = cfg.simulate.map(crate::report::SimulatedLink::of);

@@ -80,6 +80,12 @@ pub struct Report {
     pub client_cpu_cores: Option<f64>,
     /// The bot process's peak memory, MB (Linux only).
     pub client_peak_rss_mb: Option<f64>,
+    /// The bot process's CPU per snapshot its bots received over the measured part of the
+    /// run, µs (Linux only): what the load generator costs, whatever the rate.
+    pub client_us_per_snapshot: Option<f64>,
+    /// Bots that applied every snapshot and checked its checksum (`--verify`); the others
+    /// read only snapshot headers, so checksum figures come from these.
+    pub bots_verifying: usize,
     /// The share of snapshot decodes in the windows that found the table another bot of this
     /// process had decoded (`None`: bots decoded alone, `--no-shared-decodes`).
     pub shared_decode_share: Option<f64>,
@@ -289,6 +295,8 @@ impl Report {
             fell_behind,
             client_cpu_cores: None,
             client_peak_rss_mb: None,
+            client_us_per_snapshot: None,
+            bots_verifying: bots,
             shared_decode_share: None,
             close_codes,
             game_events,
@@ -408,9 +416,21 @@ impl Report {
             );
         }
         if let (Some(cpu), Some(rss)) = (self.client_cpu_cores, self.client_peak_rss_mb) {
+            let per = self
+                .client_us_per_snapshot
+                .map_or(String::new(), |us| format!(", {us:.1} µs per snapshot"));
             row(
                 "bot process",
-                format!("{cpu:.2} cores, peak RSS {rss:.0} MB"),
+                format!("{cpu:.2} cores{per}, peak RSS {rss:.0} MB"),
+            );
+        }
+        if self.bots_verifying < self.bots {
+            row(
+                "verifying",
+                format!(
+                    "{} of {} bots applied every snapshot and checked its checksum",
+                    self.bots_verifying, self.bots
+                ),
             );
         }
         if let Some(share) = self.shared_decode_share {
@@ -627,6 +647,8 @@ mod tests {
             "protocol_errors",
             "close_codes",
             "acks_sent",
+            "bots_verifying",
+            "client_us_per_snapshot",
             "handoffs",
             "redirects",
             "player_changes",

@@ -38,6 +38,8 @@ pub struct SendWindow {
     last_sent: Option<Instant>,
     min_rtt: WindowedMin,
     delivered: u32,
+    /// Acks that delivered something, over the same period as `delivered`.
+    acks: u32,
     rate_since: Option<Instant>,
     /// Snapshots acked per second over the last `RATE_PERIOD`.
     rate: f64,
@@ -57,6 +59,7 @@ impl SendWindow {
             last_sent: None,
             min_rtt: WindowedMin::default(),
             delivered: 0,
+            acks: 0,
             rate_since: None,
             rate: 0.0,
         }
@@ -94,6 +97,7 @@ impl SendWindow {
             // No rate yet: the headroom, and one for the round trip.
             self.limit = (HEADROOM + 1).min(self.max);
         }
+        let delivered_before = self.delivered;
         while let Some(&(t, at)) = self.in_flight.front() {
             if t > tick {
                 break;
@@ -104,15 +108,24 @@ impl SendWindow {
                 self.min_rtt.observe(now.saturating_duration_since(at), now);
             }
         }
+        if self.delivered > delivered_before {
+            self.acks += 1;
+        }
         let since = *self.rate_since.get_or_insert(now);
         let elapsed = now.saturating_duration_since(since);
         if elapsed >= RATE_PERIOD {
             self.rate = f64::from(self.delivered) / elapsed.as_secs_f64();
-            self.delivered = 0;
-            self.rate_since = Some(now);
             let rtt = self.min_rtt.get().min(MAX_RTT);
             let bdp = (self.rate * rtt.as_secs_f64()).round() as usize;
-            self.limit = (bdp + HEADROOM).min(self.max);
+            // A client that acks every k-th snapshot (its inputs, which carry its acks, go
+            // out at a lower rate than the ticks) has k in flight before each ack leaves, as
+            // TCP's delayed acks do: without room for them its window closes every k.
+            let per_ack = f64::from(self.delivered) / f64::from(self.acks.max(1));
+            let spacing = (per_ack.ceil() as usize).saturating_sub(1);
+            self.limit = (bdp + HEADROOM + spacing).min(self.max);
+            self.delivered = 0;
+            self.acks = 0;
+            self.rate_since = Some(now);
         }
         was_full && !self.is_full()
     }
@@ -228,6 +241,44 @@ mod tests {
             "{sent} sent in 1 s to a 10/s client"
         );
         assert!(most <= 5, "{most} in flight");
+    }
+
+    #[test]
+    fn a_client_that_acks_every_third_snapshot_still_gets_every_tick() {
+        // Its inputs (which carry its acks) go out at 20 Hz, half a tick after every third
+        // tick, each acking the newest snapshot it has read; it reads some at once and some
+        // 30 ms late (a busy client), so some acks leave with snapshots still on the way.
+        let t0 = Instant::now();
+        let tick_len = Duration::from_micros(16_667);
+        let mut w = SendWindow::new(32, Duration::from_millis(500));
+        let (mut arrived, mut sent_last_second) = (VecDeque::new(), 0);
+        let mut newest = None;
+        for tick in 0..240u32 {
+            let now = t0 + tick_len * tick;
+            if w.open(|| now) {
+                w.sent(tick, now);
+                let late = if tick % 2 == 0 { MS } else { 30 * MS };
+                arrived.push_back((now + late, tick));
+                if tick >= 180 {
+                    sent_last_second += 1;
+                }
+            }
+            let input_at = now + tick_len / 2;
+            if tick % 3 == 0 {
+                arrived.make_contiguous().sort_unstable();
+                while arrived.front().is_some_and(|&(at, _)| at <= input_at) {
+                    newest = newest.max(arrived.pop_front().map(|(_, t)| t));
+                }
+                if let Some(t) = newest {
+                    w.acked(t, input_at);
+                }
+            }
+        }
+        assert!(
+            sent_last_second >= 59,
+            "{sent_last_second} of 60 ticks sent, window {}",
+            w.limit()
+        );
     }
 
     #[test]

@@ -101,6 +101,14 @@ struct ClientsArgs {
     /// The server's message size (`floor serve --bytes`).
     #[arg(long, value_parser = clap::value_parser!(u32).range(1..=i64::from(MAX_BYTES)))]
     bytes: u32,
+    /// Inputs each client sends a second (`bot-client --input-rate`); by default one per tick.
+    #[arg(long, value_parser = clap::value_parser!(u32).range(1..=i64::from(MAX_TICK_RATE)))]
+    input_rate: Option<u32>,
+    /// The share of clients (0 to 1, spread evenly as `bot-client --verify` spreads its
+    /// verifying bots) that read each message as it arrives; the others read whatever waits
+    /// once per input, just before sending it, as bot-client's bots that do not verify do.
+    #[arg(long, default_value_t = 1.0, value_parser = parse_fraction)]
+    eager_readers: f64,
     /// Limit for each TCP connect (at most 60s).
     #[arg(long, default_value = "10s", value_parser = parse_duration)]
     connect_timeout: Duration,
@@ -120,6 +128,19 @@ impl ClientsArgs {
         }
         Ok(())
     }
+}
+
+/// `--eager-readers`: a fraction from 0 to 1.
+fn parse_fraction(s: &str) -> Result<f64, String> {
+    match s.parse::<f64>() {
+        Ok(f) if (0.0..=1.0).contains(&f) => Ok(f),
+        _ => Err(format!("{s:?}: a fraction from 0 to 1")),
+    }
+}
+
+/// Whether client `i` of a run with `fraction` eager readers is one (bot-client's spread).
+fn eager(i: u32, fraction: f64) -> bool {
+    (f64::from(i) * fraction).ceil() < (f64::from(i + 1) * fraction).ceil()
 }
 
 /// `IP:PORT` or `localhost:PORT`, on this machine only: the floor is a local measurement and
@@ -384,7 +405,8 @@ async fn clients(args: ClientsArgs) -> serde_json::Value {
 }
 
 /// Client `i`: connects at its turn in the ramp, then until the end counts the messages it
-/// receives and sends an input every tick, at a random phase as a player's would be.
+/// receives and sends an input every tick (or at `--input-rate`), at a random phase as a
+/// player's would be.
 async fn client(i: u32, args: Arc<ClientsArgs>, schedule: Schedule) -> Outcome {
     let mut outcome = Outcome::default();
     let joins_at = schedule.start + args.ramp.mul_f64(f64::from(i) / f64::from(args.clients));
@@ -404,7 +426,7 @@ async fn client(i: u32, args: Arc<ClientsArgs>, schedule: Schedule) -> Outcome {
     outcome.connected = true;
     let connected_at = Instant::now();
 
-    let period = Duration::from_secs(1) / args.tick_rate;
+    let period = Duration::from_secs(1) / args.input_rate.unwrap_or(args.tick_rate);
     let phase = period.mul_f64(rand::rng().random::<f64>());
     let mut inputs = interval_at(connected_at + phase, period);
     inputs.set_missed_tick_behavior(MissedTickBehavior::Skip);
@@ -415,6 +437,36 @@ async fn client(i: u32, args: Arc<ClientsArgs>, schedule: Schedule) -> Outcome {
     let mut partial = 0usize;
     let deadline = sleep_until(schedule.end);
     tokio::pin!(deadline);
+    if !eager(i, args.eager_readers) {
+        let error = loop {
+            tokio::select! {
+                _ = &mut deadline => break None,
+                _ = inputs.tick() => {}
+            }
+            // What waits, then the input: one read (and the one that finds nothing) and one
+            // write per input.
+            let mut received = partial;
+            let read_error = loop {
+                match stream.try_read(&mut buf) {
+                    Ok(0) => break Some("the server closed the connection".to_owned()),
+                    Ok(n) => received += n,
+                    Err(e) if e.kind() == ErrorKind::WouldBlock => break None,
+                    Err(e) => break Some(format!("read: {e}")),
+                }
+            };
+            if Instant::now() >= schedule.measure_from {
+                outcome.messages += (received / message_len) as u64;
+            }
+            partial = received % message_len;
+            if read_error.is_some() {
+                break read_error;
+            }
+            if let Err(e) = stream.write_all(&INPUT).await {
+                break Some(format!("write: {e}"));
+            }
+        };
+        return finish(outcome, error, connected_at, &schedule);
+    }
     let error = loop {
         tokio::select! {
             _ = &mut deadline => break None,
@@ -436,6 +488,16 @@ async fn client(i: u32, args: Arc<ClientsArgs>, schedule: Schedule) -> Outcome {
             }
         }
     };
+    finish(outcome, error, connected_at, &schedule)
+}
+
+/// A client's outcome once it has stopped, `error` saying why when it stopped early.
+fn finish(
+    mut outcome: Outcome,
+    error: Option<String>,
+    connected_at: Instant,
+    schedule: &Schedule,
+) -> Outcome {
     let stopped_at = Instant::now().min(schedule.end);
     outcome.window = stopped_at.saturating_duration_since(schedule.measure_from.max(connected_at));
     outcome.ended_early = error.is_some();

@@ -14,7 +14,9 @@ mod upgrade;
 mod wire;
 
 use std::collections::VecDeque;
+use std::future::Future;
 use std::sync::Arc;
+use std::task::{Context, Poll, Waker};
 use std::time::{Duration, Instant};
 
 use protocol::declare::{Fields, Writer};
@@ -105,10 +107,14 @@ pub struct Client {
     decode_cache: Option<Arc<DecodeCache>>,
     auto_ack: bool,
     coalesce_acks: bool,
-    /// An input went out since the previous snapshot (or before the first): the next one
-    /// carries the ack. False at a snapshot: the client is not playing, so that snapshot is
-    /// acked alone.
-    input_since_snapshot: bool,
+    /// `ConnectOptions::ack_delay`, resolved once `Welcome` gives the tick rate.
+    ack_delay: Duration,
+    ack_delay_option: Option<Duration>,
+    /// When the last input went out: a snapshot that comes within `ack_delay` of it is acked
+    /// by the next input; later, the client is not playing and acks it alone.
+    last_input_at: Option<Instant>,
+    /// `ConnectOptions::verify`.
+    verify: bool,
     /// A standalone ack is due for the newest applied tick: `recv` sends it once the frames
     /// already read are handled.
     ack_owed: bool,
@@ -173,7 +179,10 @@ impl Client {
             decode_cache: opts.decode_cache.clone(),
             auto_ack: opts.auto_ack,
             coalesce_acks: opts.coalesce_acks,
-            input_since_snapshot: false,
+            ack_delay: Duration::ZERO,
+            ack_delay_option: opts.ack_delay,
+            last_input_at: None,
+            verify: opts.verify,
             ack_owed: false,
             input_values: Vec::with_capacity(32),
             ring: TableRing::default(),
@@ -204,6 +213,9 @@ impl Client {
         }
         client.player = welcome.player;
         client.tick_rate = welcome.tick_rate;
+        client.ack_delay = client.ack_delay_option.unwrap_or_else(|| {
+            Duration::from_secs(1).mul_f64(1.5) / u32::from(welcome.tick_rate.max(1))
+        });
         client.plan = match &client.decode_cache {
             Some(cache) => cache.plan(&welcome.schema),
             None => Arc::new(Plan::new(&welcome.schema)),
@@ -253,6 +265,18 @@ impl Client {
         received
     }
 
+    /// The next message if one is already read or readable now, without waiting: `None` when
+    /// the socket has nothing more (or this task's scheduling budget ran out). A load bot that
+    /// reads in batches (`ConnectOptions::verify` off) calls this at its own pace.
+    pub fn try_recv(&mut self) -> Option<Result<Received, ClientError>> {
+        let recv = std::pin::pin!(self.recv());
+        // `recv` is cancel-safe: dropping it pending leaves every byte where it was.
+        match recv.poll(&mut Context::from_waker(Waker::noop())) {
+            Poll::Ready(received) => Some(received),
+            Poll::Pending => None,
+        }
+    }
+
     /// The next decoded message, reading as needed; answers pings and close frames on the way.
     async fn next_message(&mut self) -> Result<(Msg, usize), ClientError> {
         // A message already buffered is returned without waiting: without this, a client
@@ -297,7 +321,9 @@ impl Client {
                     let decoded = match codec::decode_snapshot_header(bytes) {
                         Ok(Some((header, delta))) => {
                             self.delta_buf.clear();
-                            self.delta_buf.extend_from_slice(delta);
+                            if self.verify {
+                                self.delta_buf.extend_from_slice(delta);
+                            }
                             Ok(Msg::Snapshot(header))
                         }
                         Ok(None) => codec::decode_server(bytes).map(Msg::Other),
@@ -476,6 +502,9 @@ impl Client {
         {
             self.stats.counters.stale_dropped += u64::from(s.tick - prev - 1);
         }
+        if !self.verify {
+            return Ok(self.on_header_only(s, bytes, at));
+        }
         let own = Some(self.player);
         let applied = match &self.decode_cache {
             Some(cache) => self
@@ -503,17 +532,7 @@ impl Client {
         self.newest_tick = Some(s.tick);
         self.stats.counters.snapshots += 1;
         self.record_input_latency(s.input_seq, at);
-        if self.auto_ack {
-            // Acks ride on inputs. No input since the previous snapshot means the client is
-            // not playing (or skipped a tick): ack this one alone, so the server's baseline
-            // never lags more than a snapshot behind.
-            let idle = !std::mem::replace(&mut self.input_since_snapshot, false);
-            if !self.coalesce_acks {
-                self.send_ack()?;
-            } else if idle {
-                self.ack_owed = true;
-            }
-        }
+        self.ack_snapshot(at)?;
         Ok(Received::Snapshot {
             tick: s.tick,
             baseline: s.baseline,
@@ -525,11 +544,57 @@ impl Client {
         })
     }
 
+    /// A snapshot when not verifying (`ConnectOptions::verify` off): its header is all that
+    /// is read. Acked as any other, so the server's baselines move on as for a real client.
+    fn on_header_only(&mut self, s: SnapshotHeader, bytes: usize, at: Instant) -> Received {
+        self.newest_tick = Some(s.tick);
+        self.stats.counters.snapshots += 1;
+        // Only a standalone ack can fail, and its errors are dropped as in `send_ack`.
+        let _ = self.ack_snapshot(at);
+        Received::Snapshot {
+            tick: s.tick,
+            baseline: s.baseline,
+            baseline2: s.baseline2,
+            input_seq: s.input_seq,
+            server_time_us: s.server_time_us,
+            checksum_ok: None,
+            bytes,
+        }
+    }
+
+    /// Acks the snapshot just applied, per `auto_ack` and `coalesce_acks`: acks ride on
+    /// inputs, so a snapshot that comes while the client is playing (an input went out within
+    /// `ack_delay`) is acked by the next input; otherwise the client is not playing (or is
+    /// late with its input) and acks it alone, so the server's baseline never lags far.
+    fn ack_snapshot(&mut self, at: Instant) -> Result<(), ClientError> {
+        if !self.auto_ack {
+            return Ok(());
+        }
+        let playing = self
+            .last_input_at
+            .is_some_and(|sent| at.saturating_duration_since(sent) < self.ack_delay);
+        if !self.coalesce_acks {
+            self.send_ack()?;
+        } else if !playing {
+            self.ack_owed = true;
+        }
+        Ok(())
+    }
+
+    /// The tick this client acks: the newest it applied, or when not verifying, the newest
+    /// whose header it read.
+    fn ack_tick(&self) -> Option<u32> {
+        match self.verify {
+            true => self.ring.latest().map(|(tick, _)| tick),
+            false => self.newest_tick,
+        }
+    }
+
     /// Acks the newest applied tick in its own frame. A full queue drops the ack; the next
     /// one supersedes it anyway. A stopped writer means the connection is closing: the close
     /// itself is still queued, and `recv` reports it next.
     fn send_ack(&mut self) -> Result<(), ClientError> {
-        let Some((tick, _)) = self.ring.latest() else {
+        let Some(tick) = self.ack_tick() else {
             return Ok(());
         };
         match self.send(ClientMsg::Ack { tick }) {
@@ -583,7 +648,7 @@ impl Client {
     pub fn send_input(&mut self, values: &[Value]) -> Result<u32, ClientError> {
         let seq = self.next_input_seq;
         let ack = match self.auto_ack {
-            true => self.ring.latest().map(|(tick, _)| tick),
+            true => self.ack_tick(),
             false => None,
         };
         let mut coded = std::mem::take(&mut self.input_values);
@@ -605,16 +670,20 @@ impl Client {
         }
         sent?;
         // The next snapshot's ack rides on the next input.
-        self.input_since_snapshot = true;
+        self.last_input_at = Some(Instant::now());
         if ack.is_some() {
             self.ack_owed = false;
         }
         self.next_input_seq += 1;
         self.stats.counters.inputs_sent += 1;
-        if self.pending_inputs.len() == MAX_PENDING_INPUTS {
-            self.pending_inputs.pop_front();
+        // A client that does not verify is load, not a player: it reads in batches, so its
+        // latencies would measure its own pace.
+        if self.verify {
+            if self.pending_inputs.len() == MAX_PENDING_INPUTS {
+                self.pending_inputs.pop_front();
+            }
+            self.pending_inputs.push_back((seq, Instant::now()));
         }
-        self.pending_inputs.push_back((seq, Instant::now()));
         Ok(seq)
     }
 
@@ -653,6 +722,11 @@ impl Client {
     pub fn send_raw(&self, frame_payload: Vec<u8>, opcode_text: bool) -> Result<(), ClientError> {
         let opcode = if opcode_text { OP_TEXT } else { OP_BINARY };
         self.write(&[(opcode, &frame_payload)])
+    }
+
+    /// Whether this client applies and checks every snapshot (`ConnectOptions::verify`).
+    pub fn verifies(&self) -> bool {
+        self.verify
     }
 
     /// The entity this client steers (from `Welcome`).

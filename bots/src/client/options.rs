@@ -30,14 +30,26 @@ pub struct ConnectOptions {
     /// server quickly (slow-client tests).
     pub recv_buffer: Option<usize>,
     /// Ack applied snapshots (what a real client does): every `Input` carries the newest
-    /// applied tick, and a standalone `Ack` goes out when no input went out since the
-    /// snapshot before (once the frames already read are handled: one for a backlog). Off, inputs carry no ack and none is sent: the server keeps
+    /// applied tick, and a standalone `Ack` goes out for a snapshot that comes when no input
+    /// went out within `ack_delay` (once the frames already read are handled: one for a
+    /// backlog). Off, inputs carry no ack and none is sent: the server keeps
     /// sending deltas against the last acked tick, or full snapshots.
     pub auto_ack: bool,
     /// With `auto_ack` (on by default): acks ride on inputs, so a playing client sends one
     /// frame per tick. Off: every snapshot is also acked at once in its own `Ack` frame (two
     /// frames per tick for a playing client; the server's baseline is up to a tick fresher).
     pub coalesce_acks: bool,
+    /// With `coalesce_acks`: how long after its last input a client still counts as playing,
+    /// so a snapshot's ack waits for the next input instead of going out alone. `None`: one
+    /// and a half ticks, for a client sending an input every tick (a client sending fewer
+    /// sets about one and a half of its input intervals).
+    pub ack_delay: Option<Duration>,
+    /// Apply every snapshot to this client's world and check its checksum, as a real client
+    /// does (on by default). Off, only a snapshot's header is read (its tick, for the ack, and
+    /// its input seq) and its delta is skipped: a load generator's cheap bot, with no world
+    /// (`Client::latest` stays `None`) and so nothing to predict or aim from; nor does it
+    /// measure input latency (a bot that does not verify reads in batches, at its own pace).
+    pub verify: bool,
     /// Bounds TCP connect, the TLS and WebSocket handshakes and the wait for `Welcome` together.
     pub connect_timeout: Duration,
     /// Share decoded snapshots with the other clients given the same cache (bots of one
@@ -73,6 +85,8 @@ impl ConnectOptions {
             recv_buffer: None,
             auto_ack: true,
             coalesce_acks: true,
+            ack_delay: None,
+            verify: true,
             connect_timeout: Duration::from_secs(10),
             decode_cache: None,
             tls: None,
