@@ -4,6 +4,7 @@
 # Usage: scripts/floor-run.sh CLIENTS [DURATION]
 #   TICKSYNC_ARGS: extra server flags; BOT_ARGS: extra bot-client flags, e.g.
 #   BOT_ARGS="--game arena-large --room large" scripts/floor-run.sh 1000
+#   (ADDR in BOT_ARGS stands for the server's HOST:PORT: BOT_ARGS="--matchmake http://ADDR")
 #   INPUT_RATE: inputs per client a second for both the bots and the floor's clients (so both
 #   servers read as many messages); by default one per tick.
 #   VERIFY: the share of bots that apply and check every snapshot (bot-client --verify); the
@@ -92,11 +93,12 @@ load_server() {
 }
 
 # a. ticksync: the same server and bot command lines as load-run.sh.
+bot_args=${BOT_ARGS:-}
 start_server ticksync target/release/ticksync --addr 127.0.0.1:0 --log warn ${TICKSYNC_ARGS:-}
 addr=$(sed -n 's|.*http://||p' "$out/ticksync.out" | head -1)
 load_server ticksync target/release/bot-client --url "ws://$addr/ws" --bots "$clients" \
   --duration "$duration" --ramp "$ramp" --json ${INPUT_RATE:+--input-rate "$INPUT_RATE"} \
-  ${VERIFY:+--verify "$VERIFY"} ${BOT_ARGS:-}
+  ${VERIFY:+--verify "$VERIFY"} ${bot_args//ADDR/$addr}
 ts_whole=$whole_cores ts_window=$window_cores
 ts_connected=$(field "$out/ticksync.json" bots_connected)
 ts_rate=$(field "$out/ticksync.json" snapshots_per_sec_p50)
