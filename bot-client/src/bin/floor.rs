@@ -528,6 +528,36 @@ mod tests {
     }
 
     #[test]
+    fn eager_readers_are_spread_as_bot_client_spreads_its_verifying_bots() {
+        let mut load =
+            bots::load::LoadConfig::new("ws://127.0.0.1:1/ws", "arena", 40, Duration::ZERO);
+        for fraction in [0.0, 0.05, 0.25, 1.0 / 3.0, 1.0] {
+            load.verify = fraction;
+            for i in 0..40 {
+                assert_eq!(
+                    eager(i, fraction),
+                    load.verifies(i as usize),
+                    "{fraction} {i}"
+                );
+            }
+        }
+        assert!(
+            parse(&[
+                "clients",
+                "--addr",
+                "127.0.0.1:9",
+                "--clients",
+                "1",
+                "--bytes",
+                "1",
+                "--eager-readers",
+                "2"
+            ])
+            .is_err()
+        );
+    }
+
+    #[test]
     fn takes_loopback_addresses_only() {
         assert!(parse_loopback("127.0.0.1:9000").is_ok());
         assert!(parse_loopback("[::1]:9000").is_ok());
