@@ -148,7 +148,10 @@ impl Steady {
 /// section).
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Part {
-    lists: [Vec<u8>; 3],
+    /// The three lists, one after the other: one allocation, sized once.
+    bytes: Vec<u8>,
+    /// Where the spawn and the update lists start in `bytes`.
+    starts: [usize; 2],
     /// What its lists hold.
     pub counts: DeltaCounts,
 }
@@ -156,27 +159,39 @@ pub struct Part {
 impl Part {
     /// Its bytes on the wire.
     pub fn len(&self) -> usize {
-        self.lists.iter().map(Vec::len).sum()
+        self.bytes.len()
     }
 
     /// Whether it has no bytes: not built yet (a built part has its three counts).
     pub fn is_empty(&self) -> bool {
         self.len() == 0
     }
+
+    /// List `k`: 0 despawns, 1 spawns, 2 updates, each with its count.
+    #[inline]
+    fn list(&self, k: usize) -> &[u8] {
+        let [s, u] = self.starts;
+        match k {
+            0 => &self.bytes[..s],
+            1 => &self.bytes[s..u],
+            _ => &self.bytes[u..],
+        }
+    }
 }
 
 /// Writes the parts of a delta: their count, every part's despawns, every part's spawns,
 /// every part's updates.
 pub fn write_parts<'a>(parts: impl Iterator<Item = &'a Part> + Clone, out: &mut Vec<u8>) {
+    out.reserve(parts.clone().map(Part::len).sum::<usize>() + 10);
     put_u64(out, parts.clone().count() as u64);
     for list in 0..3 {
-        // Most lists of most parts are empty: no copy call for those.
-        for l in parts
-            .clone()
-            .map(|p| &p.lists[list])
-            .filter(|l| !l.is_empty())
-        {
-            out.extend_from_slice(l);
+        for l in parts.clone().map(|p| p.list(list)) {
+            // Most lists of most parts are their count alone (an empty list): a push, not a
+            // copy call.
+            match l {
+                [byte] => out.push(*byte),
+                l => out.extend_from_slice(l),
+            }
         }
     }
 }
@@ -213,7 +228,32 @@ impl Lists {
         slot: Slot,
         scratch: &mut Vec<u8>,
     ) {
-        let (b, n) = (bt.at(i), now.at(i));
+        self.entity(
+            plan,
+            base,
+            bt,
+            now,
+            tick,
+            (i, bt.at(i), now.at(i)),
+            slot,
+            scratch,
+        );
+    }
+
+    /// `slot`, given what the tables hold at index `i` (looked up once by the caller).
+    #[allow(clippy::too_many_arguments)]
+    #[inline]
+    fn entity(
+        &mut self,
+        plan: &Plan,
+        base: Option<&Baseline<'_>>,
+        bt: &StateTable,
+        now: &StateTable,
+        tick: u32,
+        (i, b, n): (u32, Option<EntityRef<'_>>, Option<EntityRef<'_>>),
+        slot: Slot,
+        scratch: &mut Vec<u8>,
+    ) {
         match (slot, b, n) {
             (Slot::Gone, Some(_), _) => self.despawn(i),
             (Slot::Differs | Slot::Check, Some(b), Some(n)) => {
@@ -271,17 +311,24 @@ impl Lists {
     }
 
     /// The lists with their counts, as they go on the wire.
-    fn write(&self, out: &mut [Vec<u8>; 3]) {
+    fn write(&self, part: &mut Part) {
         let c = self.counts;
-        for ((out, count), bytes) in out.iter_mut().zip([c.despawns, c.spawns, c.updates]).zip([
-            &self.despawns,
-            &self.spawns,
-            &self.updates,
-        ]) {
-            out.clear();
+        let out = &mut part.bytes;
+        out.clear();
+        // Each count takes at most 10 bytes.
+        out.reserve(self.despawns.len() + self.spawns.len() + self.updates.len() + 30);
+        for (k, (count, bytes)) in [c.despawns, c.spawns, c.updates]
+            .into_iter()
+            .zip([&self.despawns, &self.spawns, &self.updates])
+            .enumerate()
+        {
+            if k > 0 {
+                part.starts[k - 1] = out.len();
+            }
             put_u64(out, count as u64);
             out.extend_from_slice(bytes);
         }
+        part.counts = c;
     }
 }
 
@@ -483,8 +530,7 @@ impl Encoder {
         }
         self.scratch = scratch;
         // One part: the whole world.
-        self.lists.write(&mut self.whole.lists);
-        self.whole.counts = self.lists.counts;
+        self.lists.write(&mut self.whole);
         write_parts(std::iter::once(&self.whole), out);
         self.whole.counts
     }
@@ -494,7 +540,8 @@ impl Encoder {
     /// and those in it now (`now_slots` of `now`), both in ascending order. One that is only
     /// in `base_slots` is despawned (it left the part, or the world), one only in `now_slots`
     /// spawned (it entered), one in both updated against its prediction. Parts must not share
-    /// an entity at either tick. The second baseline is not used: it would depend on what the
+    /// an entity at either tick. Every slot in `base_slots` must hold an entity in the
+    /// baseline's table (a placement of that table), every one in `now_slots` one in `now`. The second baseline is not used: it would depend on what the
     /// client saw at that tick too. `steady`: of `now`, at `tick`.
     #[allow(clippy::too_many_arguments)]
     pub fn part(
@@ -532,18 +579,21 @@ impl Encoder {
             if was && is && base.is_some() && steady.since(i, base_tick, tick) {
                 continue;
             }
-            let Some(slot) = Slot::of(
-                was.then(|| bt.at(i)).flatten(),
-                is.then(|| now.at(i)).flatten(),
-            ) else {
+            // Only in the part at the baseline: it left, whatever it is now. Its slot is not
+            // looked up (a cache miss a despawn does not need: the baseline holds it).
+            if was && !is {
+                self.lists.despawn(i);
+                continue;
+            }
+            let (b, n) = (was.then(|| bt.at(i)).flatten(), now.at(i));
+            let Some(slot) = Slot::of(b, n) else {
                 continue;
             };
             self.lists
-                .slot(plan, baseline, bt, now, tick, i, slot, &mut scratch);
+                .entity(plan, baseline, bt, now, tick, (i, b, n), slot, &mut scratch);
         }
         self.scratch = scratch;
-        self.lists.write(&mut part.lists);
-        part.counts = self.lists.counts;
+        self.lists.write(part);
     }
 
     /// Appends the private part for the client whose player is `own`: its private fields
