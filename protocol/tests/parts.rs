@@ -181,6 +181,10 @@ proptest! {
         let parts: Vec<ChecksumPart> = (0..REGIONS)
             .map(|r| w.plan.checksum_part(&w.now, &slots_in(&w.now, &regions, r)))
             .collect();
+        // All parts in one pass: the same parts.
+        let mut at_once = vec![ChecksumPart::default(); REGIONS as usize];
+        w.plan.checksum_parts(&w.now, |i| regions[i as usize] as usize, &mut at_once);
+        prop_assert_eq!(&at_once, &parts);
         prop_assert_eq!(w.plan.public_checksum_of(parts), w.plan.public_checksum(&w.now));
     }
 }

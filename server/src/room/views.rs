@@ -17,7 +17,7 @@ use protocol::state::ChecksumPart;
 use protocol::state_delta::{Encoder, Part, Steady, write_parts};
 use protocol::{EntityId, Plan, StateTable};
 
-use super::built_once::BuiltOnce;
+use super::built_once::{Built, BuiltOnce};
 use crate::game::View;
 
 /// A grid has at most this many cells a side.
@@ -229,8 +229,9 @@ pub struct ViewTick {
     parts: Vec<BuiltOnce<PartKey, Part>>,
     /// Since when each entity has kept to its prediction.
     steady: Arc<Steady>,
-    /// Per cell (`GLOBAL` last): the checksum part of its entities now.
-    sums: Vec<OnceLock<ChecksumPart>>,
+    /// Per cell (`GLOBAL` last): the checksum part of its entities now, all summed by the
+    /// first client that needs one.
+    sums: OnceLock<Vec<ChecksumPart>>,
 }
 
 /// A client's baseline under views: its tick, its table, where everything was then, and the
@@ -247,12 +248,15 @@ pub struct ViewClient<'a> {
     pub cell: Option<u32>,
 }
 
+/// The most parts a client's delta has: the 9 cells and `GLOBAL` it sees now, and the 9 cells
+/// it saw at its baseline and no longer sees.
+const MAX_PARTS: usize = 19;
+
 /// Per-thread buffers for building view snapshots.
 #[derive(Default)]
 struct Scratch {
     seen_now: Vec<u32>,
     seen_base: Vec<u32>,
-    parts: Vec<Arc<OnceLock<Part>>>,
 }
 
 thread_local! {
@@ -268,7 +272,7 @@ impl ViewTick {
             placement: OnceLock::new(),
             parts: (0..cells).map(|_| BuiltOnce::default()).collect(),
             steady,
-            sums: (0..cells).map(|_| OnceLock::new()).collect(),
+            sums: OnceLock::new(),
         }
     }
 
@@ -295,7 +299,7 @@ impl ViewTick {
         key: PartKey,
         encoder: &mut Encoder,
         encodes: &AtomicUsize,
-    ) -> Arc<OnceLock<Part>> {
+    ) -> Built<'_, Part> {
         self.parts[self.grid.index(key.cell)].get_or_build(key, || {
             let base = base
                 .filter(|_| key.base.is_some())
@@ -312,10 +316,23 @@ impl ViewTick {
         })
     }
 
-    /// The checksum part of `cell` now, summed by the first client that needs it.
+    /// The checksum part of `cell` now; every cell's is summed by the first client that needs
+    /// one, in one pass over the table.
     fn sum(&self, plan: &Plan, now: &StateTable, cell: u32) -> ChecksumPart {
-        let i = self.grid.index(cell);
-        *self.sums[i].get_or_init(|| plan.checksum_part(now, self.placement(now).slots(cell)))
+        let sums = self.sums.get_or_init(|| {
+            let placed = self.placement(now);
+            let mut sums = vec![ChecksumPart::default(); self.parts.len()];
+            plan.checksum_parts(
+                now,
+                |slot| match placed.cell_of.get(slot as usize) {
+                    Some(&c) if c != EMPTY => self.grid.index(c),
+                    _ => usize::MAX,
+                },
+                &mut sums,
+            );
+            sums
+        });
+        sums[self.grid.index(cell)]
     }
 
     /// The public checksum of what a player in `cell` (`cell_of`) sees now.
@@ -346,7 +363,7 @@ impl ViewTick {
             let Scratch {
                 seen_now,
                 seen_base,
-                parts,
+                ..
             } = s;
             self.grid.seen_from(c.cell, seen_now);
             match c.base {
@@ -370,13 +387,12 @@ impl ViewTick {
                     base: base_tick,
                     now: false,
                 });
-            parts.clear();
-            for key in now_keys.chain(left_keys) {
-                parts.push(self.part(plan, tick, c.now, base, key, encoder, encodes));
+            // On the stack: borrowed from this tick's parts, no reference count touched.
+            let mut parts: [Option<Built<'_, Part>>; MAX_PARTS] = Default::default();
+            for (k, key) in now_keys.chain(left_keys).enumerate() {
+                parts[k] = Some(self.part(plan, tick, c.now, base, key, encoder, encodes));
             }
-            let size: usize = parts.iter().filter_map(|p| p.get()).map(Part::len).sum();
-            out.reserve(size + 8);
-            write_parts(parts.iter().filter_map(|p| p.get()), out);
+            write_parts(parts.iter().flatten().map(|p| &**p), out);
         })
     }
 }
