@@ -14,14 +14,17 @@ const SLOTS: usize = 8;
 /// cache line written by every writer thread, about ten per client under views) were a
 /// twentieth of a tick. Further keys go to a list under a lock.
 pub struct BuiltOnce<K, V> {
-    slots: [OnceLock<(K, OnceLock<V>)>; SLOTS],
+    /// The keys claimed in place, apart from their values: a lookup reads a line or two.
+    keys: [OnceLock<K>; SLOTS],
+    values: [OnceLock<V>; SLOTS],
     more: Mutex<Vec<(K, Arc<OnceLock<V>>)>>,
 }
 
 impl<K, V> Default for BuiltOnce<K, V> {
     fn default() -> Self {
         Self {
-            slots: std::array::from_fn(|_| OnceLock::new()),
+            keys: std::array::from_fn(|_| OnceLock::new()),
+            values: std::array::from_fn(|_| OnceLock::new()),
             more: Mutex::default(),
         }
     }
@@ -47,11 +50,10 @@ impl<V> Deref for Built<'_, V> {
 impl<K: PartialEq + Copy, V> BuiltOnce<K, V> {
     /// The value of `key`, built with `build` if no one has.
     pub fn get_or_build(&self, key: K, build: impl FnOnce() -> V) -> Built<'_, V> {
-        for slot in &self.slots {
+        for (k, cell) in self.keys.iter().zip(&self.values) {
             // Claim the first free slot for `key`; a racing writer may claim it for another
             // key, then this one looks further.
-            let (k, cell) = slot.get_or_init(|| (key, OnceLock::new()));
-            if *k == key {
+            if *k.get_or_init(|| key) == key {
                 return Built::Here(cell.get_or_init(build));
             }
         }

@@ -226,7 +226,7 @@ pub struct ViewTick {
     /// Where everything is now, placed by the first writer that needs it (off the room task).
     placement: OnceLock<Arc<Placement>>,
     /// Per cell (`GLOBAL` last): its parts, by baseline and whether it is seen now.
-    parts: Vec<BuiltOnce<PartKey, Part>>,
+    parts: Vec<BuiltOnce<(Option<u32>, bool), Part>>,
     /// Since when each entity has kept to its prediction.
     steady: Arc<Steady>,
     /// Per cell (`GLOBAL` last): the checksum part of its entities now, all summed by the
@@ -300,7 +300,7 @@ impl ViewTick {
         encoder: &mut Encoder,
         encodes: &AtomicUsize,
     ) -> Built<'_, Part> {
-        self.parts[self.grid.index(key.cell)].get_or_build(key, || {
+        self.parts[self.grid.index(key.cell)].get_or_build((key.base, key.now), || {
             let base = base
                 .filter(|_| key.base.is_some())
                 .map(|(b, table, placed)| (table, b, placed.slots(key.cell)));
