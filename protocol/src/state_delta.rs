@@ -143,6 +143,12 @@ impl Steady {
             .get(i as usize)
             .is_some_and(|&s| tick.wrapping_sub(s) >= tick.wrapping_sub(base))
     }
+
+    /// When slot `i`'s entity last left its prediction, for `Encoder::part`: `tick` (the
+    /// tick `now` was recorded at) for a slot it does not know.
+    pub fn tick_of(&self, i: u32, tick: u32) -> u32 {
+        self.0.get(i as usize).copied().unwrap_or(tick)
+    }
 }
 
 /// One part of a delta: its despawn, spawn and update lists, each with its count. Built by
@@ -544,7 +550,9 @@ impl Encoder {
     /// spawned (it entered), one in both updated against its prediction. Parts must not share
     /// an entity at either tick. Every slot in `base_slots` must hold an entity in the
     /// baseline's table (a placement of that table), every one in `now_slots` one in `now`. The second baseline is not used: it would depend on what the
-    /// client saw at that tick too. `steady`: of `now`, at `tick`.
+    /// client saw at that tick too. `now_since`: for each of `now_slots`, when it last left
+    /// its prediction (`Steady::tick_of`, of `now` at `tick`): gathered once per tick for
+    /// every baseline's part, so the scan reads it in order.
     #[allow(clippy::too_many_arguments)]
     pub fn part(
         &mut self,
@@ -552,8 +560,8 @@ impl Encoder {
         base: Option<(&StateTable, u32, &[u32])>,
         now: &StateTable,
         now_slots: &[u32],
+        now_since: &[u32],
         tick: u32,
-        steady: &Steady,
         part: &mut Part,
     ) {
         self.lists.clear();
@@ -566,26 +574,33 @@ impl Encoder {
         };
         let baseline = base.map(|_| &baseline);
         let mut scratch = std::mem::take(&mut self.scratch);
-        // First the slots to write, without touching the tables: most are steady.
+        // First the slots to write, without touching the tables: most are steady. Both lists
+        // ascend: a merge.
         let todo = &mut self.todo;
         todo.clear();
-        let (mut b, mut n) = (base_slots.iter().peekable(), now_slots.iter().peekable());
-        loop {
-            let (i, was, is) = match (b.peek(), n.peek()) {
-                (Some(&&x), Some(&&y)) if x == y => (x, b.next().is_some(), n.next().is_some()),
-                (Some(&&x), Some(&&y)) if x < y => (x, b.next().is_some(), false),
-                (Some(_), Some(&&y)) => (y, false, n.next().is_some()),
-                (Some(&&x), None) => (x, b.next().is_some(), false),
-                (None, Some(&&y)) => (y, false, n.next().is_some()),
-                (None, None) => break,
-            };
-            // In the part at both ticks and on its prediction since the baseline: the same
-            // entity, nothing to write, and no need to touch the tables.
-            if was && is && base.is_some() && steady.since(i, base_tick, tick) {
-                continue;
+        let steady_from = tick.wrapping_sub(base_tick);
+        let (mut bi, mut ni) = (0, 0);
+        while bi < base_slots.len() && ni < now_slots.len() {
+            let (x, y) = (base_slots[bi], now_slots[ni]);
+            if x == y {
+                // In the part at both ticks and on its prediction since the baseline: the
+                // same entity, nothing to write, and no need to touch the tables.
+                let steady = base.is_some() && tick.wrapping_sub(now_since[ni]) >= steady_from;
+                if !steady {
+                    todo.push((x, true, true));
+                }
+                bi += 1;
+                ni += 1;
+            } else if x < y {
+                todo.push((x, true, false));
+                bi += 1;
+            } else {
+                todo.push((y, false, true));
+                ni += 1;
             }
-            todo.push((i, was, is));
         }
+        todo.extend(base_slots[bi..].iter().map(|&x| (x, true, false)));
+        todo.extend(now_slots[ni..].iter().map(|&y| (y, false, true)));
         // Then their cells, read ahead: the slots are scattered over the tables, each a cache
         // miss, and loads that depend on nothing overlap where the encoding below would take
         // them one at a time.

@@ -144,17 +144,21 @@ pub struct Placement {
     by_cell: Vec<u32>,
     /// Where each cell's slots start in `by_cell`, then where the last one's end.
     starts: Vec<u32>,
+    /// Beside `by_cell`: when each entity last left its prediction (`Steady::tick_of`), in
+    /// the order every part's scan reads it (gathered once a tick for every baseline's part).
+    since: Vec<u32>,
 }
 
 impl Placement {
-    /// Where every entity of `t` is.
-    pub fn of(grid: &Grid, t: &StateTable) -> Self {
+    /// Where every entity of `t`, recorded at `tick`, is; `steady`: since when each has kept
+    /// to its prediction.
+    pub fn of(grid: &Grid, t: &StateTable, steady: &Steady, tick: u32) -> Self {
         let mut p = Self::default();
-        p.fill(grid, t);
+        p.fill(grid, t, steady, tick);
         p
     }
 
-    fn fill(&mut self, grid: &Grid, t: &StateTable) {
+    fn fill(&mut self, grid: &Grid, t: &StateTable, steady: &Steady, tick: u32) {
         let cells = (grid.cols * grid.rows) as usize + 1;
         self.cell_of.clear();
         self.cell_of.resize(t.slot_count(), EMPTY);
@@ -171,6 +175,8 @@ impl Placement {
         // A counting sort: slots in ascending order go to their cell's next place.
         self.by_cell.clear();
         self.by_cell.resize(self.starts[cells] as usize, 0);
+        self.since.clear();
+        self.since.resize(self.by_cell.len(), 0);
         let mut next = std::mem::take(&mut self.starts);
         for (slot, &c) in self
             .cell_of
@@ -180,6 +186,7 @@ impl Placement {
         {
             let k = grid.index(c);
             self.by_cell[next[k] as usize] = slot as u32;
+            self.since[next[k] as usize] = steady.tick_of(slot as u32, tick);
             next[k] += 1;
         }
         // `next` now holds each cell's end, which is where the following one starts.
@@ -189,13 +196,18 @@ impl Placement {
     }
 
     fn slots(&self, cell: u32) -> &[u32] {
+        &self.by_cell[self.range(cell)]
+    }
+
+    /// `cell`'s entities: where they are in `by_cell` (and `since`).
+    fn range(&self, cell: u32) -> std::ops::Range<usize> {
         let k = match cell {
             GLOBAL => self.starts.len().saturating_sub(2),
             c => c as usize,
         };
         match (self.starts.get(k), self.starts.get(k + 1)) {
-            (Some(&a), Some(&b)) => &self.by_cell[a as usize..b as usize],
-            _ => &[],
+            (Some(&a), Some(&b)) => a as usize..b as usize,
+            _ => 0..0,
         }
     }
 
@@ -229,6 +241,8 @@ pub struct ViewTick {
     parts: Vec<BuiltOnce<(Option<u32>, bool), Part>>,
     /// Since when each entity has kept to its prediction.
     steady: Arc<Steady>,
+    /// The tick published.
+    tick: u32,
     /// Per cell (`GLOBAL` last): the checksum part of its entities now, all summed by the
     /// first client that needs one.
     sums: OnceLock<Vec<ChecksumPart>>,
@@ -264,14 +278,16 @@ thread_local! {
 }
 
 impl ViewTick {
-    /// A tick's view data: the grid, and since when each entity has kept to its prediction.
-    pub fn new(grid: Arc<Grid>, steady: Arc<Steady>) -> Self {
+    /// A tick's view data: the grid, and since when each entity has kept to its prediction
+    /// (`tick`: the tick published).
+    pub fn new(grid: Arc<Grid>, steady: Arc<Steady>, tick: u32) -> Self {
         let cells = (grid.cols * grid.rows) as usize + 1;
         Self {
             grid,
             placement: OnceLock::new(),
             parts: (0..cells).map(|_| BuiltOnce::default()).collect(),
             steady,
+            tick,
             sums: OnceLock::new(),
         }
     }
@@ -279,7 +295,7 @@ impl ViewTick {
     /// Where everything in `now` (this tick's table) is.
     pub fn placement(&self, now: &StateTable) -> &Arc<Placement> {
         self.placement
-            .get_or_init(|| Arc::new(Placement::of(&self.grid, now)))
+            .get_or_init(|| Arc::new(Placement::of(&self.grid, now, &self.steady, self.tick)))
     }
 
     /// The cell the player `own` is in now.
@@ -304,13 +320,15 @@ impl ViewTick {
             let base = base
                 .filter(|_| key.base.is_some())
                 .map(|(b, table, placed)| (table, b, placed.slots(key.cell)));
-            let now_slots = if key.now {
-                self.placement(now).slots(key.cell)
+            let placed = self.placement(now);
+            let now_at = if key.now {
+                placed.range(key.cell)
             } else {
-                &[]
+                0..0
             };
+            let (now_slots, now_since) = (&placed.by_cell[now_at.clone()], &placed.since[now_at]);
             let mut part = Part::default();
-            encoder.part(plan, base, now, now_slots, tick, &self.steady, &mut part);
+            encoder.part(plan, base, now, now_slots, now_since, tick, &mut part);
             encodes.fetch_add(1, Ordering::Relaxed);
             part
         })
@@ -437,10 +455,12 @@ mod tests {
         let g = Grid::new(RoomGame::descriptor(&sim), view).expect("drift has positions");
         let mut t = StateTable::new(RoomGame::plan(&sim).stride);
         RoomGame::record(&mut sim, 1, None, &mut t, &mut Vec::new());
-        let first = Placement::of(&g, &t);
+        let mut steady = Steady::default();
+        steady.advance(RoomGame::plan(&sim), None, &t, 1);
+        let first = Placement::of(&g, &t, &steady, 1);
         // Placed again in the same memory: the same.
         let mut again = first.clone();
-        again.fill(&g, &t);
+        again.fill(&g, &t, &steady, 1);
         for p in [&first, &again] {
             let mut all = Vec::new();
             for cell in (0..g.cols * g.rows).chain([GLOBAL]) {
