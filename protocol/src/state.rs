@@ -1019,6 +1019,23 @@ impl Plan {
         part
     }
 
+    /// `checksum_part` of many parts at once: each entity of `t` goes to `parts[part(slot)]`
+    /// (none when `part` gives an index past them). One pass over the table in slot order,
+    /// where a part at a time looks up slots scattered over the whole table (a cache miss
+    /// each).
+    pub fn checksum_parts(
+        &self,
+        t: &StateTable,
+        part: impl Fn(u32) -> usize,
+        parts: &mut [ChecksumPart],
+    ) {
+        for e in t.iter() {
+            if let Some(p) = parts.get_mut(part(e.id.index)) {
+                p.add_key(self.public_key(t, &e));
+            }
+        }
+    }
+
     /// The public checksum of a table made of these parts (no entity in two of them): for all
     /// of `t`'s entities, the same as `public_checksum(t)`.
     pub fn public_checksum_of(&self, parts: impl IntoIterator<Item = ChecksumPart>) -> u32 {

@@ -69,6 +69,8 @@ pub struct Encoder {
     scratch: Vec<u8>,
     entry: Vec<u8>,
     base_buf: Vec<i32>,
+    /// `part`'s slots to write: (slot, in the part at the baseline, now).
+    todo: Vec<(u32, bool, bool)>,
 }
 
 /// When each slot's entity last left its prediction: the tick it appeared at, or the newest
@@ -141,6 +143,12 @@ impl Steady {
             .get(i as usize)
             .is_some_and(|&s| tick.wrapping_sub(s) >= tick.wrapping_sub(base))
     }
+
+    /// When slot `i`'s entity last left its prediction, for `Encoder::part`: `tick` (the
+    /// tick `now` was recorded at) for a slot it does not know.
+    pub fn tick_of(&self, i: u32, tick: u32) -> u32 {
+        self.0.get(i as usize).copied().unwrap_or(tick)
+    }
 }
 
 /// One part of a delta: its despawn, spawn and update lists, each with its count. Built by
@@ -148,7 +156,10 @@ impl Steady {
 /// section).
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Part {
-    lists: [Vec<u8>; 3],
+    /// The three lists, one after the other: one allocation, sized once.
+    bytes: Vec<u8>,
+    /// Where the spawn and the update lists start in `bytes`.
+    starts: [usize; 2],
     /// What its lists hold.
     pub counts: DeltaCounts,
 }
@@ -156,27 +167,39 @@ pub struct Part {
 impl Part {
     /// Its bytes on the wire.
     pub fn len(&self) -> usize {
-        self.lists.iter().map(Vec::len).sum()
+        self.bytes.len()
     }
 
     /// Whether it has no bytes: not built yet (a built part has its three counts).
     pub fn is_empty(&self) -> bool {
         self.len() == 0
     }
+
+    /// List `k`: 0 despawns, 1 spawns, 2 updates, each with its count.
+    #[inline]
+    fn list(&self, k: usize) -> &[u8] {
+        let [s, u] = self.starts;
+        match k {
+            0 => &self.bytes[..s],
+            1 => &self.bytes[s..u],
+            _ => &self.bytes[u..],
+        }
+    }
 }
 
 /// Writes the parts of a delta: their count, every part's despawns, every part's spawns,
 /// every part's updates.
 pub fn write_parts<'a>(parts: impl Iterator<Item = &'a Part> + Clone, out: &mut Vec<u8>) {
+    out.reserve(parts.clone().map(Part::len).sum::<usize>() + 10);
     put_u64(out, parts.clone().count() as u64);
     for list in 0..3 {
-        // Most lists of most parts are empty: no copy call for those.
-        for l in parts
-            .clone()
-            .map(|p| &p.lists[list])
-            .filter(|l| !l.is_empty())
-        {
-            out.extend_from_slice(l);
+        for l in parts.clone().map(|p| p.list(list)) {
+            // Most lists of most parts are their count alone (an empty list): a push, not a
+            // copy call.
+            match l {
+                [byte] => out.push(*byte),
+                l => out.extend_from_slice(l),
+            }
         }
     }
 }
@@ -213,7 +236,32 @@ impl Lists {
         slot: Slot,
         scratch: &mut Vec<u8>,
     ) {
-        let (b, n) = (bt.at(i), now.at(i));
+        self.entity(
+            plan,
+            base,
+            bt,
+            now,
+            tick,
+            (i, bt.at(i), now.at(i)),
+            slot,
+            scratch,
+        );
+    }
+
+    /// `slot`, given what the tables hold at index `i` (looked up once by the caller).
+    #[allow(clippy::too_many_arguments)]
+    #[inline]
+    fn entity(
+        &mut self,
+        plan: &Plan,
+        base: Option<&Baseline<'_>>,
+        bt: &StateTable,
+        now: &StateTable,
+        tick: u32,
+        (i, b, n): (u32, Option<EntityRef<'_>>, Option<EntityRef<'_>>),
+        slot: Slot,
+        scratch: &mut Vec<u8>,
+    ) {
         match (slot, b, n) {
             (Slot::Gone, Some(_), _) => self.despawn(i),
             (Slot::Differs | Slot::Check, Some(b), Some(n)) => {
@@ -271,17 +319,24 @@ impl Lists {
     }
 
     /// The lists with their counts, as they go on the wire.
-    fn write(&self, out: &mut [Vec<u8>; 3]) {
+    fn write(&self, part: &mut Part) {
         let c = self.counts;
-        for ((out, count), bytes) in out.iter_mut().zip([c.despawns, c.spawns, c.updates]).zip([
-            &self.despawns,
-            &self.spawns,
-            &self.updates,
-        ]) {
-            out.clear();
+        let out = &mut part.bytes;
+        out.clear();
+        // Each count takes at most 10 bytes.
+        out.reserve(self.despawns.len() + self.spawns.len() + self.updates.len() + 30);
+        for (k, (count, bytes)) in [c.despawns, c.spawns, c.updates]
+            .into_iter()
+            .zip([&self.despawns, &self.spawns, &self.updates])
+            .enumerate()
+        {
+            if k > 0 {
+                part.starts[k - 1] = out.len();
+            }
             put_u64(out, count as u64);
             out.extend_from_slice(bytes);
         }
+        part.counts = c;
     }
 }
 
@@ -483,8 +538,7 @@ impl Encoder {
         }
         self.scratch = scratch;
         // One part: the whole world.
-        self.lists.write(&mut self.whole.lists);
-        self.whole.counts = self.lists.counts;
+        self.lists.write(&mut self.whole);
         write_parts(std::iter::once(&self.whole), out);
         self.whole.counts
     }
@@ -494,8 +548,11 @@ impl Encoder {
     /// and those in it now (`now_slots` of `now`), both in ascending order. One that is only
     /// in `base_slots` is despawned (it left the part, or the world), one only in `now_slots`
     /// spawned (it entered), one in both updated against its prediction. Parts must not share
-    /// an entity at either tick. The second baseline is not used: it would depend on what the
-    /// client saw at that tick too. `steady`: of `now`, at `tick`.
+    /// an entity at either tick. Every slot in `base_slots` must hold an entity in the
+    /// baseline's table (a placement of that table), every one in `now_slots` one in `now`. The second baseline is not used: it would depend on what the
+    /// client saw at that tick too. `now_since`: for each of `now_slots`, when it last left
+    /// its prediction (`Steady::tick_of`, of `now` at `tick`): gathered once per tick for
+    /// every baseline's part, so the scan reads it in order.
     #[allow(clippy::too_many_arguments)]
     pub fn part(
         &mut self,
@@ -503,8 +560,8 @@ impl Encoder {
         base: Option<(&StateTable, u32, &[u32])>,
         now: &StateTable,
         now_slots: &[u32],
+        now_since: &[u32],
         tick: u32,
-        steady: &Steady,
         part: &mut Part,
     ) {
         self.lists.clear();
@@ -517,33 +574,66 @@ impl Encoder {
         };
         let baseline = base.map(|_| &baseline);
         let mut scratch = std::mem::take(&mut self.scratch);
-        let (mut b, mut n) = (base_slots.iter().peekable(), now_slots.iter().peekable());
-        loop {
-            let (i, was, is) = match (b.peek(), n.peek()) {
-                (Some(&&x), Some(&&y)) if x == y => (x, b.next().is_some(), n.next().is_some()),
-                (Some(&&x), Some(&&y)) if x < y => (x, b.next().is_some(), false),
-                (Some(_), Some(&&y)) => (y, false, n.next().is_some()),
-                (Some(&&x), None) => (x, b.next().is_some(), false),
-                (None, Some(&&y)) => (y, false, n.next().is_some()),
-                (None, None) => break,
-            };
-            // In the part at both ticks and on its prediction since the baseline: the same
-            // entity, nothing to write, and no need to touch the tables.
-            if was && is && base.is_some() && steady.since(i, base_tick, tick) {
+        // First the slots to write, without touching the tables: most are steady. Both lists
+        // ascend: a merge.
+        let todo = &mut self.todo;
+        todo.clear();
+        let steady_from = tick.wrapping_sub(base_tick);
+        let (mut bi, mut ni) = (0, 0);
+        while bi < base_slots.len() && ni < now_slots.len() {
+            let (x, y) = (base_slots[bi], now_slots[ni]);
+            if x == y {
+                // In the part at both ticks and on its prediction since the baseline: the
+                // same entity, nothing to write, and no need to touch the tables.
+                let steady = base.is_some() && tick.wrapping_sub(now_since[ni]) >= steady_from;
+                if !steady {
+                    todo.push((x, true, true));
+                }
+                bi += 1;
+                ni += 1;
+            } else if x < y {
+                todo.push((x, true, false));
+                bi += 1;
+            } else {
+                todo.push((y, false, true));
+                ni += 1;
+            }
+        }
+        todo.extend(base_slots[bi..].iter().map(|&x| (x, true, false)));
+        todo.extend(now_slots[ni..].iter().map(|&y| (y, false, true)));
+        // Then their cells, read ahead: the slots are scattered over the tables, each a cache
+        // miss, and loads that depend on nothing overlap where the encoding below would take
+        // them one at a time.
+        let mut touched = 0;
+        for &(i, was, is) in todo.iter() {
+            if was && is {
+                touched ^= bt.at(i).map_or(0, |e| e.values[0]);
+            }
+            if is {
+                touched ^= now.at(i).map_or(0, |e| e.values[0]);
+            }
+        }
+        std::hint::black_box(touched);
+        for &(i, was, is) in todo.iter() {
+            // Only in the part at the baseline: it left, whatever it is now. Its slot is not
+            // looked up (a cache miss a despawn does not need: the baseline holds it).
+            if !is {
+                self.lists.despawn(i);
                 continue;
             }
-            let Some(slot) = Slot::of(
-                was.then(|| bt.at(i)).flatten(),
-                is.then(|| now.at(i)).flatten(),
-            ) else {
-                continue;
+            let (b, n) = (was.then(|| bt.at(i)).flatten(), now.at(i));
+            let slot = match Slot::of(b, n) {
+                // Not steady: it almost always differs, and encoding finds out anyway (no
+                // entry when no field does), where judging first read every field twice.
+                Some(Slot::Check) => Slot::Differs,
+                Some(slot) => slot,
+                None => continue,
             };
             self.lists
-                .slot(plan, baseline, bt, now, tick, i, slot, &mut scratch);
+                .entity(plan, baseline, bt, now, tick, (i, b, n), slot, &mut scratch);
         }
         self.scratch = scratch;
-        self.lists.write(&mut part.lists);
-        part.counts = self.lists.counts;
+        self.lists.write(part);
     }
 
     /// Appends the private part for the client whose player is `own`: its private fields

@@ -91,7 +91,8 @@ proptest! {
             let now_slots = if is { slots_in(&w.now, &at_now, r) } else { Vec::new() };
             let base = was.then_some((&w.base, w.tick1, base_slots.as_slice()));
             let mut part = Part::default();
-            enc.part(&w.plan, base, &w.now, &now_slots, w.tick, &steady, &mut part);
+            let now_since: Vec<u32> = now_slots.iter().map(|&i| steady.tick_of(i, w.tick)).collect();
+            enc.part(&w.plan, base, &w.now, &now_slots, &now_since, w.tick, &mut part);
             parts.push(part);
         }
         let mut bytes = Vec::new();
@@ -133,13 +134,15 @@ proptest! {
         let all = |t: &StateTable| t.iter().map(|e| e.id.index).collect::<Vec<_>>();
         let mut part = Part::default();
         let base_slots = all(&w.base2);
+        let now_slots = all(&w.now);
+        let now_since: Vec<u32> = now_slots.iter().map(|&i| steady.tick_of(i, w.tick)).collect();
         Encoder::default().part(
             &w.plan,
             Some((&w.base2, w.tick2, base_slots.as_slice())),
             &w.now,
-            &all(&w.now),
+            &now_slots,
+            &now_since,
             w.tick,
-            &steady,
             &mut part,
         );
         let mut bytes = Vec::new();
@@ -181,6 +184,10 @@ proptest! {
         let parts: Vec<ChecksumPart> = (0..REGIONS)
             .map(|r| w.plan.checksum_part(&w.now, &slots_in(&w.now, &regions, r)))
             .collect();
+        // All parts in one pass: the same parts.
+        let mut at_once = vec![ChecksumPart::default(); REGIONS as usize];
+        w.plan.checksum_parts(&w.now, |i| regions[i as usize] as usize, &mut at_once);
+        prop_assert_eq!(&at_once, &parts);
         prop_assert_eq!(w.plan.public_checksum_of(parts), w.plan.public_checksum(&w.now));
     }
 }

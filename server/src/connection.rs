@@ -87,6 +87,10 @@ async fn serve_in_span(mut ws: WebSocket<Io>, ctx: Arc<ServerCtx>, conn: ConnId)
     // Pings are answered in `next_message`, so they count against the rate limit too.
     ws.set_auto_pong(false);
     ws.set_auto_close(true);
+    // Every frame as its head and payload handed to the BufWriter, which copies them into its
+    // buffer: below the default threshold (1,024 bytes, most snapshots) fastwebsockets first
+    // copied head and payload into a buffer of its own, a second copy of every snapshot.
+    ws.set_writev_threshold(0);
     let (mut rd, wr) = ws.split(|io| {
         let (r, w) = tokio::io::split(io);
         (r, BufWriter::with_capacity(WRITE_BUFFER, w))

@@ -891,7 +891,7 @@ impl Room {
         let views = self
             .grid
             .as_ref()
-            .map(|grid| ViewTick::new(grid.clone(), steady.clone()));
+            .map(|grid| ViewTick::new(grid.clone(), steady.clone(), tick));
         let published = Arc::new(PublishedTick::new(Publish {
             tick,
             server_time_us: self.epoch.elapsed().as_micros() as u64,

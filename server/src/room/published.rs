@@ -19,7 +19,7 @@ use protocol::{EntityId, Plan, SnapshotHeader, StateTable, codec};
 
 use prometheus_client::metrics::counter::Counter;
 
-use super::built_once::BuiltOnce;
+use super::built_once::{Built, BuiltOnce};
 use super::views::{Placement, ViewClient, ViewTick};
 
 /// The baselines a delta is taken against: `(baseline, baseline2)`; `(None, None)` is full.
@@ -135,7 +135,7 @@ impl PublishedTick {
         key: BaseKey,
         base: Option<&Baseline<'_>>,
         encoder: &mut Encoder,
-    ) -> Arc<OnceLock<Vec<u8>>> {
+    ) -> Built<'_, Vec<u8>> {
         self.shared.get_or_build(key, || {
             let mut bytes = Vec::new();
             encoder.shared_steady(
@@ -229,10 +229,9 @@ impl PublishedTick {
                 }
                 let key = (header.baseline, header.baseline2);
                 let shared = self.shared(key, baseline.as_ref(), &mut s.encoder);
-                let shared = shared.get().expect("encoded above");
                 out.reserve(shared.len() + 48);
                 codec::encode_snapshot_header(&header, out);
-                out.extend_from_slice(shared);
+                out.extend_from_slice(&shared);
                 (baseline, None)
             };
             let has_private = now

@@ -17,7 +17,7 @@ use protocol::state::ChecksumPart;
 use protocol::state_delta::{Encoder, Part, Steady, write_parts};
 use protocol::{EntityId, Plan, StateTable};
 
-use super::built_once::BuiltOnce;
+use super::built_once::{Built, BuiltOnce};
 use crate::game::View;
 
 /// A grid has at most this many cells a side.
@@ -144,17 +144,21 @@ pub struct Placement {
     by_cell: Vec<u32>,
     /// Where each cell's slots start in `by_cell`, then where the last one's end.
     starts: Vec<u32>,
+    /// Beside `by_cell`: when each entity last left its prediction (`Steady::tick_of`), in
+    /// the order every part's scan reads it (gathered once a tick for every baseline's part).
+    since: Vec<u32>,
 }
 
 impl Placement {
-    /// Where every entity of `t` is.
-    pub fn of(grid: &Grid, t: &StateTable) -> Self {
+    /// Where every entity of `t`, recorded at `tick`, is; `steady`: since when each has kept
+    /// to its prediction.
+    pub fn of(grid: &Grid, t: &StateTable, steady: &Steady, tick: u32) -> Self {
         let mut p = Self::default();
-        p.fill(grid, t);
+        p.fill(grid, t, steady, tick);
         p
     }
 
-    fn fill(&mut self, grid: &Grid, t: &StateTable) {
+    fn fill(&mut self, grid: &Grid, t: &StateTable, steady: &Steady, tick: u32) {
         let cells = (grid.cols * grid.rows) as usize + 1;
         self.cell_of.clear();
         self.cell_of.resize(t.slot_count(), EMPTY);
@@ -171,6 +175,8 @@ impl Placement {
         // A counting sort: slots in ascending order go to their cell's next place.
         self.by_cell.clear();
         self.by_cell.resize(self.starts[cells] as usize, 0);
+        self.since.clear();
+        self.since.resize(self.by_cell.len(), 0);
         let mut next = std::mem::take(&mut self.starts);
         for (slot, &c) in self
             .cell_of
@@ -180,6 +186,7 @@ impl Placement {
         {
             let k = grid.index(c);
             self.by_cell[next[k] as usize] = slot as u32;
+            self.since[next[k] as usize] = steady.tick_of(slot as u32, tick);
             next[k] += 1;
         }
         // `next` now holds each cell's end, which is where the following one starts.
@@ -189,13 +196,18 @@ impl Placement {
     }
 
     fn slots(&self, cell: u32) -> &[u32] {
+        &self.by_cell[self.range(cell)]
+    }
+
+    /// `cell`'s entities: where they are in `by_cell` (and `since`).
+    fn range(&self, cell: u32) -> std::ops::Range<usize> {
         let k = match cell {
             GLOBAL => self.starts.len().saturating_sub(2),
             c => c as usize,
         };
         match (self.starts.get(k), self.starts.get(k + 1)) {
-            (Some(&a), Some(&b)) => &self.by_cell[a as usize..b as usize],
-            _ => &[],
+            (Some(&a), Some(&b)) => a as usize..b as usize,
+            _ => 0..0,
         }
     }
 
@@ -226,11 +238,14 @@ pub struct ViewTick {
     /// Where everything is now, placed by the first writer that needs it (off the room task).
     placement: OnceLock<Arc<Placement>>,
     /// Per cell (`GLOBAL` last): its parts, by baseline and whether it is seen now.
-    parts: Vec<BuiltOnce<PartKey, Part>>,
+    parts: Vec<BuiltOnce<(Option<u32>, bool), Part>>,
     /// Since when each entity has kept to its prediction.
     steady: Arc<Steady>,
-    /// Per cell (`GLOBAL` last): the checksum part of its entities now.
-    sums: Vec<OnceLock<ChecksumPart>>,
+    /// The tick published.
+    tick: u32,
+    /// Per cell (`GLOBAL` last): the checksum part of its entities now, all summed by the
+    /// first client that needs one.
+    sums: OnceLock<Vec<ChecksumPart>>,
 }
 
 /// A client's baseline under views: its tick, its table, where everything was then, and the
@@ -247,12 +262,15 @@ pub struct ViewClient<'a> {
     pub cell: Option<u32>,
 }
 
+/// The most parts a client's delta has: the 9 cells and `GLOBAL` it sees now, and the 9 cells
+/// it saw at its baseline and no longer sees.
+const MAX_PARTS: usize = 19;
+
 /// Per-thread buffers for building view snapshots.
 #[derive(Default)]
 struct Scratch {
     seen_now: Vec<u32>,
     seen_base: Vec<u32>,
-    parts: Vec<Arc<OnceLock<Part>>>,
 }
 
 thread_local! {
@@ -260,22 +278,24 @@ thread_local! {
 }
 
 impl ViewTick {
-    /// A tick's view data: the grid, and since when each entity has kept to its prediction.
-    pub fn new(grid: Arc<Grid>, steady: Arc<Steady>) -> Self {
+    /// A tick's view data: the grid, and since when each entity has kept to its prediction
+    /// (`tick`: the tick published).
+    pub fn new(grid: Arc<Grid>, steady: Arc<Steady>, tick: u32) -> Self {
         let cells = (grid.cols * grid.rows) as usize + 1;
         Self {
             grid,
             placement: OnceLock::new(),
             parts: (0..cells).map(|_| BuiltOnce::default()).collect(),
             steady,
-            sums: (0..cells).map(|_| OnceLock::new()).collect(),
+            tick,
+            sums: OnceLock::new(),
         }
     }
 
     /// Where everything in `now` (this tick's table) is.
     pub fn placement(&self, now: &StateTable) -> &Arc<Placement> {
         self.placement
-            .get_or_init(|| Arc::new(Placement::of(&self.grid, now)))
+            .get_or_init(|| Arc::new(Placement::of(&self.grid, now, &self.steady, self.tick)))
     }
 
     /// The cell the player `own` is in now.
@@ -295,27 +315,42 @@ impl ViewTick {
         key: PartKey,
         encoder: &mut Encoder,
         encodes: &AtomicUsize,
-    ) -> Arc<OnceLock<Part>> {
-        self.parts[self.grid.index(key.cell)].get_or_build(key, || {
+    ) -> Built<'_, Part> {
+        self.parts[self.grid.index(key.cell)].get_or_build((key.base, key.now), || {
             let base = base
                 .filter(|_| key.base.is_some())
                 .map(|(b, table, placed)| (table, b, placed.slots(key.cell)));
-            let now_slots = if key.now {
-                self.placement(now).slots(key.cell)
+            let placed = self.placement(now);
+            let now_at = if key.now {
+                placed.range(key.cell)
             } else {
-                &[]
+                0..0
             };
+            let (now_slots, now_since) = (&placed.by_cell[now_at.clone()], &placed.since[now_at]);
             let mut part = Part::default();
-            encoder.part(plan, base, now, now_slots, tick, &self.steady, &mut part);
+            encoder.part(plan, base, now, now_slots, now_since, tick, &mut part);
             encodes.fetch_add(1, Ordering::Relaxed);
             part
         })
     }
 
-    /// The checksum part of `cell` now, summed by the first client that needs it.
+    /// The checksum part of `cell` now; every cell's is summed by the first client that needs
+    /// one, in one pass over the table.
     fn sum(&self, plan: &Plan, now: &StateTable, cell: u32) -> ChecksumPart {
-        let i = self.grid.index(cell);
-        *self.sums[i].get_or_init(|| plan.checksum_part(now, self.placement(now).slots(cell)))
+        let sums = self.sums.get_or_init(|| {
+            let placed = self.placement(now);
+            let mut sums = vec![ChecksumPart::default(); self.parts.len()];
+            plan.checksum_parts(
+                now,
+                |slot| match placed.cell_of.get(slot as usize) {
+                    Some(&c) if c != EMPTY => self.grid.index(c),
+                    _ => usize::MAX,
+                },
+                &mut sums,
+            );
+            sums
+        });
+        sums[self.grid.index(cell)]
     }
 
     /// The public checksum of what a player in `cell` (`cell_of`) sees now.
@@ -346,7 +381,7 @@ impl ViewTick {
             let Scratch {
                 seen_now,
                 seen_base,
-                parts,
+                ..
             } = s;
             self.grid.seen_from(c.cell, seen_now);
             match c.base {
@@ -370,13 +405,12 @@ impl ViewTick {
                     base: base_tick,
                     now: false,
                 });
-            parts.clear();
-            for key in now_keys.chain(left_keys) {
-                parts.push(self.part(plan, tick, c.now, base, key, encoder, encodes));
+            // On the stack: borrowed from this tick's parts, no reference count touched.
+            let mut parts: [Option<Built<'_, Part>>; MAX_PARTS] = Default::default();
+            for (k, key) in now_keys.chain(left_keys).enumerate() {
+                parts[k] = Some(self.part(plan, tick, c.now, base, key, encoder, encodes));
             }
-            let size: usize = parts.iter().filter_map(|p| p.get()).map(Part::len).sum();
-            out.reserve(size + 8);
-            write_parts(parts.iter().filter_map(|p| p.get()), out);
+            write_parts(parts.iter().flatten().map(|p| &**p), out);
         })
     }
 }
@@ -421,10 +455,12 @@ mod tests {
         let g = Grid::new(RoomGame::descriptor(&sim), view).expect("drift has positions");
         let mut t = StateTable::new(RoomGame::plan(&sim).stride);
         RoomGame::record(&mut sim, 1, None, &mut t, &mut Vec::new());
-        let first = Placement::of(&g, &t);
+        let mut steady = Steady::default();
+        steady.advance(RoomGame::plan(&sim), None, &t, 1);
+        let first = Placement::of(&g, &t, &steady, 1);
         // Placed again in the same memory: the same.
         let mut again = first.clone();
-        again.fill(&g, &t);
+        again.fill(&g, &t, &steady, 1);
         for p in [&first, &again] {
             let mut all = Vec::new();
             for cell in (0..g.cols * g.rows).chain([GLOBAL]) {
