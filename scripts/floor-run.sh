@@ -10,7 +10,7 @@
 #   VERIFY: the share of bots that apply and check every snapshot (bot-client --verify); the
 #   others read in batches once per input, and so do as many of the floor's clients (floor
 #   clients --eager-readers), so both servers' sockets see the same reads and acks.
-#   The lean load: INPUT_RATE=20 VERIFY=0.1 scripts/floor-run.sh 1000
+#   The lean load: INPUT_RATE=20 VERIFY=0.05 scripts/floor-run.sh 1000
 # Runs back to back, each on a free loopback port:
 #   a. ticksync and CLIENTS bots, as `scripts/load-run.sh CLIENTS DURATION --ramp 5s --json` does;
 #   b. `floor serve` with ticksync's mean snapshot size, and `floor clients` with the same count,
@@ -24,6 +24,21 @@ cd "$(dirname "$0")/.."
 clients=${1:?usage: scripts/floor-run.sh CLIENTS [DURATION]}
 duration=${2:-20s}
 ramp=5s
+# ROUNDS=N: N pairs back to back (this machine's runs differ by up to 1.6x at 2,000 clients),
+# each printed, then the median ratio over the measured windows.
+if [[ ${ROUNDS:-1} -gt 1 ]]; then
+  ratios=()
+  for round in $(seq "$ROUNDS"); do
+    echo "== round $round of $ROUNDS"
+    result=$(ROUNDS=1 "$0" "$@") || status=$?
+    echo "$result" | tail -7
+    ratios+=("$(echo "$result" | sed -n 's/^  ticksync \/ floor .* \([0-9.]*\)x$/\1/p')")
+  done
+  median=$(printf '%s\n' "${ratios[@]}" | grep . | sort -n |
+    awk '{ v[NR] = $1 } END { if (NR) print (NR % 2 ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2) }')
+  echo "ticksync / floor over $ROUNDS rounds (measured windows): ${ratios[*]}; median ${median:-?}x"
+  exit "${status:-0}"
+fi
 [[ $clients =~ ^[1-9][0-9]*$ ]] || { echo "floor-run: CLIENTS must be a positive integer" >&2; exit 2; }
 
 # Seconds in a duration like 20s, 1m30s or 500ms: the subset of humantime the sampler needs.
