@@ -560,27 +560,44 @@ impl Session<'_> {
                 window = Some((Instant::now(), client.stats().counters));
             }
             while let Some(received) = client.try_recv() {
-                match received {
-                    Ok(Received::Snapshot { .. }) => {
-                        self.live.snapshots.fetch_add(1, Relaxed);
-                        if let Some(since) = lost_at.take() {
-                            out.note_recovery(since.elapsed());
-                        }
-                    }
-                    Ok(Received::GameEvent { id, values, .. }) => {
-                        play.event(&GameView::of(client), id, &values);
-                    }
-                    Ok(_) => {}
-                    Err(e) => break 'session Some(e),
+                if let Err(e) =
+                    self.on_received(client, play, &mut prediction, out, lost_at, received)
+                {
+                    break 'session Some(e);
                 }
             }
             self.send_input(client, play, &mut prediction, &mut next_input);
         };
-        if let Some((opened, at_open)) = window {
-            out.window += opened.elapsed();
-            out.window_counters += client.stats().counters - at_open;
-        }
+        close_window(client, window, out);
         ended
+    }
+
+    /// What a session does with each message: counts a snapshot (and, at the first since a
+    /// connection was lost, the recovery), reconciles the prediction with it, and hands game
+    /// events to the behaviour. `Err`: the connection ended.
+    fn on_received(
+        &self,
+        client: &Client,
+        play: &mut dyn Behaviour,
+        prediction: &mut Prediction,
+        out: &mut BotOutcome,
+        lost_at: &mut Option<Instant>,
+        received: Result<Received, ClientError>,
+    ) -> Result<(), ClientError> {
+        match received? {
+            Received::Snapshot { input_seq, .. } => {
+                self.live.snapshots.fetch_add(1, Relaxed);
+                if let Some(since) = lost_at.take() {
+                    out.note_recovery(since.elapsed());
+                }
+                reconcile(client, play, prediction, input_seq);
+            }
+            Received::GameEvent { id, values, .. } => {
+                play.event(&GameView::of(client), id, &values);
+            }
+            _ => {}
+        }
+        Ok(())
     }
 
     /// Plays until `stop` (None) or an error that ends the connection; adds what was measured
@@ -626,19 +643,8 @@ impl Session<'_> {
                     let _ = client.send_ping();
                 }
                 received = client.recv() => {
-                    match received {
-                        Ok(Received::Snapshot { input_seq, .. }) => {
-                            self.live.snapshots.fetch_add(1, Relaxed);
-                            if let Some(since) = lost_at.take() {
-                                out.note_recovery(since.elapsed());
-                            }
-                            reconcile(client, play, &mut prediction, input_seq);
-                        }
-                        Ok(Received::GameEvent { id, values, .. }) => {
-                            play.event(&GameView::of(client), id, &values);
-                        }
-                        Ok(_) => {}
-                        Err(e) => break Some(e),
+                    if let Err(e) = self.on_received(client, play, &mut prediction, out, lost_at, received) {
+                        break Some(e);
                     }
                     // While frames are buffered `recv` returns at once (yielding only when the
                     // runtime's budget runs out), so the timer may fire late: a bot draining a
@@ -650,14 +656,7 @@ impl Session<'_> {
                 }
             }
         };
-        if let Some((opened, at_open)) = window {
-            let stats = client.stats();
-            out.window += opened.elapsed();
-            out.window_counters += stats.counters - at_open;
-            // Every histogram has the same bounds, so adding cannot fail.
-            let _ = out.input_latency_us.add(&stats.input_latency_us);
-            let _ = out.rtt_us.add(&stats.rtt_us);
-        }
+        close_window(client, window, out);
         out.prediction.add(&prediction.stats);
         ended
     }
@@ -693,6 +692,18 @@ impl Session<'_> {
             let behind = (now - *next).as_nanos() / self.tick.as_nanos().max(1);
             *next += self.tick * (behind as u32 + 1);
         }
+    }
+}
+
+/// Adds what a session measured in its window (opened at `window`, if it was) to `out`.
+fn close_window(client: &Client, window: Option<(Instant, Counters)>, out: &mut BotOutcome) {
+    if let Some((opened, at_open)) = window {
+        let stats = client.stats();
+        out.window += opened.elapsed();
+        out.window_counters += stats.counters - at_open;
+        // Every histogram has the same bounds, so adding cannot fail.
+        let _ = out.input_latency_us.add(&stats.input_latency_us);
+        let _ = out.rtt_us.add(&stats.rtt_us);
     }
 }
 

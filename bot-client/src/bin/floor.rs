@@ -435,6 +435,14 @@ async fn client(i: u32, args: Arc<ClientsArgs>, schedule: Schedule) -> Outcome {
     let mut buf = vec![0u8; message_len.clamp(2048, 16 * 1024)];
     // Bytes of the message being received so far.
     let mut partial = 0usize;
+    // Counts the whole messages among `n` more bytes (in the measured window).
+    let mut count = |n: usize, outcome: &mut Outcome| {
+        let received = partial + n;
+        if Instant::now() >= schedule.measure_from {
+            outcome.messages += (received / message_len) as u64;
+        }
+        partial = received % message_len;
+    };
     let deadline = sleep_until(schedule.end);
     tokio::pin!(deadline);
     if !eager(i, args.eager_readers) {
@@ -445,19 +453,14 @@ async fn client(i: u32, args: Arc<ClientsArgs>, schedule: Schedule) -> Outcome {
             }
             // What waits, then the input: one read (and the one that finds nothing) and one
             // write per input.
-            let mut received = partial;
             let read_error = loop {
                 match stream.try_read(&mut buf) {
                     Ok(0) => break Some("the server closed the connection".to_owned()),
-                    Ok(n) => received += n,
+                    Ok(n) => count(n, &mut outcome),
                     Err(e) if e.kind() == ErrorKind::WouldBlock => break None,
                     Err(e) => break Some(format!("read: {e}")),
                 }
             };
-            if Instant::now() >= schedule.measure_from {
-                outcome.messages += (received / message_len) as u64;
-            }
-            partial = received % message_len;
             if read_error.is_some() {
                 break read_error;
             }
@@ -472,13 +475,7 @@ async fn client(i: u32, args: Arc<ClientsArgs>, schedule: Schedule) -> Outcome {
             _ = &mut deadline => break None,
             read = stream.read(&mut buf) => match read {
                 Ok(0) => break Some("the server closed the connection".to_owned()),
-                Ok(n) => {
-                    let received = partial + n;
-                    if Instant::now() >= schedule.measure_from {
-                        outcome.messages += (received / message_len) as u64;
-                    }
-                    partial = received % message_len;
-                }
+                Ok(n) => count(n, &mut outcome),
                 Err(e) => break Some(format!("read: {e}")),
             },
             _ = inputs.tick() => {

@@ -107,9 +107,8 @@ pub struct Client {
     decode_cache: Option<Arc<DecodeCache>>,
     auto_ack: bool,
     coalesce_acks: bool,
-    /// `ConnectOptions::ack_delay`, resolved once `Welcome` gives the tick rate.
-    ack_delay: Duration,
-    ack_delay_option: Option<Duration>,
+    /// `ConnectOptions::ack_delay` (`None`: one and a half ticks).
+    ack_delay: Option<Duration>,
     /// When the last input went out: a snapshot that comes within `ack_delay` of it is acked
     /// by the next input; later, the client is not playing and acks it alone.
     last_input_at: Option<Instant>,
@@ -179,8 +178,7 @@ impl Client {
             decode_cache: opts.decode_cache.clone(),
             auto_ack: opts.auto_ack,
             coalesce_acks: opts.coalesce_acks,
-            ack_delay: Duration::ZERO,
-            ack_delay_option: opts.ack_delay,
+            ack_delay: opts.ack_delay,
             last_input_at: None,
             verify: opts.verify,
             ack_owed: false,
@@ -213,9 +211,6 @@ impl Client {
         }
         client.player = welcome.player;
         client.tick_rate = welcome.tick_rate;
-        client.ack_delay = client.ack_delay_option.unwrap_or_else(|| {
-            Duration::from_secs(1).mul_f64(1.5) / u32::from(welcome.tick_rate.max(1))
-        });
         client.plan = match &client.decode_cache {
             Some(cache) => cache.plan(&welcome.schema),
             None => Arc::new(Plan::new(&welcome.schema)),
@@ -570,9 +565,12 @@ impl Client {
         if !self.auto_ack {
             return Ok(());
         }
+        let delay = self.ack_delay.unwrap_or_else(|| {
+            Duration::from_secs(1).mul_f64(1.5) / u32::from(self.tick_rate.max(1))
+        });
         let playing = self
             .last_input_at
-            .is_some_and(|sent| at.saturating_duration_since(sent) < self.ack_delay);
+            .is_some_and(|sent| at.saturating_duration_since(sent) < delay);
         if !self.coalesce_acks {
             self.send_ack()?;
         } else if !playing {
