@@ -339,6 +339,10 @@ pub async fn run_bot(
         },
     };
     let mut opts = opts;
+    // The client's acks wait for inputs at the bot's own pace.
+    opts.input_interval = config
+        .input_rate
+        .map(|rate| Duration::from_secs_f64(1.0 / rate));
     let mut next = Next::Rejoin;
     let mut redirects_in_a_row = 0;
     // When the last connection ended, until the next one's first snapshot.
@@ -440,7 +444,7 @@ pub async fn run_bot(
             live: &live,
         };
         let ended = session
-            .play_or_load(
+            .play(
                 &mut client,
                 play.as_mut(),
                 &mut stop,
@@ -516,21 +520,6 @@ struct Session<'a> {
 }
 
 impl Session<'_> {
-    /// `play` for a client that verifies (a player's figures), `load` for one that does not.
-    async fn play_or_load(
-        &self,
-        client: &mut Client,
-        play: &mut dyn Behaviour,
-        stop: &mut watch::Receiver<bool>,
-        out: &mut BotOutcome,
-        lost_at: &mut Option<Instant>,
-    ) -> Option<ClientError> {
-        match client.verifies() {
-            true => self.play(client, play, stop, out, lost_at).await,
-            false => self.load(client, play, stop, out, lost_at).await,
-        }
-    }
-
     /// A cheap bot's session, for load (`ConnectOptions::verify` off): once per input
     /// interval, at its phase, it takes every snapshot waiting in its socket (headers only)
     /// and sends its input, which acks the newest. One wake-up, one read and one write per
@@ -601,7 +590,8 @@ impl Session<'_> {
     }
 
     /// Plays until `stop` (None) or an error that ends the connection; adds what was measured
-    /// in the window to `out`, and the recovery from `lost_at` at the first snapshot.
+    /// in the window to `out`, and the recovery from `lost_at` at the first snapshot. A
+    /// client that does not verify is load, not a player: `load` runs its session.
     async fn play(
         &self,
         client: &mut Client,
@@ -610,6 +600,9 @@ impl Session<'_> {
         out: &mut BotOutcome,
         lost_at: &mut Option<Instant>,
     ) -> Option<ClientError> {
+        if !client.verifies() {
+            return self.load(client, play, stop, out, lost_at).await;
+        }
         // A random phase against the server's tick, as a player's frame loop has. Started on
         // `Welcome` (which leaves right after a tick), every bot would send just after the
         // room drains its inbox and wait a whole tick: a worst case, not what players feel.

@@ -118,10 +118,9 @@ impl LoadConfig {
         }
     }
 
-    /// Whether bot `i` verifies: `verify` of the bots, spread evenly (bot 0 first).
+    /// Whether bot `i` verifies: `verify` of the bots, spread evenly (`spread`).
     pub fn verifies(&self, i: usize) -> bool {
-        let f = self.verify.clamp(0.0, 1.0);
-        (i as f64 * f).ceil() < ((i + 1) as f64 * f).ceil()
+        spread(i, self.verify)
     }
 
     /// How many bots verify (`verifies`).
@@ -153,10 +152,6 @@ impl LoadConfig {
         opts.tls.clone_from(&self.tls);
         opts.simulate = self.simulate;
         opts.verify = self.verifies(i);
-        if let Some(rate) = self.input_rate {
-            // Acks wait for the next input while one is due within this.
-            opts.ack_delay = Some(Duration::from_secs_f64(1.5 / rate));
-        }
         // Distinct, reproducible play per bot.
         let mut config = BotConfig::new(self.seed ^ (i as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15));
         config.measure_from = measure_from;
@@ -168,6 +163,14 @@ impl LoadConfig {
         config.input_rate = self.input_rate;
         (opts, config)
     }
+}
+
+/// Whether member `i` of a run is among `fraction` (0 to 1) of its members, spread evenly:
+/// member 0 first, then about one in every `1 / fraction`. The floor's clients use the same
+/// spread for their eager readers, so both runs split their clients alike.
+pub fn spread(i: usize, fraction: f64) -> bool {
+    let f = fraction.clamp(0.0, 1.0);
+    (i as f64 * f).ceil() < ((i + 1) as f64 * f).ceil()
 }
 
 /// Waits up to `grace` for every task of `tasks` to finish, then aborts the rest. Returns

@@ -140,7 +140,7 @@ fn parse_fraction(s: &str) -> Result<f64, String> {
 
 /// Whether client `i` of a run with `fraction` eager readers is one (bot-client's spread).
 fn eager(i: u32, fraction: f64) -> bool {
-    (f64::from(i) * fraction).ceil() < (f64::from(i + 1) * fraction).ceil()
+    bots::load::spread(i as usize, fraction)
 }
 
 /// `IP:PORT` or `localhost:PORT`, on this machine only: the floor is a local measurement and
@@ -537,6 +537,10 @@ mod tests {
                     "{fraction} {i}"
                 );
             }
+            // As many as the fraction says, client 0 among them when any.
+            let n = (0..40).filter(|&i| eager(i, fraction)).count();
+            assert_eq!(n, (40.0 * fraction).ceil() as usize, "{fraction}");
+            assert_eq!(eager(0, fraction), fraction > 0.0);
         }
         assert!(
             parse(&[

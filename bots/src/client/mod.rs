@@ -107,8 +107,8 @@ pub struct Client {
     decode_cache: Option<Arc<DecodeCache>>,
     auto_ack: bool,
     coalesce_acks: bool,
-    /// `ConnectOptions::ack_delay` (`None`: one and a half ticks).
-    ack_delay: Option<Duration>,
+    /// `ConnectOptions::input_interval` (`None`: a tick).
+    input_interval: Option<Duration>,
     /// When the last input went out: a snapshot that comes within `ack_delay` of it is acked
     /// by the next input; later, the client is not playing and acks it alone.
     last_input_at: Option<Instant>,
@@ -178,7 +178,7 @@ impl Client {
             decode_cache: opts.decode_cache.clone(),
             auto_ack: opts.auto_ack,
             coalesce_acks: opts.coalesce_acks,
-            ack_delay: opts.ack_delay,
+            input_interval: opts.input_interval,
             last_input_at: None,
             verify: opts.verify,
             ack_owed: false,
@@ -565,18 +565,25 @@ impl Client {
         if !self.auto_ack {
             return Ok(());
         }
-        let delay = self.ack_delay.unwrap_or_else(|| {
-            Duration::from_secs(1).mul_f64(1.5) / u32::from(self.tick_rate.max(1))
-        });
         let playing = self
             .last_input_at
-            .is_some_and(|sent| at.saturating_duration_since(sent) < delay);
+            .is_some_and(|sent| at.saturating_duration_since(sent) < self.ack_delay());
         if !self.coalesce_acks {
             self.send_ack()?;
         } else if !playing {
             self.ack_owed = true;
         }
         Ok(())
+    }
+
+    /// How long after its last input this client still counts as playing: one and a half
+    /// input intervals (a late input still carries the ack; one more interval means it is
+    /// not playing).
+    fn ack_delay(&self) -> Duration {
+        let interval = self
+            .input_interval
+            .unwrap_or_else(|| Duration::from_secs(1) / u32::from(self.tick_rate.max(1)));
+        interval.mul_f64(1.5)
     }
 
     /// The tick this client acks: the newest it applied, or when not verifying, the newest

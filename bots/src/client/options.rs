@@ -31,7 +31,7 @@ pub struct ConnectOptions {
     pub recv_buffer: Option<usize>,
     /// Ack applied snapshots (what a real client does): every `Input` carries the newest
     /// applied tick, and a standalone `Ack` goes out for a snapshot that comes when no input
-    /// went out within `ack_delay` (once the frames already read are handled: one for a
+    /// went out within `ack_delay` (see `input_interval`; once the frames already read are handled: one for a
     /// backlog). Off, inputs carry no ack and none is sent: the server keeps
     /// sending deltas against the last acked tick, or full snapshots.
     pub auto_ack: bool,
@@ -39,11 +39,11 @@ pub struct ConnectOptions {
     /// frame per tick. Off: every snapshot is also acked at once in its own `Ack` frame (two
     /// frames per tick for a playing client; the server's baseline is up to a tick fresher).
     pub coalesce_acks: bool,
-    /// With `coalesce_acks`: how long after its last input a client still counts as playing,
-    /// so a snapshot's ack waits for the next input instead of going out alone. `None`: one
-    /// and a half ticks, for a client sending an input every tick (a client sending fewer
-    /// sets about one and a half of its input intervals).
-    pub ack_delay: Option<Duration>,
+    /// How often this client sends inputs; `None`: every tick, as a browser does. With
+    /// `coalesce_acks` a client still counts as playing for one and a half of these after
+    /// its last input, so a snapshot's ack waits for the next input instead of going out
+    /// alone (`ack_delay`).
+    pub input_interval: Option<Duration>,
     /// Apply every snapshot to this client's world and check its checksum, as a real client
     /// does (on by default). Off, only a snapshot's header is read (its tick, for the ack, and
     /// its input seq) and its delta is skipped: a load generator's cheap bot, with no world
@@ -85,7 +85,7 @@ impl ConnectOptions {
             recv_buffer: None,
             auto_ack: true,
             coalesce_acks: true,
-            ack_delay: None,
+            input_interval: None,
             verify: true,
             connect_timeout: Duration::from_secs(10),
             decode_cache: None,

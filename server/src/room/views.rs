@@ -231,14 +231,18 @@ struct PartKey {
     now: bool,
 }
 
+/// A cell's parts of one tick, by the client's baseline and whether the cell is seen now.
+type CellParts = BuiltOnce<(Option<u32>, bool), Part>;
+
 /// One published tick under views: where everything is now, and the parts and checksum sums
 /// built so far, each once for every client that needs it.
 pub struct ViewTick {
     grid: Arc<Grid>,
     /// Where everything is now, placed by the first writer that needs it (off the room task).
     placement: OnceLock<Arc<Placement>>,
-    /// Per cell (`GLOBAL` last): its parts, by baseline and whether it is seen now.
-    parts: Vec<BuiltOnce<(Option<u32>, bool), Part>>,
+    /// Per cell (`GLOBAL` last): its parts, by baseline and whether it is seen now. Made by
+    /// the first writer that needs one, off the room task (about 190 KB at arena-large).
+    parts: OnceLock<Box<[CellParts]>>,
     /// Since when each entity has kept to its prediction.
     steady: Arc<Steady>,
     /// The tick published.
@@ -281,15 +285,25 @@ impl ViewTick {
     /// A tick's view data: the grid, and since when each entity has kept to its prediction
     /// (`tick`: the tick published).
     pub fn new(grid: Arc<Grid>, steady: Arc<Steady>, tick: u32) -> Self {
-        let cells = (grid.cols * grid.rows) as usize + 1;
         Self {
             grid,
             placement: OnceLock::new(),
-            parts: (0..cells).map(|_| BuiltOnce::default()).collect(),
+            parts: OnceLock::new(),
             steady,
             tick,
             sums: OnceLock::new(),
         }
+    }
+
+    /// Cells on the grid, and `GLOBAL`.
+    fn cells(&self) -> usize {
+        (self.grid.cols * self.grid.rows) as usize + 1
+    }
+
+    /// Every cell's parts (made on first use).
+    fn parts(&self) -> &[CellParts] {
+        self.parts
+            .get_or_init(|| (0..self.cells()).map(|_| BuiltOnce::default()).collect())
     }
 
     /// Where everything in `now` (this tick's table) is.
@@ -316,7 +330,7 @@ impl ViewTick {
         encoder: &mut Encoder,
         encodes: &AtomicUsize,
     ) -> Built<'_, Part> {
-        self.parts[self.grid.index(key.cell)].get_or_build((key.base, key.now), || {
+        self.parts()[self.grid.index(key.cell)].get_or_build((key.base, key.now), || {
             let base = base
                 .filter(|_| key.base.is_some())
                 .map(|(b, table, placed)| (table, b, placed.slots(key.cell)));
@@ -339,7 +353,7 @@ impl ViewTick {
     fn sum(&self, plan: &Plan, now: &StateTable, cell: u32) -> ChecksumPart {
         let sums = self.sums.get_or_init(|| {
             let placed = self.placement(now);
-            let mut sums = vec![ChecksumPart::default(); self.parts.len()];
+            let mut sums = vec![ChecksumPart::default(); self.cells()];
             plan.checksum_parts(
                 now,
                 |slot| match placed.cell_of.get(slot as usize) {
